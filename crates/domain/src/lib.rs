@@ -1,0 +1,22 @@
+//! Gatehouse's domain: types and rules with no I/O.
+//!
+//! Everything that decides (who may do what, when a session or a lockout
+//! ends, how an audit chain is hashed, what a valid username is) lives here
+//! so that it can be tested without a database or a web server. Time comes in
+//! through [`Clock`]; nothing in this crate reads the system clock except
+//! [`SystemClock`].
+
+pub mod account;
+pub mod audit;
+pub mod clock;
+pub mod error;
+pub mod lockout;
+pub mod password;
+pub mod secret;
+pub mod session;
+pub mod user;
+
+pub use account::{AccountId, AccountName, AccountNumber};
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use error::ParseError;
+pub use user::{DisplayName, Email, Role, UserId, UserStatus, Username};

@@ -1,0 +1,29 @@
+//! Gatehouse's storage: SQLite (embedded default) and PostgreSQL (scale-out).
+//!
+//! Both backends go through sqlx's `Any` driver with portable SQL (`$n`
+//! placeholders, `INSERT … RETURNING`, `ON CONFLICT`), so there is one
+//! implementation of every query. What differs between the two lives in
+//! this crate only: the migration files, how a connection is set up, and
+//! how a write transaction begins (see [`Store::begin`]).
+//!
+//! Access to users goes through [`users::Users`], a view limited to a
+//! [`Scope`]: an account administrator's view cannot reach another account's
+//! rows because every query it makes carries the account condition.
+
+pub mod accounts;
+pub mod audit;
+mod db;
+mod error;
+mod migrate;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+pub use db::{Backend, Conn, Store, Tx};
+pub use error::StoreError;
+/// The database driver's error, for `?` on transaction commits.
+pub use sqlx::Error as DbError;
+pub use users::{NewUser, Scope, User, UserPatch, Users};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,104 @@
+//! Server-side sessions. The cookie carries a random token; the table keeps
+//! only its SHA-256, so a copy of the database does not let anyone in.
+
+use crate::{Conn, Result, StoreError};
+use gatehouse_domain::session::SessionState;
+use gatehouse_domain::{Timestamp, UserId};
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: Option<UserId>,
+    pub state: SessionState,
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub user_id: Option<UserId>,
+    pub state: SessionState,
+    pub csrf_token: &'a str,
+    pub client_addr: &'a str,
+    pub expires_at: Timestamp,
+}
+
+pub async fn insert(conn: &mut Conn, s: &NewSession<'_>, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, state, csrf_token, created_at, last_seen_at, \
+         expires_at, client_addr) VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
+    )
+    .bind(s.id_hash)
+    .bind(s.user_id.map(|u| u.0))
+    .bind(s.state.as_str())
+    .bind(s.csrf_token)
+    .bind(now.millis())
+    .bind(s.expires_at.millis())
+    .bind(s.client_addr)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, id_hash: &str) -> Result<Session> {
+    let r = sqlx::query(
+        "SELECT id_hash, user_id, state, csrf_token, created_at, last_seen_at FROM sessions \
+         WHERE id_hash = $1",
+    )
+    .bind(id_hash)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let state: String = r.try_get(2)?;
+    Ok(Session {
+        id_hash: r.try_get(0)?,
+        user_id: r.try_get::<Option<i64>, _>(1)?.map(UserId),
+        state: SessionState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("session state {state}")))?,
+        csrf_token: r.try_get(3)?,
+        created_at: Timestamp(r.try_get(4)?),
+        last_seen_at: Timestamp(r.try_get(5)?),
+    })
+}
+
+pub async fn touch(conn: &mut Conn, id_hash: &str, now: Timestamp, expires_at: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1")
+        .bind(id_hash)
+        .bind(now.millis())
+        .bind(expires_at.millis())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut Conn, id_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user (password change, disable, reset), except
+/// `keep` if given.
+pub async fn delete_for_user(conn: &mut Conn, user: UserId, keep: Option<&str>) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(user.0)
+            .bind(keep.unwrap_or(""))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// Removes sessions that have timed out; returns how many.
+pub async fn purge_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}

@@ -1,0 +1,415 @@
+//! Users, reached only through a [`Users`] view limited to a [`Scope`].
+
+use crate::{Conn, Result, StoreError};
+use gatehouse_domain::lockout::LoginCounters;
+use gatehouse_domain::{AccountId, Role, Timestamp, UserId, UserStatus};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// Which users a caller may see and change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The operator (and the CLI): every account.
+    All,
+    /// An account administrator: that account only.
+    Account(AccountId),
+    /// A portal user: themselves only.
+    Own(UserId),
+}
+
+/// A user as stored (without the password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub account_id: AccountId,
+    pub account_number: String,
+    pub account_name: String,
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub status: UserStatus,
+    pub must_change_password: bool,
+    pub counters: LoginCounters,
+    pub last_login_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub account_id: AccountId,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+    pub must_change_password: bool,
+}
+
+/// Fields an edit may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub status: Option<UserStatus>,
+}
+
+/// One page of a user listing.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub total: i64,
+}
+
+const COLUMNS: &str = "u.id, u.account_id, a.number, a.name, u.username, u.email, u.name, \
+     u.role, u.status, u.must_change_password, u.failed_logins, u.lockouts, u.locked_until, \
+     u.last_login_at, u.created_at";
+
+fn from_row(r: &AnyRow) -> Result<User> {
+    let role: String = r.try_get(7)?;
+    let status: String = r.try_get(8)?;
+    Ok(User {
+        id: UserId(r.try_get(0)?),
+        account_id: AccountId(r.try_get(1)?),
+        account_number: r.try_get(2)?,
+        account_name: r.try_get(3)?,
+        username: r.try_get(4)?,
+        email: r.try_get(5)?,
+        name: r.try_get(6)?,
+        role: Role::parse(&role).map_err(|_| StoreError::Corrupt(format!("role {role}")))?,
+        status: UserStatus::parse(&status)
+            .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
+        must_change_password: r.try_get(9)?,
+        counters: LoginCounters {
+            failures: r.try_get(10)?,
+            lockouts: r.try_get(11)?,
+            locked_until: r.try_get::<Option<i64>, _>(12)?.map(Timestamp),
+        },
+        last_login_at: r.try_get::<Option<i64>, _>(13)?.map(Timestamp),
+        created_at: Timestamp(r.try_get(14)?),
+    })
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+fn like_pattern(query: &str) -> String {
+    let mut p = String::from("%");
+    for c in query.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// The users a scope may reach. Every query below binds the scope as
+/// `(kind, account, user)` and filters with the same condition, so no
+/// method can forget it.
+#[derive(Debug, Clone, Copy)]
+pub struct Users {
+    scope: Scope,
+}
+
+/// `$1` = 0 for all, 1 for one account (`$2`), 2 for one user (`$3`).
+const SCOPE_CONDITION: &str =
+    "($1 = 0 OR ($1 = 1 AND u.account_id = $2) OR ($1 = 2 AND u.id = $3))";
+
+impl Users {
+    pub fn new(scope: Scope) -> Self {
+        Self { scope }
+    }
+
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    fn scope_args(&self) -> (i64, i64, i64) {
+        match self.scope {
+            Scope::All => (0, 0, 0),
+            Scope::Account(a) => (1, a.0, 0),
+            Scope::Own(u) => (2, 0, u.0),
+        }
+    }
+
+    /// Users whose username, name or e-mail contains `query`
+    /// (case-insensitive), ordered by username, `per_page` from `page` (1-based).
+    pub async fn list(
+        &self,
+        conn: &mut Conn,
+        query: &str,
+        account: Option<AccountId>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<UserPage> {
+        let (k, a, u) = self.scope_args();
+        let pattern = like_pattern(query);
+        let account_filter = account.map_or(0, |a| a.0);
+        let filter = format!(
+            "FROM users u JOIN accounts a ON a.id = u.account_id WHERE {SCOPE_CONDITION} \
+             AND ($4 = 0 OR u.account_id = $4) \
+             AND (LOWER(u.username) LIKE $5 ESCAPE '\\' OR LOWER(u.name) LIKE $5 ESCAPE '\\' \
+                  OR LOWER(u.email) LIKE $5 ESCAPE '\\')"
+        );
+        let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+            .bind(k)
+            .bind(a)
+            .bind(u)
+            .bind(account_filter)
+            .bind(&pattern)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        let offset = (page.max(1) - 1).saturating_mul(per_page);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} {filter} ORDER BY u.username LIMIT $6 OFFSET $7"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(account_filter)
+        .bind(&pattern)
+        .bind(per_page)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?;
+        let users = rows.iter().map(from_row).collect::<Result<_>>()?;
+        Ok(UserPage { users, total })
+    }
+
+    pub async fn get(&self, conn: &mut Conn, id: UserId) -> Result<User> {
+        let (k, a, u) = self.scope_args();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users u JOIN accounts a ON a.id = u.account_id \
+             WHERE {SCOPE_CONDITION} AND u.id = $4"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        from_row(&row)
+    }
+
+    pub async fn find_by_username(&self, conn: &mut Conn, username: &str) -> Result<User> {
+        let (k, a, u) = self.scope_args();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users u JOIN accounts a ON a.id = u.account_id \
+             WHERE {SCOPE_CONDITION} AND u.username = $4"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(username)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        from_row(&row)
+    }
+
+    /// Creates a user. In an account scope the account must be the scope's;
+    /// a user scope cannot create anyone.
+    pub async fn create(&self, conn: &mut Conn, new: &NewUser<'_>, now: Timestamp) -> Result<UserId> {
+        match self.scope {
+            Scope::All => {}
+            Scope::Account(a) if a == new.account_id => {}
+            _ => return Err(StoreError::NotFound),
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO users (account_id, username, email, name, role, status, password_hash, \
+             must_change_password, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $8) RETURNING id",
+        )
+        .bind(new.account_id.0)
+        .bind(new.username)
+        .bind(new.email)
+        .bind(new.name)
+        .bind(new.role.as_str())
+        .bind(new.password_hash)
+        .bind(new.must_change_password)
+        .bind(now.millis())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+        Ok(UserId(id))
+    }
+
+    pub async fn update(&self, conn: &mut Conn, id: UserId, patch: &UserPatch, now: Timestamp) -> Result<()> {
+        let (k, a, u) = self.scope_args();
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET email = COALESCE($5, email), name = COALESCE($6, name), \
+             role = COALESCE($7, role), status = COALESCE($8, status), updated_at = $9 \
+             WHERE id IN (SELECT u.id FROM users u WHERE {SCOPE_CONDITION} AND u.id = $4)"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(id.0)
+        .bind(patch.email.as_deref())
+        .bind(patch.name.as_deref())
+        .bind(patch.role.map(Role::as_str))
+        .bind(patch.status.map(UserStatus::as_str))
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Sets a new password hash; `must_change` forces a change at next sign-in.
+    /// Also clears the lockout, as a reset by an administrator should.
+    pub async fn set_password(
+        &self,
+        conn: &mut Conn,
+        id: UserId,
+        hash: &str,
+        must_change: bool,
+        now: Timestamp,
+    ) -> Result<()> {
+        let (k, a, u) = self.scope_args();
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET password_hash = $5, must_change_password = $6, failed_logins = 0, \
+             locked_until = NULL, updated_at = $7 \
+             WHERE id IN (SELECT u.id FROM users u WHERE {SCOPE_CONDITION} AND u.id = $4)"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(id.0)
+        .bind(hash)
+        .bind(must_change)
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn delete(&self, conn: &mut Conn, id: UserId) -> Result<()> {
+        let (k, a, u) = self.scope_args();
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM users WHERE id IN \
+             (SELECT u.id FROM users u WHERE {SCOPE_CONDITION} AND u.id = $4)"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The password hash, for sign-in and re-authentication.
+    pub async fn password_hash(&self, conn: &mut Conn, id: UserId) -> Result<String> {
+        let (k, a, u) = self.scope_args();
+        Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT u.password_hash FROM users u WHERE {SCOPE_CONDITION} AND u.id = $4"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_get(0)?)
+    }
+
+    /// Stores the sign-in counters after a failure or lockout.
+    pub async fn set_counters(&self, conn: &mut Conn, id: UserId, c: &LoginCounters) -> Result<()> {
+        let (k, a, u) = self.scope_args();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET failed_logins = $5, lockouts = $6, locked_until = $7 \
+             WHERE id IN (SELECT u.id FROM users u WHERE {SCOPE_CONDITION} AND u.id = $4)"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(id.0)
+        .bind(c.failures)
+        .bind(c.lockouts)
+        .bind(c.locked_until.map(|t| t.millis()))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Counts one more consecutive failure in one atomic statement and
+    /// returns `(failures, lockouts)` after it.
+    pub async fn add_failure(&self, conn: &mut Conn, id: UserId) -> Result<(i64, i64)> {
+        let (k, a, u) = self.scope_args();
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET failed_logins = failed_logins + 1 \
+             WHERE id IN (SELECT u.id FROM users u WHERE {SCOPE_CONDITION} AND u.id = $4) \
+             RETURNING failed_logins, lockouts"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok((r.try_get(0)?, r.try_get(1)?))
+    }
+
+    /// Records a successful sign-in: counters cleared, time noted.
+    pub async fn record_sign_in(&self, conn: &mut Conn, id: UserId, now: Timestamp) -> Result<()> {
+        let (k, a, u) = self.scope_args();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET failed_logins = 0, lockouts = 0, locked_until = NULL, \
+             last_login_at = $5 \
+             WHERE id IN (SELECT u.id FROM users u WHERE {SCOPE_CONDITION} AND u.id = $4)"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(id.0)
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether any operator exists (first-run detection).
+    pub async fn any_operator(conn: &mut Conn) -> Result<bool> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'operator'")
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        Ok(n > 0)
+    }
+
+    /// The number of users in an account (or all).
+    pub async fn count(&self, conn: &mut Conn) -> Result<i64> {
+        let (k, a, u) = self.scope_args();
+        Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM users u WHERE {SCOPE_CONDITION}"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(super::like_pattern(" Al%_\\ "), "%al\\%\\_\\\\%");
+    }
+}

@@ -1,0 +1,112 @@
+//! The JSON API under `/api/v1` (SPEC §7, §11) and its OpenAPI document.
+
+mod accounts;
+mod audit;
+mod session;
+mod users;
+
+use crate::AppState;
+use crate::error::AppError;
+use axum::Router;
+use axum::extract::{FromRequest, Request};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use utoipa::OpenApi;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(session::login))
+        .route("/session", get(session::session_get))
+        .route("/logout", post(session::logout))
+        .route("/me/password", post(session::password_change))
+        .route("/users", get(users::user_list).post(users::user_create))
+        .route(
+            "/users/{id}",
+            get(users::user_get).patch(users::user_update).delete(users::user_delete),
+        )
+        .route("/users/{id}/reset-password", post(users::user_reset_password))
+        .route("/accounts", get(accounts::account_list).post(accounts::account_create))
+        .route("/audit", get(audit::audit_list))
+        .fallback(|| async { AppError::NotFound })
+}
+
+pub fn openapi_routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/openapi.json",
+        get(|| async { axum::Json(ApiDoc::openapi()) }),
+    )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gatehouse API",
+        description = "Customer portal with external two-factor authentication. \
+            Errors are `{\"error\": message, \"field\": name?}`. Calls authenticated by the \
+            session cookie send `X-CSRF-Token` (from `GET /api/v1/session`) on writes; calls \
+            with `Authorization: Bearer <token>` need none."
+    ),
+    paths(
+        session::login,
+        session::session_get,
+        session::logout,
+        session::password_change,
+        users::user_list,
+        users::user_create,
+        users::user_get,
+        users::user_update,
+        users::user_delete,
+        users::user_reset_password,
+        accounts::account_list,
+        accounts::account_create,
+        audit::audit_list,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&SecurityAddon)
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::service::auth::COOKIE))),
+        );
+    }
+}
+
+/// The error body of every failed call.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A message for a person.
+    pub error: String,
+    /// The request field the error is about, if any.
+    pub field: Option<String>,
+}
+
+/// `Json` whose rejections use our error format.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(AppError::BadRequest(rej.body_text())),
+        }
+    }
+}
+
+/// A page number from a query string: 1 when absent or invalid.
+pub fn page_or_first(p: Option<i64>) -> i64 {
+    p.filter(|p| *p >= 1).unwrap_or(1)
+}

@@ -1,0 +1,126 @@
+use super::ApiJson;
+use crate::AppState;
+use crate::api::users::UserDto;
+use crate::error::{AppError, Result};
+use crate::extract::{Ctx, clear_cookie, session_cookie};
+use crate::service::auth;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use gatehouse_domain::session::SessionState;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// `authenticated`, `password_change_required` (a one-time password was
+    /// used; change it with `POST /api/v1/me/password`), later also
+    /// `second_factor_required` or `activation_required`.
+    pub state: String,
+    /// Second-factor methods available to finish signing in.
+    pub methods: Vec<String>,
+}
+
+/// Sign in with username and password.
+#[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
+pub async fn login(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    jar: CookieJar,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response> {
+    ctx.check_api_csrf()?;
+    let previous = ctx.live.as_ref().map(|l| l.session.id_hash.clone());
+    let signed = auth::sign_in(&st, &ctx.caller(), &req.username, &req.password, previous.as_deref()).await?;
+    let body = LoginResponse {
+        state: signed.session.state.as_str().to_owned(),
+        methods: vec![],
+    };
+    Ok((jar.add(session_cookie(&st, &signed.session)), Json(body)).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// The signed-in user, or null.
+    pub user: Option<UserDto>,
+    /// `anonymous`, `password_change_required` or `authenticated`.
+    pub state: String,
+    /// Send this as `X-CSRF-Token` on writes made with the session cookie.
+    pub csrf_token: String,
+}
+
+/// The current session; starts an anonymous one (for its CSRF token) if
+/// there is none.
+#[utoipa::path(get, path = "/api/v1/session", tag = "session", responses((status = 200, body = SessionResponse)))]
+pub async fn session_get(State(st): State<AppState>, ctx: Ctx, jar: CookieJar) -> Result<Response> {
+    if let Some(u) = &ctx.bearer {
+        return Ok(Json(SessionResponse {
+            user: Some(UserDto::from(u)),
+            state: SessionState::Authenticated.as_str().into(),
+            csrf_token: String::new(),
+        })
+        .into_response());
+    }
+    let (csrf, cookie) = crate::extract::ensure_session(&st, &ctx).await?;
+    let body = SessionResponse {
+        user: ctx
+            .live
+            .as_ref()
+            .and_then(|l| l.user.as_ref())
+            .map(UserDto::from),
+        state: ctx
+            .session_state()
+            .unwrap_or(SessionState::Anonymous)
+            .as_str()
+            .into(),
+        csrf_token: csrf,
+    };
+    Ok(match cookie {
+        Some(c) => (jar.add(c), Json(body)).into_response(),
+        None => Json(body).into_response(),
+    })
+}
+
+/// Sign out: ends the session.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "session", responses((status = 204)))]
+pub async fn logout(State(st): State<AppState>, ctx: Ctx, jar: CookieJar) -> Result<Response> {
+    ctx.check_api_csrf()?;
+    if let Some(live) = &ctx.live {
+        auth::end_session(&st, live, &ctx.caller()).await?;
+    }
+    Ok((jar.add(clear_cookie(&st)), StatusCode::NO_CONTENT).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change one's own password (also completes a forced change after a
+/// one-time password). Ends the user's other sessions.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "session", request_body = PasswordChange,
+    responses((status = 204), (status = 422, body = super::ErrorBody)))]
+pub async fn password_change(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    jar: CookieJar,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<Response> {
+    ctx.check_api_csrf()?;
+    let not_signed_in = || AppError::Unauthorized("Sign in with a session first.".into());
+    let live = ctx.live.clone().ok_or_else(not_signed_in)?;
+    let user = live.user.clone().ok_or_else(not_signed_in)?;
+    let caller = crate::service::Caller::user(user, ctx.addr.clone(), "api");
+    let issued = auth::change_password(&st, &caller, &live, &req.current_password, &req.new_password).await?;
+    Ok((jar.add(session_cookie(&st, &issued)), StatusCode::NO_CONTENT).into_response())
+}

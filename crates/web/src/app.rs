@@ -1,0 +1,149 @@
+use crate::{api, ops, pages};
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use gatehouse_domain::Clock;
+use gatehouse_domain::lockout::LockoutPolicy;
+use gatehouse_domain::session::SessionPolicy;
+use gatehouse_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::sync::Semaphore;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Settings of the web layer (the binary fills them from configuration).
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The portal's name in page titles and messages.
+    pub portal_name: String,
+    /// Mark cookies `Secure` (set when served over TLS, directly or behind a
+    /// proxy).
+    pub secure_cookies: bool,
+    /// Take the client address from the last `X-Forwarded-For` hop (only
+    /// behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
+    pub session: SessionPolicy,
+    pub lockout: LockoutPolicy,
+    /// Failed sign-ins allowed per client address per window.
+    pub address_failure_limit: i64,
+    pub address_window_seconds: i64,
+    /// Password hashes computed at once; the rest wait their turn.
+    pub hash_concurrency: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            portal_name: "Gatehouse".into(),
+            secure_cookies: false,
+            trust_forwarded_for: false,
+            session: SessionPolicy::default(),
+            lockout: LockoutPolicy::default(),
+            address_failure_limit: 100,
+            address_window_seconds: 15 * 60,
+            hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub config: WebConfig,
+    pub metrics: Option<PrometheusHandle>,
+    hashing: Semaphore,
+    hashing_waiting: AtomicI64,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: WebConfig,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        let permits = config.hash_concurrency.max(1);
+        Self(Arc::new(Inner {
+            store,
+            clock,
+            config,
+            metrics,
+            hashing: Semaphore::new(permits),
+            hashing_waiting: AtomicI64::new(0),
+        }))
+    }
+
+    pub fn now(&self) -> gatehouse_domain::Timestamp {
+        self.clock.now()
+    }
+
+    /// Runs a CPU-heavy password operation on a blocking thread, at most
+    /// `hash_concurrency` at once, so the async workers keep serving other
+    /// requests (SPEC §9: `/healthz` stays fast while sign-ins saturate the
+    /// CPU).
+    pub async fn hashing<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, crate::AppError> {
+        let waiting = self.hashing_waiting.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::gauge!("gatehouse_password_hash_queue").set(waiting as f64);
+        let permit = self.hashing.acquire().await;
+        let waiting = self.hashing_waiting.fetch_sub(1, Ordering::Relaxed) - 1;
+        metrics::gauge!("gatehouse_password_hash_queue").set(waiting as f64);
+        let _permit = permit.map_err(|e| crate::AppError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| crate::AppError::Internal(e.to_string()))
+    }
+}
+
+/// The whole application: pages, API, operations endpoints, and the
+/// security headers every response carries.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .merge(api::openapi_routes())
+        .merge(ops::routes())
+        .route_layer(axum::middleware::from_fn(ops::track_metrics))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .with_state(state)
+}

@@ -1,0 +1,216 @@
+//! Sign-in, sign-out and the password change page.
+
+use super::{FieldExtra, PageResult, alert, csrf_input, field, home_for, layout};
+use crate::AppState;
+use crate::error::AppError;
+use crate::extract::{Ctx, clear_cookie, ensure_session, session_cookie};
+use crate::service::{Caller, auth};
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::CookieJar;
+use gatehouse_domain::session::SessionState;
+use maud::html;
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(page_login).post(login_submit))
+        .route("/logout", post(logout_submit))
+        .route("/password", get(page_password).post(password_submit))
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+/// Only local paths, so `next` cannot send people to another site.
+fn safe_next(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+}
+
+fn login_form(csrf: &str, username: &str, next: Option<&str>, error: Option<&str>, info: Option<&str>) -> maud::Markup {
+    layout(
+        "Sign in",
+        None,
+        None,
+        html! {
+            section.card.narrow {
+                h1 { "Sign in" }
+                (super::notice(info))
+                (alert(error))
+                form method="post" action="/login" {
+                    (csrf_input(csrf))
+                    @if let Some(n) = next { input type="hidden" name="next" value=(n); }
+                    (field("Username", "username", "text", username, None, FieldExtra { required: true, autofocus: username.is_empty(), autocomplete: Some("username"), ..Default::default() }))
+                    (field("Password", "password", "password", "", None, FieldExtra { required: true, autofocus: !username.is_empty(), autocomplete: Some("current-password"), ..Default::default() }))
+                    div.buttons { button.primary type="submit" { "Sign in" } }
+                }
+            }
+        },
+    )
+}
+
+async fn page_login(State(st): State<AppState>, ctx: Ctx, jar: CookieJar, Query(q): Query<LoginQuery>) -> PageResult {
+    if let Some(u) = ctx.user() {
+        return Ok(Redirect::to(home_for(u)).into_response());
+    }
+    if ctx.session_state() == Some(SessionState::PasswordChangeRequired) {
+        return Ok(Redirect::to("/password").into_response());
+    }
+    let (csrf, cookie) = ensure_session(&st, &ctx).await?;
+    let info = q.signed_out.as_ref().map(|_| "You have signed out.");
+    let page = login_form(&csrf, "", safe_next(q.next.as_deref()), None, info);
+    Ok(match cookie {
+        Some(c) => (jar.add(c), page).into_response(),
+        None => page.into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login_submit(State(st): State<AppState>, ctx: Ctx, jar: CookieJar, Form(f): Form<LoginForm>) -> PageResult {
+    if let Err(e) = ctx.check_csrf(&f.csrf) {
+        // A stale or missing session: give a fresh form rather than a dead end.
+        let (csrf, cookie) = ensure_session(&st, &ctx).await?;
+        let page = login_form(&csrf, &f.username, safe_next(f.next.as_deref()), Some(&e.message()), None);
+        return Ok(match cookie {
+            Some(c) => (StatusCode::FORBIDDEN, jar.add(c), page).into_response(),
+            None => (StatusCode::FORBIDDEN, page).into_response(),
+        });
+    }
+    let previous = ctx.live.as_ref().map(|l| l.session.id_hash.clone());
+    match auth::sign_in(&st, &ctx.caller(), &f.username, &f.password, previous.as_deref()).await {
+        Ok(signed) => {
+            let target = match signed.session.state {
+                SessionState::PasswordChangeRequired => "/password".to_owned(),
+                _ => safe_next(f.next.as_deref()).unwrap_or(home_for(&signed.user)).to_owned(),
+            };
+            Ok((jar.add(session_cookie(&st, &signed.session)), Redirect::to(&target)).into_response())
+        }
+        Err(e @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
+            let csrf = ctx.csrf_token().unwrap_or_default().to_owned();
+            let status = e.status();
+            Ok((status, login_form(&csrf, &f.username, safe_next(f.next.as_deref()), Some(&e.message()), None)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout_submit(State(st): State<AppState>, ctx: Ctx, jar: CookieJar, Form(f): Form<CsrfForm>) -> PageResult {
+    ctx.check_csrf(&f.csrf)?;
+    if let Some(live) = &ctx.live {
+        auth::end_session(&st, live, &ctx.caller()).await?;
+    }
+    Ok((jar.add(clear_cookie(&st)), Redirect::to("/login?signed_out=1")).into_response())
+}
+
+#[derive(Default)]
+struct PasswordErrors {
+    current: Option<String>,
+    new: Option<String>,
+    confirm: Option<String>,
+    form: Option<String>,
+}
+
+fn password_form(ctx: &Ctx, forced: bool, errors: &PasswordErrors) -> maud::Markup {
+    let live = ctx.live.as_ref();
+    let user = live.and_then(|l| l.user.as_ref());
+    let csrf = ctx.csrf_token().unwrap_or_default();
+    layout(
+        "Change password",
+        if forced { None } else { user },
+        Some(csrf),
+        html! {
+            section.card.narrow {
+                h1 { "Change password" }
+                @if forced {
+                    p.lead { "You signed in with a one-time password. Choose your own password to continue." }
+                }
+                (alert(errors.form.as_deref()))
+                form method="post" action="/password" {
+                    (csrf_input(csrf))
+                    (field(if forced { "One-time password" } else { "Current password" }, "current_password", "password", "", errors.current.as_deref(), FieldExtra { required: true, autofocus: true, autocomplete: Some("current-password"), ..Default::default() }))
+                    (field("New password", "new_password", "password", "", errors.new.as_deref(), FieldExtra { required: true, autocomplete: Some("new-password"), hint: Some("At least 12 characters. A few unrelated words make a strong, memorable password."), ..Default::default() }))
+                    (field("Confirm new password", "confirm_password", "password", "", errors.confirm.as_deref(), FieldExtra { required: true, autocomplete: Some("new-password"), ..Default::default() }))
+                    div.buttons {
+                        button.primary type="submit" { "Change password" }
+                        @if !forced { a.button href="/security" { "Cancel" } }
+                    }
+                }
+                @if forced {
+                    form method="post" action="/logout" {
+                        (csrf_input(csrf))
+                        button.link type="submit" { "Sign out instead" }
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn needs_session(ctx: &Ctx) -> Option<bool> {
+    match (ctx.session_state(), ctx.live.as_ref().and_then(|l| l.user.as_ref())) {
+        (Some(SessionState::PasswordChangeRequired), Some(_)) => Some(true),
+        (Some(SessionState::Authenticated), Some(_)) => Some(false),
+        _ => None,
+    }
+}
+
+async fn page_password(ctx: Ctx) -> PageResult {
+    let Some(forced) = needs_session(&ctx) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    Ok(password_form(&ctx, forced, &PasswordErrors::default()).into_response())
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+async fn password_submit(State(st): State<AppState>, ctx: Ctx, jar: CookieJar, Form(f): Form<PasswordForm>) -> PageResult {
+    let Some(forced) = needs_session(&ctx) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    ctx.check_csrf(&f.csrf)?;
+    if f.new_password != f.confirm_password {
+        let errors = PasswordErrors { confirm: Some("The two new passwords do not match.".into()), ..Default::default() };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, password_form(&ctx, forced, &errors)).into_response());
+    }
+    let (Some(live), Some(user)) = (ctx.live.as_ref(), ctx.live.as_ref().and_then(|l| l.user.clone())) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let caller = Caller::user(user.clone(), ctx.addr.clone(), "web");
+    match auth::change_password(&st, &caller, live, &f.current_password, &f.new_password).await {
+        Ok(issued) => Ok((jar.add(session_cookie(&st, &issued)), Redirect::to(home_for(&user))).into_response()),
+        Err(e @ AppError::Invalid { .. }) => {
+            let msg = Some(e.message());
+            let errors = match e.field() {
+                Some("current_password") => PasswordErrors { current: msg, ..Default::default() },
+                Some("password") | Some("new_password") => PasswordErrors { new: msg, ..Default::default() },
+                _ => PasswordErrors { form: msg, ..Default::default() },
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, password_form(&ctx, forced, &errors)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

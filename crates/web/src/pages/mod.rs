@@ -1,0 +1,234 @@
+//! Server-rendered pages (maud). They work without JavaScript; `app.js`
+//! only adds conveniences (the Actions drop-down acts on selection).
+
+mod accounts;
+mod audit;
+mod login;
+mod security;
+mod users;
+
+use crate::AppState;
+use crate::error::AppError;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use gatehouse_domain::Role;
+use gatehouse_store::User;
+use maud::{DOCTYPE, Markup, html};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(page_home))
+        .route("/static/app.css", get(static_css))
+        .route("/static/app.js", get(static_js))
+        .merge(login::routes())
+        .merge(users::routes())
+        .merge(accounts::routes())
+        .merge(audit::routes())
+        .merge(security::routes())
+        .fallback(|| async { error_page(AppError::NotFound) })
+}
+
+async fn static_css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+async fn static_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.js"),
+    )
+        .into_response()
+}
+
+/// Where a signed-in user starts.
+async fn page_home(crate::extract::PageUser(user, _): crate::extract::PageUser) -> Redirect {
+    Redirect::to(home_for(&user))
+}
+
+pub fn home_for(user: &User) -> &'static str {
+    match user.role {
+        Role::Operator | Role::Admin => "/users",
+        Role::User => "/security",
+    }
+}
+
+/// The page frame: header with navigation for `user` (if signed in).
+pub fn layout(title: &str, user: Option<&User>, csrf: Option<&str>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Gatehouse Customer Portal" }
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    div.brand { a href="/" { span.logo aria-hidden="true" { "◆" } " Gatehouse" } span.sub { "Customer Portal" } }
+                    @if let Some(u) = user {
+                        nav aria-label="Main" {
+                            ul {
+                                @if u.role.is_admin() {
+                                    li { a href="/users" { "Users" } }
+                                }
+                                @if u.role == Role::Operator {
+                                    li { a href="/accounts" { "Accounts" } }
+                                }
+                                @if u.role.is_admin() {
+                                    li { a href="/audit" { "Audit Log" } }
+                                }
+                                li { a href="/security" { "Security Settings" } }
+                            }
+                        }
+                        div.who {
+                            span { (u.username) " · " (u.account_name) }
+                            @if let Some(t) = csrf {
+                                form method="post" action="/logout" {
+                                    input type="hidden" name="csrf" value=(t);
+                                    button.link type="submit" { "Sign out" }
+                                }
+                            }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+                footer { "Gatehouse · two-factor authentication for your portal users" }
+            }
+        }
+    }
+}
+
+/// A labelled text input with its error (if any) right below it.
+pub fn field(
+    label: &str,
+    name: &str,
+    kind: &str,
+    value: &str,
+    error: Option<&str>,
+    extra: FieldExtra,
+) -> Markup {
+    let id = format!("f-{name}");
+    let err_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    html! {
+        div.field.has-error[error.is_some()] {
+            label for=(id) { (label) @if extra.optional { span.optional { " (optional)" } } }
+            @if let Some(h) = extra.hint { p.hint id=(hint_id) { (h) } }
+            input id=(id) name=(name) type=(kind) value=(value)
+                required[extra.required] autofocus[extra.autofocus]
+                autocomplete=[extra.autocomplete]
+                aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| err_id.as_str()).or(extra.hint.map(|_| hint_id.as_str()))];
+            @if let Some(e) = error { p.error id=(err_id) role="alert" { (e) } }
+        }
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct FieldExtra<'a> {
+    pub required: bool,
+    pub optional: bool,
+    pub autofocus: bool,
+    pub autocomplete: Option<&'a str>,
+    pub hint: Option<&'a str>,
+}
+
+/// The hidden CSRF input every form carries.
+pub fn csrf_input(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
+}
+
+/// A form-level error summary (for errors not tied to a field).
+pub fn alert(message: Option<&str>) -> Markup {
+    html! { @if let Some(m) = message { div.alert.alert-error role="alert" { (m) } } }
+}
+
+pub fn notice(message: Option<&str>) -> Markup {
+    html! { @if let Some(m) = message { div.alert.alert-ok role="status" { (m) } } }
+}
+
+/// A whole-page error (not found, forbidden, internal).
+pub fn error_page(err: AppError) -> Response {
+    if let AppError::Internal(cause) = &err {
+        tracing::error!(%cause, "page failed");
+    }
+    let status = err.status();
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::UNAUTHORIZED => "Sign in required",
+        StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+        _ if status.is_server_error() => "Something went wrong",
+        _ => "Cannot do that",
+    };
+    let body = html! {
+        section.card.narrow {
+            h1 { (title) }
+            p { (err.message()) }
+            p { a href="/" { "Back to the portal" } }
+        }
+    };
+    (status, layout(title, None, None, body)).into_response()
+}
+
+/// Converts any error into an HTML error page for page handlers.
+pub struct PageError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(self.0)
+    }
+}
+
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+/// A short script-free confirmation of a destructive action.
+pub fn confirm_page(
+    title: &str,
+    user: &User,
+    csrf: &str,
+    question: Markup,
+    action: &str,
+    button: &str,
+    danger: bool,
+) -> Markup {
+    layout(
+        title,
+        Some(user),
+        Some(csrf),
+        html! {
+            section.card.narrow {
+                h1 { (title) }
+                (question)
+                form method="post" action=(action) {
+                    (csrf_input(csrf))
+                    div.buttons {
+                        button.primary.danger[danger] type="submit" { (button) }
+                        a.button href="/users" { "Cancel" }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,61 @@
+//! Running the server: listener, housekeeping, graceful shutdown.
+
+use crate::{AppState, router};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
+pub async fn serve(st: AppState, listen: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "Gatehouse is listening on http://{local}");
+    let housekeeping = tokio::spawn(housekeeping(st.clone()));
+    let app = router(st.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    housekeeping.abort();
+    st.store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Removes timed-out sessions every few minutes.
+async fn housekeeping(st: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        match st.store.conn().await {
+            Ok(mut conn) => match gatehouse_store::sessions::purge_expired(&mut conn, st.now()).await {
+                Ok(n) if n > 0 => tracing::debug!(removed = n, "purged expired sessions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            },
+            Err(e) => tracing::warn!(error = %e, "session purge: no connection"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,272 @@
+//! Sign-in, sessions and passwords.
+
+use super::{Caller, user_target};
+use crate::AppState;
+use crate::error::{AppError, Result};
+use gatehouse_domain::session::SessionState;
+use gatehouse_domain::{Username, password, secret};
+use gatehouse_store::sessions::{self, NewSession, Session};
+use gatehouse_store::{Scope, StoreError, User, Users, audit, throttle};
+
+/// The one message for every failed sign-in: wrong password, unknown user,
+/// locked or disabled (no user enumeration, OWASP ASVS 2.2.1 / 3.1).
+pub const SIGN_IN_FAILED: &str = "The username or password is incorrect.";
+
+pub const COOKIE: &str = "gatehouse_session";
+
+/// A session as the web layer sees it: the stored row plus its user.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub session: Session,
+    pub user: Option<User>,
+}
+
+/// A freshly issued session token (only ever in the cookie).
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub state: SessionState,
+}
+
+/// Creates a session row and returns its token. `replace` is the hash of
+/// the session being replaced (id rotation at every privilege change).
+pub async fn issue_session(
+    st: &AppState,
+    conn: &mut gatehouse_store::Conn,
+    user: Option<&User>,
+    state: SessionState,
+    addr: &str,
+    replace: Option<&str>,
+) -> Result<IssuedSession> {
+    if let Some(old) = replace {
+        sessions::delete(conn, old).await?;
+    }
+    let now = st.now();
+    let token = secret::new_token("gh_s_");
+    let csrf_token = secret::new_token("");
+    sessions::insert(
+        conn,
+        &NewSession {
+            id_hash: &secret::digest(&token),
+            user_id: user.map(|u| u.id),
+            state,
+            csrf_token: &csrf_token,
+            client_addr: addr,
+            expires_at: st.config.session.expires_at(now, now),
+        },
+        now,
+    )
+    .await?;
+    Ok(IssuedSession {
+        token,
+        csrf_token,
+        state,
+    })
+}
+
+/// Looks up the session for a cookie token; ends it if it timed out or its
+/// user is gone or disabled; notes activity.
+pub async fn load_session(st: &AppState, token: &str) -> Result<Option<LiveSession>> {
+    let mut conn = st.store.conn().await?;
+    let hash = secret::digest(token);
+    let session = match sessions::get(&mut conn, &hash).await {
+        Ok(s) => s,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let now = st.now();
+    let policy = &st.config.session;
+    if !policy.is_live(session.created_at, session.last_seen_at, now) {
+        sessions::delete(&mut conn, &hash).await?;
+        return Ok(None);
+    }
+    let user = match session.user_id {
+        None => None,
+        Some(id) => match Users::new(Scope::All).get(&mut conn, id).await {
+            Ok(u) if u.status == gatehouse_domain::UserStatus::Active => Some(u),
+            Ok(_) | Err(StoreError::NotFound) => {
+                sessions::delete(&mut conn, &hash).await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    if policy.needs_touch(session.last_seen_at, now) {
+        sessions::touch(&mut conn, &hash, now, policy.expires_at(session.created_at, now)).await?;
+    }
+    Ok(Some(LiveSession { session, user }))
+}
+
+/// Ends a session (sign-out).
+pub async fn end_session(st: &AppState, live: &LiveSession, caller: &Caller) -> Result<()> {
+    let mut tx = st.store.begin().await?;
+    sessions::delete(&mut tx, &live.session.id_hash).await?;
+    if let Some(u) = &live.user {
+        let rec = caller.audit(st.now(), "sign_out", user_target(u), "success", Some(u.account_id.0), "");
+        audit::append(&mut tx, &rec).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The result of a correct password.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user: User,
+    pub session: IssuedSession,
+}
+
+/// Checks a username and password and, if right, opens a session in place
+/// of `previous` (the anonymous session that carried the form, if any).
+pub async fn sign_in(
+    st: &AppState,
+    caller: &Caller,
+    username: &str,
+    password_input: &str,
+    previous: Option<&str>,
+) -> Result<SignedIn> {
+    let now = st.now();
+    let addr_key = format!("sign-in-failures:{}", caller.addr);
+    let window = st.config.address_window_seconds;
+    {
+        let mut conn = st.store.conn().await?;
+        let (count, start) = throttle::peek(&mut conn, &addr_key, window, now).await?;
+        if count >= st.config.address_failure_limit {
+            let wait = (start.plus_seconds(window).millis() - now.millis()) / 1000;
+            metrics::counter!("gatehouse_sign_ins_total", "outcome" => "throttled").increment(1);
+            return Err(AppError::TooManyRequests {
+                message: format!(
+                    "Too many failed sign-ins from your network address. Try again in {} minutes.",
+                    (wait + 59) / 60
+                ),
+                retry_after: wait,
+            });
+        }
+    }
+    let users = Users::new(Scope::All);
+    let found = match Username::parse(username) {
+        Ok(name) => {
+            let mut conn = st.store.conn().await?;
+            match users.find_by_username(&mut conn, name.as_str()).await {
+                Ok(u) => Some((u.clone(), users.password_hash(&mut conn, u.id).await?)),
+                Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(_) => None,
+    };
+    // Always pay for one Argon2 verification, so the time taken does not
+    // tell whether the user exists (ASVS 2.2.1 / STYLE "auth hygiene").
+    let phc = found
+        .as_ref()
+        .map_or_else(|| password::dummy_hash().to_owned(), |(_, h)| h.clone());
+    let pw = password_input.to_owned();
+    let password_ok = st.hashing(move || password::verify(&pw, &phc)).await?;
+
+    let mut tx = st.store.begin().await?;
+    let Some((user, _)) = found else {
+        throttle::hit(&mut tx, &addr_key, window, now).await?;
+        let rec = caller.audit(now, "sign_in", format!("username:{}", truncate(username, 64)), "failure", None, "unknown user");
+        audit::append(&mut tx, &rec).await?;
+        tx.commit().await?;
+        metrics::counter!("gatehouse_sign_ins_total", "outcome" => "failure").increment(1);
+        return Err(AppError::Unauthorized(SIGN_IN_FAILED.into()));
+    };
+    let account = Some(user.account_id.0);
+    let reason = if st.config.lockout.is_locked(&user.counters, now) {
+        Some("locked")
+    } else if user.status != gatehouse_domain::UserStatus::Active {
+        Some("disabled")
+    } else if !password_ok {
+        Some("wrong password")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        throttle::hit(&mut tx, &addr_key, window, now).await?;
+        let caller_for_audit = Caller { user: None, ..caller.clone() };
+        let rec = caller_for_audit.audit(now, "sign_in", user_target(&user), "failure", account, reason);
+        audit::append(&mut tx, &rec).await?;
+        if reason == "wrong password" {
+            let (failures, lockouts) = users.add_failure(&mut tx, user.id).await?;
+            if let Some(locked) = st.config.lockout.lockout_due(failures, lockouts, now) {
+                users.set_counters(&mut tx, user.id, &locked).await?;
+                let until = locked.locked_until.map(|t| t.to_rfc3339()).unwrap_or_default();
+                let rec = caller_for_audit.audit(
+                    now,
+                    "user_locked",
+                    user_target(&user),
+                    "success",
+                    account,
+                    format!("{failures} consecutive failed sign-ins; locked until {until}"),
+                );
+                audit::append(&mut tx, &rec).await?;
+            }
+        }
+        tx.commit().await?;
+        metrics::counter!("gatehouse_sign_ins_total", "outcome" => "failure").increment(1);
+        return Err(AppError::Unauthorized(SIGN_IN_FAILED.into()));
+    }
+
+    users.record_sign_in(&mut tx, user.id, now).await?;
+    let state = if user.must_change_password {
+        SessionState::PasswordChangeRequired
+    } else {
+        SessionState::Authenticated
+    };
+    let session = issue_session(st, &mut tx, Some(&user), state, &caller.addr, previous).await?;
+    let signed_in_caller = Caller::user(user.clone(), caller.addr.clone(), caller.via);
+    let rec = signed_in_caller.audit(now, "sign_in", user_target(&user), "success", account, "password");
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    metrics::counter!("gatehouse_sign_ins_total", "outcome" => "success").increment(1);
+    Ok(SignedIn { user, session })
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Changes the caller's own password after checking the current one; ends
+/// the user's other sessions and rotates this one.
+pub async fn change_password(
+    st: &AppState,
+    caller: &Caller,
+    live: &LiveSession,
+    current: &str,
+    new: &str,
+) -> Result<IssuedSession> {
+    let user = live
+        .user
+        .clone()
+        .ok_or_else(|| AppError::Unauthorized("Sign in first.".into()))?;
+    let users = Users::new(Scope::Own(user.id));
+    let phc = {
+        let mut conn = st.store.conn().await?;
+        users.password_hash(&mut conn, user.id).await?
+    };
+    let cur = current.to_owned();
+    if !st.hashing(move || password::verify(&cur, &phc)).await? {
+        let mut tx = st.store.begin().await?;
+        let rec = caller.audit(st.now(), "password_change", user_target(&user), "failure", Some(user.account_id.0), "current password wrong");
+        audit::append(&mut tx, &rec).await?;
+        tx.commit().await?;
+        return Err(AppError::invalid("current_password", "The current password is not right."));
+    }
+    password::check_policy(new, &[&user.username, &user.email])?;
+    if new == current {
+        return Err(AppError::invalid("new_password", "Choose a password different from the current one."));
+    }
+    let pw = new.to_owned();
+    let phc = st.hashing(move || password::hash(&pw)).await?;
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    users.set_password(&mut tx, user.id, &phc, false, now).await?;
+    gatehouse_store::sessions::delete_for_user(&mut tx, user.id, None).await?;
+    let session = issue_session(st, &mut tx, Some(&user), SessionState::Authenticated, &caller.addr, None).await?;
+    let rec = caller.audit(now, "password_change", user_target(&user), "success", Some(user.account_id.0), "");
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(session)
+}

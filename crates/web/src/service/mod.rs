@@ -1,0 +1,111 @@
+//! Application services: the flows of the portal, shared by pages, the API
+//! and the CLI. Each checks permissions, writes in one transaction and
+//! records its audit entry in that same transaction.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod users;
+
+use gatehouse_domain::audit::AuditRecord;
+use gatehouse_domain::{Role, Timestamp, UserId};
+use gatehouse_store::{Scope, User};
+
+/// Who is acting, and from where: the subject of permission checks and of
+/// audit entries.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: Option<User>,
+    pub addr: String,
+    /// `cli` for the command line, otherwise `web` or `api`.
+    pub via: &'static str,
+}
+
+impl Caller {
+    /// The command line, run by whoever operates the server: all rights.
+    pub fn cli() -> Self {
+        Self {
+            user: None,
+            addr: "local".into(),
+            via: "cli",
+        }
+    }
+
+    pub fn anonymous(addr: impl Into<String>, via: &'static str) -> Self {
+        Self {
+            user: None,
+            addr: addr.into(),
+            via,
+        }
+    }
+
+    pub fn user(user: User, addr: impl Into<String>, via: &'static str) -> Self {
+        Self {
+            user: Some(user),
+            addr: addr.into(),
+            via,
+        }
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        match (&self.user, self.via) {
+            (Some(u), _) => Some(u.role),
+            (None, "cli") => Some(Role::Operator),
+            _ => None,
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        self.role() == Some(Role::Operator)
+    }
+
+    pub fn user_id(&self) -> Option<UserId> {
+        self.user.as_ref().map(|u| u.id)
+    }
+
+    /// The users this caller may reach (STYLE: role-limited views).
+    pub fn scope(&self) -> Scope {
+        match &self.user {
+            None if self.via == "cli" => Scope::All,
+            // Anonymous callers reach no one: id -1 never exists.
+            None => Scope::Own(UserId(-1)),
+            Some(u) => match u.role {
+                Role::Operator => Scope::All,
+                Role::Admin => Scope::Account(u.account_id),
+                Role::User => Scope::Own(u.id),
+            },
+        }
+    }
+
+    /// An audit record for an action by this caller.
+    pub fn audit(
+        &self,
+        now: Timestamp,
+        action: &str,
+        target: impl Into<String>,
+        outcome: &str,
+        account_id: Option<i64>,
+        detail: impl Into<String>,
+    ) -> AuditRecord {
+        AuditRecord {
+            at: now,
+            actor_id: self.user.as_ref().map(|u| u.id.0),
+            actor: match (&self.user, self.via) {
+                (Some(u), _) => u.username.clone(),
+                (None, "cli") => "cli".into(),
+                (None, _) => "anonymous".into(),
+            },
+            account_id,
+            action: action.into(),
+            target: target.into(),
+            client_addr: self.addr.clone(),
+            outcome: outcome.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// `user:42 (carol)`, the audit target for a user.
+pub fn user_target(u: &User) -> String {
+    format!("user:{} ({})", u.id.0, u.username)
+}

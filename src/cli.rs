@@ -1,0 +1,308 @@
+//! The command line: `serve` and the administration commands.
+
+use crate::config::Config;
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use gatehouse_domain::{AccountNumber, SystemClock, Username, secret};
+use gatehouse_store::{Scope, Store, Users, accounts, tokens};
+use gatehouse_web::service::{self, Caller};
+use gatehouse_web::{AppError, AppState};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "gatehouse", version, about = "Customer portal with external two-factor authentication")]
+pub struct Cli {
+    /// Data directory (SQLite database, configuration file).
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
+    /// Configuration file (TOML); default DATA_DIR/gatehouse.toml if present.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the portal.
+    Serve {
+        /// Address to listen on (overrides the configuration).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Also create a demo customer account with users.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Customer accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Portal users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Bearer API tokens.
+    ApiToken {
+        #[command(subcommand)]
+        command: ApiTokenCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountCommand {
+    /// Create a customer account; prints its account number.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user; prints the user id.
+    Create {
+        /// The account number.
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// operator, admin or user.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiTokenCommand {
+    /// Create a bearer token acting with the user's rights; prints it.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// A label for the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the hash chain; prints `ok N entries` or names the first bad entry.
+    Verify,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(&cli.data_dir, cli.config.as_deref())?;
+    if let Command::Serve { listen: Some(l), .. } = &cli.command {
+        config.listen = l.clone();
+    }
+    init_tracing(&config, matches!(cli.command, Command::Serve { .. }));
+    match cli.command {
+        Command::Serve { demo, .. } => {
+            serve_command(&config, &cli.data_dir, demo).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            open(&config, &cli.data_dir).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Account { command: AccountCommand::Create { name } } => {
+            let st = state(&config, &cli.data_dir).await?;
+            let acc = service::accounts::create(&st, &Caller::cli(), &name).await.map_err(human)?;
+            println!("{}", acc.number);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command: UserCommand::Create { account, username, email, name, role, password_stdin },
+        } => {
+            if !password_stdin {
+                bail!("pass the password on standard input with --password-stdin");
+            }
+            let password = read_stdin_line()?;
+            let st = state(&config, &cli.data_dir).await?;
+            let number = AccountNumber::parse(&account).map_err(|e| anyhow::anyhow!(e.message))?;
+            let acc = {
+                let mut conn = st.store.conn().await?;
+                accounts::find_by_number(&mut conn, number.as_str())
+                    .await
+                    .map_err(|_| anyhow::anyhow!("no account with number {number}"))?
+            };
+            let created = service::users::create(
+                &st,
+                &Caller::cli(),
+                service::users::CreateUser {
+                    account: Some(acc.id),
+                    username,
+                    email,
+                    name,
+                    role,
+                    password: Some(password),
+                    must_change_password: false,
+                },
+            )
+            .await
+            .map_err(human)?;
+            println!("{}", created.user.id.0);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiToken { command: ApiTokenCommand::Create { username, name } } => {
+            let st = state(&config, &cli.data_dir).await?;
+            let username = Username::parse(&username).map_err(|e| anyhow::anyhow!(e.message))?;
+            let mut tx = st.store.begin().await?;
+            let user = Users::new(Scope::All)
+                .find_by_username(&mut tx, username.as_str())
+                .await
+                .map_err(|_| anyhow::anyhow!("no user named {username}"))?;
+            let token = secret::new_token("gh_t_");
+            tokens::create(&mut tx, user.id, &name, &secret::digest(&token), st.now()).await?;
+            let rec = Caller::cli().audit(
+                st.now(),
+                "api_token_create",
+                service::user_target(&user),
+                "success",
+                Some(user.account_id.0),
+                format!("token \"{name}\""),
+            );
+            gatehouse_store::audit::append(&mut tx, &rec).await?;
+            tx.commit().await?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let store = open(&config, &cli.data_dir).await?;
+            let mut conn = store.conn().await?;
+            match gatehouse_store::audit::verify(&mut conn).await? {
+                Ok(n) => {
+                    println!("ok {n} entries");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("FAILED: {e}");
+                    eprintln!("audit log verification failed: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+/// Service errors carry messages meant for people; show them as they are.
+fn human(e: AppError) -> anyhow::Error {
+    match e.field() {
+        Some(f) => anyhow::anyhow!("{f}: {}", e.message()),
+        None => anyhow::anyhow!("{}", e.message()),
+    }
+}
+
+fn read_stdin_line() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).context("reading the password from standard input")?;
+    let line = s.lines().next().unwrap_or("").to_owned();
+    if line.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(line)
+}
+
+fn init_tracing(config: &Config, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { config.log_level.as_str() } else { "warn" };
+    let filter = EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Store> {
+    let url = config.database_url(data_dir)?;
+    Store::open(&url, config.database_max_connections)
+        .await
+        .with_context(|| "opening the database".to_string())
+}
+
+async fn state(config: &Config, data_dir: &Path) -> anyhow::Result<AppState> {
+    let store = open(config, data_dir).await?;
+    Ok(AppState::new(store, Arc::new(SystemClock), config.web(), None))
+}
+
+async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::Result<()> {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let store = open(config, data_dir).await?;
+    let st = AppState::new(store, Arc::new(SystemClock), config.web(), Some(metrics));
+    let base = format!("http://{}", config.listen);
+    if let Some(first) = service::accounts::first_run(&st).await.map_err(human)? {
+        println!();
+        println!("================================================================");
+        println!(" Gatehouse first run: the provider account and an operator were created.");
+        println!();
+        println!("   Sign in at       {base}/login");
+        println!("   Username         {}", first.username);
+        println!("   Password         {}", first.one_time_password);
+        println!();
+        println!(" This one-time password is shown only now; you will choose your");
+        println!(" own password at the first sign-in.");
+        println!("================================================================");
+        println!();
+    }
+    if demo {
+        crate::cli::seed_demo(&st, &base).await?;
+    }
+    gatehouse_web::serve(st, &config.listen).await
+}
+
+/// `serve --demo`: a demo customer with an administrator and a few users.
+pub async fn seed_demo(st: &AppState, base: &str) -> anyhow::Result<()> {
+    let caller = Caller::cli();
+    let existing = {
+        let mut conn = st.store.conn().await?;
+        Users::new(Scope::All).find_by_username(&mut conn, "demo-admin").await.is_ok()
+    };
+    if existing {
+        println!("Demo account already present: sign in at {base}/login as demo-admin.");
+        return Ok(());
+    }
+    let acc = service::accounts::create(st, &caller, "Demo Customer Ltd").await.map_err(human)?;
+    let admin_password = secret::one_time_password();
+    let create = |username: &str, name: &str, role: &str, password: Option<String>| service::users::CreateUser {
+        account: Some(acc.id),
+        username: username.into(),
+        email: format!("{username}@demo.example"),
+        name: name.into(),
+        role: role.into(),
+        password,
+        must_change_password: false,
+    };
+    service::users::create(st, &caller, create("demo-admin", "Dana Admin", "admin", Some(admin_password.clone())))
+        .await
+        .map_err(human)?;
+    for (u, n) in [("alice", "Alice Archer"), ("bob", "Bob Baker"), ("carol", "Carol Chen"), ("dave", "Dave Diaz")] {
+        service::users::create(st, &caller, create(&format!("demo-{u}"), n, "user", None)).await.map_err(human)?;
+    }
+    println!("Demo customer account {} created.", acc.number);
+    println!("   Sign in at {base}/login as demo-admin with password {admin_password}");
+    Ok(())
+}

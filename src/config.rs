@@ -1,0 +1,138 @@
+//! Configuration in layers: defaults → TOML file → `GATEHOUSE_*`
+//! environment → command-line flags. Unknown keys are errors, so a typo
+//! does not silently leave a default in force.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// `postgres://…` or `sqlite://PATH`; default: SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// A file holding the database URL (keeps a password out of the environment).
+    pub database_url_file: Option<PathBuf>,
+    /// Database connections per instance.
+    pub database_max_connections: u32,
+    /// Mark the session cookie `Secure`; turn on when served over HTTPS.
+    pub secure_cookies: bool,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// A tracing filter such as `info` or `gatehouse=debug,info`.
+    pub log_level: String,
+    pub session_idle_minutes: i64,
+    pub session_absolute_minutes: i64,
+    /// Consecutive wrong passwords that lock a user.
+    pub lockout_failures: i64,
+    /// Length of the first lockout (doubles on repeats, at most a day).
+    pub lockout_minutes: i64,
+    /// Failed sign-ins allowed per client address per 15 minutes.
+    pub address_failure_limit: i64,
+    /// Password hashes computed at once (default: the number of CPUs).
+    pub hash_concurrency: Option<usize>,
+    /// The portal's name in pages.
+    pub portal_name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: None,
+            database_url_file: None,
+            database_max_connections: 16,
+            secure_cookies: false,
+            trust_forwarded_for: false,
+            log_format: "text".into(),
+            log_level: "info".into(),
+            session_idle_minutes: 30,
+            session_absolute_minutes: 12 * 60,
+            lockout_failures: 10,
+            lockout_minutes: 15,
+            address_failure_limit: 100,
+            hash_concurrency: None,
+            portal_name: "Gatehouse".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers. `file` is `--config`, else `DATA_DIR/gatehouse.toml`
+    /// if it exists.
+    pub fn load(data_dir: &Path, file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => {
+                anyhow::ensure!(f.exists(), "configuration file {} not found", f.display());
+                fig = fig.merge(Toml::file_exact(f));
+            }
+            None => {
+                let default = data_dir.join("gatehouse.toml");
+                if default.exists() {
+                    fig = fig.merge(Toml::file_exact(default));
+                }
+            }
+        }
+        // DATA_DIR is a command-line setting (clap reads it); TEST_* belong
+        // to the test suite.
+        let env = Env::prefixed("GATEHOUSE_")
+            .ignore(&["data_dir"])
+            .filter(|k| !k.as_str().starts_with("test_"));
+        let mut config: Config = fig.merge(env).extract()?;
+        if let Some(f) = &config.database_url_file {
+            let url = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("reading database_url_file {}: {e}", f.display()))?;
+            config.database_url = Some(url.trim().to_owned());
+        }
+        Ok(config)
+    }
+
+    pub fn database_url(&self, data_dir: &Path) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| anyhow::anyhow!("creating data directory {}: {e}", data_dir.display()))?;
+        Ok(format!("sqlite://{}", data_dir.join("gatehouse.db").display()))
+    }
+
+    pub fn web(&self) -> gatehouse_web::WebConfig {
+        let mut w = gatehouse_web::WebConfig {
+            portal_name: self.portal_name.clone(),
+            secure_cookies: self.secure_cookies,
+            trust_forwarded_for: self.trust_forwarded_for,
+            address_failure_limit: self.address_failure_limit,
+            ..Default::default()
+        };
+        w.session.idle_minutes = self.session_idle_minutes;
+        w.session.absolute_minutes = self.session_absolute_minutes;
+        w.lockout.max_failures = self.lockout_failures;
+        w.lockout.base_minutes = self.lockout_minutes;
+        if let Some(n) = self.hash_concurrency {
+            w.hash_concurrency = n;
+        }
+        w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("gatehouse.toml"), "listen = \"0.0.0.0:9000\"\n").unwrap();
+        let c = Config::load(dir.path(), None).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        std::fs::write(dir.path().join("gatehouse.toml"), "lisen = \"x\"\n").unwrap();
+        let err = Config::load(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+}
