@@ -207,6 +207,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Service errors carry messages meant for people; show them as they are.
 fn human(e: AppError) -> anyhow::Error {
+    if let AppError::Internal(cause) = &e {
+        return anyhow::anyhow!("internal error: {cause}");
+    }
     match e.field() {
         Some(f) => anyhow::anyhow!("{f}: {}", e.message()),
         None => anyhow::anyhow!("{}", e.message()),

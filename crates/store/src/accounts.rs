@@ -23,7 +23,7 @@ fn from_row(r: &AnyRow) -> Result<Account> {
         id: AccountId(r.try_get(0)?),
         number: r.try_get(1)?,
         name: r.try_get(2)?,
-        is_provider: r.try_get(3)?,
+        is_provider: r.try_get::<i64, _>(3)? != 0,
         created_at: Timestamp(r.try_get(4)?),
         user_count: r.try_get(5)?,
     })
@@ -42,7 +42,7 @@ pub async fn create(
     )
     .bind(number)
     .bind(name)
-    .bind(is_provider)
+    .bind(i64::from(is_provider))
     .bind(now.millis())
     .fetch_one(&mut *conn)
     .await?
@@ -70,7 +70,7 @@ pub async fn find_by_number(conn: &mut Conn, number: &str) -> Result<Account> {
 
 pub async fn provider(conn: &mut Conn) -> Result<Option<Account>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE a.is_provider ORDER BY a.id LIMIT 1"
+        "{SELECT} WHERE a.is_provider = 1 ORDER BY a.id LIMIT 1"
     )))
     .fetch_optional(&mut *conn)
     .await?;

@@ -80,7 +80,7 @@ fn from_row(r: &AnyRow) -> Result<User> {
         role: Role::parse(&role).map_err(|_| StoreError::Corrupt(format!("role {role}")))?,
         status: UserStatus::parse(&status)
             .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
-        must_change_password: r.try_get(9)?,
+        must_change_password: r.try_get::<i64, _>(9)? != 0,
         counters: LoginCounters {
             failures: r.try_get(10)?,
             lockouts: r.try_get(11)?,
@@ -229,7 +229,7 @@ impl Users {
         .bind(new.name)
         .bind(new.role.as_str())
         .bind(new.password_hash)
-        .bind(new.must_change_password)
+        .bind(i64::from(new.must_change_password))
         .bind(now.millis())
         .fetch_one(&mut *conn)
         .await?
@@ -282,7 +282,7 @@ impl Users {
         .bind(u)
         .bind(id.0)
         .bind(hash)
-        .bind(must_change)
+        .bind(i64::from(must_change))
         .bind(now.millis())
         .execute(&mut *conn)
         .await?;

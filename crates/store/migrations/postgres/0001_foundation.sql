@@ -1,11 +1,12 @@
 -- Accounts, users, sessions, API tokens, the audit log and throttles.
--- Timestamps are Unix milliseconds (BIGINT).
+-- Timestamps are Unix milliseconds; booleans are 0/1 (BIGINT), as on SQLite,
+-- so one set of queries serves both backends.
 
 CREATE TABLE accounts (
     id          BIGSERIAL PRIMARY KEY,
     number      TEXT      NOT NULL,
     name        TEXT      NOT NULL,
-    is_provider BOOLEAN   NOT NULL DEFAULT FALSE,
+    is_provider BIGINT    NOT NULL DEFAULT 0,
     created_at  BIGINT    NOT NULL,
     CONSTRAINT accounts_number_key UNIQUE (number)
 );
@@ -19,7 +20,7 @@ CREATE TABLE users (
     role                 TEXT    NOT NULL CHECK (role IN ('operator', 'admin', 'user')),
     status               TEXT    NOT NULL CHECK (status IN ('active', 'disabled')),
     password_hash        TEXT    NOT NULL,
-    must_change_password BOOLEAN NOT NULL DEFAULT FALSE,
+    must_change_password BIGINT  NOT NULL DEFAULT 0,
     failed_logins        BIGINT  NOT NULL DEFAULT 0,
     lockouts             BIGINT  NOT NULL DEFAULT 0,
     locked_until         BIGINT,
