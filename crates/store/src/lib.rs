@@ -16,6 +16,7 @@ mod db;
 mod error;
 mod migrate;
 pub mod sessions;
+pub mod testing;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
@@ -27,3 +28,10 @@ pub use sqlx::Error as DbError;
 pub use users::{NewUser, Scope, User, UserPatch, Users};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// `N` bytes from the operating system's CSPRNG.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    gatehouse_domain::secret::fill_random(&mut b);
+    b
+}

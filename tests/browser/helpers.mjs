@@ -1,0 +1,194 @@
+// Helpers for the Gatehouse browser tests: a private server per test file,
+// the administration CLI, and headless Chromium through playwright-core.
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..', '..');
+
+export const BIN = process.env.GATEHOUSE_BIN || path.join(repoRoot, 'target', 'debug', 'gatehouse');
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts `gatehouse serve` on a fresh data directory and a free port, waits
+ * for GET /healthz == 200 and for the first-run banner, and returns
+ * { baseURL, dataDir, operator: { username, password }, stop() }.
+ */
+export async function startServer() {
+  if (!existsSync(BIN)) {
+    throw new Error(`gatehouse binary not found at ${BIN}; build it with 'cargo build --bin gatehouse' or set GATEHOUSE_BIN`);
+  }
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-browser-'));
+  const port = await freePort();
+  const baseURL = `http://127.0.0.1:${port}`;
+  const child = spawn(BIN, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GATEHOUSE_LOG: process.env.GATEHOUSE_LOG || 'warn', NO_COLOR: '1' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  let exited = null;
+  child.on('exit', (code, signal) => { exited = { code, signal }; });
+
+  const stop = async () => {
+    if (exited === null) {
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => { if (exited === null) child.kill('SIGKILL'); }, 5000);
+      await done;
+      clearTimeout(timer);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + 30_000;
+  let healthy = false;
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      throw new Error(`gatehouse exited early (${JSON.stringify(exited)})\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+    }
+    try {
+      const res = await fetch(`${baseURL}/healthz`);
+      if (res.status === 200) { healthy = true; }
+    } catch { /* not listening yet */ }
+    if (healthy && /Password\s+\S+/.test(stdout)) break;
+    await sleep(100);
+  }
+  if (!healthy) {
+    await stop();
+    throw new Error(`gatehouse did not become healthy at ${baseURL}/healthz\nstderr:\n${stderr}`);
+  }
+  const user = stdout.match(/^\s*Username\s+(\S+)\s*$/m);
+  const pass = stdout.match(/^\s*Password\s+(\S+)\s*$/m);
+  if (!user || !pass) {
+    await stop();
+    throw new Error(`no first-run banner with the operator's one-time password on stdout:\n${stdout}`);
+  }
+  return {
+    baseURL,
+    dataDir,
+    operator: { username: user[1], password: pass[1] },
+    logs: () => ({ stdout, stderr }),
+    stop,
+  };
+}
+
+/** Runs the CLI against `dataDir`; resolves to trimmed stdout. */
+export function cli(dataDir, args, input) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      BIN,
+      ['--data-dir', dataDir, ...args],
+      { env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`gatehouse ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+        } else {
+          resolve(stdout.trim());
+        }
+      },
+    );
+    if (input !== undefined) child.stdin.end(`${input}\n`);
+    else child.stdin.end();
+  });
+}
+
+const lastLine = (s) => s.split('\n').filter(Boolean).pop();
+
+/** Creates a customer account; resolves to its account number. */
+export async function createAccount(dataDir, name) {
+  const out = await cli(dataDir, ['account', 'create', '--name', name]);
+  const number = lastLine(out);
+  if (!/^\d+$/.test(number)) throw new Error(`unexpected account number: ${out}`);
+  return number;
+}
+
+/** Creates a user with a known password; resolves to the user id (number). */
+export async function createUser(dataDir, { account, username, email, name = '', role, password }) {
+  const out = await cli(
+    dataDir,
+    ['user', 'create', '--account', account, '--username', username, '--email', email, '--name', name, '--role', role, '--password-stdin'],
+    password,
+  );
+  const id = lastLine(out);
+  if (!/^\d+$/.test(id)) throw new Error(`unexpected user id: ${out}`);
+  return Number(id);
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** Fills the sign-in form and submits it; waits for the resulting page. */
+export async function signIn(page, username, password) {
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await Promise.all([
+    page.waitForNavigation(),
+    page.getByRole('button', { name: 'Sign in' }).click(),
+  ]);
+}
+
+/** Clicks a button that submits a form, waiting for the next page. */
+export async function submit(page, name) {
+  await Promise.all([
+    page.waitForNavigation(),
+    page.getByRole('button', { name, exact: true }).click(),
+  ]);
+}
+
+/** The error paragraph rendered in the same form field as the labelled control. */
+export function fieldError(page, label) {
+  return page
+    .locator('div.field')
+    .filter({ has: page.getByLabel(label, { exact: true }) })
+    .locator('p.error');
+}
+
+/** The table row of the Users screen whose Username cell is `username`. */
+export function userRow(page, username) {
+  return page
+    .getByRole('row')
+    .filter({ has: page.getByRole('cell', { name: username, exact: true }) });
+}
+
+/** Texts of the body cells of a row, in order. */
+export async function rowCells(row) {
+  return (await row.getByRole('cell').allInnerTexts()).map((t) => t.trim());
+}
