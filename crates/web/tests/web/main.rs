@@ -1,0 +1,9 @@
+//! Route-level tests of the portal and the API, on SQLite (always) and on
+//! PostgreSQL (when `GATEHOUSE_TEST_POSTGRES_URL` is set).
+
+mod isolation;
+mod ops;
+mod pages;
+mod signin;
+mod support;
+mod users;

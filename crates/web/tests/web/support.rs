@@ -1,0 +1,250 @@
+//! An in-process Gatehouse for tests: a fresh database, a fixed clock, and a
+//! client that keeps cookies and the CSRF token like a browser or the
+//! acceptance scripts would.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use gatehouse_domain::{AccountId, FixedClock, Timestamp, UserId};
+use gatehouse_store::testing::{TestDb, fresh};
+use gatehouse_web::service::{Caller, accounts, users};
+use gatehouse_web::{AppState, WebConfig, router};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub const T0: Timestamp = Timestamp(1_764_460_800_000);
+pub const PASSWORD: &str = "Correct-Horse-Battery-9";
+
+pub struct App {
+    pub st: AppState,
+    pub router: Router,
+    pub clock: Arc<FixedClock>,
+    _db: TestDb,
+}
+
+pub async fn spawn_app() -> App {
+    spawn_app_with(WebConfig::default()).await
+}
+
+pub async fn spawn_app_with(config: WebConfig) -> App {
+    let db = fresh().await;
+    let clock = Arc::new(FixedClock::at(T0));
+    let st = AppState::new(db.store.clone(), clock.clone(), config, None);
+    App {
+        router: router(st.clone()),
+        st,
+        clock,
+        _db: db,
+    }
+}
+
+impl App {
+    pub fn client(&self) -> Client {
+        Client {
+            router: self.router.clone(),
+            cookies: HashMap::new(),
+            csrf: None,
+            bearer: None,
+            addr: "10.1.2.3:40000".parse().unwrap(),
+        }
+    }
+
+    pub async fn account(&self, name: &str) -> (AccountId, String) {
+        let a = accounts::create(&self.st, &Caller::cli(), name).await.unwrap();
+        (a.id, a.number)
+    }
+
+    pub async fn user(&self, account: AccountId, username: &str, role: &str) -> UserId {
+        users::create(
+            &self.st,
+            &Caller::cli(),
+            users::CreateUser {
+                account: Some(account),
+                username: username.into(),
+                email: format!("{username}@example.test"),
+                name: username.to_uppercase(),
+                role: role.into(),
+                password: Some(PASSWORD.into()),
+                must_change_password: false,
+            },
+        )
+        .await
+        .unwrap()
+        .user
+        .id
+    }
+
+    /// An account with an admin `{prefix}-admin` and a user `{prefix}-user`.
+    pub async fn customer(&self, prefix: &str) -> Customer {
+        let (id, number) = self.account(&format!("{prefix} Hosting")).await;
+        let admin = self.user(id, &format!("{prefix}-admin"), "admin").await;
+        let user = self.user(id, &format!("{prefix}-user"), "user").await;
+        Customer { id, number, admin, user, prefix: prefix.into() }
+    }
+
+    /// A signed-in API client for `username`.
+    pub async fn signed_in(&self, username: &str) -> Client {
+        let mut c = self.client();
+        let r = c.api_login(username, PASSWORD).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        c
+    }
+}
+
+pub struct Customer {
+    pub id: AccountId,
+    pub number: String,
+    pub admin: UserId,
+    pub user: UserId,
+    pub prefix: String,
+}
+
+impl Customer {
+    pub fn admin_name(&self) -> String {
+        format!("{}-admin", self.prefix)
+    }
+    pub fn user_name(&self) -> String {
+        format!("{}-user", self.prefix)
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+    pub fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    router: Router,
+    pub cookies: HashMap<String, String>,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+    pub addr: SocketAddr,
+}
+
+pub enum Body2<'a> {
+    None,
+    Json(Value),
+    Form(&'a [(&'a str, &'a str)]),
+}
+
+impl Client {
+    pub async fn send(&mut self, method: Method, path: &str, body: Body2<'_>, csrf_header: bool) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if !self.cookies.is_empty() {
+            let c: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header(header::COOKIE, c.join("; "));
+        }
+        if let Some(b) = &self.bearer {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {b}"));
+        }
+        if csrf_header && let Some(t) = &self.csrf {
+            req = req.header("x-csrf-token", t);
+        }
+        let body = match body {
+            Body2::None => Body::empty(),
+            Body2::Json(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            Body2::Form(fields) => {
+                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                let encoded: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+                    .collect();
+                Body::from(encoded.join("&"))
+            }
+        };
+        let mut req = req.body(body).unwrap();
+        req.extensions_mut().insert(ConnectInfo(self.addr));
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        for v in resp.headers().get_all(header::SET_COOKIE) {
+            let s = v.to_str().unwrap();
+            let pair = s.split(';').next().unwrap();
+            let (k, val) = pair.split_once('=').unwrap();
+            if val.is_empty() || s.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), val.to_owned());
+            }
+        }
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
+        Resp { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        self.send(Method::GET, path, Body2::None, true).await
+    }
+    pub async fn post(&mut self, path: &str, v: Value) -> Resp {
+        self.send(Method::POST, path, Body2::Json(v), true).await
+    }
+    pub async fn patch(&mut self, path: &str, v: Value) -> Resp {
+        self.send(Method::PATCH, path, Body2::Json(v), true).await
+    }
+    pub async fn delete(&mut self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, Body2::None, true).await
+    }
+    pub async fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        self.send(Method::POST, path, Body2::Form(fields), false).await
+    }
+
+    pub async fn refresh_csrf(&mut self) {
+        let r = self.get("/api/v1/session").await;
+        self.csrf = r.json()["csrf_token"].as_str().map(str::to_owned);
+    }
+
+    pub async fn api_login(&mut self, username: &str, password: &str) -> Resp {
+        self.refresh_csrf().await;
+        let r = self.post("/api/v1/login", serde_json::json!({"username": username, "password": password})).await;
+        self.refresh_csrf().await;
+        r
+    }
+
+    /// The CSRF token in the last page's form.
+    pub fn csrf_in(html: &str) -> String {
+        let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token");
+        let rest = &html[at + 19..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    /// Signs in through the login page like a browser.
+    pub async fn page_login(&mut self, username: &str, password: &str) -> Resp {
+        let page = self.get("/login").await;
+        let csrf = Self::csrf_in(&page.text);
+        self.form("/login", &[("csrf", &csrf), ("username", username), ("password", password)]).await
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        self.cookies.get("gatehouse_session").cloned()
+    }
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
