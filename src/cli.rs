@@ -13,10 +13,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "gatehouse", version, about = "Customer portal with external two-factor authentication")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Customer portal with external two-factor authentication"
+)]
 pub struct Cli {
     /// Data directory (SQLite database, configuration file).
-    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// Configuration file (TOML); default DATA_DIR/gatehouse.toml if present.
     #[arg(long, global = true)]
@@ -111,7 +120,10 @@ enum AuditCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(&cli.data_dir, cli.config.as_deref())?;
-    if let Command::Serve { listen: Some(l), .. } = &cli.command {
+    if let Command::Serve {
+        listen: Some(l), ..
+    } = &cli.command
+    {
         config.listen = l.clone();
     }
     init_tracing(&config, matches!(cli.command, Command::Serve { .. }));
@@ -125,14 +137,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Account { command: AccountCommand::Create { name } } => {
+        Command::Account {
+            command: AccountCommand::Create { name },
+        } => {
             let st = state(&config, &cli.data_dir).await?;
-            let acc = service::accounts::create(&st, &Caller::cli(), &name).await.map_err(human)?;
+            let acc = service::accounts::create(&st, &Caller::cli(), &name)
+                .await
+                .map_err(human)?;
             println!("{}", acc.number);
             Ok(ExitCode::SUCCESS)
         }
         Command::User {
-            command: UserCommand::Create { account, username, email, name, role, password_stdin },
+            command:
+                UserCommand::Create {
+                    account,
+                    username,
+                    email,
+                    name,
+                    role,
+                    password_stdin,
+                },
         } => {
             if !password_stdin {
                 bail!("pass the password on standard input with --password-stdin");
@@ -164,7 +188,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", created.user.id.0);
             Ok(ExitCode::SUCCESS)
         }
-        Command::ApiToken { command: ApiTokenCommand::Create { username, name } } => {
+        Command::ApiToken {
+            command: ApiTokenCommand::Create { username, name },
+        } => {
             let st = state(&config, &cli.data_dir).await?;
             let username = Username::parse(&username).map_err(|e| anyhow::anyhow!(e.message))?;
             let mut tx = st.store.begin().await?;
@@ -187,7 +213,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let store = open(&config, &cli.data_dir).await?;
             let mut conn = store.conn().await?;
             match gatehouse_store::audit::verify(&mut conn).await? {
@@ -218,7 +246,9 @@ fn human(e: AppError) -> anyhow::Error {
 
 fn read_stdin_line() -> anyhow::Result<String> {
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).context("reading the password from standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("reading the password from standard input")?;
     let line = s.lines().next().unwrap_or("").to_owned();
     if line.is_empty() {
         bail!("no password on standard input");
@@ -228,9 +258,16 @@ fn read_stdin_line() -> anyhow::Result<String> {
 
 fn init_tracing(config: &Config, serving: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if serving { config.log_level.as_str() } else { "warn" };
-    let filter = EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let default = if serving {
+        config.log_level.as_str()
+    } else {
+        "warn"
+    };
+    let filter =
+        EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if config.log_format == "json" {
         builder.json().try_init()
     } else {
@@ -247,7 +284,12 @@ async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Store> {
 
 async fn state(config: &Config, data_dir: &Path) -> anyhow::Result<AppState> {
     let store = open(config, data_dir).await?;
-    Ok(AppState::new(store, Arc::new(SystemClock), config.web(), None))
+    Ok(AppState::new(
+        store,
+        Arc::new(SystemClock),
+        config.web(),
+        None,
+    ))
 }
 
 async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::Result<()> {
@@ -282,28 +324,51 @@ pub async fn seed_demo(st: &AppState, base: &str) -> anyhow::Result<()> {
     let caller = Caller::cli();
     let existing = {
         let mut conn = st.store.conn().await?;
-        Users::new(Scope::All).find_by_username(&mut conn, "demo-admin").await.is_ok()
+        Users::new(Scope::All)
+            .find_by_username(&mut conn, "demo-admin")
+            .await
+            .is_ok()
     };
     if existing {
         println!("Demo account already present: sign in at {base}/login as demo-admin.");
         return Ok(());
     }
-    let acc = service::accounts::create(st, &caller, "Demo Customer Ltd").await.map_err(human)?;
-    let admin_password = secret::one_time_password();
-    let create = |username: &str, name: &str, role: &str, password: Option<String>| service::users::CreateUser {
-        account: Some(acc.id),
-        username: username.into(),
-        email: format!("{username}@demo.example"),
-        name: name.into(),
-        role: role.into(),
-        password,
-        must_change_password: false,
-    };
-    service::users::create(st, &caller, create("demo-admin", "Dana Admin", "admin", Some(admin_password.clone())))
+    let acc = service::accounts::create(st, &caller, "Demo Customer Ltd")
         .await
         .map_err(human)?;
-    for (u, n) in [("alice", "Alice Archer"), ("bob", "Bob Baker"), ("carol", "Carol Chen"), ("dave", "Dave Diaz")] {
-        service::users::create(st, &caller, create(&format!("demo-{u}"), n, "user", None)).await.map_err(human)?;
+    let admin_password = secret::one_time_password();
+    let create = |username: &str, name: &str, role: &str, password: Option<String>| {
+        service::users::CreateUser {
+            account: Some(acc.id),
+            username: username.into(),
+            email: format!("{username}@demo.example"),
+            name: name.into(),
+            role: role.into(),
+            password,
+            must_change_password: false,
+        }
+    };
+    service::users::create(
+        st,
+        &caller,
+        create(
+            "demo-admin",
+            "Dana Admin",
+            "admin",
+            Some(admin_password.clone()),
+        ),
+    )
+    .await
+    .map_err(human)?;
+    for (u, n) in [
+        ("alice", "Alice Archer"),
+        ("bob", "Bob Baker"),
+        ("carol", "Carol Chen"),
+        ("dave", "Dave Diaz"),
+    ] {
+        service::users::create(st, &caller, create(&format!("demo-{u}"), n, "user", None))
+            .await
+            .map_err(human)?;
     }
     println!("Demo customer account {} created.", acc.number);
     println!("   Sign in at {base}/login as demo-admin with password {admin_password}");

@@ -99,7 +99,10 @@ impl Config {
         }
         std::fs::create_dir_all(data_dir)
             .map_err(|e| anyhow::anyhow!("creating data directory {}: {e}", data_dir.display()))?;
-        Ok(format!("sqlite://{}", data_dir.join("gatehouse.db").display()))
+        Ok(format!(
+            "sqlite://{}",
+            data_dir.join("gatehouse.db").display()
+        ))
     }
 
     pub fn web(&self) -> gatehouse_web::WebConfig {
@@ -128,7 +131,11 @@ mod tests {
     #[test]
     fn file_and_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("gatehouse.toml"), "listen = \"0.0.0.0:9000\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("gatehouse.toml"),
+            "listen = \"0.0.0.0:9000\"\n",
+        )
+        .unwrap();
         let c = Config::load(dir.path(), None).unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000");
         std::fs::write(dir.path().join("gatehouse.toml"), "lisen = \"x\"\n").unwrap();

@@ -16,9 +16,7 @@ pub struct AccountNumber(String);
 impl AccountNumber {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let s = input.trim();
-        let ok = s.len() == 8
-            && s.bytes().all(|b| b.is_ascii_digit())
-            && !s.starts_with('0');
+        let ok = s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0');
         if ok {
             Ok(Self(s.to_owned()))
         } else {

@@ -86,7 +86,9 @@ pub enum ChainError {
     Link { seq: i64 },
     #[error("entry {seq}: content does not match its hash; the entry was edited")]
     Content { seq: i64 },
-    #[error("the log ends at entry {last} but the recorded head is entry {head}; entries were removed from the end")]
+    #[error(
+        "the log ends at entry {last} but the recorded head is entry {head}; entries were removed from the end"
+    )]
     Truncated { last: i64, head: i64 },
     #[error("the log's last hash does not match the recorded head; the newest entry was replaced")]
     HeadMismatch,
@@ -201,12 +203,18 @@ mod tests {
         let head = c[4].hash.clone();
         let mut edited = c.clone();
         edited[2].record.outcome = "failure".into();
-        assert_eq!(verify(&edited, (5, &head)), Err(ChainError::Content { seq: 3 }));
+        assert_eq!(
+            verify(&edited, (5, &head)),
+            Err(ChainError::Content { seq: 3 })
+        );
         let mut deleted = c.clone();
         deleted.remove(1);
         assert_eq!(
             verify(&deleted, (5, &head)),
-            Err(ChainError::Gap { seq: 3, expected: 2 })
+            Err(ChainError::Gap {
+                seq: 3,
+                expected: 2
+            })
         );
         assert_eq!(
             verify(&c[..4], (5, &head)),

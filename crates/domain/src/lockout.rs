@@ -49,7 +49,12 @@ impl LockoutPolicy {
 
     /// Whether a failure that brought the consecutive count to
     /// `failures_now` starts a lockout, and the counters to store if so.
-    pub fn lockout_due(&self, failures_now: i64, lockouts: i64, now: Timestamp) -> Option<LoginCounters> {
+    pub fn lockout_due(
+        &self,
+        failures_now: i64,
+        lockouts: i64,
+        now: Timestamp,
+    ) -> Option<LoginCounters> {
         let before = LoginCounters {
             failures: failures_now - 1,
             lockouts,
@@ -77,13 +82,7 @@ impl LockoutPolicy {
                 true,
             )
         } else {
-            (
-                LoginCounters {
-                    failures,
-                    ..*c
-                },
-                false,
-            )
+            (LoginCounters { failures, ..*c }, false)
         }
     }
 }

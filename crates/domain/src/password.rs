@@ -20,16 +20,56 @@ pub const MAX_LENGTH: usize = 256;
 /// The most common passwords of at least twelve characters in public breach
 /// corpora; anything shorter is already refused by the length rule.
 const COMMON: &[&str] = &[
-    "123456789012", "1234567890123", "12345678901234", "123456789abc", "1q2w3e4r5t6y",
-    "1qaz2wsx3edc", "aaaaaaaaaaaa", "abc123456789", "abcd12345678", "administrator",
-    "asdfghjkl123", "changeme1234", "correcthorsebatterystaple", "iloveyou1234", "letmein12345",
-    "password1234", "password12345", "password123456", "password!123", "passw0rd1234",
-    "qwerty123456", "qwertyuiop12", "qwertyuiop123", "qwertyuiopasdf", "welcome12345",
-    "welcome123456", "zaq12wsxcde3", "111111111111", "000000000000", "987654321098",
-    "p@ssw0rd1234", "p@ssword1234", "trustno11234", "monkey123456", "football1234",
-    "baseball1234", "superman1234", "princess1234", "sunshine1234", "starwars1234",
-    "dragon123456", "master123456", "whatever1234", "passwordpassword", "mypassword123",
-    "thisismypassword", "letmeinletmein", "qazwsxedcrfv", "1qazxsw23edc", "q1w2e3r4t5y6",
+    "123456789012",
+    "1234567890123",
+    "12345678901234",
+    "123456789abc",
+    "1q2w3e4r5t6y",
+    "1qaz2wsx3edc",
+    "aaaaaaaaaaaa",
+    "abc123456789",
+    "abcd12345678",
+    "administrator",
+    "asdfghjkl123",
+    "changeme1234",
+    "correcthorsebatterystaple",
+    "iloveyou1234",
+    "letmein12345",
+    "password1234",
+    "password12345",
+    "password123456",
+    "password!123",
+    "passw0rd1234",
+    "qwerty123456",
+    "qwertyuiop12",
+    "qwertyuiop123",
+    "qwertyuiopasdf",
+    "welcome12345",
+    "welcome123456",
+    "zaq12wsxcde3",
+    "111111111111",
+    "000000000000",
+    "987654321098",
+    "p@ssw0rd1234",
+    "p@ssword1234",
+    "trustno11234",
+    "monkey123456",
+    "football1234",
+    "baseball1234",
+    "superman1234",
+    "princess1234",
+    "sunshine1234",
+    "starwars1234",
+    "dragon123456",
+    "master123456",
+    "whatever1234",
+    "passwordpassword",
+    "mypassword123",
+    "thisismypassword",
+    "letmeinletmein",
+    "qazwsxedcrfv",
+    "1qazxsw23edc",
+    "q1w2e3r4t5y6",
 ];
 
 /// Checks a new password against the policy. `personal` holds values the
@@ -39,7 +79,9 @@ pub fn check_policy(password: &str, personal: &[&str]) -> Result<(), ParseError>
     if len < MIN_LENGTH {
         return Err(ParseError::new(
             "password",
-            format!("Use at least {MIN_LENGTH} characters; a few unrelated words make a good password."),
+            format!(
+                "Use at least {MIN_LENGTH} characters; a few unrelated words make a good password."
+            ),
         ));
     }
     if len > MAX_LENGTH {

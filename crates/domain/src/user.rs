@@ -17,7 +17,7 @@ impl Username {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let s = input.trim().to_lowercase();
         let len = s.chars().count();
-        if len < 3 || len > 64 {
+        if !(3..=64).contains(&len) {
             return Err(ParseError::new(
                 "username",
                 "A username is 3 to 64 characters long.",
@@ -58,12 +58,7 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
-        let bad = || {
-            ParseError::new(
-                "email",
-                "Enter an e-mail address such as name@example.com.",
-            )
-        };
+        let bad = || ParseError::new("email", "Enter an e-mail address such as name@example.com.");
         let s = input.trim();
         if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
@@ -98,10 +93,7 @@ impl DisplayName {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let s = input.trim();
         if s.chars().count() > 100 {
-            return Err(ParseError::new(
-                "name",
-                "A name is at most 100 characters.",
-            ));
+            return Err(ParseError::new("name", "A name is at most 100 characters."));
         }
         if s.chars().any(char::is_control) {
             return Err(ParseError::new(
@@ -222,7 +214,16 @@ mod tests {
             Email::parse("Carol@Example.TEST").unwrap().as_str(),
             "Carol@example.test"
         );
-        for bad in ["", "carol", "carol@", "@example.com", "carol@example", "ca rol@example.com", "c@-x.com", "c@x..com"] {
+        for bad in [
+            "",
+            "carol",
+            "carol@",
+            "@example.com",
+            "carol@example",
+            "ca rol@example.com",
+            "c@-x.com",
+            "c@x..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -78,10 +78,12 @@ pub async fn provider(conn: &mut Conn) -> Result<Option<Account>> {
 }
 
 pub async fn list(conn: &mut Conn) -> Result<Vec<Account>> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY a.name, a.id")))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} ORDER BY a.name, a.id"
+    )))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
 }

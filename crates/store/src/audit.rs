@@ -73,11 +73,12 @@ pub async fn page(
     per_page: i64,
 ) -> Result<(Vec<AuditEntry>, i64)> {
     let acc = account.map_or(0, |a| a.0);
-    let total: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log WHERE ($1 = 0 OR account_id = $1)")
-        .bind(acc)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
+    let total: i64 =
+        sqlx::query("SELECT COUNT(*) FROM audit_log WHERE ($1 = 0 OR account_id = $1)")
+            .bind(acc)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM audit_log WHERE ($1 = 0 OR account_id = $1) \
          ORDER BY seq DESC LIMIT $2 OFFSET $3"
@@ -136,7 +137,11 @@ pub async fn all(conn: &mut Conn, account: Option<AccountId>) -> Result<Vec<Audi
 
 /// A user's own recent sign-in events (successes, failures, lockouts,
 /// password changes), newest first.
-pub async fn sign_in_history(conn: &mut Conn, user: gatehouse_domain::UserId, limit: i64) -> Result<Vec<AuditEntry>> {
+pub async fn sign_in_history(
+    conn: &mut Conn,
+    user: gatehouse_domain::UserId,
+    limit: i64,
+) -> Result<Vec<AuditEntry>> {
     let prefix = format!("user:{} (%", user.0);
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM audit_log WHERE target LIKE $1 \

@@ -63,7 +63,12 @@ pub async fn get(conn: &mut Conn, id_hash: &str) -> Result<Session> {
     })
 }
 
-pub async fn touch(conn: &mut Conn, id_hash: &str, now: Timestamp, expires_at: Timestamp) -> Result<()> {
+pub async fn touch(
+    conn: &mut Conn,
+    id_hash: &str,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<()> {
     sqlx::query("UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1")
         .bind(id_hash)
         .bind(now.millis())

@@ -34,7 +34,9 @@ pub async fn fresh() -> TestDb {
         Ok(base) if !base.is_empty() => {
             sqlx::any::install_default_drivers();
             let schema = unique_name();
-            let admin = sqlx::AnyPool::connect(&base).await.expect("connect to the test PostgreSQL");
+            let admin = sqlx::AnyPool::connect(&base)
+                .await
+                .expect("connect to the test PostgreSQL");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
                 .execute(&admin)
                 .await
@@ -42,15 +44,25 @@ pub async fn fresh() -> TestDb {
             admin.close().await;
             let sep = if base.contains('?') { '&' } else { '?' };
             let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-            let store = Store::open(&url, 8).await.expect("open PostgreSQL test store");
-            TestDb { store, dir: None, url }
+            let store = Store::open(&url, 8)
+                .await
+                .expect("open PostgreSQL test store");
+            TestDb {
+                store,
+                dir: None,
+                url,
+            }
         }
         _ => {
             let dir = std::env::temp_dir().join(unique_name());
             std::fs::create_dir_all(&dir).expect("create temp dir");
             let url = format!("sqlite://{}", dir.join("test.db").display());
             let store = Store::open(&url, 8).await.expect("open SQLite test store");
-            TestDb { store, dir: Some(dir), url }
+            TestDb {
+                store,
+                dir: Some(dir),
+                url,
+            }
         }
     }
 }

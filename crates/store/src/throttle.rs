@@ -7,7 +7,12 @@ use sqlx::Row;
 
 /// The current count for `key` in a window of `window_seconds`, without
 /// changing it.
-pub async fn peek(conn: &mut Conn, key: &str, window_seconds: i64, now: Timestamp) -> Result<(i64, Timestamp)> {
+pub async fn peek(
+    conn: &mut Conn,
+    key: &str,
+    window_seconds: i64,
+    now: Timestamp,
+) -> Result<(i64, Timestamp)> {
     let row = sqlx::query("SELECT count, window_start FROM throttles WHERE key = $1")
         .bind(key)
         .fetch_optional(&mut *conn)
@@ -27,7 +32,12 @@ pub async fn peek(conn: &mut Conn, key: &str, window_seconds: i64, now: Timestam
 
 /// Adds one to `key`'s count (starting a new window if the old one ended)
 /// in one atomic statement; returns the new count and the window's start.
-pub async fn hit(conn: &mut Conn, key: &str, window_seconds: i64, now: Timestamp) -> Result<(i64, Timestamp)> {
+pub async fn hit(
+    conn: &mut Conn,
+    key: &str,
+    window_seconds: i64,
+    now: Timestamp,
+) -> Result<(i64, Timestamp)> {
     let stale_before = now.plus_seconds(-window_seconds).millis();
     let r = sqlx::query(
         "INSERT INTO throttles (key, window_start, count) VALUES ($1, $2, 1) \

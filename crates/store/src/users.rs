@@ -212,7 +212,12 @@ impl Users {
 
     /// Creates a user. In an account scope the account must be the scope's;
     /// a user scope cannot create anyone.
-    pub async fn create(&self, conn: &mut Conn, new: &NewUser<'_>, now: Timestamp) -> Result<UserId> {
+    pub async fn create(
+        &self,
+        conn: &mut Conn,
+        new: &NewUser<'_>,
+        now: Timestamp,
+    ) -> Result<UserId> {
         match self.scope {
             Scope::All => {}
             Scope::Account(a) if a == new.account_id => {}
@@ -237,7 +242,13 @@ impl Users {
         Ok(UserId(id))
     }
 
-    pub async fn update(&self, conn: &mut Conn, id: UserId, patch: &UserPatch, now: Timestamp) -> Result<()> {
+    pub async fn update(
+        &self,
+        conn: &mut Conn,
+        id: UserId,
+        patch: &UserPatch,
+        now: Timestamp,
+    ) -> Result<()> {
         let (k, a, u) = self.scope_args();
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE users SET email = COALESCE($5, email), name = COALESCE($6, name), \

@@ -7,13 +7,17 @@ use gatehouse_domain::session::SessionState;
 use gatehouse_domain::{AccountId, Role, Timestamp, UserId, UserStatus};
 use gatehouse_store::sessions::{self, NewSession};
 use gatehouse_store::testing::fresh;
-use gatehouse_store::{NewUser, Scope, Store, StoreError, UserPatch, Users, accounts, audit, throttle, tokens};
+use gatehouse_store::{
+    NewUser, Scope, Store, StoreError, UserPatch, Users, accounts, audit, throttle, tokens,
+};
 
 const T0: Timestamp = Timestamp(1_764_460_800_000); // 2025-11-30
 
 async fn account(store: &Store, number: &str) -> AccountId {
     let mut c = store.conn().await.unwrap();
-    accounts::create(&mut c, number, &format!("Account {number}"), false, T0).await.unwrap()
+    accounts::create(&mut c, number, &format!("Account {number}"), false, T0)
+        .await
+        .unwrap()
 }
 
 async fn user(store: &Store, acc: AccountId, name: &str, role: Role) -> UserId {
@@ -53,7 +57,9 @@ fn record(action: &str, account: Option<i64>) -> AuditRecord {
 #[tokio::test]
 async fn migrations_are_idempotent() {
     let db = fresh().await;
-    let again = Store::open(&db.url, 2).await.expect("reopen applies nothing twice");
+    let again = Store::open(&db.url, 2)
+        .await
+        .expect("reopen applies nothing twice");
     again.ping().await.unwrap();
 }
 
@@ -66,13 +72,27 @@ async fn accounts_round_trip_and_numbers_are_unique() {
     let got = accounts::get(&mut c, a).await.unwrap();
     assert_eq!(got.number, "40000001");
     assert!(!got.is_provider);
-    assert_eq!(accounts::find_by_number(&mut c, "40000001").await.unwrap().id, a);
+    assert_eq!(
+        accounts::find_by_number(&mut c, "40000001")
+            .await
+            .unwrap()
+            .id,
+        a
+    );
     let dup = accounts::create(&mut c, "40000001", "Other", false, T0).await;
-    assert!(matches!(dup, Err(StoreError::Conflict { field: "number" })), "{dup:?}");
+    assert!(
+        matches!(dup, Err(StoreError::Conflict { field: "number" })),
+        "{dup:?}"
+    );
     assert!(accounts::provider(&mut c).await.unwrap().is_none());
-    let p = accounts::create(&mut c, "40000002", "Provider", true, T0).await.unwrap();
+    let p = accounts::create(&mut c, "40000002", "Provider", true, T0)
+        .await
+        .unwrap();
     assert_eq!(accounts::provider(&mut c).await.unwrap().unwrap().id, p);
-    assert!(matches!(accounts::get(&mut c, AccountId(999_999)).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        accounts::get(&mut c, AccountId(999_999)).await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(accounts::list(&mut c).await.unwrap().len(), 2);
 }
 
@@ -99,7 +119,10 @@ async fn usernames_are_unique_across_accounts() {
             T0,
         )
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict { field: "username" })), "{dup:?}");
+    assert!(
+        matches!(dup, Err(StoreError::Conflict { field: "username" })),
+        "{dup:?}"
+    );
 }
 
 #[tokio::test]
@@ -118,15 +141,46 @@ async fn account_scope_cannot_reach_other_accounts() {
     assert_eq!(listed.total, 1);
     assert_eq!(listed.users[0].id, bob);
     // Even asking for account A explicitly yields nothing.
-    assert_eq!(view_b.list(&mut c, "", Some(a), 1, 100).await.unwrap().total, 0);
-    assert!(matches!(view_b.get(&mut c, carol).await, Err(StoreError::NotFound)));
-    assert!(matches!(view_b.find_by_username(&mut c, "carol").await, Err(StoreError::NotFound)));
-    let patch = UserPatch { name: Some("hacked".into()), ..Default::default() };
-    assert!(matches!(view_b.update(&mut c, carol, &patch, T0).await, Err(StoreError::NotFound)));
-    assert!(matches!(view_b.set_password(&mut c, carol, "h", false, T0).await, Err(StoreError::NotFound)));
-    assert!(matches!(view_b.delete(&mut c, carol).await, Err(StoreError::NotFound)));
-    assert!(matches!(view_b.password_hash(&mut c, carol).await, Err(StoreError::NotFound)));
-    assert!(matches!(view_b.add_failure(&mut c, carol).await, Err(StoreError::NotFound)));
+    assert_eq!(
+        view_b
+            .list(&mut c, "", Some(a), 1, 100)
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert!(matches!(
+        view_b.get(&mut c, carol).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        view_b.find_by_username(&mut c, "carol").await,
+        Err(StoreError::NotFound)
+    ));
+    let patch = UserPatch {
+        name: Some("hacked".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        view_b.update(&mut c, carol, &patch, T0).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        view_b.set_password(&mut c, carol, "h", false, T0).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        view_b.delete(&mut c, carol).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        view_b.password_hash(&mut c, carol).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        view_b.add_failure(&mut c, carol).await,
+        Err(StoreError::NotFound)
+    ));
     let foreign = NewUser {
         account_id: a,
         username: "mallory",
@@ -136,7 +190,10 @@ async fn account_scope_cannot_reach_other_accounts() {
         password_hash: "x",
         must_change_password: false,
     };
-    assert!(matches!(view_b.create(&mut c, &foreign, T0).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        view_b.create(&mut c, &foreign, T0).await,
+        Err(StoreError::NotFound)
+    ));
     // Nothing changed for carol.
     let carol_now = Users::new(Scope::All).get(&mut c, carol).await.unwrap();
     assert_eq!(carol_now.name, "CAROL");
@@ -144,9 +201,15 @@ async fn account_scope_cannot_reach_other_accounts() {
     // A user scope sees only itself.
     let own = Users::new(Scope::Own(carol));
     assert_eq!(own.list(&mut c, "", None, 1, 100).await.unwrap().total, 1);
-    assert!(matches!(own.get(&mut c, alice).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        own.get(&mut c, alice).await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(own.get(&mut c, carol).await.unwrap().username, "carol");
-    assert_eq!(Users::new(Scope::Account(a)).count(&mut c).await.unwrap(), 2);
+    assert_eq!(
+        Users::new(Scope::Account(a)).count(&mut c).await.unwrap(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -166,12 +229,21 @@ async fn listing_searches_pages_and_escapes_wildcards() {
     assert_eq!(p1.users[0].username, "under_score");
     let p2 = v.list(&mut c, "", None, 2, 25).await.unwrap();
     assert_eq!(p2.users.len(), 6);
-    assert_eq!(v.list(&mut c, "USER1", None, 1, 25).await.unwrap().total, 10);
+    assert_eq!(
+        v.list(&mut c, "USER1", None, 1, 25).await.unwrap().total,
+        10
+    );
     // `_` is a literal, not a one-character wildcard.
     assert_eq!(v.list(&mut c, "_", None, 1, 25).await.unwrap().total, 1);
     assert_eq!(v.list(&mut c, "%", None, 1, 25).await.unwrap().total, 0);
     // Name and e-mail match too (names are upper-cased usernames here).
-    assert_eq!(v.list(&mut c, "example.test", None, 1, 25).await.unwrap().total, 31);
+    assert_eq!(
+        v.list(&mut c, "example.test", None, 1, 25)
+            .await
+            .unwrap()
+            .total,
+        31
+    );
 }
 
 #[tokio::test]
@@ -190,9 +262,14 @@ async fn updates_passwords_and_deletes() {
     };
     v.update(&mut c, id, &patch, T0).await.unwrap();
     let u = v.get(&mut c, id).await.unwrap();
-    assert_eq!((u.email.as_str(), u.role, u.status), ("new@example.test", Role::Admin, UserStatus::Disabled));
+    assert_eq!(
+        (u.email.as_str(), u.role, u.status),
+        ("new@example.test", Role::Admin, UserStatus::Disabled)
+    );
     assert_eq!(u.name, "CAROL", "untouched fields keep their value");
-    v.set_password(&mut c, id, "newhash", true, T0).await.unwrap();
+    v.set_password(&mut c, id, "newhash", true, T0)
+        .await
+        .unwrap();
     assert_eq!(v.password_hash(&mut c, id).await.unwrap(), "newhash");
     assert!(v.get(&mut c, id).await.unwrap().must_change_password);
     v.delete(&mut c, id).await.unwrap();
@@ -210,7 +287,10 @@ async fn failure_counting_is_atomic_under_concurrency() {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let mut tx = s.begin().await.unwrap();
-            let r = Users::new(Scope::All).add_failure(&mut tx, id).await.unwrap();
+            let r = Users::new(Scope::All)
+                .add_failure(&mut tx, id)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
             r.0
         }));
@@ -220,10 +300,18 @@ async fn failure_counting_is_atomic_under_concurrency() {
         seen.push(t.await.unwrap());
     }
     seen.sort();
-    assert_eq!(seen, (1..=20).collect::<Vec<i64>>(), "each increment saw a distinct count");
+    assert_eq!(
+        seen,
+        (1..=20).collect::<Vec<i64>>(),
+        "each increment saw a distinct count"
+    );
     let mut c = s.conn().await.unwrap();
     let v = Users::new(Scope::All);
-    let locked = LoginCounters { failures: 0, lockouts: 1, locked_until: Some(T0.plus_minutes(15)) };
+    let locked = LoginCounters {
+        failures: 0,
+        lockouts: 1,
+        locked_until: Some(T0.plus_minutes(15)),
+    };
     v.set_counters(&mut c, id, &locked).await.unwrap();
     assert_eq!(v.get(&mut c, id).await.unwrap().counters, locked);
     v.record_sign_in(&mut c, id, T0).await.unwrap();
@@ -256,14 +344,40 @@ async fn sessions_lifecycle() {
         .unwrap();
     }
     let got = sessions::get(&mut c, "h1").await.unwrap();
-    assert_eq!((got.user_id, got.state, got.csrf_token.as_str()), (Some(id), SessionState::Authenticated, "csrf"));
-    sessions::touch(&mut c, "h1", T0.plus_minutes(5), T0.plus_minutes(35)).await.unwrap();
-    assert_eq!(sessions::get(&mut c, "h1").await.unwrap().last_seen_at, T0.plus_minutes(5));
-    assert_eq!(sessions::delete_for_user(&mut c, id, Some("h1")).await.unwrap(), 2);
+    assert_eq!(
+        (got.user_id, got.state, got.csrf_token.as_str()),
+        (Some(id), SessionState::Authenticated, "csrf")
+    );
+    sessions::touch(&mut c, "h1", T0.plus_minutes(5), T0.plus_minutes(35))
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions::get(&mut c, "h1").await.unwrap().last_seen_at,
+        T0.plus_minutes(5)
+    );
+    assert_eq!(
+        sessions::delete_for_user(&mut c, id, Some("h1"))
+            .await
+            .unwrap(),
+        2
+    );
     assert!(sessions::get(&mut c, "h2").await.is_err());
-    assert_eq!(sessions::purge_expired(&mut c, T0.plus_minutes(34)).await.unwrap(), 0);
-    assert_eq!(sessions::purge_expired(&mut c, T0.plus_minutes(35)).await.unwrap(), 1);
-    assert!(matches!(sessions::get(&mut c, "h1").await, Err(StoreError::NotFound)));
+    assert_eq!(
+        sessions::purge_expired(&mut c, T0.plus_minutes(34))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        sessions::purge_expired(&mut c, T0.plus_minutes(35))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(matches!(
+        sessions::get(&mut c, "h1").await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 #[tokio::test]
@@ -273,9 +387,14 @@ async fn deleting_a_user_ends_sessions_and_tokens() {
     let a = account(s, "40000001").await;
     let id = user(s, a, "carol", Role::User).await;
     let mut c = s.conn().await.unwrap();
-    tokens::create(&mut c, id, "t", "digest1", T0).await.unwrap();
+    tokens::create(&mut c, id, "t", "digest1", T0)
+        .await
+        .unwrap();
     assert_eq!(tokens::user_for(&mut c, "digest1").await.unwrap(), id);
-    assert!(matches!(tokens::create(&mut c, id, "t2", "digest1", T0).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(
+        tokens::create(&mut c, id, "t2", "digest1", T0).await,
+        Err(StoreError::Conflict { .. })
+    ));
     sessions::insert(
         &mut c,
         &NewSession {
@@ -314,9 +433,23 @@ async fn throttle_windows_and_concurrency() {
     counts.sort();
     assert_eq!(counts, (1..=25).collect::<Vec<i64>>());
     let mut c = s.conn().await.unwrap();
-    assert_eq!(throttle::peek(&mut c, "k", 900, T0.plus_seconds(899)).await.unwrap().0, 25);
-    assert_eq!(throttle::peek(&mut c, "k", 900, T0.plus_seconds(900)).await.unwrap().0, 0);
-    let (n, start) = throttle::hit(&mut c, "k", 900, T0.plus_seconds(901)).await.unwrap();
+    assert_eq!(
+        throttle::peek(&mut c, "k", 900, T0.plus_seconds(899))
+            .await
+            .unwrap()
+            .0,
+        25
+    );
+    assert_eq!(
+        throttle::peek(&mut c, "k", 900, T0.plus_seconds(900))
+            .await
+            .unwrap()
+            .0,
+        0
+    );
+    let (n, start) = throttle::hit(&mut c, "k", 900, T0.plus_seconds(901))
+        .await
+        .unwrap();
     assert_eq!((n, start), (1, T0.plus_seconds(901)), "a new window starts");
     throttle::clear(&mut c, "k").await.unwrap();
     assert_eq!(throttle::peek(&mut c, "k", 900, T0).await.unwrap().0, 0);
@@ -331,7 +464,9 @@ async fn audit_chain_holds_under_concurrent_appends() {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let mut tx = s.begin().await.unwrap();
-            audit::append(&mut tx, &record(&format!("a{i}"), Some(i % 2))).await.unwrap();
+            audit::append(&mut tx, &record(&format!("a{i}"), Some(i % 2)))
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
         }));
     }
@@ -353,18 +488,30 @@ async fn audit_log_is_append_only_and_tampering_is_detected() {
     let s = &db.store;
     let mut c = s.conn().await.unwrap();
     for i in 0..5 {
-        audit::append(&mut c, &record(&format!("a{i}"), None)).await.unwrap();
+        audit::append(&mut c, &record(&format!("a{i}"), None))
+            .await
+            .unwrap();
     }
-    let upd = sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3").execute(&mut *c).await;
+    let upd = sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3")
+        .execute(&mut *c)
+        .await;
     assert!(upd.is_err(), "the database refuses edits");
-    let del = sqlx::query("DELETE FROM audit_log WHERE seq = 2").execute(&mut *c).await;
+    let del = sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(&mut *c)
+        .await;
     assert!(del.is_err(), "the database refuses deletions");
     assert_eq!(audit::verify(&mut c).await.unwrap(), Ok(5));
 
     // Someone with full database access drops the guard and edits an entry.
     drop_guards(s, &mut c).await;
-    sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3").execute(&mut *c).await.unwrap();
-    assert_eq!(audit::verify(&mut c).await.unwrap(), Err(ChainError::Content { seq: 3 }));
+    sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    assert_eq!(
+        audit::verify(&mut c).await.unwrap(),
+        Err(ChainError::Content { seq: 3 })
+    );
 }
 
 #[tokio::test]
@@ -373,18 +520,37 @@ async fn audit_deletions_are_detected() {
     let s = &db.store;
     let mut c = s.conn().await.unwrap();
     for i in 0..5 {
-        audit::append(&mut c, &record(&format!("a{i}"), None)).await.unwrap();
+        audit::append(&mut c, &record(&format!("a{i}"), None))
+            .await
+            .unwrap();
     }
     drop_guards(s, &mut c).await;
-    sqlx::query("DELETE FROM audit_log WHERE seq = 5").execute(&mut *c).await.unwrap();
-    assert_eq!(audit::verify(&mut c).await.unwrap(), Err(ChainError::Truncated { last: 4, head: 5 }));
-    sqlx::query("DELETE FROM audit_log WHERE seq = 2").execute(&mut *c).await.unwrap();
-    assert_eq!(audit::verify(&mut c).await.unwrap(), Err(ChainError::Gap { seq: 3, expected: 2 }));
+    sqlx::query("DELETE FROM audit_log WHERE seq = 5")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    assert_eq!(
+        audit::verify(&mut c).await.unwrap(),
+        Err(ChainError::Truncated { last: 4, head: 5 })
+    );
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    assert_eq!(
+        audit::verify(&mut c).await.unwrap(),
+        Err(ChainError::Gap {
+            seq: 3,
+            expected: 2
+        })
+    );
 }
 
 async fn drop_guards(s: &Store, c: &mut gatehouse_store::Conn) {
     let sql = match s.backend() {
-        gatehouse_store::Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+        gatehouse_store::Backend::Sqlite => {
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
+        }
         gatehouse_store::Backend::Postgres => "DROP TRIGGER audit_log_no_update ON audit_log;",
     };
     sqlx::raw_sql(sql).execute(&mut *c).await.unwrap();

@@ -68,9 +68,7 @@ impl AppError {
     pub fn message(&self) -> String {
         match self {
             AppError::NotFound => "Not found.".into(),
-            AppError::Internal(_) => {
-                "Something went wrong on our side; please try again.".into()
-            }
+            AppError::Internal(_) => "Something went wrong on our side; please try again.".into(),
             other => other.to_string(),
         }
     }

@@ -11,8 +11,8 @@ use axum::http::{Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use gatehouse_domain::UserStatus;
-use gatehouse_domain::session::SessionState;
 use gatehouse_domain::secret;
+use gatehouse_domain::session::SessionState;
 use gatehouse_store::{Scope, StoreError, User, Users, tokens};
 use std::net::SocketAddr;
 
@@ -26,8 +26,15 @@ impl FromRequestParts<AppState> for ClientAddr {
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         if st.config.trust_forwarded_for
-            && let Some(v) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-            && let Some(last) = v.rsplit(',').next().map(str::trim).filter(|s| !s.is_empty())
+            && let Some(v) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+            && let Some(last) = v
+                .rsplit(',')
+                .next()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
         {
             return Ok(ClientAddr(last.to_owned()));
         }
@@ -58,7 +65,9 @@ impl FromRequestParts<AppState> for Ctx {
         if let Some(ctx) = parts.extensions.get::<Ctx>() {
             return Ok(ctx.clone());
         }
-        let ClientAddr(addr) = ClientAddr::from_request_parts(parts, st).await.unwrap_or_else(|e| match e {});
+        let ClientAddr(addr) = ClientAddr::from_request_parts(parts, st)
+            .await
+            .unwrap_or_else(|e| match e {});
         let is_api = parts.uri.path().starts_with("/api/");
         let bearer = match parts
             .headers
@@ -153,7 +162,9 @@ impl Ctx {
     /// For API writes: cookie-authenticated calls must carry `X-CSRF-Token`;
     /// bearer-authenticated calls need none (no ambient credential).
     pub fn check_api_csrf(&self) -> Result<(), AppError> {
-        if self.bearer.is_some() || matches!(self.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        if self.bearer.is_some()
+            || matches!(self.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        {
             return Ok(());
         }
         match (&self.live, &self.csrf_header) {
@@ -249,11 +260,22 @@ pub fn clear_cookie(st: &AppState) -> Cookie<'static> {
 /// Makes sure the request has a session (an anonymous one if need be) so a
 /// form can carry a CSRF token; returns its CSRF token and, when a new
 /// session was made, the cookie to set.
-pub async fn ensure_session(st: &AppState, ctx: &Ctx) -> Result<(String, Option<Cookie<'static>>), AppError> {
+pub async fn ensure_session(
+    st: &AppState,
+    ctx: &Ctx,
+) -> Result<(String, Option<Cookie<'static>>), AppError> {
     if let Some(t) = ctx.csrf_token() {
         return Ok((t.to_owned(), None));
     }
     let mut conn = st.store.conn().await?;
-    let issued = auth::issue_session(st, &mut conn, None, SessionState::Anonymous, &ctx.addr, None).await?;
+    let issued = auth::issue_session(
+        st,
+        &mut conn,
+        None,
+        SessionState::Anonymous,
+        &ctx.addr,
+        None,
+    )
+    .await?;
     Ok((issued.csrf_token.clone(), Some(session_cookie(st, &issued))))
 }

@@ -36,7 +36,10 @@ async fn readyz(State(st): State<AppState>) -> Response {
 async fn metrics_page(State(st): State<AppState>) -> Response {
     let body = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response()

@@ -28,11 +28,13 @@ async fn housekeeping(st: AppState) {
     loop {
         tick.tick().await;
         match st.store.conn().await {
-            Ok(mut conn) => match gatehouse_store::sessions::purge_expired(&mut conn, st.now()).await {
-                Ok(n) if n > 0 => tracing::debug!(removed = n, "purged expired sessions"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "session purge failed"),
-            },
+            Ok(mut conn) => {
+                match gatehouse_store::sessions::purge_expired(&mut conn, st.now()).await {
+                    Ok(n) if n > 0 => tracing::debug!(removed = n, "purged expired sessions"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "session purge failed"),
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "session purge: no connection"),
         }
     }

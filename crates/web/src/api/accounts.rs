@@ -37,8 +37,17 @@ impl From<&Account> for AccountDto {
 /// All accounts (operator only).
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts",
     responses((status = 200, body = Vec<AccountDto>), (status = 403, body = super::ErrorBody)))]
-pub async fn account_list(State(st): State<AppState>, ApiCaller(caller, _): ApiCaller) -> Result<Json<Vec<AccountDto>>> {
-    Ok(Json(accounts::list(&st, &caller).await?.iter().map(AccountDto::from).collect()))
+pub async fn account_list(
+    State(st): State<AppState>,
+    ApiCaller(caller, _): ApiCaller,
+) -> Result<Json<Vec<AccountDto>>> {
+    Ok(Json(
+        accounts::list(&st, &caller)
+            .await?
+            .iter()
+            .map(AccountDto::from)
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -22,10 +22,18 @@ pub fn routes() -> Router<AppState> {
         .route("/users", get(users::user_list).post(users::user_create))
         .route(
             "/users/{id}",
-            get(users::user_get).patch(users::user_update).delete(users::user_delete),
+            get(users::user_get)
+                .patch(users::user_update)
+                .delete(users::user_delete),
         )
-        .route("/users/{id}/reset-password", post(users::user_reset_password))
-        .route("/accounts", get(accounts::account_list).post(accounts::account_create))
+        .route(
+            "/users/{id}/reset-password",
+            post(users::user_reset_password),
+        )
+        .route(
+            "/accounts",
+            get(accounts::account_list).post(accounts::account_create),
+        )
         .route("/audit", get(audit::audit_list))
         .fallback(|| async { AppError::NotFound })
 }
@@ -70,7 +78,9 @@ struct SecurityAddon;
 
 impl utoipa::Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -78,7 +88,9 @@ impl utoipa::Modify for SecurityAddon {
         );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::service::auth::COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::service::auth::COOKIE,
+            ))),
         );
     }
 }

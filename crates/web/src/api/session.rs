@@ -40,7 +40,14 @@ pub async fn login(
 ) -> Result<Response> {
     ctx.check_api_csrf()?;
     let previous = ctx.live.as_ref().map(|l| l.session.id_hash.clone());
-    let signed = auth::sign_in(&st, &ctx.caller(), &req.username, &req.password, previous.as_deref()).await?;
+    let signed = auth::sign_in(
+        &st,
+        &ctx.caller(),
+        &req.username,
+        &req.password,
+        previous.as_deref(),
+    )
+    .await?;
     let body = LoginResponse {
         state: signed.session.state.as_str().to_owned(),
         methods: vec![],
@@ -121,6 +128,17 @@ pub async fn password_change(
     let live = ctx.live.clone().ok_or_else(not_signed_in)?;
     let user = live.user.clone().ok_or_else(not_signed_in)?;
     let caller = crate::service::Caller::user(user, ctx.addr.clone(), "api");
-    let issued = auth::change_password(&st, &caller, &live, &req.current_password, &req.new_password).await?;
-    Ok((jar.add(session_cookie(&st, &issued)), StatusCode::NO_CONTENT).into_response())
+    let issued = auth::change_password(
+        &st,
+        &caller,
+        &live,
+        &req.current_password,
+        &req.new_password,
+    )
+    .await?;
+    Ok((
+        jar.add(session_cookie(&st, &issued)),
+        StatusCode::NO_CONTENT,
+    )
+        .into_response())
 }

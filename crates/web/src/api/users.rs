@@ -146,7 +146,11 @@ pub async fn user_create(
         Some(n) => {
             let number = gatehouse_domain::AccountNumber::parse(n)?;
             let mut conn = st.store.conn().await?;
-            Some(gatehouse_store::accounts::find_by_number(&mut conn, number.as_str()).await?.id)
+            Some(
+                gatehouse_store::accounts::find_by_number(&mut conn, number.as_str())
+                    .await?
+                    .id,
+            )
         }
         None => None,
     };
@@ -179,7 +183,9 @@ pub async fn user_get(
     ApiCaller(caller, _): ApiCaller,
     Path(id): Path<i64>,
 ) -> Result<Json<UserDto>> {
-    Ok(Json(UserDto::from(&users::get(&st, &caller, UserId(id)).await?)))
+    Ok(Json(UserDto::from(
+        &users::get(&st, &caller, UserId(id)).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema, Default)]

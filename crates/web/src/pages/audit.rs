@@ -23,7 +23,11 @@ struct AuditQuery {
     page: Option<i64>,
 }
 
-async fn page_audit(State(st): State<AppState>, PageUser(me, ctx): PageUser, Query(q): Query<AuditQuery>) -> PageResult {
+async fn page_audit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Query(q): Query<AuditQuery>,
+) -> PageResult {
     let page = q.page.filter(|p| *p >= 1).unwrap_or(1);
     let (entries, total) = svc::page(&st, &ctx.caller(), page).await?;
     let pages = ((total + svc::PER_PAGE - 1) / svc::PER_PAGE).max(1);
@@ -67,7 +71,10 @@ async fn audit_export(State(st): State<AppState>, PageUser(_, ctx): PageUser) ->
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"gatehouse-audit.jsonl\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"gatehouse-audit.jsonl\"",
+            ),
         ],
         body,
     )

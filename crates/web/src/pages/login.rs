@@ -5,11 +5,11 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::extract::{Ctx, clear_cookie, ensure_session, session_cookie};
 use crate::service::{Caller, auth};
+use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use axum::Router;
 use axum_extra::extract::CookieJar;
 use gatehouse_domain::session::SessionState;
 use maud::html;
@@ -33,7 +33,13 @@ fn safe_next(next: Option<&str>) -> Option<&str> {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
 }
 
-fn login_form(csrf: &str, username: &str, next: Option<&str>, error: Option<&str>, info: Option<&str>) -> maud::Markup {
+fn login_form(
+    csrf: &str,
+    username: &str,
+    next: Option<&str>,
+    error: Option<&str>,
+    info: Option<&str>,
+) -> maud::Markup {
     layout(
         "Sign in",
         None,
@@ -55,7 +61,12 @@ fn login_form(csrf: &str, username: &str, next: Option<&str>, error: Option<&str
     )
 }
 
-async fn page_login(State(st): State<AppState>, ctx: Ctx, jar: CookieJar, Query(q): Query<LoginQuery>) -> PageResult {
+async fn page_login(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    jar: CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> PageResult {
     if let Some(u) = ctx.user() {
         return Ok(Redirect::to(home_for(u)).into_response());
     }
@@ -79,29 +90,64 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login_submit(State(st): State<AppState>, ctx: Ctx, jar: CookieJar, Form(f): Form<LoginForm>) -> PageResult {
+async fn login_submit(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    jar: CookieJar,
+    Form(f): Form<LoginForm>,
+) -> PageResult {
     if let Err(e) = ctx.check_csrf(&f.csrf) {
         // A stale or missing session: give a fresh form rather than a dead end.
         let (csrf, cookie) = ensure_session(&st, &ctx).await?;
-        let page = login_form(&csrf, &f.username, safe_next(f.next.as_deref()), Some(&e.message()), None);
+        let page = login_form(
+            &csrf,
+            &f.username,
+            safe_next(f.next.as_deref()),
+            Some(&e.message()),
+            None,
+        );
         return Ok(match cookie {
             Some(c) => (StatusCode::FORBIDDEN, jar.add(c), page).into_response(),
             None => (StatusCode::FORBIDDEN, page).into_response(),
         });
     }
     let previous = ctx.live.as_ref().map(|l| l.session.id_hash.clone());
-    match auth::sign_in(&st, &ctx.caller(), &f.username, &f.password, previous.as_deref()).await {
+    match auth::sign_in(
+        &st,
+        &ctx.caller(),
+        &f.username,
+        &f.password,
+        previous.as_deref(),
+    )
+    .await
+    {
         Ok(signed) => {
             let target = match signed.session.state {
                 SessionState::PasswordChangeRequired => "/password".to_owned(),
-                _ => safe_next(f.next.as_deref()).unwrap_or(home_for(&signed.user)).to_owned(),
+                _ => safe_next(f.next.as_deref())
+                    .unwrap_or(home_for(&signed.user))
+                    .to_owned(),
             };
-            Ok((jar.add(session_cookie(&st, &signed.session)), Redirect::to(&target)).into_response())
+            Ok((
+                jar.add(session_cookie(&st, &signed.session)),
+                Redirect::to(&target),
+            )
+                .into_response())
         }
         Err(e @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
             let csrf = ctx.csrf_token().unwrap_or_default().to_owned();
             let status = e.status();
-            Ok((status, login_form(&csrf, &f.username, safe_next(f.next.as_deref()), Some(&e.message()), None)).into_response())
+            Ok((
+                status,
+                login_form(
+                    &csrf,
+                    &f.username,
+                    safe_next(f.next.as_deref()),
+                    Some(&e.message()),
+                    None,
+                ),
+            )
+                .into_response())
         }
         Err(e) => Err(e.into()),
     }
@@ -112,12 +158,21 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout_submit(State(st): State<AppState>, ctx: Ctx, jar: CookieJar, Form(f): Form<CsrfForm>) -> PageResult {
+async fn logout_submit(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    jar: CookieJar,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
     ctx.check_csrf(&f.csrf)?;
     if let Some(live) = &ctx.live {
         auth::end_session(&st, live, &ctx.caller()).await?;
     }
-    Ok((jar.add(clear_cookie(&st)), Redirect::to("/login?signed_out=1")).into_response())
+    Ok((
+        jar.add(clear_cookie(&st)),
+        Redirect::to("/login?signed_out=1"),
+    )
+        .into_response())
 }
 
 #[derive(Default)]
@@ -165,7 +220,10 @@ fn password_form(ctx: &Ctx, forced: bool, errors: &PasswordErrors) -> maud::Mark
 }
 
 fn needs_session(ctx: &Ctx) -> Option<bool> {
-    match (ctx.session_state(), ctx.live.as_ref().and_then(|l| l.user.as_ref())) {
+    match (
+        ctx.session_state(),
+        ctx.live.as_ref().and_then(|l| l.user.as_ref()),
+    ) {
         (Some(SessionState::PasswordChangeRequired), Some(_)) => Some(true),
         (Some(SessionState::Authenticated), Some(_)) => Some(false),
         _ => None,
@@ -187,29 +245,61 @@ struct PasswordForm {
     confirm_password: String,
 }
 
-async fn password_submit(State(st): State<AppState>, ctx: Ctx, jar: CookieJar, Form(f): Form<PasswordForm>) -> PageResult {
+async fn password_submit(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    jar: CookieJar,
+    Form(f): Form<PasswordForm>,
+) -> PageResult {
     let Some(forced) = needs_session(&ctx) else {
         return Ok(Redirect::to("/login").into_response());
     };
     ctx.check_csrf(&f.csrf)?;
     if f.new_password != f.confirm_password {
-        let errors = PasswordErrors { confirm: Some("The two new passwords do not match.".into()), ..Default::default() };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, password_form(&ctx, forced, &errors)).into_response());
+        let errors = PasswordErrors {
+            confirm: Some("The two new passwords do not match.".into()),
+            ..Default::default()
+        };
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            password_form(&ctx, forced, &errors),
+        )
+            .into_response());
     }
-    let (Some(live), Some(user)) = (ctx.live.as_ref(), ctx.live.as_ref().and_then(|l| l.user.clone())) else {
+    let (Some(live), Some(user)) = (
+        ctx.live.as_ref(),
+        ctx.live.as_ref().and_then(|l| l.user.clone()),
+    ) else {
         return Ok(Redirect::to("/login").into_response());
     };
     let caller = Caller::user(user.clone(), ctx.addr.clone(), "web");
     match auth::change_password(&st, &caller, live, &f.current_password, &f.new_password).await {
-        Ok(issued) => Ok((jar.add(session_cookie(&st, &issued)), Redirect::to(home_for(&user))).into_response()),
+        Ok(issued) => Ok((
+            jar.add(session_cookie(&st, &issued)),
+            Redirect::to(home_for(&user)),
+        )
+            .into_response()),
         Err(e @ AppError::Invalid { .. }) => {
             let msg = Some(e.message());
             let errors = match e.field() {
-                Some("current_password") => PasswordErrors { current: msg, ..Default::default() },
-                Some("password") | Some("new_password") => PasswordErrors { new: msg, ..Default::default() },
-                _ => PasswordErrors { form: msg, ..Default::default() },
+                Some("current_password") => PasswordErrors {
+                    current: msg,
+                    ..Default::default()
+                },
+                Some("password") | Some("new_password") => PasswordErrors {
+                    new: msg,
+                    ..Default::default()
+                },
+                _ => PasswordErrors {
+                    form: msg,
+                    ..Default::default()
+                },
             };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, password_form(&ctx, forced, &errors)).into_response())
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                password_form(&ctx, forced, &errors),
+            )
+                .into_response())
         }
         Err(e) => Err(e.into()),
     }

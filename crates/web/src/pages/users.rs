@@ -20,11 +20,26 @@ pub fn routes() -> Router<AppState> {
         .route("/users", get(page_users))
         .route("/users/new", get(page_user_new).post(user_create_submit))
         .route("/users/{id}/action", get(user_action_dispatch))
-        .route("/users/{id}/edit", get(page_user_edit).post(user_edit_submit))
-        .route("/users/{id}/reset-password", get(page_user_reset).post(user_reset_submit))
-        .route("/users/{id}/disable", get(page_user_disable).post(user_disable_submit))
-        .route("/users/{id}/enable", get(page_user_enable).post(user_enable_submit))
-        .route("/users/{id}/delete", get(page_user_delete).post(user_delete_submit))
+        .route(
+            "/users/{id}/edit",
+            get(page_user_edit).post(user_edit_submit),
+        )
+        .route(
+            "/users/{id}/reset-password",
+            get(page_user_reset).post(user_reset_submit),
+        )
+        .route(
+            "/users/{id}/disable",
+            get(page_user_disable).post(user_disable_submit),
+        )
+        .route(
+            "/users/{id}/enable",
+            get(page_user_enable).post(user_enable_submit),
+        )
+        .route(
+            "/users/{id}/delete",
+            get(page_user_delete).post(user_delete_submit),
+        )
 }
 
 /// Errors of a form, by field; `form` for those tied to no field.
@@ -36,7 +51,10 @@ impl Errors {
         Errors(vec![(e.field().unwrap_or("form"), e.message())])
     }
     fn get(&self, f: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| *k == f).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| *k == f)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -44,7 +62,9 @@ fn require_admin(user: &User) -> Result<(), AppError> {
     if user.role.is_admin() {
         Ok(())
     } else {
-        Err(AppError::Forbidden("Only administrators can manage users.".into()))
+        Err(AppError::Forbidden(
+            "Only administrators can manage users.".into(),
+        ))
     }
 }
 
@@ -84,12 +104,19 @@ fn external_auth_cell(_u: &User) -> Markup {
     html! { span.muted { "None" } }
 }
 
-async fn page_users(State(st): State<AppState>, PageUser(me, ctx): PageUser, Query(q): Query<ListQuery>) -> PageResult {
+async fn page_users(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
     require_admin(&me)?;
     let caller = ctx.caller();
     let query = q.q.clone().unwrap_or_default();
     let page = q.page.filter(|p| *p >= 1).unwrap_or(1);
-    let account = q.account.filter(|_| me.role == Role::Operator).map(AccountId);
+    let account = q
+        .account
+        .filter(|_| me.role == Role::Operator)
+        .map(AccountId);
     let result = svc::list(&st, &caller, &query, account, page).await?;
     let account_label = match account {
         Some(a) => Some(crate::service::accounts::get(&st, &caller, a).await?.name),
@@ -97,7 +124,11 @@ async fn page_users(State(st): State<AppState>, PageUser(me, ctx): PageUser, Que
         None => None,
     };
     let pages = ((result.total + svc::PER_PAGE - 1) / svc::PER_PAGE).max(1);
-    let first = if result.total == 0 { 0 } else { (page - 1) * svc::PER_PAGE + 1 };
+    let first = if result.total == 0 {
+        0
+    } else {
+        (page - 1) * svc::PER_PAGE + 1
+    };
     let last = ((page - 1) * svc::PER_PAGE + result.users.len() as i64).max(0);
     let link = |p: i64| {
         let mut s = format!("/users?page={p}");
@@ -192,10 +223,16 @@ struct ActionQuery {
 }
 
 /// The Actions drop-down's target: sends the browser to the chosen action.
-async fn user_action_dispatch(PageUser(me, _): PageUser, Path(id): Path<i64>, Query(q): Query<ActionQuery>) -> PageResult {
+async fn user_action_dispatch(
+    PageUser(me, _): PageUser,
+    Path(id): Path<i64>,
+    Query(q): Query<ActionQuery>,
+) -> PageResult {
     require_admin(&me)?;
     let target = match q.action.as_deref().unwrap_or("") {
-        a @ ("edit" | "reset-password" | "disable" | "enable" | "delete") => format!("/users/{id}/{a}"),
+        a @ ("edit" | "reset-password" | "disable" | "enable" | "delete") => {
+            format!("/users/{id}/{a}")
+        }
         _ => "/users".to_owned(),
     };
     Ok(Redirect::to(&target).into_response())
@@ -243,7 +280,12 @@ fn role_select(me: &User, selected: Role, error: Option<&str>) -> Markup {
     }
 }
 
-async fn account_select(st: &AppState, ctx: &crate::extract::Ctx, selected: Option<i64>, error: Option<&str>) -> Result<Markup, AppError> {
+async fn account_select(
+    st: &AppState,
+    ctx: &crate::extract::Ctx,
+    selected: Option<i64>,
+    error: Option<&str>,
+) -> Result<Markup, AppError> {
     let accounts = crate::service::accounts::list(st, &ctx.caller()).await?;
     Ok(html! {
         div.field.has-error[error.is_some()] {
@@ -259,7 +301,13 @@ async fn account_select(st: &AppState, ctx: &crate::extract::Ctx, selected: Opti
     })
 }
 
-async fn new_user_page(st: &AppState, me: &User, ctx: &crate::extract::Ctx, f: &UserForm, errors: &Errors) -> Result<Markup, AppError> {
+async fn new_user_page(
+    st: &AppState,
+    me: &User,
+    ctx: &crate::extract::Ctx,
+    f: &UserForm,
+    errors: &Errors,
+) -> Result<Markup, AppError> {
     let csrf = ctx.csrf_token().unwrap_or_default();
     let role = Role::parse(&f.role).unwrap_or(Role::User);
     let accounts = if me.role == Role::Operator {
@@ -298,13 +346,26 @@ async fn new_user_page(st: &AppState, me: &User, ctx: &crate::extract::Ctx, f: &
     ))
 }
 
-async fn page_user_new(State(st): State<AppState>, PageUser(me, ctx): PageUser, Query(q): Query<NewQuery>) -> PageResult {
+async fn page_user_new(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Query(q): Query<NewQuery>,
+) -> PageResult {
     require_admin(&me)?;
-    let f = UserForm { account: q.account, ..Default::default() };
-    Ok(new_user_page(&st, &me, &ctx, &f, &Errors::default()).await?.into_response())
+    let f = UserForm {
+        account: q.account,
+        ..Default::default()
+    };
+    Ok(new_user_page(&st, &me, &ctx, &f, &Errors::default())
+        .await?
+        .into_response())
 }
 
-async fn user_create_submit(State(st): State<AppState>, PageUser(me, ctx): PageUser, Form(f): Form<UserForm>) -> PageResult {
+async fn user_create_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Form(f): Form<UserForm>,
+) -> PageResult {
     require_admin(&me)?;
     ctx.check_csrf(&f.csrf)?;
     let input = CreateUser {
@@ -318,7 +379,10 @@ async fn user_create_submit(State(st): State<AppState>, PageUser(me, ctx): PageU
     };
     match svc::create(&st, &ctx.caller(), input).await {
         Ok(created) => match created.one_time_password {
-            Some(otp) => Ok(one_time_password_page(&me, &ctx, &created.user, &otp, "User created").into_response()),
+            Some(otp) => Ok(
+                one_time_password_page(&me, &ctx, &created.user, &otp, "User created")
+                    .into_response(),
+            ),
             None => Ok(Redirect::to("/users?notice=created").into_response()),
         },
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
@@ -329,7 +393,13 @@ async fn user_create_submit(State(st): State<AppState>, PageUser(me, ctx): PageU
     }
 }
 
-fn one_time_password_page(me: &User, ctx: &crate::extract::Ctx, user: &User, otp: &str, title: &str) -> Markup {
+fn one_time_password_page(
+    me: &User,
+    ctx: &crate::extract::Ctx,
+    user: &User,
+    otp: &str,
+    title: &str,
+) -> Markup {
     layout(
         title,
         Some(me),
@@ -349,7 +419,13 @@ async fn load_target(st: &AppState, ctx: &crate::extract::Ctx, id: i64) -> Resul
     svc::get(st, &ctx.caller(), UserId(id)).await
 }
 
-fn edit_page(me: &User, ctx: &crate::extract::Ctx, target: &User, f: &UserForm, errors: &Errors) -> Markup {
+fn edit_page(
+    me: &User,
+    ctx: &crate::extract::Ctx,
+    target: &User,
+    f: &UserForm,
+    errors: &Errors,
+) -> Markup {
     let csrf = ctx.csrf_token().unwrap_or_default();
     let role = Role::parse(&f.role).unwrap_or(target.role);
     let status = UserStatus::parse(&f.status).unwrap_or(target.status);
@@ -381,7 +457,11 @@ fn edit_page(me: &User, ctx: &crate::extract::Ctx, target: &User, f: &UserForm, 
     }
 }
 
-async fn page_user_edit(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>) -> PageResult {
+async fn page_user_edit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
     require_admin(&me)?;
     let target = load_target(&st, &ctx, id).await?;
     let f = UserForm {
@@ -394,7 +474,12 @@ async fn page_user_edit(State(st): State<AppState>, PageUser(me, ctx): PageUser,
     Ok(edit_page(&me, &ctx, &target, &f, &Errors::default()).into_response())
 }
 
-async fn user_edit_submit(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>, Form(f): Form<UserForm>) -> PageResult {
+async fn user_edit_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<UserForm>,
+) -> PageResult {
     require_admin(&me)?;
     ctx.check_csrf(&f.csrf)?;
     let target = load_target(&st, &ctx, id).await?;
@@ -406,9 +491,11 @@ async fn user_edit_submit(State(st): State<AppState>, PageUser(me, ctx): PageUse
     };
     match svc::update(&st, &ctx.caller(), target.id, input).await {
         Ok(_) => Ok(Redirect::to("/users?notice=updated").into_response()),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
-            Ok((e.status(), edit_page(&me, &ctx, &target, &f, &Errors::from_app(&e))).into_response())
-        }
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
+            e.status(),
+            edit_page(&me, &ctx, &target, &f, &Errors::from_app(&e)),
+        )
+            .into_response()),
         Err(e) => Err(e.into()),
     }
 }
@@ -418,19 +505,46 @@ struct CsrfForm {
     csrf: String,
 }
 
-fn confirm(me: &User, ctx: &crate::extract::Ctx, target: &User, title: &str, question: Markup, path: &str, button: &str, danger: bool) -> Response {
+/// A confirmation page whose title and button are both `action`.
+fn confirm(
+    me: &User,
+    ctx: &crate::extract::Ctx,
+    target: &User,
+    action: &str,
+    question: Markup,
+    path: &str,
+    danger: bool,
+) -> Response {
     let csrf = ctx.csrf_token().unwrap_or_default();
-    confirm_page(title, me, csrf, question, &format!("/users/{}/{path}", target.id.0), button, danger).into_response()
+    let url = format!("/users/{}/{path}", target.id.0);
+    confirm_page(action, me, csrf, question, &url, action, danger).into_response()
 }
 
-async fn page_user_reset(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>) -> PageResult {
+async fn page_user_reset(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
     require_admin(&me)?;
     let t = load_target(&st, &ctx, id).await?;
     let q = html! { p { "Give " strong { (t.username) } " a new one-time password? Their current password stops working, they are signed out everywhere, and they must choose a new password at the next sign-in." } };
-    Ok(confirm(&me, &ctx, &t, "Reset Password", q, "reset-password", "Reset Password", false))
+    Ok(confirm(
+        &me,
+        &ctx,
+        &t,
+        "Reset Password",
+        q,
+        "reset-password",
+        false,
+    ))
 }
 
-async fn user_reset_submit(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> PageResult {
+async fn user_reset_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
     require_admin(&me)?;
     ctx.check_csrf(&f.csrf)?;
     let t = load_target(&st, &ctx, id).await?;
@@ -438,29 +552,54 @@ async fn user_reset_submit(State(st): State<AppState>, PageUser(me, ctx): PageUs
     Ok(one_time_password_page(&me, &ctx, &t, &otp, "Password reset").into_response())
 }
 
-async fn page_user_disable(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>) -> PageResult {
+async fn page_user_disable(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
     require_admin(&me)?;
     let t = load_target(&st, &ctx, id).await?;
     let q = html! { p { "Disable " strong { (t.username) } "? They are signed out everywhere and cannot sign in until enabled again." } };
-    Ok(confirm(&me, &ctx, &t, "Disable User", q, "disable", "Disable User", true))
+    Ok(confirm(&me, &ctx, &t, "Disable User", q, "disable", true))
 }
 
-async fn user_disable_submit(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> PageResult {
+async fn user_disable_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
     status_submit(st, me, ctx, id, f, UserStatus::Disabled).await
 }
 
-async fn page_user_enable(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>) -> PageResult {
+async fn page_user_enable(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
     require_admin(&me)?;
     let t = load_target(&st, &ctx, id).await?;
     let q = html! { p { "Enable " strong { (t.username) } " so they can sign in again?" } };
-    Ok(confirm(&me, &ctx, &t, "Enable User", q, "enable", "Enable User", false))
+    Ok(confirm(&me, &ctx, &t, "Enable User", q, "enable", false))
 }
 
-async fn user_enable_submit(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> PageResult {
+async fn user_enable_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
     status_submit(st, me, ctx, id, f, UserStatus::Active).await
 }
 
-async fn status_submit(st: AppState, me: User, ctx: crate::extract::Ctx, id: i64, f: CsrfForm, status: UserStatus) -> PageResult {
+async fn status_submit(
+    st: AppState,
+    me: User,
+    ctx: crate::extract::Ctx,
+    id: i64,
+    f: CsrfForm,
+    status: UserStatus,
+) -> PageResult {
     require_admin(&me)?;
     ctx.check_csrf(&f.csrf)?;
     svc::set_status(&st, &ctx.caller(), UserId(id), status).await?;
@@ -471,19 +610,30 @@ async fn status_submit(st: AppState, me: User, ctx: crate::extract::Ctx, id: i64
     Ok(Redirect::to(&format!("/users?notice={code}")).into_response())
 }
 
-async fn page_user_delete(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>) -> PageResult {
+async fn page_user_delete(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
     require_admin(&me)?;
     let t = load_target(&st, &ctx, id).await?;
     let q = html! { p { "Delete " strong { (t.username) } " (" (t.email) ")? This cannot be undone." } };
-    Ok(confirm(&me, &ctx, &t, "Delete User", q, "delete", "Delete User", true))
+    Ok(confirm(&me, &ctx, &t, "Delete User", q, "delete", true))
 }
 
-async fn user_delete_submit(State(st): State<AppState>, PageUser(me, ctx): PageUser, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> PageResult {
+async fn user_delete_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
     require_admin(&me)?;
     ctx.check_csrf(&f.csrf)?;
     match svc::delete(&st, &ctx.caller(), UserId(id)).await {
         Ok(()) => Ok(Redirect::to("/users?notice=deleted").into_response()),
-        Err(e @ AppError::Invalid { .. }) => Ok((StatusCode::UNPROCESSABLE_ENTITY, super::error_page(e)).into_response()),
+        Err(e @ AppError::Invalid { .. }) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, super::error_page(e)).into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }

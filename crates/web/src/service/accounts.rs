@@ -11,7 +11,9 @@ fn require_operator(caller: &Caller) -> Result<()> {
     if caller.is_operator() {
         Ok(())
     } else if caller.role().is_some() {
-        Err(AppError::Forbidden("Only the provider's operators manage accounts.".into()))
+        Err(AppError::Forbidden(
+            "Only the provider's operators manage accounts.".into(),
+        ))
     } else {
         Err(AppError::Unauthorized("Sign in first.".into()))
     }
@@ -23,7 +25,11 @@ pub async fn list(st: &AppState, caller: &Caller) -> Result<Vec<Account>> {
     Ok(accounts::list(&mut conn).await?)
 }
 
-pub async fn get(st: &AppState, caller: &Caller, id: gatehouse_domain::AccountId) -> Result<Account> {
+pub async fn get(
+    st: &AppState,
+    caller: &Caller,
+    id: gatehouse_domain::AccountId,
+) -> Result<Account> {
     match caller.scope() {
         Scope::All => {}
         Scope::Account(a) if a == id => {}
@@ -40,7 +46,12 @@ pub async fn create(st: &AppState, caller: &Caller, name: &str) -> Result<Accoun
     create_inner(st, caller, &name, false).await
 }
 
-async fn create_inner(st: &AppState, caller: &Caller, name: &AccountName, provider: bool) -> Result<Account> {
+async fn create_inner(
+    st: &AppState,
+    caller: &Caller,
+    name: &AccountName,
+    provider: bool,
+) -> Result<Account> {
     let now = st.now();
     // A random number may collide with an existing one; try a few.
     for _ in 0..8 {
@@ -48,7 +59,14 @@ async fn create_inner(st: &AppState, caller: &Caller, name: &AccountName, provid
         let mut tx = st.store.begin().await?;
         match accounts::create(&mut tx, number.as_str(), name.as_str(), provider, now).await {
             Ok(id) => {
-                let rec = caller.audit(now, "account_create", format!("account:{} ({})", id.0, number), "success", Some(id.0), name.as_str());
+                let rec = caller.audit(
+                    now,
+                    "account_create",
+                    format!("account:{} ({})", id.0, number),
+                    "success",
+                    Some(id.0),
+                    name.as_str(),
+                );
                 audit::append(&mut tx, &rec).await?;
                 let acc = accounts::get(&mut tx, id).await?;
                 tx.commit().await?;
@@ -58,7 +76,9 @@ async fn create_inner(st: &AppState, caller: &Caller, name: &AccountName, provid
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Internal("could not find a free account number".into()))
+    Err(AppError::Internal(
+        "could not find a free account number".into(),
+    ))
 }
 
 /// What the first start created.
@@ -89,7 +109,9 @@ pub async fn first_run(st: &AppState) -> Result<Option<FirstRun>> {
     };
     let otp = secret::one_time_password();
     let pw = otp.clone();
-    let phc = st.hashing(move || gatehouse_domain::password::hash(&pw)).await?;
+    let phc = st
+        .hashing(move || gatehouse_domain::password::hash(&pw))
+        .await?;
     let now = st.now();
     let users = Users::new(Scope::All);
     let mut tx = st.store.begin().await?;
@@ -108,7 +130,14 @@ pub async fn first_run(st: &AppState) -> Result<Option<FirstRun>> {
             now,
         )
         .await?;
-    let rec = caller.audit(now, "user_create", format!("user:{} (operator)", id.0), "success", Some(account.id.0), "first run: operator with one-time password");
+    let rec = caller.audit(
+        now,
+        "user_create",
+        format!("user:{} (operator)", id.0),
+        "success",
+        Some(account.id.0),
+        "first run: operator with one-time password",
+    );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
     Ok(Some(FirstRun {

@@ -93,7 +93,13 @@ pub async fn load_session(st: &AppState, token: &str) -> Result<Option<LiveSessi
         },
     };
     if policy.needs_touch(session.last_seen_at, now) {
-        sessions::touch(&mut conn, &hash, now, policy.expires_at(session.created_at, now)).await?;
+        sessions::touch(
+            &mut conn,
+            &hash,
+            now,
+            policy.expires_at(session.created_at, now),
+        )
+        .await?;
     }
     Ok(Some(LiveSession { session, user }))
 }
@@ -103,7 +109,14 @@ pub async fn end_session(st: &AppState, live: &LiveSession, caller: &Caller) -> 
     let mut tx = st.store.begin().await?;
     sessions::delete(&mut tx, &live.session.id_hash).await?;
     if let Some(u) = &live.user {
-        let rec = caller.audit(st.now(), "sign_out", user_target(u), "success", Some(u.account_id.0), "");
+        let rec = caller.audit(
+            st.now(),
+            "sign_out",
+            user_target(u),
+            "success",
+            Some(u.account_id.0),
+            "",
+        );
         audit::append(&mut tx, &rec).await?;
     }
     tx.commit().await?;
@@ -167,7 +180,14 @@ pub async fn sign_in(
     let mut tx = st.store.begin().await?;
     let Some((user, _)) = found else {
         throttle::hit(&mut tx, &addr_key, window, now).await?;
-        let rec = caller.audit(now, "sign_in", format!("username:{}", truncate(username, 64)), "failure", None, "unknown user");
+        let rec = caller.audit(
+            now,
+            "sign_in",
+            format!("username:{}", truncate(username, 64)),
+            "failure",
+            None,
+            "unknown user",
+        );
         audit::append(&mut tx, &rec).await?;
         tx.commit().await?;
         metrics::counter!("gatehouse_sign_ins_total", "outcome" => "failure").increment(1);
@@ -185,14 +205,27 @@ pub async fn sign_in(
     };
     if let Some(reason) = reason {
         throttle::hit(&mut tx, &addr_key, window, now).await?;
-        let caller_for_audit = Caller { user: None, ..caller.clone() };
-        let rec = caller_for_audit.audit(now, "sign_in", user_target(&user), "failure", account, reason);
+        let caller_for_audit = Caller {
+            user: None,
+            ..caller.clone()
+        };
+        let rec = caller_for_audit.audit(
+            now,
+            "sign_in",
+            user_target(&user),
+            "failure",
+            account,
+            reason,
+        );
         audit::append(&mut tx, &rec).await?;
         if reason == "wrong password" {
             let (failures, lockouts) = users.add_failure(&mut tx, user.id).await?;
             if let Some(locked) = st.config.lockout.lockout_due(failures, lockouts, now) {
                 users.set_counters(&mut tx, user.id, &locked).await?;
-                let until = locked.locked_until.map(|t| t.to_rfc3339()).unwrap_or_default();
+                let until = locked
+                    .locked_until
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default();
                 let rec = caller_for_audit.audit(
                     now,
                     "user_locked",
@@ -217,7 +250,14 @@ pub async fn sign_in(
     };
     let session = issue_session(st, &mut tx, Some(&user), state, &caller.addr, previous).await?;
     let signed_in_caller = Caller::user(user.clone(), caller.addr.clone(), caller.via);
-    let rec = signed_in_caller.audit(now, "sign_in", user_target(&user), "success", account, "password");
+    let rec = signed_in_caller.audit(
+        now,
+        "sign_in",
+        user_target(&user),
+        "success",
+        account,
+        "password",
+    );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
     metrics::counter!("gatehouse_sign_ins_total", "outcome" => "success").increment(1);
@@ -249,23 +289,53 @@ pub async fn change_password(
     let cur = current.to_owned();
     if !st.hashing(move || password::verify(&cur, &phc)).await? {
         let mut tx = st.store.begin().await?;
-        let rec = caller.audit(st.now(), "password_change", user_target(&user), "failure", Some(user.account_id.0), "current password wrong");
+        let rec = caller.audit(
+            st.now(),
+            "password_change",
+            user_target(&user),
+            "failure",
+            Some(user.account_id.0),
+            "current password wrong",
+        );
         audit::append(&mut tx, &rec).await?;
         tx.commit().await?;
-        return Err(AppError::invalid("current_password", "The current password is not right."));
+        return Err(AppError::invalid(
+            "current_password",
+            "The current password is not right.",
+        ));
     }
     password::check_policy(new, &[&user.username, &user.email])?;
     if new == current {
-        return Err(AppError::invalid("new_password", "Choose a password different from the current one."));
+        return Err(AppError::invalid(
+            "new_password",
+            "Choose a password different from the current one.",
+        ));
     }
     let pw = new.to_owned();
     let phc = st.hashing(move || password::hash(&pw)).await?;
     let now = st.now();
     let mut tx = st.store.begin().await?;
-    users.set_password(&mut tx, user.id, &phc, false, now).await?;
+    users
+        .set_password(&mut tx, user.id, &phc, false, now)
+        .await?;
     gatehouse_store::sessions::delete_for_user(&mut tx, user.id, None).await?;
-    let session = issue_session(st, &mut tx, Some(&user), SessionState::Authenticated, &caller.addr, None).await?;
-    let rec = caller.audit(now, "password_change", user_target(&user), "success", Some(user.account_id.0), "");
+    let session = issue_session(
+        st,
+        &mut tx,
+        Some(&user),
+        SessionState::Authenticated,
+        &caller.addr,
+        None,
+    )
+    .await?;
+    let rec = caller.audit(
+        now,
+        "password_change",
+        user_target(&user),
+        "success",
+        Some(user.account_id.0),
+        "",
+    );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
     Ok(session)

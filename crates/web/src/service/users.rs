@@ -3,7 +3,9 @@
 use super::{Caller, user_target};
 use crate::AppState;
 use crate::error::{AppError, Result};
-use gatehouse_domain::{AccountId, DisplayName, Email, Role, UserId, UserStatus, Username, password, secret};
+use gatehouse_domain::{
+    AccountId, DisplayName, Email, Role, UserId, UserStatus, Username, password, secret,
+};
 use gatehouse_store::users::UserPage;
 use gatehouse_store::{NewUser, User, UserPatch, Users, accounts, audit, sessions};
 
@@ -136,7 +138,14 @@ pub async fn create(st: &AppState, caller: &Caller, input: CreateUser) -> Result
         )
         .await?;
     let user = users.get(&mut tx, id).await?;
-    let rec = caller.audit(now, "user_create", user_target(&user), "success", Some(account.0), format!("role {}", role.as_str()));
+    let rec = caller.audit(
+        now,
+        "user_create",
+        user_target(&user),
+        "success",
+        Some(account.0),
+        format!("role {}", role.as_str()),
+    );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
     Ok(Created {
@@ -169,10 +178,15 @@ pub async fn update(st: &AppState, caller: &Caller, id: UserId, input: EditUser)
         let role = Role::parse(r)?;
         if role != current.role {
             if caller.user_id() == Some(id) {
-                return Err(AppError::invalid("role", "You cannot change your own role."));
+                return Err(AppError::invalid(
+                    "role",
+                    "You cannot change your own role.",
+                ));
             }
             if current.role == Role::Operator && !caller.is_operator() {
-                return Err(AppError::Forbidden("Only operators can change an operator.".into()));
+                return Err(AppError::Forbidden(
+                    "Only operators can change an operator.".into(),
+                ));
             }
             check_role_assignment(st, caller, current.account_id, role).await?;
             patch.role = Some(role);
@@ -182,7 +196,10 @@ pub async fn update(st: &AppState, caller: &Caller, id: UserId, input: EditUser)
         let status = UserStatus::parse(s)?;
         if status != current.status {
             if caller.user_id() == Some(id) {
-                return Err(AppError::invalid("status", "You cannot disable your own user."));
+                return Err(AppError::invalid(
+                    "status",
+                    "You cannot disable your own user.",
+                ));
             }
             patch.status = Some(status);
         }
@@ -208,14 +225,26 @@ pub async fn update(st: &AppState, caller: &Caller, id: UserId, input: EditUser)
         Some(UserStatus::Active) => "user_enable",
         None => "user_update",
     };
-    let rec = caller.audit(now, action, user_target(&current), "success", Some(current.account_id.0), changes.join(", "));
+    let rec = caller.audit(
+        now,
+        action,
+        user_target(&current),
+        "success",
+        Some(current.account_id.0),
+        changes.join(", "),
+    );
     audit::append(&mut tx, &rec).await?;
     let user = users.get(&mut tx, id).await?;
     tx.commit().await?;
     Ok(user)
 }
 
-pub async fn set_status(st: &AppState, caller: &Caller, id: UserId, status: UserStatus) -> Result<User> {
+pub async fn set_status(
+    st: &AppState,
+    caller: &Caller,
+    id: UserId,
+    status: UserStatus,
+) -> Result<User> {
     update(
         st,
         caller,
@@ -231,16 +260,28 @@ pub async fn set_status(st: &AppState, caller: &Caller, id: UserId, status: User
 pub async fn delete(st: &AppState, caller: &Caller, id: UserId) -> Result<()> {
     require_admin(caller)?;
     if caller.user_id() == Some(id) {
-        return Err(AppError::invalid("user", "You cannot delete your own user."));
+        return Err(AppError::invalid(
+            "user",
+            "You cannot delete your own user.",
+        ));
     }
     let users = Users::new(caller.scope());
     let current = get(st, caller, id).await?;
     if current.role == Role::Operator && !caller.is_operator() {
-        return Err(AppError::Forbidden("Only operators can delete an operator.".into()));
+        return Err(AppError::Forbidden(
+            "Only operators can delete an operator.".into(),
+        ));
     }
     let mut tx = st.store.begin().await?;
     users.delete(&mut tx, id).await?;
-    let rec = caller.audit(st.now(), "user_delete", user_target(&current), "success", Some(current.account_id.0), "");
+    let rec = caller.audit(
+        st.now(),
+        "user_delete",
+        user_target(&current),
+        "success",
+        Some(current.account_id.0),
+        "",
+    );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
     Ok(())
@@ -254,7 +295,9 @@ pub async fn reset_password(st: &AppState, caller: &Caller, id: UserId) -> Resul
     let users = Users::new(caller.scope());
     let current = get(st, caller, id).await?;
     if current.role == Role::Operator && !caller.is_operator() {
-        return Err(AppError::Forbidden("Only operators can reset an operator's password.".into()));
+        return Err(AppError::Forbidden(
+            "Only operators can reset an operator's password.".into(),
+        ));
     }
     let otp = secret::one_time_password();
     let pw = otp.clone();
@@ -263,7 +306,14 @@ pub async fn reset_password(st: &AppState, caller: &Caller, id: UserId) -> Resul
     let mut tx = st.store.begin().await?;
     users.set_password(&mut tx, id, &phc, true, now).await?;
     sessions::delete_for_user(&mut tx, id, None).await?;
-    let rec = caller.audit(now, "password_reset", user_target(&current), "success", Some(current.account_id.0), "one-time password issued");
+    let rec = caller.audit(
+        now,
+        "password_reset",
+        user_target(&current),
+        "success",
+        Some(current.account_id.0),
+        "one-time password issued",
+    );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
     Ok(otp)

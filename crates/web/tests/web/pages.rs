@@ -10,15 +10,41 @@ async fn pages_redirect_to_login_and_back() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), "/login?next=/users%3Fq%3Dalpha");
     let page = client.get("/login?next=/users%3Fq%3Dalpha").await;
-    assert!(page.text.contains("<label for=\"f-username\">Username</label>"));
+    assert!(
+        page.text
+            .contains("<label for=\"f-username\">Username</label>")
+    );
     let csrf = Client::csrf_in(&page.text);
-    let r = client.form("/login", &[("csrf", &csrf), ("username", &c.admin_name()), ("password", PASSWORD), ("next", "/users?q=alpha")]).await;
-    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/users?q=alpha"));
+    let r = client
+        .form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", &c.admin_name()),
+                ("password", PASSWORD),
+                ("next", "/users?q=alpha"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, "/users?q=alpha")
+    );
     // An off-site `next` is ignored.
     let mut other = app.client();
     let page = other.get("/login").await;
     let csrf = Client::csrf_in(&page.text);
-    let r = other.form("/login", &[("csrf", &csrf), ("username", &c.admin_name()), ("password", PASSWORD), ("next", "//evil.example/")]).await;
+    let r = other
+        .form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", &c.admin_name()),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
     assert_eq!(r.location(), "/users");
 }
 
@@ -29,16 +55,50 @@ async fn login_page_shows_one_generic_error_and_needs_its_csrf_token() {
     let mut client = app.client();
     let page = client.get("/login").await;
     let csrf = Client::csrf_in(&page.text);
-    let r = client.form("/login", &[("csrf", &csrf), ("username", &c.user_name()), ("password", "wrong")]).await;
+    let r = client
+        .form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", &c.user_name()),
+                ("password", "wrong"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.text.contains("The username or password is incorrect."));
-    assert!(r.text.contains(&format!("value=\"{}\"", c.user_name())), "the username is kept");
-    let r = client.form("/login", &[("csrf", "forged"), ("username", &c.user_name()), ("password", PASSWORD)]).await;
+    assert!(
+        r.text.contains(&format!("value=\"{}\"", c.user_name())),
+        "the username is kept"
+    );
+    let r = client
+        .form(
+            "/login",
+            &[
+                ("csrf", "forged"),
+                ("username", &c.user_name()),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.text.contains("The form has expired"));
     let mut cookieless = app.client();
-    let r = cookieless.form("/login", &[("csrf", &csrf), ("username", &c.user_name()), ("password", PASSWORD)]).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "a token from another session does not count");
+    let r = cookieless
+        .form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", &c.user_name()),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "a token from another session does not count"
+    );
 }
 
 #[tokio::test]
@@ -52,7 +112,19 @@ async fn users_screen_lists_searches_and_pages() {
     admin.page_login(&c.admin_name(), PASSWORD).await;
     let r = admin.get("/users").await;
     assert_eq!(r.status, StatusCode::OK);
-    for needle in ["<h1>Users</h1>", "External Authentication", "Actions", "Add User", "Search users", "Edit User", "Reset Password", "Disable User", "Delete User", "Showing 1–25 of 32", "Page 1 of 2"] {
+    for needle in [
+        "<h1>Users</h1>",
+        "External Authentication",
+        "Actions",
+        "Add User",
+        "Search users",
+        "Edit User",
+        "Reset Password",
+        "Disable User",
+        "Delete User",
+        "Showing 1–25 of 32",
+        "Page 1 of 2",
+    ] {
         assert!(r.text.contains(needle), "{needle}");
     }
     assert!(r.text.contains(">None<"), "no external authentication yet");
@@ -61,9 +133,13 @@ async fn users_screen_lists_searches_and_pages() {
     let r = admin.get("/users?q=member1").await;
     assert!(r.text.contains("Showing 1–10 of 10"));
     assert!(!r.text.contains("member20"));
-    let r = admin.get(&format!("/users/{}/action?action=edit", c.user.0)).await;
+    let r = admin
+        .get(&format!("/users/{}/action?action=edit", c.user.0))
+        .await;
     assert_eq!(r.location(), format!("/users/{}/edit", c.user.0));
-    let r = admin.get(&format!("/users/{}/action?action=../../x", c.user.0)).await;
+    let r = admin
+        .get(&format!("/users/{}/action?action=../../x", c.user.0))
+        .await;
     assert_eq!(r.location(), "/users");
 }
 
@@ -75,36 +151,114 @@ async fn add_user_form_shows_field_errors_then_creates() {
     admin.page_login(&c.admin_name(), PASSWORD).await;
     let form = admin.get("/users/new").await;
     let csrf = Client::csrf_in(&form.text);
-    let r = admin.form("/users/new", &[("csrf", &csrf), ("username", "newbie"), ("email", "nope"), ("name", "New"), ("role", "user"), ("password", "")]).await;
+    let r = admin
+        .form(
+            "/users/new",
+            &[
+                ("csrf", &csrf),
+                ("username", "newbie"),
+                ("email", "nope"),
+                ("name", "New"),
+                ("role", "user"),
+                ("password", ""),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text.contains("id=\"f-email-error\""), "error next to the e-mail field");
+    assert!(
+        r.text.contains("id=\"f-email-error\""),
+        "error next to the e-mail field"
+    );
     assert!(r.text.contains("value=\"newbie\""), "input kept");
-    let r = admin.form("/users/new", &[("csrf", &csrf), ("username", "newbie"), ("email", "newbie@example.test"), ("name", "New"), ("role", "user"), ("password", ""), ("must_change_password", "on")]).await;
+    let r = admin
+        .form(
+            "/users/new",
+            &[
+                ("csrf", &csrf),
+                ("username", "newbie"),
+                ("email", "newbie@example.test"),
+                ("name", "New"),
+                ("role", "user"),
+                ("password", ""),
+                ("must_change_password", "on"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains("id=\"one-time-password\""));
     let list = admin.get("/users?q=newbie").await;
     assert!(list.text.contains("newbie@example.test"));
-    let r = admin.form("/users/new", &[("csrf", "bad"), ("username", "other"), ("email", "o@example.test"), ("role", "user")]).await;
+    let r = admin
+        .form(
+            "/users/new",
+            &[
+                ("csrf", "bad"),
+                ("username", "other"),
+                ("email", "o@example.test"),
+                ("role", "user"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn first_operator_sign_in_forces_a_new_password() {
     let app = spawn_app().await;
-    let first = gatehouse_web::service::accounts::first_run(&app.st).await.unwrap().unwrap();
+    let first = gatehouse_web::service::accounts::first_run(&app.st)
+        .await
+        .unwrap()
+        .unwrap();
     let mut op = app.client();
     let r = op.page_login("operator", &first.one_time_password).await;
     assert_eq!(r.location(), "/password");
-    assert_eq!(op.get("/users").await.location(), "/password", "nothing else until changed");
+    assert_eq!(
+        op.get("/users").await.location(),
+        "/password",
+        "nothing else until changed"
+    );
     let page = op.get("/password").await;
     assert!(page.text.contains("One-time password"));
     let csrf = Client::csrf_in(&page.text);
-    let r = op.form("/password", &[("csrf", &csrf), ("current_password", &first.one_time_password), ("new_password", "Operator-Passphrase-1"), ("confirm_password", "Operator-Passphrase-2")]).await;
+    let r = op
+        .form(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", &first.one_time_password),
+                ("new_password", "Operator-Passphrase-1"),
+                ("confirm_password", "Operator-Passphrase-2"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text.contains("do not match"));
-    let r = op.form("/password", &[("csrf", &csrf), ("current_password", &first.one_time_password), ("new_password", "short"), ("confirm_password", "short")]).await;
-    assert!(r.text.contains("id=\"f-new_password-error\""), "policy error next to the new password");
-    let r = op.form("/password", &[("csrf", &csrf), ("current_password", &first.one_time_password), ("new_password", "Operator-Passphrase-1"), ("confirm_password", "Operator-Passphrase-1")]).await;
+    let r = op
+        .form(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", &first.one_time_password),
+                ("new_password", "short"),
+                ("confirm_password", "short"),
+            ],
+        )
+        .await;
+    assert!(
+        r.text.contains("id=\"f-new_password-error\""),
+        "policy error next to the new password"
+    );
+    let r = op
+        .form(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", &first.one_time_password),
+                ("new_password", "Operator-Passphrase-1"),
+                ("confirm_password", "Operator-Passphrase-1"),
+            ],
+        )
+        .await;
     assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/users"));
     let users = op.get("/users").await;
     assert!(users.text.contains("Accounts"), "the operator's navigation");
@@ -121,19 +275,54 @@ async fn actions_change_users_through_confirmation_pages() {
     let page = admin.get(&format!("/users/{id}/disable")).await;
     assert!(page.text.contains("Disable User"));
     let csrf = Client::csrf_in(&page.text);
-    let r = admin.form(&format!("/users/{id}/disable"), &[("csrf", &csrf)]).await;
+    let r = admin
+        .form(&format!("/users/{id}/disable"), &[("csrf", &csrf)])
+        .await;
     assert_eq!(r.location(), "/users?notice=disabled");
     assert!(admin.get("/users").await.text.contains("Enable User"));
-    let r = admin.form(&format!("/users/{id}/reset-password"), &[("csrf", &csrf)]).await;
+    let r = admin
+        .form(&format!("/users/{id}/reset-password"), &[("csrf", &csrf)])
+        .await;
     assert!(r.text.contains("id=\"one-time-password\""));
-    let r = admin.form(&format!("/users/{id}/edit"), &[("csrf", &csrf), ("name", "Renamed"), ("email", "renamed@example.test"), ("role", "user"), ("status", "active")]).await;
+    let r = admin
+        .form(
+            &format!("/users/{id}/edit"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Renamed"),
+                ("email", "renamed@example.test"),
+                ("role", "user"),
+                ("status", "active"),
+            ],
+        )
+        .await;
     assert_eq!(r.location(), "/users?notice=updated");
-    assert!(admin.get("/users").await.text.contains("renamed@example.test"));
-    let r = admin.form(&format!("/users/{id}/delete"), &[("csrf", &csrf)]).await;
+    assert!(
+        admin
+            .get("/users")
+            .await
+            .text
+            .contains("renamed@example.test")
+    );
+    let r = admin
+        .form(&format!("/users/{id}/delete"), &[("csrf", &csrf)])
+        .await;
     assert_eq!(r.location(), "/users?notice=deleted");
-    assert!(!admin.get("/users").await.text.contains("renamed@example.test"));
-    let r = admin.form(&format!("/users/{}/delete", c.admin.0), &[("csrf", &csrf)]).await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "cannot delete oneself");
+    assert!(
+        !admin
+            .get("/users")
+            .await
+            .text
+            .contains("renamed@example.test")
+    );
+    let r = admin
+        .form(&format!("/users/{}/delete", c.admin.0), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "cannot delete oneself"
+    );
 }
 
 #[tokio::test]
@@ -147,7 +336,10 @@ async fn security_page_and_sign_out() {
     let page = user.get("/security").await;
     assert!(page.text.contains("Security Settings"));
     assert!(page.text.contains("Recent sign-in activity"));
-    assert!(page.text.contains("badge-failure"), "the failed attempt is listed");
+    assert!(
+        page.text.contains("badge-failure"),
+        "the failed attempt is listed"
+    );
     assert_eq!(user.get("/users").await.status, StatusCode::FORBIDDEN);
     let csrf = Client::csrf_in(&page.text);
     let r = user.form("/logout", &[("csrf", &csrf)]).await;

@@ -54,7 +54,9 @@ impl App {
     }
 
     pub async fn account(&self, name: &str) -> (AccountId, String) {
-        let a = accounts::create(&self.st, &Caller::cli(), name).await.unwrap();
+        let a = accounts::create(&self.st, &Caller::cli(), name)
+            .await
+            .unwrap();
         (a.id, a.number)
     }
 
@@ -83,7 +85,13 @@ impl App {
         let (id, number) = self.account(&format!("{prefix} Hosting")).await;
         let admin = self.user(id, &format!("{prefix}-admin"), "admin").await;
         let user = self.user(id, &format!("{prefix}-user"), "user").await;
-        Customer { id, number, admin, user, prefix: prefix.into() }
+        Customer {
+            id,
+            number,
+            admin,
+            user,
+            prefix: prefix.into(),
+        }
     }
 
     /// A signed-in API client for `username`.
@@ -124,7 +132,10 @@ impl Resp {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
     pub fn location(&self) -> &str {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
@@ -144,10 +155,20 @@ pub enum Body2<'a> {
 }
 
 impl Client {
-    pub async fn send(&mut self, method: Method, path: &str, body: Body2<'_>, csrf_header: bool) -> Resp {
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Body2<'_>,
+        csrf_header: bool,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         if !self.cookies.is_empty() {
-            let c: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let c: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             req = req.header(header::COOKIE, c.join("; "));
         }
         if let Some(b) = &self.bearer {
@@ -186,8 +207,14 @@ impl Client {
         }
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
-        Resp { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
+        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20)
+            .await
+            .unwrap();
+        Resp {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Resp {
@@ -203,7 +230,8 @@ impl Client {
         self.send(Method::DELETE, path, Body2::None, true).await
     }
     pub async fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        self.send(Method::POST, path, Body2::Form(fields), false).await
+        self.send(Method::POST, path, Body2::Form(fields), false)
+            .await
     }
 
     pub async fn refresh_csrf(&mut self) {
@@ -213,14 +241,21 @@ impl Client {
 
     pub async fn api_login(&mut self, username: &str, password: &str) -> Resp {
         self.refresh_csrf().await;
-        let r = self.post("/api/v1/login", serde_json::json!({"username": username, "password": password})).await;
+        let r = self
+            .post(
+                "/api/v1/login",
+                serde_json::json!({"username": username, "password": password}),
+            )
+            .await;
         self.refresh_csrf().await;
         r
     }
 
     /// The CSRF token in the last page's form.
     pub fn csrf_in(html: &str) -> String {
-        let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token");
+        let at = html
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF token");
         let rest = &html[at + 19..];
         rest[..rest.find('"').unwrap()].to_owned()
     }
@@ -229,7 +264,15 @@ impl Client {
     pub async fn page_login(&mut self, username: &str, password: &str) -> Resp {
         let page = self.get("/login").await;
         let csrf = Self::csrf_in(&page.text);
-        self.form("/login", &[("csrf", &csrf), ("username", username), ("password", password)]).await
+        self.form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
     }
 
     pub fn session_cookie(&self) -> Option<String> {
