@@ -62,6 +62,22 @@ impl Default for Config {
     }
 }
 
+/// `GATEHOUSE_*` variables that are not settings of the configuration: the
+/// data directory (a command-line option) and the log filter.
+const NOT_SETTINGS: &[&str] = &["data_dir", "log"];
+
+/// The configuration's keys, from the defaults' serialization (so the list
+/// cannot drift from the struct).
+fn known_keys() -> Vec<String> {
+    use figment::Provider;
+    Serialized::defaults(Config::default())
+        .data()
+        .ok()
+        .and_then(|mut d| d.remove(&figment::Profile::Default))
+        .map(|dict| dict.into_keys().collect())
+        .unwrap_or_default()
+}
+
 impl Config {
     /// Loads the layers. `file` is `--config`, else `DATA_DIR/gatehouse.toml`
     /// if it exists.
@@ -79,11 +95,23 @@ impl Config {
                 }
             }
         }
-        // DATA_DIR is a command-line setting (clap reads it); TEST_* belong
-        // to the test suite.
+        // The environment is shared with other programs (scripts, the test
+        // suite), so only `GATEHOUSE_<KEY>` for a known key is read; other
+        // `GATEHOUSE_*` variables draw a warning instead of an error.
+        let keys = known_keys();
+        for (name, _) in std::env::vars() {
+            if let Some(rest) = name.strip_prefix("GATEHOUSE_") {
+                let key = rest.to_ascii_lowercase();
+                if !keys.contains(&key)
+                    && !NOT_SETTINGS.contains(&key.as_str())
+                    && !key.starts_with("test_")
+                {
+                    eprintln!("warning: ignoring {name}: not a Gatehouse setting");
+                }
+            }
+        }
         let env = Env::prefixed("GATEHOUSE_")
-            .ignore(&["data_dir"])
-            .filter(|k| !k.as_str().starts_with("test_"));
+            .filter(move |k| keys.iter().any(|known| k == known.as_str()));
         let mut config: Config = fig.merge(env).extract()?;
         if let Some(f) = &config.database_url_file {
             let url = std::fs::read_to_string(f)
@@ -141,5 +169,16 @@ mod tests {
         std::fs::write(dir.path().join("gatehouse.toml"), "lisen = \"x\"\n").unwrap();
         let err = Config::load(dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn known_keys_follow_the_struct() {
+        let keys = known_keys();
+        assert!(keys.contains(&"listen".to_owned()));
+        assert!(keys.contains(&"database_url".to_owned()));
+        assert!(
+            keys.contains(&"hash_concurrency".to_owned()),
+            "None-valued keys are listed too: {keys:?}"
+        );
     }
 }

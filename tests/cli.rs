@@ -23,40 +23,149 @@ fn gatehouse(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn last_line(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or("").trim().to_owned()
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_owned()
 }
 
 #[test]
 fn administration_commands_print_what_the_spec_says() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let number = last_line(&gatehouse(d, &["account", "create", "--name", "Alpha Hosting"], None));
-    assert!(number.len() == 8 && number.bytes().all(|b| b.is_ascii_digit()), "{number}");
+    let number = last_line(&gatehouse(
+        d,
+        &["account", "create", "--name", "Alpha Hosting"],
+        None,
+    ));
+    assert!(
+        number.len() == 8 && number.bytes().all(|b| b.is_ascii_digit()),
+        "{number}"
+    );
     let id = last_line(&gatehouse(
         d,
-        &["user", "create", "--account", &number, "--username", "alice", "--email", "alice@example.test", "--name", "Alice", "--role", "admin", "--password-stdin"],
+        &[
+            "user",
+            "create",
+            "--account",
+            &number,
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.test",
+            "--name",
+            "Alice",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
         Some("Correct-Horse-Battery-9\n"),
     ));
     assert!(id.parse::<i64>().is_ok(), "{id}");
-    let token = last_line(&gatehouse(d, &["api-token", "create", "--username", "alice"], None));
+    let token = last_line(&gatehouse(
+        d,
+        &["api-token", "create", "--username", "alice"],
+        None,
+    ));
     assert!(token.starts_with("gh_t_") && token.len() == 69, "{token}");
     let verify = last_line(&gatehouse(d, &["audit", "verify"], None));
     assert_eq!(verify, "ok 3 entries");
-    assert_eq!(last_line(&gatehouse(d, &["migrate"], None)), "migrations applied");
+    assert_eq!(
+        last_line(&gatehouse(d, &["migrate"], None)),
+        "migrations applied"
+    );
 }
 
 #[test]
 fn bad_input_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let number = last_line(&gatehouse(d, &["account", "create", "--name", "Alpha"], None));
+    let number = last_line(&gatehouse(
+        d,
+        &["account", "create", "--name", "Alpha"],
+        None,
+    ));
     let cases: [(&[&str], Option<&str>, &str); 5] = [
-        (&["user", "create", "--account", &number, "--username", "bob", "--email", "bob@example.test", "--role", "root", "--password-stdin"], Some("Long-Enough-Pass-1\n"), "role"),
-        (&["user", "create", "--account", &number, "--username", "bob", "--email", "bob@example.test", "--role", "user", "--password-stdin"], Some("short\n"), "12 characters"),
-        (&["user", "create", "--account", &number, "--username", "bob", "--email", "bob@example.test", "--role", "user", "--password-stdin"], Some(""), "no password on standard input"),
-        (&["user", "create", "--account", "99999999", "--username", "bob", "--email", "bob@example.test", "--role", "user", "--password-stdin"], Some("Long-Enough-Pass-1\n"), "no account with number 99999999"),
-        (&["api-token", "create", "--username", "nobody"], None, "no user named nobody"),
+        (
+            &[
+                "user",
+                "create",
+                "--account",
+                &number,
+                "--username",
+                "bob",
+                "--email",
+                "bob@example.test",
+                "--role",
+                "root",
+                "--password-stdin",
+            ],
+            Some("Long-Enough-Pass-1\n"),
+            "role",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--account",
+                &number,
+                "--username",
+                "bob",
+                "--email",
+                "bob@example.test",
+                "--role",
+                "user",
+                "--password-stdin",
+            ],
+            Some("short\n"),
+            "12 characters",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--account",
+                &number,
+                "--username",
+                "bob",
+                "--email",
+                "bob@example.test",
+                "--role",
+                "user",
+                "--password-stdin",
+            ],
+            Some(""),
+            "no password on standard input",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--account",
+                "99999999",
+                "--username",
+                "bob",
+                "--email",
+                "bob@example.test",
+                "--role",
+                "user",
+                "--password-stdin",
+            ],
+            Some("Long-Enough-Pass-1\n"),
+            "no account with number 99999999",
+        ),
+        (
+            &["api-token", "create", "--username", "nobody"],
+            None,
+            "no user named nobody",
+        ),
     ];
     for (args, stdin, expected) in cases {
         let o = gatehouse(d, args, stdin);
@@ -65,16 +174,40 @@ fn bad_input_is_refused_with_a_clear_message() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
     // Nothing was created by the failures: only the account's entry.
-    assert_eq!(last_line(&gatehouse(d, &["audit", "verify"], None)), "ok 1 entries");
+    assert_eq!(
+        last_line(&gatehouse(d, &["audit", "verify"], None)),
+        "ok 1 entries"
+    );
 }
 
 #[test]
 fn unknown_configuration_keys_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("gatehouse.toml"), "listen = \"127.0.0.1:9\"\nsecure_cookie = true\n").unwrap();
+    std::fs::write(
+        dir.path().join("gatehouse.toml"),
+        "listen = \"127.0.0.1:9\"\nsecure_cookie = true\n",
+    )
+    .unwrap();
     let o = gatehouse(dir.path(), &["migrate"], None);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("secure_cookie"));
+}
+
+#[test]
+fn unrelated_gatehouse_variables_only_warn() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("migrate")
+        .env("GATEHOUSE_BIN", "/somewhere")
+        .env("GATEHOUSE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("ignoring GATEHOUSE_BIN"), "{err}");
+    assert!(!err.contains("GATEHOUSE_LOG"), "{err}");
 }
 
 #[tokio::test]

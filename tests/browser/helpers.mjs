@@ -41,6 +41,20 @@ async function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * The environment for gatehouse processes. Every GATEHOUSE_* variable is
+ * dropped: the binary reads them all as configuration and refuses to start on
+ * a name it does not know (GATEHOUSE_BIN, and even GATEHOUSE_LOG), and an
+ * ambient GATEHOUSE_DATABASE_URL would point the tests at another database.
+ */
+function serverEnv(extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('GATEHOUSE_')) env[k] = v;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/**
  * Starts `gatehouse serve` on a fresh data directory and a free port, waits
  * for GET /healthz == 200 and for the first-run banner, and returns
  * { baseURL, dataDir, operator: { username, password }, stop() }.
@@ -54,7 +68,7 @@ export async function startServer() {
   const baseURL = `http://127.0.0.1:${port}`;
   const child = spawn(BIN, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GATEHOUSE_LOG: process.env.GATEHOUSE_LOG || 'warn', NO_COLOR: '1' },
+    env: serverEnv({ GATEHOUSE_LOG_LEVEL: 'warn' }),
   });
   let stdout = '';
   let stderr = '';
@@ -64,8 +78,12 @@ export async function startServer() {
   child.stderr.on('data', (d) => { stderr += d; });
   let exited = null;
   child.on('exit', (code, signal) => { exited = { code, signal }; });
+  // Should the test process die without running `stop`, take the server along.
+  const killOnExit = () => { if (exited === null) child.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
 
   const stop = async () => {
+    process.removeListener('exit', killOnExit);
     if (exited === null) {
       const done = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -80,6 +98,7 @@ export async function startServer() {
   let healthy = false;
   while (Date.now() < deadline) {
     if (exited !== null) {
+      await stop();
       throw new Error(`gatehouse exited early (${JSON.stringify(exited)})\nstdout:\n${stdout}\nstderr:\n${stderr}`);
     }
     try {
@@ -114,7 +133,7 @@ export function cli(dataDir, args, input) {
     const child = execFile(
       BIN,
       ['--data-dir', dataDir, ...args],
-      { env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 },
+      { env: serverEnv(), timeout: 30_000 },
       (err, stdout, stderr) => {
         if (err) {
           reject(new Error(`gatehouse ${args.join(' ')} failed: ${err.message}\n${stderr}`));

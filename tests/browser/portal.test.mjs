@@ -26,7 +26,9 @@ let server;
 let browser;
 
 before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
+  // One after the other, so that `after` can clean up whichever started.
+  server = await startServer();
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -74,10 +76,30 @@ async function chooseActionWithGo(page, username, label) {
   ]);
 }
 
-/** Picks an entry of a user's Actions drop-down; app.js navigates on change. */
+/**
+ * Picks an entry of a user's Actions drop-down with the pointer; app.js
+ * navigates at once (a pointer press on the select precedes the choice, as
+ * when a person clicks it open).
+ */
 async function chooseActionByJs(page, username, label) {
   const select = page.getByLabel(`Actions for ${username}`, { exact: true });
+  await select.dispatchEvent('pointerdown');
   await Promise.all([page.waitForNavigation(), select.selectOption({ label })]);
+}
+
+/**
+ * With the keyboard, arrow keys only move the choice (WCAG 3.2.2): the page
+ * stays until the user moves to Go and presses Enter.
+ */
+async function chooseActionWithKeyboard(page, username, presses) {
+  const select = page.getByLabel(`Actions for ${username}`, { exact: true });
+  await select.focus();
+  const before = page.url();
+  for (let i = 0; i < presses; i++) await page.keyboard.press('ArrowDown');
+  await page.waitForTimeout(300);
+  assert.equal(page.url(), before, 'arrow keys must not navigate');
+  await page.keyboard.press('Tab');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
 }
 
 async function search(page, text) {
@@ -176,7 +198,7 @@ test('customer admin: Users screen, Add User with a generated one-time password,
     assert.equal(await bobActions.inputValue(), '');
     assert.deepEqual(
       (await page.getByLabel('Actions for acme-admin', { exact: true }).locator('option').allInnerTexts()).map((s) => s.trim()),
-      ['Actions', 'Edit User', 'Reset Password'],
+      ['Actions', 'Edit User', 'Change Password'],
     );
     assert.equal(await userRow(page, 'bob.builder').getByRole('button', { name: 'Go' }).count(), 1);
     const bobCells = await rowCells(userRow(page, 'bob.builder'));
@@ -293,7 +315,8 @@ test('Actions drop-down: Edit User (Go and JS), Disable User, Reset Password and
     assert.equal((await rowCells(userRow(page, 'hank')))[1], 'Hank Scorpio III');
 
     // Disable User -> confirm -> status Disabled.
-    await chooseActionByJs(page, 'frank', 'Disable User');
+    // Actions → Edit User → Reset Password → Disable User: three presses.
+    await chooseActionWithKeyboard(page, 'frank', 3);
     assert.match(pathOf(page), /^\/users\/\d+\/disable$/);
     assert.equal(await heading(page), 'Disable User');
     assert.match(await page.locator('main').innerText(), /Disable frank\?/);

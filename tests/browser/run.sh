@@ -29,5 +29,5 @@ if [ ! -d node_modules/playwright-core ]; then
 fi
 
 status=0
-node --test --test-concurrency=1 ./*.test.mjs || status=$?
+node --test --test-concurrency=1 --test-timeout=90000 ./*.test.mjs || status=$?
 exit "$status"

@@ -37,5 +37,8 @@ fn main() {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let n = count.load(Ordering::Relaxed);
-    println!("argon2id verifications: {n} in {elapsed:.1} s on {threads} threads = {:.1}/s", n as f64 / elapsed);
+    println!(
+        "argon2id verifications: {n} in {elapsed:.1} s on {threads} threads = {:.1}/s",
+        n as f64 / elapsed
+    );
 }

@@ -21,8 +21,15 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (app, cookie, _db) = rt.block_on(async {
         let db = testing::fresh().await;
-        let st = AppState::new(db.store.clone(), Arc::new(SystemClock), WebConfig::default(), None);
-        let acc = accounts::create(&st, &Caller::cli(), "Big Customer").await.unwrap();
+        let st = AppState::new(
+            db.store.clone(),
+            Arc::new(SystemClock),
+            WebConfig::default(),
+            None,
+        );
+        let acc = accounts::create(&st, &Caller::cli(), "Big Customer")
+            .await
+            .unwrap();
         let users = Users::new(Scope::All);
         let mut tx = st.store.begin().await.unwrap();
         let mut admin = None;
@@ -47,9 +54,16 @@ fn bench(c: &mut Criterion) {
             admin.get_or_insert(id);
         }
         let admin = users.get(&mut tx, admin.unwrap()).await.unwrap();
-        let issued = auth::issue_session(&st, &mut tx, Some(&admin), SessionState::Authenticated, "bench", None)
-            .await
-            .unwrap();
+        let issued = auth::issue_session(
+            &st,
+            &mut tx,
+            Some(&admin),
+            SessionState::Authenticated,
+            "bench",
+            None,
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         (router(st), format!("{}={}", auth::COOKIE, issued.token), db)
     });
@@ -57,17 +71,29 @@ fn bench(c: &mut Criterion) {
         let app = app.clone();
         let cookie = cookie.clone();
         async move {
-            let req = Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+            let req = Request::get(path)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap();
             let resp = app.oneshot(req).await.unwrap();
             assert!(resp.status().is_success(), "{}", resp.status());
-            axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap().len()
+            axum::body::to_bytes(resp.into_body(), 1 << 22)
+                .await
+                .unwrap()
+                .len()
         }
     };
     let mut g = c.benchmark_group("users_screen_10k");
     g.bench_function("first_page", |b| b.iter(|| rt.block_on(get("/users"))));
-    g.bench_function("page_200", |b| b.iter(|| rt.block_on(get("/users?page=200"))));
-    g.bench_function("search", |b| b.iter(|| rt.block_on(get("/users?q=number%20123"))));
-    g.bench_function("api_first_page", |b| b.iter(|| rt.block_on(get("/api/v1/users"))));
+    g.bench_function("page_200", |b| {
+        b.iter(|| rt.block_on(get("/users?page=200")))
+    });
+    g.bench_function("search", |b| {
+        b.iter(|| rt.block_on(get("/users?q=number%20123")))
+    });
+    g.bench_function("api_first_page", |b| {
+        b.iter(|| rt.block_on(get("/api/v1/users")))
+    });
     g.finish();
 }
 

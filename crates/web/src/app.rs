@@ -8,7 +8,7 @@ use gatehouse_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use tokio::sync::Semaphore;
+use std::sync::{Mutex, mpsc};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Settings of the web layer (the binary fills them from configuration).
@@ -55,8 +55,47 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub config: WebConfig,
     pub metrics: Option<PrometheusHandle>,
-    hashing: Semaphore,
-    hashing_waiting: AtomicI64,
+    hashing: mpsc::SyncSender<HashJob>,
+    hashing_queued: Arc<AtomicI64>,
+}
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Password hashes waiting for a hashing thread before new ones are refused.
+const HASH_QUEUE: usize = 256;
+
+/// Starts `n` long-lived threads that run password hashing jobs.
+///
+/// Dedicated threads rather than `spawn_blocking`: Argon2id allocates 19 MiB
+/// per hash, and the allocator keeps such a block in a per-thread arena
+/// after it is freed. Tokio's blocking pool runs jobs on many different
+/// threads, so the process would keep one block per thread it ever used
+/// (hundreds of MiB under load); a fixed set of threads keeps it to `n`.
+fn start_hashers(n: usize, queued: Arc<AtomicI64>) -> mpsc::SyncSender<HashJob> {
+    let (tx, rx) = mpsc::sync_channel::<HashJob>(HASH_QUEUE);
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let rx = rx.clone();
+        let queued = queued.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("password-hash-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let left = queued.fetch_sub(1, Ordering::Relaxed) - 1;
+                    metrics::gauge!("gatehouse_password_hash_queue").set(left as f64);
+                    job();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a password hashing thread");
+        }
+    }
+    tx
 }
 
 impl std::ops::Deref for AppState {
@@ -73,14 +112,15 @@ impl AppState {
         config: WebConfig,
         metrics: Option<PrometheusHandle>,
     ) -> Self {
-        let permits = config.hash_concurrency.max(1);
+        let queued = Arc::new(AtomicI64::new(0));
+        let hashing = start_hashers(config.hash_concurrency.max(1), queued.clone());
         Self(Arc::new(Inner {
             store,
             clock,
             config,
             metrics,
-            hashing: Semaphore::new(permits),
-            hashing_waiting: AtomicI64::new(0),
+            hashing,
+            hashing_queued: queued,
         }))
     }
 
@@ -88,23 +128,29 @@ impl AppState {
         self.clock.now()
     }
 
-    /// Runs a CPU-heavy password operation on a blocking thread, at most
-    /// `hash_concurrency` at once, so the async workers keep serving other
-    /// requests (SPEC §9: `/healthz` stays fast while sign-ins saturate the
-    /// CPU).
+    /// Runs a CPU-heavy password operation on one of the hashing threads,
+    /// at most `hash_concurrency` at once, so the async workers keep serving
+    /// other requests (SPEC §9: `/healthz` stays fast while sign-ins saturate
+    /// the CPU). When the queue is full the request is refused with 429.
     pub async fn hashing<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, crate::AppError> {
-        let waiting = self.hashing_waiting.fetch_add(1, Ordering::Relaxed) + 1;
-        metrics::gauge!("gatehouse_password_hash_queue").set(waiting as f64);
-        let permit = self.hashing.acquire().await;
-        let waiting = self.hashing_waiting.fetch_sub(1, Ordering::Relaxed) - 1;
-        metrics::gauge!("gatehouse_password_hash_queue").set(waiting as f64);
-        let _permit = permit.map_err(|e| crate::AppError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| crate::AppError::Internal(e.to_string()))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        let queued = self.hashing_queued.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.hashing.try_send(job).is_err() {
+            self.hashing_queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(crate::AppError::TooManyRequests {
+                message: "The server is busy; please try again in a moment.".into(),
+                retry_after: 1,
+            });
+        }
+        metrics::gauge!("gatehouse_password_hash_queue").set(queued as f64);
+        rx.await
+            .map_err(|_| crate::AppError::Internal("a password hashing thread stopped".into()))
     }
 }
 
@@ -112,7 +158,10 @@ impl AppState {
 /// security headers every response carries.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(pages::routes())
+        .merge(pages::routes().layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::with_navigation,
+        )))
         .nest("/api/v1", api::routes())
         .merge(api::openapi_routes())
         .merge(ops::routes())

@@ -280,7 +280,12 @@ async fn password_submit(
         )
             .into_response()),
         Err(e @ AppError::Invalid { .. }) => {
-            let msg = Some(e.message());
+            let msg = Some(match (forced, e.field()) {
+                (true, Some("current_password")) => {
+                    "The one-time password is not right.".to_owned()
+                }
+                _ => e.message(),
+            });
             let errors = match e.field() {
                 Some("current_password") => PasswordErrors {
                     current: msg,

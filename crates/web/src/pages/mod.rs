@@ -162,6 +162,64 @@ pub fn notice(message: Option<&str>) -> Markup {
     html! { @if let Some(m) = message { div.alert.alert-ok role="status" { (m) } } }
 }
 
+/// What an error page said, kept on the response so that
+/// [`with_navigation`] can render it again inside the signed-in user's frame.
+#[derive(Clone)]
+struct ErrorPageInfo {
+    title: &'static str,
+    message: String,
+}
+
+fn error_body(title: &str, message: &str) -> Markup {
+    html! {
+        section.card.narrow {
+            h1 { (title) }
+            p { (message) }
+            p { a href="/" { "Back to the portal" } }
+        }
+    }
+}
+
+/// Gives error pages the navigation of the signed-in user. Error pages are
+/// made where the user is not at hand (extractors, `?` in handlers); this
+/// layer knows the request's context (the same one the handler used, cached
+/// in the request) and re-renders them.
+pub async fn with_navigation(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.uri().path().starts_with("/static/") {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let ctx =
+        <crate::extract::Ctx as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, &st,
+        )
+        .await
+        .ok();
+    let resp = next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await;
+    let (Some(info), Some(ctx)) = (resp.extensions().get::<ErrorPageInfo>().cloned(), ctx) else {
+        return resp;
+    };
+    match ctx.user() {
+        Some(user) => (
+            resp.status(),
+            layout(
+                info.title,
+                Some(user),
+                ctx.csrf_token(),
+                error_body(info.title, &info.message),
+            ),
+        )
+            .into_response(),
+        None => resp,
+    }
+}
+
 /// A whole-page error (not found, forbidden, internal).
 pub fn error_page(err: AppError) -> Response {
     if let AppError::Internal(cause) = &err {
@@ -176,14 +234,15 @@ pub fn error_page(err: AppError) -> Response {
         _ if status.is_server_error() => "Something went wrong",
         _ => "Cannot do that",
     };
-    let body = html! {
-        section.card.narrow {
-            h1 { (title) }
-            p { (err.message()) }
-            p { a href="/" { "Back to the portal" } }
-        }
-    };
-    (status, layout(title, None, None, body)).into_response()
+    let message = err.message();
+    let mut resp = (
+        status,
+        layout(title, None, None, error_body(title, &message)),
+    )
+        .into_response();
+    resp.extensions_mut()
+        .insert(ErrorPageInfo { title, message });
+    resp
 }
 
 /// Converts any error into an HTML error page for page handlers.

@@ -89,8 +89,12 @@ struct ListQuery {
 
 /// The entries of a user's Actions drop-down: (value, label).
 fn actions_for(viewer: &User, u: &User) -> Vec<(&'static str, &'static str)> {
-    let mut a = vec![("edit", "Edit User"), ("reset-password", "Reset Password")];
-    if viewer.id != u.id {
+    let mut a = vec![("edit", "Edit User")];
+    if viewer.id == u.id {
+        // One's own password is changed, not reset (a reset ends one's session).
+        a.push(("change-password", "Change Password"));
+    } else {
+        a.push(("reset-password", "Reset Password"));
         match u.status {
             UserStatus::Active => a.push(("disable", "Disable User")),
             UserStatus::Disabled => a.push(("enable", "Enable User")),
@@ -230,6 +234,7 @@ async fn user_action_dispatch(
 ) -> PageResult {
     require_admin(&me)?;
     let target = match q.action.as_deref().unwrap_or("") {
+        "change-password" => "/password".to_owned(),
         a @ ("edit" | "reset-password" | "disable" | "enable" | "delete") => {
             format!("/users/{id}/{a}")
         }

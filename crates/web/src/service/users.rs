@@ -292,6 +292,12 @@ pub async fn delete(st: &AppState, caller: &Caller, id: UserId) -> Result<()> {
 /// to be shown once.
 pub async fn reset_password(st: &AppState, caller: &Caller, id: UserId) -> Result<String> {
     require_admin(caller)?;
+    if caller.user_id() == Some(id) {
+        return Err(AppError::invalid(
+            "user",
+            "Use Change password for your own user; a reset would sign you out.",
+        ));
+    }
     let users = Users::new(caller.scope());
     let current = get(st, caller, id).await?;
     if current.role == Role::Operator && !caller.is_operator() {

@@ -346,3 +346,58 @@ async fn security_page_and_sign_out() {
     assert_eq!(r.location(), "/login?signed_out=1");
     assert_eq!(user.get("/security").await.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn error_pages_keep_the_signed_in_navigation() {
+    let app = spawn_app().await;
+    let c = app.customer("alpha").await;
+    let mut admin = app.client();
+    admin.page_login(&c.admin_name(), PASSWORD).await;
+    let r = admin.get("/users/999999/edit").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.text.contains("Not found"));
+    assert!(
+        r.text.contains("Sign out") && r.text.contains("href=\"/users\""),
+        "navigation kept"
+    );
+    let anonymous = app.client().get("/no-such-page").await;
+    assert_eq!(anonymous.status, StatusCode::NOT_FOUND);
+    assert!(!anonymous.text.contains("Sign out"));
+}
+
+#[tokio::test]
+async fn ones_own_row_offers_change_password_not_reset() {
+    let app = spawn_app().await;
+    let c = app.customer("alpha").await;
+    let mut admin = app.client();
+    admin.page_login(&c.admin_name(), PASSWORD).await;
+    let page = admin.get("/users").await.text;
+    let own = &page[page.find(&format!("action-{}", c.admin.0)).unwrap()..];
+    let own = &own[..own.find("</select>").unwrap()];
+    assert!(
+        own.contains("Change Password")
+            && !own.contains("Reset Password")
+            && !own.contains("Delete User"),
+        "{own}"
+    );
+    let r = admin
+        .get(&format!(
+            "/users/{}/action?action=change-password",
+            c.admin.0
+        ))
+        .await;
+    assert_eq!(r.location(), "/password");
+    let csrf = Client::csrf_in(&page);
+    let r = admin
+        .form(
+            &format!("/users/{}/reset-password", c.admin.0),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        admin.get("/users").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+}
