@@ -67,6 +67,110 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The credential inventory (Symantec Identity Protection).
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+    /// Monthly prices.
+    Price {
+        #[command(subcommand)]
+        command: PriceCommand,
+    },
+    /// Promo codes.
+    Promo {
+        #[command(subcommand)]
+        command: PromoCommand,
+    },
+    /// Master Services Agreement versions.
+    Msa {
+        #[command(subcommand)]
+        command: MsaCommand,
+    },
+    /// Clients of the validation API.
+    ApiClient {
+        #[command(subcommand)]
+        command: ApiClientCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokensCommand {
+    /// Import a PSKC (RFC 6030) seed file; prints `imported N`.
+    Import {
+        file: PathBuf,
+        /// The pre-shared AES-128 key, in hex.
+        #[arg(long, conflicts_with = "passphrase_stdin")]
+        preshared_key: Option<String>,
+        /// Read the passphrase (PBKDF2) from standard input.
+        #[arg(long)]
+        passphrase_stdin: bool,
+    },
+    /// Issue soft credentials; prints `CREDENTIAL_ID otpauth://…` per line.
+    IssueSoft {
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PriceCommand {
+    /// Set a method's monthly price.
+    Set {
+        /// symantec_vip or phonefactor.
+        #[arg(long)]
+        method: String,
+        /// Minor units (cents).
+        #[arg(long)]
+        amount: i64,
+        #[arg(long)]
+        currency: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PromoCommand {
+    /// Create a promo code.
+    Create {
+        #[arg(long)]
+        code: String,
+        #[arg(long, conflicts_with = "amount_off")]
+        percent_off: Option<i64>,
+        /// Minor units (cents) off each month.
+        #[arg(long)]
+        amount_off: Option<i64>,
+        /// Billing months the discount applies to (default: for ever).
+        #[arg(long)]
+        months: Option<i64>,
+        #[arg(long)]
+        max_redemptions: Option<i64>,
+        /// Last valid day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        valid_until: Option<String>,
+        /// Only for this method.
+        #[arg(long)]
+        method: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MsaCommand {
+    /// Publish a new MSA version from a text file.
+    Publish {
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiClientCommand {
+    /// Create an API client; prints its bearer secret.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -213,6 +317,114 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tokens {
+            command:
+                TokensCommand::Import {
+                    file,
+                    preshared_key,
+                    passphrase_stdin,
+                },
+        } => {
+            let xml =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let key = match (preshared_key, passphrase_stdin) {
+                (Some(hex_key), _) => {
+                    let bytes = hex::decode(hex_key.trim())
+                        .context("--preshared-key must be hex, e.g. 000102…0f")?;
+                    Some(gatehouse_domain::pskc::DecryptionKey::PreShared(bytes))
+                }
+                (None, true) => Some(gatehouse_domain::pskc::DecryptionKey::Passphrase(
+                    read_stdin_line()?,
+                )),
+                (None, false) => None,
+            };
+            let st = state(&config, &cli.data_dir).await?;
+            let source = file
+                .file_name()
+                .map_or_else(|| "pskc".into(), |n| n.to_string_lossy().into_owned());
+            let report = service::credentials::import_pskc(&st, &Caller::cli(), &xml, key, &source)
+                .await
+                .map_err(human)?;
+            for (id, why) in &report.refused {
+                eprintln!("refused {id}: {why}");
+            }
+            println!("imported {}", report.imported.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tokens {
+            command: TokensCommand::IssueSoft { count },
+        } => {
+            let st = state(&config, &cli.data_dir).await?;
+            for c in service::credentials::issue_soft(&st, &Caller::cli(), count)
+                .await
+                .map_err(human)?
+            {
+                println!("{} {}", c.credential_id, c.uri);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Price {
+            command:
+                PriceCommand::Set {
+                    method,
+                    amount,
+                    currency,
+                },
+        } => {
+            let st = state(&config, &cli.data_dir).await?;
+            service::catalog::set_price(&st, &Caller::cli(), &method, amount, &currency)
+                .await
+                .map_err(human)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Promo {
+            command:
+                PromoCommand::Create {
+                    code,
+                    percent_off,
+                    amount_off,
+                    months,
+                    max_redemptions,
+                    valid_until,
+                    method,
+                },
+        } => {
+            let st = state(&config, &cli.data_dir).await?;
+            let p = service::catalog::NewPromo {
+                code,
+                percent_off,
+                amount_off,
+                months,
+                max_redemptions,
+                valid_until,
+                method,
+            };
+            service::catalog::create_promo(&st, &Caller::cli(), p)
+                .await
+                .map_err(human)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Msa {
+            command: MsaCommand::Publish { version, file },
+        } => {
+            let body = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let st = state(&config, &cli.data_dir).await?;
+            service::catalog::publish_msa(&st, &Caller::cli(), &version, &body)
+                .await
+                .map_err(human)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiClient {
+            command: ApiClientCommand::Create { name },
+        } => {
+            let st = state(&config, &cli.data_dir).await?;
+            let secret = service::validate::create_client(&st, &Caller::cli(), &name)
+                .await
+                .map_err(human)?;
+            println!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -287,7 +499,7 @@ async fn state(config: &Config, data_dir: &Path) -> anyhow::Result<AppState> {
     Ok(AppState::new(
         store,
         Arc::new(SystemClock),
-        config.web(),
+        config.web(data_dir)?,
         None,
     ))
 }
@@ -297,7 +509,12 @@ async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::
         .install_recorder()
         .context("installing the metrics recorder")?;
     let store = open(config, data_dir).await?;
-    let st = AppState::new(store, Arc::new(SystemClock), config.web(), Some(metrics));
+    let st = AppState::new(
+        store,
+        Arc::new(SystemClock),
+        config.web(data_dir)?,
+        Some(metrics),
+    );
     let base = format!("http://{}", config.listen);
     if let Some(first) = service::accounts::first_run(&st).await.map_err(human)? {
         println!();

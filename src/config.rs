@@ -4,8 +4,24 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use gatehouse_domain::seal::MasterKey;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// Writes a secret file readable by its owner only.
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    f.write_all(b"\n")?;
+    Ok(())
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -38,6 +54,21 @@ pub struct Config {
     pub hash_concurrency: Option<usize>,
     /// The portal's name in pages.
     pub portal_name: String,
+    /// The 256-bit key (64 hex digits) that seals OATH seeds at rest.
+    /// Default: `DATA_DIR/master.key`, created on first use. Every instance
+    /// sharing a database needs the same key.
+    pub master_key: Option<String>,
+    /// A file holding the master key (hex).
+    pub master_key_file: Option<PathBuf>,
+    /// TOTP steps accepted on either side of now (30 s each).
+    pub totp_window: i64,
+    /// HOTP codes accepted ahead of the expected counter.
+    pub hotp_look_ahead: i64,
+    /// Consecutive wrong security codes that lock a credential.
+    pub credential_max_failures: i64,
+    /// Minutes after which a locked credential unlocks by itself (0: only
+    /// an administrator unlocks it).
+    pub credential_unlock_minutes: i64,
 }
 
 impl Default for Config {
@@ -58,6 +89,12 @@ impl Default for Config {
             address_failure_limit: 100,
             hash_concurrency: None,
             portal_name: "Gatehouse".into(),
+            master_key: None,
+            master_key_file: None,
+            totp_window: 1,
+            hotp_look_ahead: 10,
+            credential_max_failures: 10,
+            credential_unlock_minutes: 0,
         }
     }
 }
@@ -133,7 +170,40 @@ impl Config {
         ))
     }
 
-    pub fn web(&self) -> gatehouse_web::WebConfig {
+    /// The master key: given, read from a file, or the data directory's
+    /// `master.key` (created with owner-only permissions on first use).
+    pub fn master_key(&self, data_dir: &Path) -> anyhow::Result<MasterKey> {
+        let parse = |hex: &str, from: &str| {
+            MasterKey::from_hex(hex.trim()).map_err(|e| {
+                anyhow::anyhow!("the master key from {from} is not 64 hex digits: {e}")
+            })
+        };
+        if let Some(k) = &self.master_key {
+            return parse(k, "the configuration");
+        }
+        let path = self
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("master.key"));
+        match std::fs::read_to_string(&path) {
+            Ok(k) => parse(&k, &path.display().to_string()),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && self.master_key_file.is_none() =>
+            {
+                std::fs::create_dir_all(data_dir)?;
+                let key = MasterKey::generate();
+                write_private(&path, &key.to_hex())?;
+                tracing::warn!(path = %path.display(), "created a new master key; back it up: without it the stored credential seeds cannot be used");
+                Ok(key)
+            }
+            Err(e) => Err(anyhow::anyhow!(
+                "reading the master key {}: {e}",
+                path.display()
+            )),
+        }
+    }
+
+    pub fn web(&self, data_dir: &Path) -> anyhow::Result<gatehouse_web::WebConfig> {
         let mut w = gatehouse_web::WebConfig {
             portal_name: self.portal_name.clone(),
             secure_cookies: self.secure_cookies,
@@ -148,7 +218,12 @@ impl Config {
         if let Some(n) = self.hash_concurrency {
             w.hash_concurrency = n;
         }
-        w
+        w.master_key = self.master_key(data_dir)?;
+        w.oath_policy.totp_window = self.totp_window;
+        w.oath_policy.hotp_look_ahead = self.hotp_look_ahead;
+        w.credential_max_failures = self.credential_max_failures;
+        w.credential_unlock_minutes = self.credential_unlock_minutes;
+        Ok(w)
     }
 }
 

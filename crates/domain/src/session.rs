@@ -10,6 +10,8 @@ pub enum SessionState {
     Anonymous,
     /// The password was right but must be changed before anything else.
     PasswordChangeRequired,
+    /// The password was right; a second factor (Security Code) is due.
+    SecondFactorRequired,
     /// Password and every required factor done.
     Authenticated,
 }
@@ -19,6 +21,7 @@ impl SessionState {
         match self {
             SessionState::Anonymous => "anonymous",
             SessionState::PasswordChangeRequired => "password_change_required",
+            SessionState::SecondFactorRequired => "second_factor_required",
             SessionState::Authenticated => "authenticated",
         }
     }
@@ -27,6 +30,7 @@ impl SessionState {
         Some(match s {
             "anonymous" => SessionState::Anonymous,
             "password_change_required" => SessionState::PasswordChangeRequired,
+            "second_factor_required" => SessionState::SecondFactorRequired,
             "authenticated" => SessionState::Authenticated,
             _ => return None,
         })
@@ -96,6 +100,7 @@ mod tests {
         for s in [
             SessionState::Anonymous,
             SessionState::PasswordChangeRequired,
+            SessionState::SecondFactorRequired,
             SessionState::Authenticated,
         ] {
             assert_eq!(SessionState::parse(s.as_str()), Some(s));

@@ -11,10 +11,14 @@
 //! rows because every query it makes carries the account condition.
 
 pub mod accounts;
+pub mod api_clients;
 pub mod audit;
+pub mod catalog;
+pub mod credentials;
 mod db;
 mod error;
 mod migrate;
+pub mod orders;
 pub mod sessions;
 pub mod testing;
 pub mod throttle;

@@ -17,12 +17,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "symantec",
+        sqlite: include_str!("../migrations/sqlite/0002_symantec.sql"),
+        postgres: include_str!("../migrations/postgres/0002_symantec.sql"),
+    },
+];
 
 /// Advisory lock key for migrations ("GATEHOUS" in ASCII).
 const PG_LOCK: i64 = 0x4741_5445_484f_5553;

@@ -29,6 +29,15 @@ pub struct WebConfig {
     pub address_window_seconds: i64,
     /// Password hashes computed at once; the rest wait their turn.
     pub hash_concurrency: usize,
+    /// The key that seals OATH seeds and keys temporary-code digests.
+    pub master_key: gatehouse_domain::seal::MasterKey,
+    /// TOTP window and HOTP look-ahead.
+    pub oath_policy: gatehouse_domain::oath::ValidationPolicy,
+    /// Consecutive wrong security codes that lock a credential.
+    pub credential_max_failures: i64,
+    /// Minutes after which a locked credential unlocks by itself; 0 = only
+    /// an administrator unlocks it.
+    pub credential_unlock_minutes: i64,
 }
 
 impl Default for WebConfig {
@@ -42,6 +51,10 @@ impl Default for WebConfig {
             address_failure_limit: 100,
             address_window_seconds: 15 * 60,
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            master_key: gatehouse_domain::seal::MasterKey::generate(),
+            oath_policy: gatehouse_domain::oath::ValidationPolicy::default(),
+            credential_max_failures: 10,
+            credential_unlock_minutes: 0,
         }
     }
 }

@@ -209,6 +209,9 @@ impl FromRequestParts<AppState> for PageUser {
             (Some(SessionState::PasswordChangeRequired), _) => {
                 Err(Redirect::to("/password").into_response())
             }
+            (Some(SessionState::SecondFactorRequired), _) => {
+                Err(Redirect::to("/login/security-code").into_response())
+            }
             _ => {
                 let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
                 let target = if next == "/" || !next.starts_with('/') || next.starts_with("//") {

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod external;
 mod session;
 mod users;
 
@@ -35,6 +36,28 @@ pub fn routes() -> Router<AppState> {
             get(accounts::account_list).post(accounts::account_create),
         )
         .route("/audit", get(audit::audit_list))
+        .route("/login/security-code", post(external::login_security_code))
+        .route(
+            "/users/{id}/external-authentication/quote",
+            post(external::quote),
+        )
+        .route(
+            "/users/{id}/external-authentication/orders",
+            post(external::order_place),
+        )
+        .route(
+            "/users/{id}/external-authentication/{method}",
+            axum::routing::delete(external::remove),
+        )
+        .route(
+            "/users/{id}/security-code/temporary",
+            post(external::temporary),
+        )
+        .route("/users/{id}/security-code/unlock", post(external::unlock))
+        .route("/users/{id}/security-code/sync", post(external::sync))
+        .route("/users/{id}/security-code/disable", post(external::disable))
+        .route("/users/{id}/security-code/enable", post(external::enable))
+        .route("/validate", post(external::validate_code))
         .fallback(|| async { AppError::NotFound })
 }
 
@@ -68,6 +91,16 @@ pub fn openapi_routes() -> Router<AppState> {
         accounts::account_list,
         accounts::account_create,
         audit::audit_list,
+        external::login_security_code,
+        external::quote,
+        external::order_place,
+        external::remove,
+        external::temporary,
+        external::unlock,
+        external::sync,
+        external::disable,
+        external::enable,
+        external::validate_code,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecurityAddon)

@@ -48,9 +48,13 @@ pub async fn login(
         previous.as_deref(),
     )
     .await?;
+    let methods = match signed.session.state {
+        SessionState::SecondFactorRequired => vec!["security_code".to_owned()],
+        _ => vec![],
+    };
     let body = LoginResponse {
         state: signed.session.state.as_str().to_owned(),
-        methods: vec![],
+        methods,
     };
     Ok((jar.add(session_cookie(&st, &signed.session)), Json(body)).into_response())
 }

@@ -61,6 +61,27 @@ impl From<&User> for UserDto {
     }
 }
 
+impl UserDto {
+    /// Adds the user's external authentication.
+    pub fn with_external(
+        mut self,
+        ext: Option<&Vec<crate::service::orders::ExternalAuth>>,
+    ) -> Self {
+        self.external_authentication = ext
+            .map(|v| {
+                v.iter()
+                    .map(|e| ExternalAuthDto {
+                        method: e.method.as_str().into(),
+                        state: e.state.into(),
+                        credential_id: e.credential_id.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
     /// Part of a username, name or e-mail address (case-insensitive).
@@ -97,8 +118,13 @@ pub async fn user_list(
         page,
     )
     .await?;
+    let ext = crate::service::orders::external_auth_for(&st, &result.users).await?;
     Ok(Json(UserList {
-        users: result.users.iter().map(UserDto::from).collect(),
+        users: result
+            .users
+            .iter()
+            .map(|u| UserDto::from(u).with_external(ext.get(&u.id)))
+            .collect(),
         total: result.total,
         page,
         per_page: users::PER_PAGE,

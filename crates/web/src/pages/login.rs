@@ -20,6 +20,10 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(page_login).post(login_submit))
         .route("/logout", post(logout_submit))
         .route("/password", get(page_password).post(password_submit))
+        .route(
+            "/login/security-code",
+            get(page_security_code).post(security_code_submit),
+        )
 }
 
 #[derive(Deserialize)]
@@ -70,8 +74,14 @@ async fn page_login(
     if let Some(u) = ctx.user() {
         return Ok(Redirect::to(home_for(u)).into_response());
     }
-    if ctx.session_state() == Some(SessionState::PasswordChangeRequired) {
-        return Ok(Redirect::to("/password").into_response());
+    match ctx.session_state() {
+        Some(SessionState::PasswordChangeRequired) => {
+            return Ok(Redirect::to("/password").into_response());
+        }
+        Some(SessionState::SecondFactorRequired) => {
+            return Ok(Redirect::to("/login/security-code").into_response());
+        }
+        _ => {}
     }
     let (csrf, cookie) = ensure_session(&st, &ctx).await?;
     let info = q.signed_out.as_ref().map(|_| "You have signed out.");
@@ -124,6 +134,7 @@ async fn login_submit(
         Ok(signed) => {
             let target = match signed.session.state {
                 SessionState::PasswordChangeRequired => "/password".to_owned(),
+                SessionState::SecondFactorRequired => "/login/security-code".to_owned(),
                 _ => safe_next(f.next.as_deref())
                     .unwrap_or(home_for(&signed.user))
                     .to_owned(),
@@ -306,6 +317,81 @@ async fn password_submit(
             )
                 .into_response())
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn security_code_form(ctx: &Ctx, error: Option<&str>) -> maud::Markup {
+    let csrf = ctx.csrf_token().unwrap_or_default();
+    let who = ctx
+        .live
+        .as_ref()
+        .and_then(|l| l.user.as_ref())
+        .map(|u| u.username.clone())
+        .unwrap_or_default();
+    layout(
+        "Security Code",
+        None,
+        None,
+        html! {
+            section.card.narrow {
+                h1 { "Security Code" }
+                p.lead { "Signing in as " strong { (who) } ". Enter the security code your Symantec Identity Protection credential shows now." }
+                form method="post" action="/login/security-code" novalidate {
+                    (csrf_input(csrf))
+                    (field("Security Code", "code", "text", "", error, FieldExtra { required: true, autofocus: true, autocomplete: Some("one-time-code"), hint: Some("6 digits, from your token or the VIP Access app. A temporary security code from your administrator works here too."), ..Default::default() }))
+                    div.buttons { button.primary type="submit" { "Verify" } }
+                }
+                form method="post" action="/logout" {
+                    (csrf_input(csrf))
+                    button.link type="submit" { "Cancel and sign out" }
+                }
+            }
+        },
+    )
+}
+
+async fn page_security_code(ctx: Ctx) -> PageResult {
+    if ctx.session_state() != Some(SessionState::SecondFactorRequired) {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    Ok(security_code_form(&ctx, None).into_response())
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+async fn security_code_submit(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    jar: CookieJar,
+    Form(f): Form<CodeForm>,
+) -> PageResult {
+    let Some(live) = ctx
+        .live
+        .clone()
+        .filter(|l| l.session.state == SessionState::SecondFactorRequired)
+    else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    ctx.check_csrf(&f.csrf)?;
+    match auth::complete_security_code(&st, &ctx.caller(), &live, &f.code).await {
+        Ok(issued) => {
+            let target = match (issued.state, live.user.as_ref()) {
+                (SessionState::PasswordChangeRequired, _) => "/password",
+                (_, Some(u)) => home_for(u),
+                _ => "/",
+            };
+            Ok((jar.add(session_cookie(&st, &issued)), Redirect::to(target)).into_response())
+        }
+        Err(e @ AppError::Unauthorized(_)) => Ok((
+            StatusCode::UNAUTHORIZED,
+            security_code_form(&ctx, Some(&e.message())),
+        )
+            .into_response()),
         Err(e) => Err(e.into()),
     }
 }

@@ -3,7 +3,9 @@
 
 mod accounts;
 mod audit;
+mod external_auth;
 mod login;
+mod operator;
 mod security;
 mod users;
 
@@ -24,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/static/app.js", get(static_js))
         .merge(login::routes())
         .merge(users::routes())
+        .merge(external_auth::routes())
+        .merge(operator::routes())
         .merge(accounts::routes())
         .merge(audit::routes())
         .merge(security::routes())
@@ -88,6 +92,8 @@ pub fn layout(title: &str, user: Option<&User>, csrf: Option<&str>, body: Markup
                                 }
                                 @if u.role == Role::Operator {
                                     li { a href="/accounts" { "Accounts" } }
+                                    li { a href="/tokens" { "Token Inventory" } }
+                                    li { a href="/catalog" { "Catalog" } }
                                 }
                                 @if u.role.is_admin() {
                                     li { a href="/audit" { "Audit Log" } }

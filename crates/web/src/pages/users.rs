@@ -4,13 +4,14 @@ use super::{FieldExtra, PageResult, alert, confirm_page, csrf_input, field, layo
 use crate::AppState;
 use crate::error::AppError;
 use crate::extract::PageUser;
+use crate::service::orders::ExternalAuth;
 use crate::service::users::{self as svc, CreateUser, EditUser};
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use gatehouse_domain::{AccountId, Role, UserId, UserStatus};
+use gatehouse_domain::{AccountId, Method, Role, UserId, UserStatus};
 use gatehouse_store::User;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -75,6 +76,14 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "deleted" => "The user was deleted.",
         "disabled" => "The user was disabled and signed out everywhere.",
         "enabled" => "The user was enabled.",
+        "order-cancelled" => "The order was cancelled; nothing was stored.",
+        "external-auth-removed" => {
+            "External authentication was removed; its monthly fee stops today."
+        }
+        "credential-unlocked" => "The credential was unlocked.",
+        "credential-disabled" => "The credential was disabled.",
+        "credential-enabled" => "The credential was enabled.",
+        "credential-synchronized" => "The credential was synchronized.",
         _ => return None,
     })
 }
@@ -88,8 +97,27 @@ struct ListQuery {
 }
 
 /// The entries of a user's Actions drop-down: (value, label).
-fn actions_for(viewer: &User, u: &User) -> Vec<(&'static str, &'static str)> {
+fn actions_for(viewer: &User, u: &User, ext: &[ExternalAuth]) -> Vec<(&'static str, &'static str)> {
     let mut a = vec![("edit", "Edit User")];
+    if ext.len() < Method::ALL.len() {
+        a.push(("add-external-authentication", "Add External Authentication"));
+    }
+    if let Some(s) = ext.iter().find(|e| e.method == Method::SymantecVip) {
+        a.push((
+            "remove-external-authentication",
+            "Remove External Authentication",
+        ));
+        a.push(("temporary-security-code", "Temporary Security Code"));
+        if s.state == "locked" {
+            a.push(("unlock-credential", "Unlock Credential"));
+        }
+        a.push(("synchronize-credential", "Synchronize Credential"));
+        if s.state == "disabled" {
+            a.push(("enable-credential", "Enable Credential"));
+        } else {
+            a.push(("disable-credential", "Disable Credential"));
+        }
+    }
     if viewer.id == u.id {
         // One's own password is changed, not reset (a reset ends one's session).
         a.push(("change-password", "Change Password"));
@@ -104,8 +132,18 @@ fn actions_for(viewer: &User, u: &User) -> Vec<(&'static str, &'static str)> {
     a
 }
 
-fn external_auth_cell(_u: &User) -> Markup {
-    html! { span.muted { "None" } }
+fn external_auth_cell(ext: &[ExternalAuth]) -> Markup {
+    html! {
+        @if ext.is_empty() {
+            span.muted { "None" }
+        } @else {
+            ul.ext {
+                @for e in ext {
+                    li { (e.label()) " " span class=(format!("badge badge-{}", e.state)) { (e.state) } }
+                }
+            }
+        }
+    }
 }
 
 async fn page_users(
@@ -122,6 +160,8 @@ async fn page_users(
         .filter(|_| me.role == Role::Operator)
         .map(AccountId);
     let result = svc::list(&st, &caller, &query, account, page).await?;
+    let ext = crate::service::orders::external_auth_for(&st, &result.users).await?;
+    let none: Vec<ExternalAuth> = vec![];
     let account_label = match account {
         Some(a) => Some(crate::service::accounts::get(&st, &caller, a).await?.name),
         None if me.role == Role::Admin => Some(me.account_name.clone()),
@@ -190,13 +230,13 @@ async fn page_users(
                             @if show_account { td { a href=(format!("/users?account={}", u.account_id.0)) { (u.account_name) } } }
                             td { (u.role.label()) }
                             td { span class=(format!("badge badge-{}", u.status.as_str())) { (u.status.label()) } }
-                            td { (external_auth_cell(u)) }
+                            td { (external_auth_cell(ext.get(&u.id).unwrap_or(&none))) }
                             td {
                                 form.actions method="get" action=(format!("/users/{}/action", u.id.0)) {
                                     label.visually-hidden for=(format!("action-{}", u.id.0)) { "Actions for " (u.username) }
                                     select id=(format!("action-{}", u.id.0)) name="action" data-autosubmit {
                                         option value="" { "Actions" }
-                                        @for (value, label) in actions_for(&me, u) {
+                                        @for (value, label) in actions_for(&me, u, ext.get(&u.id).unwrap_or(&none)) {
                                             option value=(value) { (label) }
                                         }
                                     }
@@ -235,6 +275,13 @@ async fn user_action_dispatch(
     require_admin(&me)?;
     let target = match q.action.as_deref().unwrap_or("") {
         "change-password" => "/password".to_owned(),
+        "add-external-authentication" => format!("/users/{id}/external-authentication"),
+        "remove-external-authentication" => format!("/users/{id}/external-authentication/remove"),
+        "temporary-security-code" => format!("/users/{id}/security-code/temporary"),
+        "unlock-credential" => format!("/users/{id}/security-code/unlock"),
+        "synchronize-credential" => format!("/users/{id}/security-code/sync"),
+        "disable-credential" => format!("/users/{id}/security-code/disable"),
+        "enable-credential" => format!("/users/{id}/security-code/enable"),
         a @ ("edit" | "reset-password" | "disable" | "enable" | "delete") => {
             format!("/users/{id}/{a}")
         }

@@ -242,11 +242,12 @@ pub async fn sign_in(
         return Err(AppError::Unauthorized(SIGN_IN_FAILED.into()));
     }
 
-    users.record_sign_in(&mut tx, user.id, now).await?;
-    let state = if user.must_change_password {
-        SessionState::PasswordChangeRequired
+    let second_factor = super::credentials::requires_security_code(st, &user).await?;
+    let state = if second_factor {
+        SessionState::SecondFactorRequired
     } else {
-        SessionState::Authenticated
+        users.record_sign_in(&mut tx, user.id, now).await?;
+        after_all_factors(&user)
     };
     let session = issue_session(st, &mut tx, Some(&user), state, &caller.addr, previous).await?;
     let signed_in_caller = Caller::user(user.clone(), caller.addr.clone(), caller.via);
@@ -262,6 +263,69 @@ pub async fn sign_in(
     tx.commit().await?;
     metrics::counter!("gatehouse_sign_ins_total", "outcome" => "success").increment(1);
     Ok(SignedIn { user, session })
+}
+
+/// The state once every factor is done: a forced password change first, if due.
+fn after_all_factors(user: &User) -> SessionState {
+    if user.must_change_password {
+        SessionState::PasswordChangeRequired
+    } else {
+        SessionState::Authenticated
+    }
+}
+
+/// The message for a wrong Security Code.
+pub const SECURITY_CODE_FAILED: &str =
+    "The security code is not right. Enter the code your credential shows now.";
+
+/// Second step of sign-in: the Security Code. On success the session id is
+/// renewed and the session is signed in.
+pub async fn complete_security_code(
+    st: &AppState,
+    caller: &Caller,
+    live: &LiveSession,
+    code: &str,
+) -> Result<IssuedSession> {
+    let user = match (&live.user, live.session.state) {
+        (Some(u), SessionState::SecondFactorRequired) => u.clone(),
+        _ => {
+            return Err(AppError::Unauthorized(
+                "Sign in with your username and password first.".into(),
+            ));
+        }
+    };
+    let as_user = Caller::user(user.clone(), caller.addr.clone(), caller.via);
+    if !super::credentials::check_security_code(st, &as_user, &user, code).await? {
+        metrics::counter!("gatehouse_sign_ins_total", "outcome" => "second_factor_failure")
+            .increment(1);
+        return Err(AppError::Unauthorized(SECURITY_CODE_FAILED.into()));
+    }
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    Users::new(Scope::All)
+        .record_sign_in(&mut tx, user.id, now)
+        .await?;
+    let issued = issue_session(
+        st,
+        &mut tx,
+        Some(&user),
+        after_all_factors(&user),
+        &caller.addr,
+        Some(&live.session.id_hash),
+    )
+    .await?;
+    let rec = as_user.audit(
+        now,
+        "sign_in",
+        user_target(&user),
+        "success",
+        Some(user.account_id.0),
+        "password and security code",
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    metrics::counter!("gatehouse_sign_ins_total", "outcome" => "success").increment(1);
+    Ok(issued)
 }
 
 fn truncate(s: &str, n: usize) -> String {

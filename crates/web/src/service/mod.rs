@@ -5,7 +5,11 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
+pub mod credentials;
+pub mod orders;
 pub mod users;
+pub mod validate;
 
 use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::{Role, Timestamp, UserId};
@@ -19,6 +23,8 @@ pub struct Caller {
     pub addr: String,
     /// `cli` for the command line, otherwise `web` or `api`.
     pub via: &'static str,
+    /// The API client (validation API) acting, by name.
+    pub client: Option<String>,
 }
 
 impl Caller {
@@ -28,6 +34,7 @@ impl Caller {
             user: None,
             addr: "local".into(),
             via: "cli",
+            client: None,
         }
     }
 
@@ -36,6 +43,7 @@ impl Caller {
             user: None,
             addr: addr.into(),
             via,
+            client: None,
         }
     }
 
@@ -44,6 +52,17 @@ impl Caller {
             user: Some(user),
             addr: addr.into(),
             via,
+            client: None,
+        }
+    }
+
+    /// An API client of the validation API: no user rights at all.
+    pub fn api_client(name: impl Into<String>, addr: impl Into<String>) -> Self {
+        Self {
+            user: None,
+            addr: addr.into(),
+            via: "api",
+            client: Some(name.into()),
         }
     }
 
@@ -90,10 +109,11 @@ impl Caller {
         AuditRecord {
             at: now,
             actor_id: self.user.as_ref().map(|u| u.id.0),
-            actor: match (&self.user, self.via) {
-                (Some(u), _) => u.username.clone(),
-                (None, "cli") => "cli".into(),
-                (None, _) => "anonymous".into(),
+            actor: match (&self.user, &self.client, self.via) {
+                (Some(u), _, _) => u.username.clone(),
+                (None, Some(c), _) => format!("api-client:{c}"),
+                (None, None, "cli") => "cli".into(),
+                (None, None, _) => "anonymous".into(),
             },
             account_id,
             action: action.into(),

@@ -1,0 +1,335 @@
+//! The credential inventory (Symantec Identity Protection tokens) and the
+//! per-credential validation state. Seeds are stored sealed (AES-256-GCM);
+//! this module never sees them in clear.
+//!
+//! Replay protection lives in [`accept`]: the last accepted time step or
+//! counter is checked and advanced in the same `UPDATE`, so of two requests
+//! with the same code (even on two server instances) only one can succeed.
+
+use crate::{Conn, Result, StoreError};
+use gatehouse_domain::{Timestamp, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub id: i64,
+    pub credential_id: String,
+    /// `totp` or `hotp`.
+    pub kind: String,
+    pub algorithm: String,
+    pub digits: i64,
+    pub period: i64,
+    pub sealed_secret: Option<Vec<u8>>,
+    /// `local` or `remote`.
+    pub validation: String,
+    pub source: String,
+    pub last_used: Option<i64>,
+    pub next_counter: i64,
+    pub drift: i64,
+    pub failures: i64,
+    pub locked_until: Option<Timestamp>,
+    pub enabled: bool,
+    pub user_id: Option<UserId>,
+    pub last_validated_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+pub struct NewCredential<'a> {
+    pub credential_id: &'a str,
+    pub kind: &'a str,
+    pub algorithm: &'a str,
+    pub digits: i64,
+    pub period: i64,
+    pub next_counter: i64,
+    pub sealed_secret: Option<&'a [u8]>,
+    pub validation: &'a str,
+    pub source: &'a str,
+}
+
+const COLUMNS: &str = "id, credential_id, kind, algorithm, digits, period, secret, validation, \
+     source, last_used, next_counter, drift, failures, locked_until, enabled, user_id, \
+     last_validated_at, created_at";
+
+fn from_row(r: &AnyRow) -> Result<Credential> {
+    Ok(Credential {
+        id: r.try_get(0)?,
+        credential_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        algorithm: r.try_get(3)?,
+        digits: r.try_get(4)?,
+        period: r.try_get(5)?,
+        sealed_secret: r.try_get(6)?,
+        validation: r.try_get(7)?,
+        source: r.try_get(8)?,
+        last_used: r.try_get(9)?,
+        next_counter: r.try_get(10)?,
+        drift: r.try_get(11)?,
+        failures: r.try_get(12)?,
+        locked_until: r.try_get::<Option<i64>, _>(13)?.map(Timestamp),
+        enabled: r.try_get::<i64, _>(14)? != 0,
+        user_id: r.try_get::<Option<i64>, _>(15)?.map(UserId),
+        last_validated_at: r.try_get::<Option<i64>, _>(16)?.map(Timestamp),
+        created_at: Timestamp(r.try_get(17)?),
+    })
+}
+
+pub async fn insert(conn: &mut Conn, c: &NewCredential<'_>, now: Timestamp) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO credentials (credential_id, kind, algorithm, digits, period, next_counter, \
+         secret, validation, source, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(c.credential_id)
+    .bind(c.kind)
+    .bind(c.algorithm)
+    .bind(c.digits)
+    .bind(c.period)
+    .bind(c.next_counter)
+    .bind(c.sealed_secret.map(<[u8]>::to_vec))
+    .bind(c.validation)
+    .bind(c.source)
+    .bind(now.millis())
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
+pub async fn by_credential_id(conn: &mut Conn, credential_id: &str) -> Result<Credential> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM credentials WHERE credential_id = $1"
+    )))
+    .bind(credential_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    from_row(&r)
+}
+
+/// The credential assigned to a user, if any.
+pub async fn for_user(conn: &mut Conn, user: UserId) -> Result<Option<Credential>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM credentials WHERE user_id = $1"
+    )))
+    .bind(user.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.as_ref().map(from_row).transpose()
+}
+
+/// Credentials of several users at once (for the Users screen).
+pub async fn for_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<Credential>> {
+    if users.is_empty() {
+        return Ok(vec![]);
+    }
+    let list: Vec<String> = users.iter().map(|u| u.0.to_string()).collect();
+    // The ids are integers we formatted ourselves, so inlining them is safe.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM credentials WHERE user_id IN ({})",
+        list.join(",")
+    )))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// The inventory, newest first, optionally only unassigned ones.
+pub async fn list(
+    conn: &mut Conn,
+    query: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Credential>, i64)> {
+    let pattern = format!("%{}%", query.trim().to_uppercase().replace(['%', '_'], ""));
+    let total: i64 = sqlx::query("SELECT COUNT(*) FROM credentials WHERE credential_id LIKE $1")
+        .bind(&pattern)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM credentials WHERE credential_id LIKE $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
+    )))
+    .bind(&pattern)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((rows.iter().map(from_row).collect::<Result<_>>()?, total))
+}
+
+/// Assigns an unassigned credential; `false` if someone else has it.
+pub async fn assign(conn: &mut Conn, id: i64, user: UserId) -> Result<bool> {
+    Ok(
+        sqlx::query("UPDATE credentials SET user_id = $2 WHERE id = $1 AND user_id IS NULL")
+            .bind(id)
+            .bind(user.0)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// Returns a credential to the inventory, clearing its per-user state.
+pub async fn unassign(conn: &mut Conn, id: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE credentials SET user_id = NULL, failures = 0, locked_until = NULL, enabled = 1 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records an accepted code: advances the last used step/counter only if
+/// it moves forward and the credential is usable, in one statement.
+/// `false` means another request got there first (a replay) or the
+/// credential was locked or disabled meanwhile.
+pub async fn accept(
+    conn: &mut Conn,
+    id: i64,
+    step_or_counter: i64,
+    next_counter: i64,
+    drift: i64,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE credentials SET last_used = $2, next_counter = $3, drift = $4, failures = 0, \
+         last_validated_at = $5 \
+         WHERE id = $1 AND (last_used IS NULL OR last_used < $2) AND enabled = 1 \
+         AND (locked_until IS NULL OR locked_until <= $5)",
+    )
+    .bind(id)
+    .bind(step_or_counter)
+    .bind(next_counter)
+    .bind(drift)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Counts a failed code; returns the consecutive failures after it.
+pub async fn add_failure(conn: &mut Conn, id: i64) -> Result<i64> {
+    Ok(sqlx::query(
+        "UPDATE credentials SET failures = failures + 1 WHERE id = $1 RETURNING failures",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
+pub async fn lock(conn: &mut Conn, id: i64, until: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE credentials SET locked_until = $2 WHERE id = $1")
+        .bind(id)
+        .bind(until.millis())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn unlock(conn: &mut Conn, id: i64) -> Result<()> {
+    sqlx::query("UPDATE credentials SET locked_until = NULL, failures = 0 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_enabled(conn: &mut Conn, id: i64, enabled: bool) -> Result<()> {
+    sqlx::query("UPDATE credentials SET enabled = $2 WHERE id = $1")
+        .bind(id)
+        .bind(i64::from(enabled))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Stores the counters found by a resynchronisation (and unlocks).
+pub async fn resync(
+    conn: &mut Conn,
+    id: i64,
+    last_used: i64,
+    next_counter: i64,
+    drift: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE credentials SET last_used = $2, next_counter = $3, drift = $4, failures = 0, \
+         locked_until = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .bind(last_used)
+    .bind(next_counter)
+    .bind(drift)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A temporary security code issued by an administrator.
+#[derive(Debug, Clone)]
+pub struct TemporaryCode {
+    pub code_hash: String,
+    pub expires_at: Timestamp,
+    pub single_use: bool,
+}
+
+pub async fn set_temporary_code(
+    conn: &mut Conn,
+    user: UserId,
+    code_hash: &str,
+    expires_at: Timestamp,
+    single_use: bool,
+    created_by: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO temporary_codes (user_id, code_hash, expires_at, single_use, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (user_id) DO UPDATE SET code_hash = $2, expires_at = $3, single_use = $4, \
+         created_by = $5, created_at = $6",
+    )
+    .bind(user.0)
+    .bind(code_hash)
+    .bind(expires_at.millis())
+    .bind(i64::from(single_use))
+    .bind(created_by)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn temporary_code(conn: &mut Conn, user: UserId) -> Result<Option<TemporaryCode>> {
+    let r = sqlx::query(
+        "SELECT code_hash, expires_at, single_use FROM temporary_codes WHERE user_id = $1",
+    )
+    .bind(user.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.map(|r| {
+        Ok(TemporaryCode {
+            code_hash: r.try_get(0)?,
+            expires_at: Timestamp(r.try_get(1)?),
+            single_use: r.try_get::<i64, _>(2)? != 0,
+        })
+    })
+    .transpose()
+}
+
+/// Removes the temporary code; `false` if there was none (already used).
+pub async fn clear_temporary_code(conn: &mut Conn, user: UserId) -> Result<bool> {
+    Ok(
+        sqlx::query("DELETE FROM temporary_codes WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}

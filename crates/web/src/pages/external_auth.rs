@@ -1,0 +1,651 @@
+//! Add External Authentication (the help article's steps, with its labels)
+//! and the administrators' recovery actions for a user's credential.
+
+use super::{FieldExtra, PageResult, alert, csrf_input, field, layout};
+use crate::AppState;
+use crate::error::AppError;
+use crate::extract::{Ctx, PageUser};
+use crate::service::credentials as creds;
+use crate::service::orders::{self as svc, Checked, OrderInput, Placed};
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use gatehouse_domain::pricing::format_money;
+use gatehouse_domain::{Method, UserId, secret};
+use gatehouse_store::User;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/users/{id}/external-authentication",
+            get(page_wizard).post(wizard_submit),
+        )
+        .route("/orders/{number}", get(page_order))
+        .route("/msa/{version}", get(page_msa))
+        .route(
+            "/users/{id}/external-authentication/remove",
+            get(page_remove).post(remove_submit),
+        )
+        .route(
+            "/users/{id}/security-code/temporary",
+            get(page_temporary).post(temporary_submit),
+        )
+        .route(
+            "/users/{id}/security-code/unlock",
+            get(page_unlock).post(unlock_submit),
+        )
+        .route(
+            "/users/{id}/security-code/sync",
+            get(page_sync).post(sync_submit),
+        )
+        .route(
+            "/users/{id}/security-code/disable",
+            get(page_disable).post(disable_submit),
+        )
+        .route(
+            "/users/{id}/security-code/enable",
+            get(page_enable).post(enable_submit),
+        )
+}
+
+fn require_admin(user: &User) -> Result<(), AppError> {
+    if user.role.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "Only administrators can manage external authentication.".into(),
+        ))
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct WizardForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    credential_id: String,
+    #[serde(default)]
+    security_code: String,
+    #[serde(default)]
+    next_security_code: String,
+    #[serde(default)]
+    promo_code: String,
+    #[serde(default)]
+    msa_version: String,
+    #[serde(default)]
+    msa_acknowledged: Option<String>,
+    #[serde(default)]
+    idempotency_key: String,
+}
+
+impl WizardForm {
+    fn input(&self, with_proof: bool) -> OrderInput {
+        OrderInput {
+            method: self.method.clone(),
+            credential_id: Some(self.credential_id.clone()).filter(|c| !c.trim().is_empty()),
+            security_code: Some(self.security_code.clone()).filter(|_| with_proof),
+            next_security_code: Some(self.next_security_code.clone()).filter(|_| with_proof),
+            promo_code: Some(self.promo_code.clone()).filter(|p| !p.trim().is_empty()),
+        }
+    }
+}
+
+struct Errors(Vec<(&'static str, String)>);
+
+impl Errors {
+    fn none() -> Self {
+        Errors(vec![])
+    }
+    fn from(e: &AppError) -> Self {
+        Errors(vec![(e.field().unwrap_or("form"), e.message())])
+    }
+    fn get(&self, f: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == f)
+            .map(|(_, v)| v.as_str())
+    }
+    fn form_level(&self) -> Option<&str> {
+        self.get("form")
+            .or(self.get("method"))
+            .or(self.get("msa_version"))
+    }
+}
+
+async fn target(st: &AppState, ctx: &Ctx, id: i64) -> Result<User, AppError> {
+    crate::service::users::get(st, &ctx.caller(), UserId(id)).await
+}
+
+fn step1(me: &User, ctx: &Ctx, user: &User, f: &WizardForm, errors: &Errors) -> Markup {
+    let csrf = ctx.csrf_token().unwrap_or_default();
+    let method = if f.method.is_empty() {
+        "symantec_vip"
+    } else {
+        f.method.as_str()
+    };
+    layout(
+        "Add External Authentication",
+        Some(me),
+        Some(csrf),
+        html! {
+            section.card {
+                h1 { "Add External Authentication" }
+                p.lead { "For " strong { (user.username) } @if !user.name.is_empty() { " (" (user.name) ")" } ". Both methods may be added per user for a small monthly fee." }
+                (alert(errors.form_level()))
+                form method="post" action=(format!("/users/{}/external-authentication", user.id.0)) novalidate {
+                    (csrf_input(csrf))
+                    fieldset.choices {
+                        legend { "External Authentication Type" }
+                        div.choice {
+                            input type="radio" id="m-symantec" name="method" value="symantec_vip" checked[method == "symantec_vip"];
+                            label for="m-symantec" { "Symantec Identity Protection" }
+                            p.hint { "A security code from the user's token or VIP Access app, in addition to username and password." }
+                        }
+                        div.choice {
+                            input type="radio" id="m-phonefactor" name="method" value="phonefactor" checked[method == "phonefactor"];
+                            label for="m-phonefactor" { "PhoneFactor" }
+                            p.hint { "Out-of-band authentication by phone call, SMS or mobile app. Not yet available: activation by phone comes in a later release." }
+                        }
+                    }
+                    (field("Credential ID", "credential_id", "text", &f.credential_id, errors.get("credential_id"), FieldExtra { autofocus: true, autocomplete: Some("off"), hint: Some("For Symantec Identity Protection: the ID printed on the token or shown in the app, e.g. VSST 1234 5678."), ..Default::default() }))
+                    details.proof open[errors.get("security_code").is_some()] {
+                        summary { "Prove possession of the credential (optional)" }
+                        p.hint { "Enter the security code the credential shows now, and optionally the next one after it changes." }
+                        (field("Security code", "security_code", "text", "", errors.get("security_code"), FieldExtra { optional: true, autocomplete: Some("one-time-code"), ..Default::default() }))
+                        (field("Next security code", "next_security_code", "text", "", None, FieldExtra { optional: true, autocomplete: Some("off"), ..Default::default() }))
+                    }
+                    div.buttons {
+                        button.primary type="submit" name="action" value="continue" { "Continue" }
+                        a.button href="/users" { "Cancel" }
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn step2(me: &User, ctx: &Ctx, c: &Checked, f: &WizardForm, errors: &Errors) -> Markup {
+    let csrf = ctx.csrf_token().unwrap_or_default();
+    let cur = c.currency.as_str();
+    html! {
+        (layout("Add External Authentication", Some(me), Some(csrf), html! {
+            section.card {
+                h1 { "Add External Authentication" }
+                (alert(errors.form_level()))
+                dl.props {
+                    dt { "User" } dd { (c.user.username) @if !c.user.name.is_empty() { " (" (c.user.name) ")" } }
+                    dt { "External Authentication Type" } dd { (c.method.label()) }
+                    @if let Some(cred) = &c.credential { dt { "Credential ID" } dd { code { (cred.credential_id) } } }
+                }
+                form method="post" action=(format!("/users/{}/external-authentication", c.user.id.0)) novalidate {
+                    (csrf_input(csrf))
+                    input type="hidden" name="method" value=(c.method.as_str());
+                    input type="hidden" name="credential_id" value=(f.credential_id);
+                    input type="hidden" name="msa_version" value=(c.msa.version);
+                    input type="hidden" name="idempotency_key" value=(f.idempotency_key);
+                    h2 { "Promo Code" }
+                    div.inline-field {
+                        (field("Promo Code", "promo_code", "text", &f.promo_code, errors.get("promo_code"), FieldExtra { optional: true, autocomplete: Some("off"), ..Default::default() }))
+                        button type="submit" name="action" value="apply" { "Apply" }
+                    }
+                    table.price {
+                        caption.visually-hidden { "Monthly fee" }
+                        tbody {
+                            tr { th scope="row" { "Monthly fee" } td id="monthly-fee" { (format_money(c.quote.monthly_fee, cur)) } }
+                            tr {
+                                th scope="row" { "Discount" @if let Some(p) = &c.promo { " (" (p.code) ": " (p.describe(cur)) ")" } }
+                                td id="discount" { @if c.quote.discount > 0 { "−" } (format_money(c.quote.discount, cur)) }
+                            }
+                            tr.total { th scope="row" { "Total per month" } td id="total" { (format_money(c.quote.total, cur)) } }
+                        }
+                    }
+                    h2 { "MSA Acknowledgement" }
+                    p { "Master Services Agreement, version " strong { (c.msa.version) } " (" a href=(format!("/msa/{}", c.msa.version)) target="_blank" rel="noopener" { "open in a new window" } ")." }
+                    div.msa tabindex="0" role="document" aria-label="Master Services Agreement text" { pre { (c.msa.body) } }
+                    div.field.check.has-error[errors.get("msa_acknowledged").is_some()] {
+                        input id="f-msa" type="checkbox" name="msa_acknowledged" value="yes" checked[f.msa_acknowledged.is_some()] aria-describedby=[errors.get("msa_acknowledged").map(|_| "f-msa-error")];
+                        label for="f-msa" { "I have read and acknowledge the Master Services Agreement (version " (c.msa.version) ")" }
+                    }
+                    @if let Some(e) = errors.get("msa_acknowledged") { p.error id="f-msa-error" role="alert" { (e) } }
+                    div.buttons {
+                        button.primary type="submit" name="action" value="order" { "Order External Authentication" }
+                        button type="submit" name="action" value="cancel" formnovalidate { "Cancel" }
+                    }
+                }
+            }
+        }))
+    }
+}
+
+async fn page_wizard(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    require_admin(&me)?;
+    let user = target(&st, &ctx, id).await?;
+    Ok(step1(&me, &ctx, &user, &WizardForm::default(), &Errors::none()).into_response())
+}
+
+async fn wizard_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(mut f): Form<WizardForm>,
+) -> PageResult {
+    require_admin(&me)?;
+    ctx.check_csrf(&f.csrf)?;
+    let user = target(&st, &ctx, id).await?;
+    let caller = ctx.caller();
+    match f.action.as_str() {
+        "cancel" => Ok(Redirect::to("/users?notice=order-cancelled").into_response()),
+        "apply" | "order" => {
+            let checked = match svc::check(&st, &caller, user.id, &f.input(false)).await {
+                Ok(c) => c,
+                Err(
+                    e @ AppError::Invalid {
+                        field: Some("promo_code"),
+                        ..
+                    },
+                ) => {
+                    // Show the page without the promo, the error next to it.
+                    let mut without = f.clone();
+                    without.promo_code.clear();
+                    let c = svc::check(&st, &caller, user.id, &without.input(false)).await?;
+                    return Ok((
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        step2(&me, &ctx, &c, &f, &Errors::from(&e)),
+                    )
+                        .into_response());
+                }
+                Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+                    return Ok((e.status(), step1(&me, &ctx, &user, &f, &Errors::from(&e)))
+                        .into_response());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if f.action == "apply" {
+                return Ok(step2(&me, &ctx, &checked, &f, &Errors::none()).into_response());
+            }
+            let result = svc::place(
+                &st,
+                &caller,
+                user.id,
+                &f.input(false),
+                &f.msa_version,
+                f.msa_acknowledged.is_some(),
+                &f.idempotency_key,
+            )
+            .await;
+            match result {
+                Ok(Placed::New(o) | Placed::Existing(o)) => {
+                    Ok(Redirect::to(&format!("/orders/{}", o.number)).into_response())
+                }
+                Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
+                    e.status(),
+                    step2(&me, &ctx, &checked, &f, &Errors::from(&e)),
+                )
+                    .into_response()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        _ => match svc::check(&st, &caller, user.id, &f.input(true)).await {
+            Ok(checked) => {
+                // One key per wizard run: a double submission of the order
+                // form finds the order placed by the first.
+                f.idempotency_key = secret::new_token("wiz_");
+                Ok(step2(&me, &ctx, &checked, &f, &Errors::none()).into_response())
+            }
+            Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+                Ok((e.status(), step1(&me, &ctx, &user, &f, &Errors::from(&e))).into_response())
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+fn what_happens_next(method: Method) -> Markup {
+    match method {
+        Method::SymantecVip => html! {
+            p { "From the user's next sign-in, our systems will require the Security Code associated with the user's Credential ID entered in the system at the time Symantec Identity Protection was added to the account, in addition to the username and password." }
+            p { "If the user loses the credential, use " em { "Temporary Security Code" } " in the Actions drop-down; if codes are refused because the credential's clock drifted, use " em { "Synchronize Credential" } "." }
+        },
+        Method::PhoneFactor => html! {
+            p { "The user must activate PhoneFactor in order to use this type of two-factor authentication with the account. PhoneFactor requires a valid phone number that the user must have access to any time he or she attempts to authenticate to our systems. PhoneFactor may be deactivated by the user or an administrator at any time." }
+        },
+    }
+}
+
+async fn page_order(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(number): Path<String>,
+) -> PageResult {
+    let order = svc::get(&st, &ctx.caller(), &number).await?;
+    let method = Method::parse(&order.method)?;
+    let discount = order
+        .promo_kind
+        .as_deref()
+        .zip(order.promo_value)
+        .and_then(|(k, v)| gatehouse_domain::pricing::Discount::parse(k, v).ok());
+    let q = gatehouse_domain::pricing::quote(order.monthly_price, discount);
+    let cur = order.currency.as_str();
+    Ok(layout("Order placed", Some(&me), ctx.csrf_token(), html! {
+        section.card {
+            h1 { "Order " span id="order-number" { (order.number) } " placed" }
+            (super::notice(Some("External authentication was ordered.")))
+            dl.props {
+                dt { "Order number" } dd { (order.number) }
+                dt { "User" } dd { (order.username) }
+                dt { "External Authentication Type" } dd { (method.label()) }
+                @if let Some(c) = &order.credential_id { dt { "Credential ID" } dd { code { (c) } } }
+                dt { "Monthly fee" } dd { (format_money(q.monthly_fee, cur)) }
+                @if let Some(p) = &order.promo_code { dt { "Promo Code" } dd { (p) " (−" (format_money(q.discount, cur)) @if let Some(m) = order.promo_months { " for " (m) " months" } ")" } }
+                dt { "Total per month" } dd { (format_money(q.total, cur)) }
+                dt { "MSA acknowledged" } dd { "version " (order.msa_version) " by " (order.acknowledged_name) " on " (order.acknowledged_at.display()) " from " (order.acknowledged_addr) }
+            }
+            h2 { "What happens next" }
+            (what_happens_next(method))
+            p { a.button.primary href="/users" { "Back to Users" } }
+        }
+    }).into_response())
+}
+
+async fn page_msa(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(version): Path<String>,
+) -> PageResult {
+    let msa = crate::service::catalog::msa(&st, &version).await?;
+    Ok(layout("Master Services Agreement", Some(&me), ctx.csrf_token(), html! {
+        section.card {
+            h1 { "Master Services Agreement " span.muted { "version " (msa.version) } }
+            p.muted { "Published " (msa.published_at.display()) ". SHA-256 " code { (msa.sha256) } }
+            div.msa.full { pre { (msa.body) } }
+        }
+    }).into_response())
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+fn confirm(
+    me: &User,
+    ctx: &Ctx,
+    title: &str,
+    question: Markup,
+    action: &str,
+    danger: bool,
+) -> Response {
+    super::confirm_page(
+        title,
+        me,
+        ctx.csrf_token().unwrap_or_default(),
+        question,
+        action,
+        title,
+        danger,
+    )
+    .into_response()
+}
+
+async fn page_remove(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    require_admin(&me)?;
+    let u = target(&st, &ctx, id).await?;
+    let q = html! {
+        p { "Remove Symantec Identity Protection from " strong { (u.username) } "? The monthly fee stops, the credential goes back to the inventory, and " (u.username) " signs in with username and password only." }
+    };
+    Ok(confirm(
+        &me,
+        &ctx,
+        "Remove External Authentication",
+        q,
+        &format!("/users/{id}/external-authentication/remove"),
+        true,
+    ))
+}
+
+async fn remove_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    require_admin(&me)?;
+    ctx.check_csrf(&f.csrf)?;
+    creds::remove(&st, &ctx.caller(), UserId(id), Method::SymantecVip).await?;
+    Ok(Redirect::to("/users?notice=external-auth-removed").into_response())
+}
+
+#[derive(Deserialize)]
+struct TemporaryForm {
+    csrf: String,
+    hours: i64,
+    single_use: Option<String>,
+}
+
+async fn page_temporary(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    require_admin(&me)?;
+    let u = target(&st, &ctx, id).await?;
+    let csrf = ctx.csrf_token().unwrap_or_default();
+    Ok(layout("Temporary Security Code", Some(&me), Some(csrf), html! {
+        section.card.narrow {
+            h1 { "Temporary Security Code" }
+            p { "For " strong { (u.username) } " when the credential is lost or not at hand. The code works in place of the credential's Security Code until it expires, and is cleared as soon as " (u.username) " signs in with the real credential." }
+            form method="post" action=(format!("/users/{id}/security-code/temporary")) {
+                (csrf_input(csrf))
+                div.field {
+                    label for="f-hours" { "Valid for" }
+                    select id="f-hours" name="hours" {
+                        option value="1" { "1 hour" }
+                        option value="8" { "8 hours" }
+                        option value="24" selected { "1 day" }
+                        option value="72" { "3 days" }
+                        option value="168" { "7 days" }
+                        option value="720" { "30 days" }
+                    }
+                }
+                div.field.check {
+                    input id="f-single" type="checkbox" name="single_use" value="yes";
+                    label for="f-single" { "Single use (the code stops working after one sign-in)" }
+                }
+                div.buttons {
+                    button.primary type="submit" { "Issue Temporary Security Code" }
+                    a.button href="/users" { "Cancel" }
+                }
+            }
+        }
+    }).into_response())
+}
+
+async fn temporary_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<TemporaryForm>,
+) -> PageResult {
+    require_admin(&me)?;
+    ctx.check_csrf(&f.csrf)?;
+    let u = target(&st, &ctx, id).await?;
+    let code =
+        creds::issue_temporary_code(&st, &ctx.caller(), u.id, f.hours, f.single_use.is_some())
+            .await?;
+    Ok(layout("Temporary Security Code", Some(&me), ctx.csrf_token(), html! {
+        section.card.narrow {
+            h1 { "Temporary Security Code" }
+            p { "Give this code to " strong { (u.username) } " over a channel you trust. It is shown only now." }
+            p.secret { code id="temporary-code" { (code) } }
+            p.muted { "Valid for " (f.hours) " hours" @if f.single_use.is_some() { ", single use" } "." }
+            p { a.button.primary href="/users" { "Back to Users" } }
+        }
+    }).into_response())
+}
+
+async fn page_unlock(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    require_admin(&me)?;
+    let u = target(&st, &ctx, id).await?;
+    let q = html! { p { "Unlock the Symantec Identity Protection credential of " strong { (u.username) } "? Its count of wrong codes starts again at zero." } };
+    Ok(confirm(
+        &me,
+        &ctx,
+        "Unlock Credential",
+        q,
+        &format!("/users/{id}/security-code/unlock"),
+        false,
+    ))
+}
+
+async fn unlock_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    require_admin(&me)?;
+    ctx.check_csrf(&f.csrf)?;
+    creds::unlock(&st, &ctx.caller(), UserId(id)).await?;
+    Ok(Redirect::to("/users?notice=credential-unlocked").into_response())
+}
+
+async fn page_disable(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    require_admin(&me)?;
+    let u = target(&st, &ctx, id).await?;
+    let q = html! { p { "Disable the credential of " strong { (u.username) } "? Until it is enabled again, " (u.username) " can sign in only with a temporary security code. Billing continues." } };
+    Ok(confirm(
+        &me,
+        &ctx,
+        "Disable Credential",
+        q,
+        &format!("/users/{id}/security-code/disable"),
+        true,
+    ))
+}
+
+async fn disable_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    require_admin(&me)?;
+    ctx.check_csrf(&f.csrf)?;
+    creds::set_enabled(&st, &ctx.caller(), UserId(id), false).await?;
+    Ok(Redirect::to("/users?notice=credential-disabled").into_response())
+}
+
+async fn page_enable(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    require_admin(&me)?;
+    let u = target(&st, &ctx, id).await?;
+    let q = html! { p { "Enable the credential of " strong { (u.username) } " again?" } };
+    Ok(confirm(
+        &me,
+        &ctx,
+        "Enable Credential",
+        q,
+        &format!("/users/{id}/security-code/enable"),
+        false,
+    ))
+}
+
+async fn enable_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    require_admin(&me)?;
+    ctx.check_csrf(&f.csrf)?;
+    creds::set_enabled(&st, &ctx.caller(), UserId(id), true).await?;
+    Ok(Redirect::to("/users?notice=credential-enabled").into_response())
+}
+
+#[derive(Deserialize)]
+struct SyncForm {
+    csrf: String,
+    code1: String,
+    code2: String,
+}
+
+fn sync_page(me: &User, ctx: &Ctx, u: &User, error: Option<&str>) -> Markup {
+    let csrf = ctx.csrf_token().unwrap_or_default();
+    layout(
+        "Synchronize Credential",
+        Some(me),
+        Some(csrf),
+        html! {
+            section.card.narrow {
+                h1 { "Synchronize Credential" }
+                p { "When " strong { (u.username) } "'s codes are refused because the credential's clock or counter drifted: enter two security codes the credential shows one after the other." }
+                form method="post" action=(format!("/users/{}/security-code/sync", u.id.0)) novalidate {
+                    (csrf_input(csrf))
+                    (field("Security code", "code1", "text", "", None, FieldExtra { required: true, autofocus: true, autocomplete: Some("off"), ..Default::default() }))
+                    (field("Next security code", "code2", "text", "", error, FieldExtra { required: true, autocomplete: Some("off"), ..Default::default() }))
+                    div.buttons {
+                        button.primary type="submit" { "Synchronize Credential" }
+                        a.button href="/users" { "Cancel" }
+                    }
+                }
+            }
+        },
+    )
+}
+
+async fn page_sync(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    require_admin(&me)?;
+    let u = target(&st, &ctx, id).await?;
+    Ok(sync_page(&me, &ctx, &u, None).into_response())
+}
+
+async fn sync_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<SyncForm>,
+) -> PageResult {
+    require_admin(&me)?;
+    ctx.check_csrf(&f.csrf)?;
+    let u = target(&st, &ctx, id).await?;
+    match creds::synchronize(&st, &ctx.caller(), u.id, &f.code1, &f.code2).await {
+        Ok(()) => Ok(Redirect::to("/users?notice=credential-synchronized").into_response()),
+        Err(e @ AppError::Invalid { .. }) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            sync_page(&me, &ctx, &u, Some(&e.message())),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}

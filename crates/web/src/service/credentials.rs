@@ -1,0 +1,640 @@
+//! Symantec Identity Protection credentials: the inventory (PSKC import,
+//! soft credentials), the Security Code check used at sign-in and by the
+//! validation API, and the administrators' recovery actions.
+
+use super::{Caller, user_target};
+use crate::AppState;
+use crate::error::{AppError, Result};
+use gatehouse_domain::credential_id::CredentialId;
+use gatehouse_domain::oath::{self, CredentialCounters, HashAlg, Kind, OathParams};
+use gatehouse_domain::pskc::{self, DecryptionKey};
+use gatehouse_domain::{Method, Timestamp, UserId, secret};
+use gatehouse_store::credentials::{self, Credential, NewCredential};
+use gatehouse_store::{StoreError, User, Users, audit, orders};
+
+/// Locked "until an administrator unlocks": far enough to never pass.
+const LOCKED_FOR_GOOD: Timestamp = Timestamp(i64::MAX / 2);
+
+/// The longest a temporary security code may live (VIP: 30 days).
+pub const TEMPORARY_CODE_MAX_HOURS: i64 = 30 * 24;
+
+fn require_operator(caller: &Caller) -> Result<()> {
+    if caller.is_operator() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "Only the provider's operators manage the token inventory.".into(),
+        ))
+    }
+}
+
+/// The OATH parameters of a stored credential.
+pub fn params_of(c: &Credential) -> Result<OathParams> {
+    let alg = HashAlg::parse(&c.algorithm).map_err(|_| {
+        AppError::Internal(format!(
+            "credential {} has algorithm {}",
+            c.credential_id, c.algorithm
+        ))
+    })?;
+    let kind = match c.kind.as_str() {
+        "totp" => Kind::Totp {
+            period: c.period.max(1) as u64,
+        },
+        _ => Kind::Hotp,
+    };
+    Ok(OathParams {
+        kind,
+        digits: c.digits as u32,
+        alg,
+    })
+}
+
+fn counters_of(c: &Credential) -> CredentialCounters {
+    CredentialCounters {
+        last_used: c.last_used,
+        drift: c.drift,
+        next_counter: c.next_counter,
+    }
+}
+
+fn open_secret(st: &AppState, c: &Credential) -> Result<Vec<u8>> {
+    let sealed = c.sealed_secret.as_deref().ok_or_else(|| {
+        AppError::Internal(format!(
+            "credential {} has no local secret",
+            c.credential_id
+        ))
+    })?;
+    st.config
+        .master_key
+        .open(sealed, c.credential_id.as_bytes())
+        .map_err(|_| {
+            AppError::Internal(format!(
+                "credential {}: the secret does not open with this master key",
+                c.credential_id
+            ))
+        })
+}
+
+/// The outcome of an import.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub imported: Vec<String>,
+    /// Credential IDs refused, with the reason (already in the inventory).
+    pub refused: Vec<(String, String)>,
+}
+
+/// Imports a PSKC file. A file that does not parse, decrypt or pass its
+/// MAC imports nothing; a Credential ID already in the inventory is
+/// refused on its own (never overwritten) and the rest go in.
+pub async fn import_pskc(
+    st: &AppState,
+    caller: &Caller,
+    xml: &[u8],
+    key: Option<DecryptionKey>,
+    source: &str,
+) -> Result<ImportReport> {
+    require_operator(caller)?;
+    let keys =
+        pskc::parse(xml, key.as_ref()).map_err(|e| AppError::invalid("file", e.to_string()))?;
+    if keys.is_empty() {
+        return Err(AppError::invalid("file", "The file holds no key packages."));
+    }
+    let mut parsed = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let id = CredentialId::parse(&k.serial).map_err(|e| {
+            AppError::invalid(
+                "file",
+                format!(
+                    "Key package {} (serial {:?}): {}",
+                    i + 1,
+                    k.serial,
+                    e.message
+                ),
+            )
+        })?;
+        parsed.push((id, k));
+    }
+    let now = st.now();
+    let mut report = ImportReport::default();
+    let mut tx = st.store.begin().await?;
+    for (id, k) in parsed {
+        let (kind, period) = match k.kind {
+            pskc::KeyKind::Totp => ("totp", k.time_interval as i64),
+            pskc::KeyKind::Hotp => ("hotp", 30),
+        };
+        let sealed = st.config.master_key.seal(&k.secret, id.as_str().as_bytes());
+        let new = NewCredential {
+            credential_id: id.as_str(),
+            kind,
+            algorithm: k.alg.as_str(),
+            digits: i64::from(k.digits),
+            period,
+            next_counter: k.counter as i64,
+            sealed_secret: Some(&sealed),
+            validation: "local",
+            source,
+        };
+        match credentials::insert(&mut tx, &new, now).await {
+            Ok(_) => report.imported.push(id.as_str().to_owned()),
+            Err(StoreError::Conflict { .. }) => report.refused.push((
+                id.as_str().to_owned(),
+                "already in the inventory; not overwritten".into(),
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let detail = format!(
+        "{} imported, {} refused",
+        report.imported.len(),
+        report.refused.len()
+    );
+    let rec = caller.audit(
+        now,
+        "tokens_import",
+        format!("file:{source}"),
+        "success",
+        None,
+        detail,
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// A soft credential, shown once.
+pub struct SoftCredential {
+    pub credential_id: String,
+    pub uri: String,
+}
+
+/// Issues `count` soft credentials: new TOTP seeds with generated IDs
+/// (`GHST` + 8 digits) and `otpauth://` URIs for any authenticator app.
+pub async fn issue_soft(
+    st: &AppState,
+    caller: &Caller,
+    count: usize,
+) -> Result<Vec<SoftCredential>> {
+    require_operator(caller)?;
+    if !(1..=1000).contains(&count) {
+        return Err(AppError::invalid(
+            "count",
+            "Issue from 1 to 1000 soft credentials at a time.",
+        ));
+    }
+    let now = st.now();
+    let params = OathParams {
+        kind: Kind::Totp { period: 30 },
+        digits: 6,
+        alg: HashAlg::Sha1,
+    };
+    let mut out = Vec::new();
+    let mut tx = st.store.begin().await?;
+    while out.len() < count {
+        let id = format!("GHST{:08}", secret::random_below(100_000_000));
+        let seed = oath::generate_secret();
+        let sealed = st.config.master_key.seal(&seed, id.as_bytes());
+        let new = NewCredential {
+            credential_id: &id,
+            kind: "totp",
+            algorithm: "SHA1",
+            digits: 6,
+            period: 30,
+            next_counter: 0,
+            sealed_secret: Some(&sealed),
+            validation: "local",
+            source: "soft",
+        };
+        match credentials::insert(&mut tx, &new, now).await {
+            Ok(_) => {
+                let uri = oath::key_uri(&st.config.portal_name, &id, &seed, &params, 0);
+                out.push(SoftCredential {
+                    credential_id: id,
+                    uri,
+                });
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let rec = caller.audit(
+        now,
+        "tokens_issue_soft",
+        "inventory",
+        "success",
+        None,
+        format!("{count} soft credentials"),
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Digest of a temporary code, keyed by the master key and bound to the
+/// user, so a copy of the database does not reveal it by enumeration.
+fn temporary_digest(st: &AppState, user: UserId, code: &str) -> String {
+    st.config
+        .master_key
+        .keyed_digest(format!("temporary-code:{}:{code}", user.0).as_bytes())
+}
+
+/// Checks a Security Code for `user`: a temporary code from an
+/// administrator, or the assigned credential's current code (once, forward
+/// only). Counts failures and locks the credential after too many.
+pub async fn check_security_code(
+    st: &AppState,
+    caller: &Caller,
+    user: &User,
+    code: &str,
+) -> Result<bool> {
+    let now = st.now();
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let (credential, temp) = {
+        let mut conn = st.store.conn().await?;
+        (
+            credentials::for_user(&mut conn, user.id).await?,
+            credentials::temporary_code(&mut conn, user.id).await?,
+        )
+    };
+    let Some(credential) = credential else {
+        return Ok(false);
+    };
+    let account = Some(user.account_id.0);
+    let target = format!(
+        "{} credential {}",
+        user_target(user),
+        credential.credential_id
+    );
+
+    // A temporary code works even while the credential is locked or
+    // disabled: that is what it is for.
+    if let Some(t) = temp.filter(|t| now < t.expires_at)
+        && secret::ct_eq(&t.code_hash, &temporary_digest(st, user.id, &code))
+    {
+        let mut tx = st.store.begin().await?;
+        if t.single_use && !credentials::clear_temporary_code(&mut tx, user.id).await? {
+            return Ok(false);
+        }
+        let rec = caller.audit(
+            now,
+            "security_code",
+            &target,
+            "success",
+            account,
+            "temporary security code",
+        );
+        audit::append(&mut tx, &rec).await?;
+        tx.commit().await?;
+        return Ok(true);
+    }
+
+    let locked = credential.locked_until.is_some_and(|t| now < t);
+    let reason = if !credential.enabled {
+        Some("credential disabled")
+    } else if locked {
+        Some("credential locked")
+    } else {
+        None
+    };
+    let accepted = match reason {
+        Some(_) => None,
+        None => {
+            let params = params_of(&credential)?;
+            let secret = open_secret(st, &credential)?;
+            oath::verify(
+                &params,
+                &secret,
+                &code,
+                &counters_of(&credential),
+                now.seconds(),
+                &st.config.oath_policy,
+            )
+        }
+    };
+    let mut tx = st.store.begin().await?;
+    if let Some(acc) = accepted {
+        let n = &acc.new_counters;
+        if credentials::accept(
+            &mut tx,
+            credential.id,
+            acc.step_or_counter,
+            n.next_counter,
+            n.drift,
+            now,
+        )
+        .await?
+        {
+            // Signing in with the real credential ends a temporary code.
+            let cleared = credentials::clear_temporary_code(&mut tx, user.id).await?;
+            let detail = if cleared {
+                "temporary security code cleared"
+            } else {
+                ""
+            };
+            let rec = caller.audit(now, "security_code", &target, "success", account, detail);
+            audit::append(&mut tx, &rec).await?;
+            tx.commit().await?;
+            return Ok(true);
+        }
+        // Someone used this code first.
+        let rec = caller.audit(
+            now,
+            "security_code",
+            &target,
+            "failure",
+            account,
+            "code already used",
+        );
+        audit::append(&mut tx, &rec).await?;
+        tx.commit().await?;
+        return Ok(false);
+    }
+    let detail = reason.unwrap_or("wrong code");
+    if reason.is_none() {
+        let failures = credentials::add_failure(&mut tx, credential.id).await?;
+        if failures >= st.config.credential_max_failures {
+            let until = match st.config.credential_unlock_minutes {
+                0 => LOCKED_FOR_GOOD,
+                m => now.plus_minutes(m),
+            };
+            credentials::lock(&mut tx, credential.id, until).await?;
+            let rec = caller.audit(
+                now,
+                "credential_locked",
+                &target,
+                "success",
+                account,
+                format!("{failures} consecutive wrong codes"),
+            );
+            audit::append(&mut tx, &rec).await?;
+        }
+    }
+    let rec = caller.audit(now, "security_code", &target, "failure", account, detail);
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(false)
+}
+
+/// Whether the user must give a Security Code at sign-in.
+pub async fn requires_security_code(st: &AppState, user: &User) -> Result<bool> {
+    let mut conn = st.store.conn().await?;
+    Ok(credentials::for_user(&mut conn, user.id).await?.is_some())
+}
+
+fn require_admin(caller: &Caller) -> Result<()> {
+    match caller.role() {
+        Some(r) if r.is_admin() => Ok(()),
+        Some(_) => Err(AppError::Forbidden(
+            "Only administrators can do that.".into(),
+        )),
+        None => Err(AppError::Unauthorized("Sign in first.".into())),
+    }
+}
+
+/// The user (in the caller's scope) and their assigned credential.
+async fn user_and_credential(
+    st: &AppState,
+    caller: &Caller,
+    id: UserId,
+) -> Result<(User, Credential)> {
+    require_admin(caller)?;
+    let mut conn = st.store.conn().await?;
+    let user = Users::new(caller.scope()).get(&mut conn, id).await?;
+    let cred = credentials::for_user(&mut conn, id).await?.ok_or_else(|| {
+        AppError::invalid(
+            "method",
+            format!(
+                "{} has no Symantec Identity Protection credential.",
+                user.username
+            ),
+        )
+    })?;
+    Ok((user, cred))
+}
+
+/// Issues a temporary security code (6 digits, shown once).
+pub async fn issue_temporary_code(
+    st: &AppState,
+    caller: &Caller,
+    id: UserId,
+    hours: i64,
+    single_use: bool,
+) -> Result<String> {
+    if !(1..=TEMPORARY_CODE_MAX_HOURS).contains(&hours) {
+        return Err(AppError::invalid(
+            "hours",
+            format!("A temporary code lasts from 1 to {TEMPORARY_CODE_MAX_HOURS} hours (30 days)."),
+        ));
+    }
+    let (user, cred) = user_and_credential(st, caller, id).await?;
+    let code = format!("{:06}", secret::random_below(1_000_000));
+    let now = st.now();
+    let expires = now.plus_minutes(hours * 60);
+    let mut tx = st.store.begin().await?;
+    let by = caller.user.as_ref().map_or("cli", |u| u.username.as_str());
+    credentials::set_temporary_code(
+        &mut tx,
+        user.id,
+        &temporary_digest(st, user.id, &code),
+        expires,
+        single_use,
+        by,
+        now,
+    )
+    .await?;
+    let detail = format!(
+        "expires {}{}",
+        expires.to_rfc3339(),
+        if single_use { ", single use" } else { "" }
+    );
+    let rec = caller.audit(
+        now,
+        "temporary_code_issue",
+        format!("{} credential {}", user_target(&user), cred.credential_id),
+        "success",
+        Some(user.account_id.0),
+        detail,
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(code)
+}
+
+pub async fn unlock(st: &AppState, caller: &Caller, id: UserId) -> Result<()> {
+    let (user, cred) = user_and_credential(st, caller, id).await?;
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    credentials::unlock(&mut tx, cred.id).await?;
+    let rec = caller.audit(
+        now,
+        "credential_unlock",
+        format!("{} credential {}", user_target(&user), cred.credential_id),
+        "success",
+        Some(user.account_id.0),
+        "",
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn set_enabled(st: &AppState, caller: &Caller, id: UserId, enabled: bool) -> Result<()> {
+    let (user, cred) = user_and_credential(st, caller, id).await?;
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    credentials::set_enabled(&mut tx, cred.id, enabled).await?;
+    let action = if enabled {
+        "credential_enable"
+    } else {
+        "credential_disable"
+    };
+    let rec = caller.audit(
+        now,
+        action,
+        format!("{} credential {}", user_target(&user), cred.credential_id),
+        "success",
+        Some(user.account_id.0),
+        "",
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Resynchronises a drifted credential from two consecutive codes.
+pub async fn synchronize(
+    st: &AppState,
+    caller: &Caller,
+    id: UserId,
+    code1: &str,
+    code2: &str,
+) -> Result<()> {
+    let (user, cred) = user_and_credential(st, caller, id).await?;
+    let params = params_of(&cred)?;
+    let secret = open_secret(st, &cred)?;
+    let now = st.now();
+    let found = oath::synchronize(
+        &params,
+        &secret,
+        code1.trim(),
+        code2.trim(),
+        &counters_of(&cred),
+        now.seconds(),
+        oath::default_sync_search(&params),
+    );
+    let target = format!("{} credential {}", user_target(&user), cred.credential_id);
+    let mut tx = st.store.begin().await?;
+    let Some(c) = found else {
+        let rec = caller.audit(
+            now,
+            "credential_sync",
+            &target,
+            "failure",
+            Some(user.account_id.0),
+            "codes not consecutive or out of range",
+        );
+        audit::append(&mut tx, &rec).await?;
+        tx.commit().await?;
+        return Err(AppError::invalid(
+            "code2",
+            "These are not two consecutive security codes of this credential. Enter two codes shown one after the other.",
+        ));
+    };
+    credentials::resync(
+        &mut tx,
+        cred.id,
+        c.last_used.unwrap_or(0),
+        c.next_counter,
+        c.drift,
+    )
+    .await?;
+    let rec = caller.audit(
+        now,
+        "credential_sync",
+        &target,
+        "success",
+        Some(user.account_id.0),
+        format!("drift {} steps", c.drift),
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Proof of possession at order time: one code, or two consecutive codes,
+/// of the credential (they count as used).
+pub fn check_proof(
+    st: &AppState,
+    cred: &Credential,
+    code1: &str,
+    code2: &str,
+) -> Result<Option<CredentialCounters>> {
+    let (c1, c2) = (code1.trim(), code2.trim());
+    if c1.is_empty() && c2.is_empty() {
+        return Ok(None);
+    }
+    if cred.validation != "local" {
+        return Ok(None);
+    }
+    let params = params_of(cred)?;
+    let secret = open_secret(st, cred)?;
+    let now = st.now();
+    let found = if c2.is_empty() {
+        oath::verify(
+            &params,
+            &secret,
+            c1,
+            &counters_of(cred),
+            now.seconds(),
+            &st.config.oath_policy,
+        )
+        .map(|a| a.new_counters)
+    } else {
+        oath::synchronize(
+            &params,
+            &secret,
+            c1,
+            c2,
+            &counters_of(cred),
+            now.seconds(),
+            oath::default_sync_search(&params),
+        )
+    };
+    found.map(Some).ok_or_else(|| {
+        AppError::invalid("security_code", "The security code does not match this credential. Check the Credential ID and enter the code now shown.")
+    })
+}
+
+/// Ends a user's subscription to a method ("Remove External
+/// Authentication"): billing stops, the credential goes back to the
+/// inventory, sign-in no longer asks for it.
+pub async fn remove(st: &AppState, caller: &Caller, id: UserId, method: Method) -> Result<()> {
+    require_admin(caller)?;
+    let user = {
+        let mut conn = st.store.conn().await?;
+        Users::new(caller.scope()).get(&mut conn, id).await?
+    };
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    if !orders::end(&mut tx, user.id, method.as_str(), now).await? {
+        return Err(AppError::NotFound);
+    }
+    let mut detail = String::new();
+    if method == Method::SymantecVip
+        && let Some(c) = credentials::for_user(&mut tx, user.id).await?
+    {
+        credentials::unassign(&mut tx, c.id).await?;
+        credentials::clear_temporary_code(&mut tx, user.id).await?;
+        detail = format!("credential {} returned to the inventory", c.credential_id);
+    }
+    let rec = caller.audit(
+        now,
+        "external_auth_remove",
+        user_target(&user),
+        "success",
+        Some(user.account_id.0),
+        format!("{}; {detail}", method.label()),
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! Ordering external authentication for a user (the seed's wizard, SPEC §2
+//! and §4): quote with promo code, MSA acknowledgement, idempotent placing.
+
+use super::catalog::applicable_promo;
+use super::credentials::check_proof;
+use super::{Caller, user_target};
+use crate::AppState;
+use crate::error::{AppError, Result};
+use gatehouse_domain::credential_id::CredentialId;
+use gatehouse_domain::pricing::{Discount, Promo, Quote, quote};
+use gatehouse_domain::{Method, UserId, secret};
+use gatehouse_store::catalog::{self, Msa};
+use gatehouse_store::credentials::{self, Credential};
+use gatehouse_store::orders::{self, NewOrder, Order};
+use gatehouse_store::{StoreError, User, Users, audit};
+
+/// What the wizard's first step and the API supply.
+#[derive(Debug, Clone, Default)]
+pub struct OrderInput {
+    pub method: String,
+    pub credential_id: Option<String>,
+    /// Optional proof of possession: one code, or two consecutive ones.
+    pub security_code: Option<String>,
+    pub next_security_code: Option<String>,
+    pub promo_code: Option<String>,
+}
+
+/// A checked order, ready to show or place.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub user: User,
+    pub method: Method,
+    pub credential: Option<Credential>,
+    pub quote: Quote,
+    pub currency: String,
+    pub promo: Option<Promo>,
+    pub msa: Msa,
+    /// The credential's counters after the proof codes, if any were given
+    /// (stored with the order so the codes cannot be used again).
+    pub proof: Option<gatehouse_domain::oath::CredentialCounters>,
+}
+
+fn require_admin(caller: &Caller) -> Result<()> {
+    match caller.role() {
+        Some(r) if r.is_admin() => Ok(()),
+        Some(_) => Err(AppError::Forbidden(
+            "Only administrators can order external authentication.".into(),
+        )),
+        None => Err(AppError::Unauthorized("Sign in first.".into())),
+    }
+}
+
+/// Validates everything an order needs, without storing anything.
+pub async fn check(
+    st: &AppState,
+    caller: &Caller,
+    user_id: UserId,
+    input: &OrderInput,
+) -> Result<Checked> {
+    require_admin(caller)?;
+    let method = Method::parse(&input.method)?;
+    let mut conn = st.store.conn().await?;
+    let user = Users::new(caller.scope()).get(&mut conn, user_id).await?;
+    if method == Method::PhoneFactor {
+        return Err(AppError::invalid(
+            "method",
+            "PhoneFactor cannot be ordered yet: its activation by phone is not available in this release. \
+             Choose Symantec Identity Protection.",
+        ));
+    }
+    let active = orders::active_for_users(&mut conn, &[user.id]).await?;
+    if active.iter().any(|s| s.method == method.as_str()) {
+        return Err(AppError::Conflict {
+            field: Some("method"),
+            message: format!("{} already has {}.", user.username, method.label()),
+        });
+    }
+    let credential = match method {
+        Method::SymantecVip => {
+            let raw = input.credential_id.as_deref().unwrap_or("");
+            if raw.trim().is_empty() {
+                return Err(AppError::invalid(
+                    "credential_id",
+                    "Enter the user's Credential ID, e.g. VSST 1234 5678.",
+                ));
+            }
+            let id = CredentialId::parse(raw)?;
+            let cred = match credentials::by_credential_id(&mut conn, id.as_str()).await {
+                Ok(c) => c,
+                Err(StoreError::NotFound) => {
+                    return Err(AppError::invalid(
+                        "credential_id",
+                        format!(
+                            "Credential {} is not known to us. Check the ID printed on the token, or ask your provider to add it to the inventory.",
+                            id
+                        ),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if cred.user_id.is_some_and(|u| u != user.id) {
+                return Err(AppError::Conflict {
+                    field: Some("credential_id"),
+                    message: format!("Credential {} is assigned to another user.", id),
+                });
+            }
+            if !cred.enabled {
+                return Err(AppError::invalid(
+                    "credential_id",
+                    format!("Credential {} is disabled.", id),
+                ));
+            }
+            Some(cred)
+        }
+        Method::PhoneFactor => None,
+    };
+    let price = catalog::price(&mut conn, method.as_str())
+        .await?
+        .ok_or_else(|| {
+            AppError::invalid(
+                "method",
+                format!(
+                    "{} has no price yet; the provider must set one before it can be ordered.",
+                    method.label()
+                ),
+            )
+        })?;
+    let msa = catalog::current_msa(&mut conn).await?.ok_or_else(|| {
+        AppError::invalid(
+            "msa_version",
+            "No Master Services Agreement is published yet; the provider must publish one first.",
+        )
+    })?;
+    drop(conn);
+    let proof = match &credential {
+        Some(c) => check_proof(
+            st,
+            c,
+            input.security_code.as_deref().unwrap_or(""),
+            input.next_security_code.as_deref().unwrap_or(""),
+        )?,
+        None => None,
+    };
+    let promo = match input
+        .promo_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        Some(code) => Some(applicable_promo(st, code, method).await?),
+        None => None,
+    };
+    Ok(Checked {
+        user,
+        method,
+        credential,
+        quote: quote(price.amount, promo.as_ref().map(|p| p.discount)),
+        currency: price.currency,
+        promo,
+        msa,
+        proof,
+    })
+}
+
+/// Whether a placed order is new or was found by its idempotency key.
+pub enum Placed {
+    New(Order),
+    Existing(Order),
+}
+
+/// Places the order: order + subscription + credential assignment + promo
+/// redemption + audit entry in one transaction. The same idempotency key
+/// within the account returns the order it placed before.
+pub async fn place(
+    st: &AppState,
+    caller: &Caller,
+    user_id: UserId,
+    input: &OrderInput,
+    msa_version: &str,
+    msa_acknowledged: bool,
+    idempotency_key: &str,
+) -> Result<Placed> {
+    require_admin(caller)?;
+    let key = idempotency_key.trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(AppError::invalid(
+            "idempotency_key",
+            "Send an Idempotency-Key header (1–200 characters), e.g. a UUID.",
+        ));
+    }
+    let account = {
+        let mut conn = st.store.conn().await?;
+        let user = Users::new(caller.scope()).get(&mut conn, user_id).await?;
+        if let Some(o) = orders::by_idempotency_key(&mut conn, user.account_id, key).await? {
+            return Ok(Placed::Existing(o));
+        }
+        user.account_id
+    };
+    let checked = check(st, caller, user_id, input).await?;
+    if !msa_acknowledged {
+        return Err(AppError::invalid(
+            "msa_acknowledged",
+            "Tick the box to acknowledge the Master Services Agreement.",
+        ));
+    }
+    if msa_version.trim() != checked.msa.version {
+        return Err(AppError::invalid(
+            "msa_version",
+            format!(
+                "The Master Services Agreement changed to version {}; read it and acknowledge it again.",
+                checked.msa.version
+            ),
+        ));
+    }
+    let actor = caller.user.as_ref().ok_or_else(|| {
+        AppError::Forbidden("Orders are placed by a signed-in administrator.".into())
+    })?;
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    let mut result = None;
+    for _ in 0..5 {
+        let number = format!("EA-{:08}", secret::random_below(100_000_000));
+        let discount = checked.promo.as_ref().map(|p| p.discount);
+        let new = NewOrder {
+            number: &number,
+            account_id: account,
+            user_id: checked.user.id,
+            username: &checked.user.username,
+            method: checked.method.as_str(),
+            credential_id: checked
+                .credential
+                .as_ref()
+                .map(|c| c.credential_id.as_str()),
+            monthly_price: checked.quote.monthly_fee,
+            currency: &checked.currency,
+            promo_code: checked.promo.as_ref().map(|p| p.code.as_str()),
+            promo_kind: discount.map(Discount::kind),
+            promo_value: discount.map(Discount::value),
+            promo_months: checked.promo.as_ref().and_then(|p| p.months),
+            msa_version: &checked.msa.version,
+            msa_sha256: &checked.msa.sha256,
+            acknowledged_by: actor.id,
+            acknowledged_name: &actor.username,
+            acknowledged_addr: &caller.addr,
+            idempotency_key: key,
+        };
+        match orders::place(&mut tx, &new, now).await {
+            Ok(id) => {
+                result = Some((id, number));
+                break;
+            }
+            Err(StoreError::Conflict { field: "number" }) => continue,
+            Err(StoreError::Conflict {
+                field: "idempotency_key",
+            }) => {
+                // A concurrent submission with the same key won.
+                drop(tx);
+                let mut conn = st.store.conn().await?;
+                let o = orders::by_idempotency_key(&mut conn, account, key)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                return Ok(Placed::Existing(o));
+            }
+            Err(StoreError::Conflict { field: "method" }) => {
+                return Err(AppError::Conflict {
+                    field: Some("method"),
+                    message: format!(
+                        "{} already has {}.",
+                        checked.user.username,
+                        checked.method.label()
+                    ),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (_, number) = result.ok_or_else(|| AppError::Internal("no free order number".into()))?;
+    if let Some(c) = &checked.credential
+        && c.user_id.is_none()
+        && !credentials::assign(&mut tx, c.id, checked.user.id).await?
+    {
+        return Err(AppError::Conflict {
+            field: Some("credential_id"),
+            message: format!(
+                "Credential {} was just assigned to another user.",
+                c.credential_id
+            ),
+        });
+    }
+    if let (Some(c), Some(p)) = (&checked.credential, &checked.proof) {
+        credentials::resync(
+            &mut tx,
+            c.id,
+            p.last_used.unwrap_or(0),
+            p.next_counter,
+            p.drift,
+        )
+        .await?;
+    }
+    if let Some(p) = &checked.promo
+        && !catalog::redeem_promo(&mut tx, &p.code).await?
+    {
+        return Err(AppError::invalid(
+            "promo_code",
+            format!("Promo code {} has been used up.", p.code),
+        ));
+    }
+    let detail = format!(
+        "order {number}: {}{}; {} {} per month; MSA {}",
+        checked.method.label(),
+        checked
+            .credential
+            .as_ref()
+            .map(|c| format!(" ({})", c.credential_id))
+            .unwrap_or_default(),
+        checked.quote.total,
+        checked.currency,
+        checked.msa.version
+    );
+    let rec = caller.audit(
+        now,
+        "external_auth_order",
+        user_target(&checked.user),
+        "success",
+        Some(account.0),
+        detail,
+    );
+    audit::append(&mut tx, &rec).await?;
+    let order = orders::by_number(&mut tx, &number).await?;
+    tx.commit().await?;
+    Ok(Placed::New(order))
+}
+
+/// One method a user has, as the Users screen and the API show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalAuth {
+    pub method: Method,
+    /// `active`, `locked` or `disabled` (Symantec); PhoneFactor states come
+    /// with its activation.
+    pub state: &'static str,
+    pub credential_id: Option<String>,
+    pub order_number: String,
+}
+
+impl ExternalAuth {
+    /// `Symantec Identity Protection (VSST••••5678)`.
+    pub fn label(&self) -> String {
+        match &self.credential_id {
+            Some(id) => {
+                let masked = CredentialId::parse(id)
+                    .map(|c| c.masked())
+                    .unwrap_or_else(|_| id.clone());
+                format!("{} ({masked})", self.method.label())
+            }
+            None => self.method.label().to_owned(),
+        }
+    }
+}
+
+/// The external authentication of each of `users` (one query per kind of
+/// row, not per user).
+pub async fn external_auth_for(
+    st: &AppState,
+    users: &[User],
+) -> Result<std::collections::HashMap<UserId, Vec<ExternalAuth>>> {
+    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+    let mut conn = st.store.conn().await?;
+    let subs = orders::active_for_users(&mut conn, &ids).await?;
+    let creds = credentials::for_users(&mut conn, &ids).await?;
+    let now = st.now();
+    let mut out: std::collections::HashMap<UserId, Vec<ExternalAuth>> =
+        std::collections::HashMap::new();
+    for s in subs {
+        let Ok(method) = Method::parse(&s.method) else {
+            continue;
+        };
+        let cred = creds.iter().find(|c| c.user_id == Some(s.user_id));
+        let state = match (method, cred) {
+            (Method::SymantecVip, Some(c)) if !c.enabled => "disabled",
+            (Method::SymantecVip, Some(c)) if c.locked_until.is_some_and(|t| now < t) => "locked",
+            _ => "active",
+        };
+        out.entry(s.user_id).or_default().push(ExternalAuth {
+            method,
+            state,
+            credential_id: cred.map(|c| c.credential_id.clone()).or(s.credential_id),
+            order_number: s.order_number,
+        });
+    }
+    Ok(out)
+}
+
+/// An order the caller may see (their account's; all for the operator).
+pub async fn get(st: &AppState, caller: &Caller, number: &str) -> Result<Order> {
+    require_admin(caller)?;
+    let mut conn = st.store.conn().await?;
+    let order = orders::by_number(&mut conn, number).await?;
+    match caller.scope() {
+        gatehouse_store::Scope::All => Ok(order),
+        gatehouse_store::Scope::Account(a) if a == order.account_id => Ok(order),
+        _ => Err(AppError::NotFound),
+    }
+}
