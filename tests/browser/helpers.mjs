@@ -2,6 +2,7 @@
 // the administration CLI, and headless Chromium through playwright-core.
 
 import { spawn, execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -210,4 +211,140 @@ export function userRow(page, username) {
 /** Texts of the body cells of a row, in order. */
 export async function rowCells(row) {
   return (await row.getByRole('cell').allInnerTexts()).map((t) => t.trim());
+}
+
+// ---------------------------------------------------------------------------
+// The Symantec path: soft credentials, TOTP codes, PSKC files, the operator.
+
+/** Decodes RFC 4648 base32 (upper or lower case, padding optional). */
+export function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const clean = text.toUpperCase().replace(/=+$/, '').replace(/\s+/g, '');
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of clean) {
+    const idx = alphabet.indexOf(ch);
+    if (idx < 0) throw new Error(`not base32: ${text}`);
+    value = (value << 5) | idx;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 4226 HOTP of `key` (a Buffer) at `counter`. */
+export function hotp(key, counter, { digits = 6, algorithm = 'sha1' } = {}) {
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(counter));
+  const mac = createHmac(algorithm, key).update(msg).digest();
+  const off = mac[mac.length - 1] & 0x0f;
+  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  return String(bin % 10 ** digits).padStart(digits, '0');
+}
+
+/**
+ * RFC 6238 TOTP for a base32 secret (as in an otpauth:// URI): the code of
+ * the time step containing `time` (ms) plus `steps`.
+ */
+export function totp(secretBase32, { time = Date.now(), period = 30, digits = 6, steps = 0 } = {}) {
+  const counter = Math.floor(time / 1000 / period) + steps;
+  return hotp(base32Decode(secretBase32), counter, { digits });
+}
+
+/** Milliseconds until the current TOTP step ends. */
+export function msLeftInStep(period = 30, time = Date.now()) {
+  return period * 1000 - (time % (period * 1000));
+}
+
+/**
+ * `gatehouse tokens issue-soft --count N`; resolves to
+ * [{ credentialId, secret (base32), uri }].
+ */
+export async function issueSoftCredentials(dataDir, count) {
+  const out = await cli(dataDir, ['tokens', 'issue-soft', '--count', String(count)]);
+  const creds = out.split('\n').map((l) => l.trim()).filter(Boolean).map((line) => {
+    const m = line.match(/^(\S+)\s+(otpauth:\/\/\S+)$/);
+    if (!m) throw new Error(`unexpected issue-soft line: ${line}`);
+    const secret = new URL(m[2]).searchParams.get('secret');
+    if (!secret) throw new Error(`no secret in ${m[2]}`);
+    return { credentialId: m[1], secret, uri: m[2] };
+  });
+  if (creds.length !== count) throw new Error(`issue-soft printed ${creds.length} credentials, not ${count}:\n${out}`);
+  return creds;
+}
+
+/**
+ * Writes a PSKC file (RFC 6030) with python-pskc: secrets encrypted with
+ * the pre-shared AES key `keyHex`, with a MAC. `keys` are
+ * { id, seed (Buffer), algorithm: 'totp' | 'hotp' }.
+ */
+export function writePskc(file, keyHex, keys) {
+  const script = [
+    'import json, sys',
+    'from pskc import PSKC',
+    'spec = json.load(sys.stdin)',
+    'p = PSKC()',
+    'for k in spec["keys"]:',
+    '    kw = dict(time_interval=30) if k["algorithm"] == "totp" else dict(counter=0)',
+    '    p.add_key(id=k["id"], serial=k["id"], secret=bytes.fromhex(k["seed"]),',
+    '              algorithm="urn:ietf:params:xml:ns:keyprov:pskc:" + k["algorithm"], response_length=6, **kw)',
+    'p.encryption.setup_preshared_key(key=bytes.fromhex(spec["key"]))',
+    'p.mac.setup()',
+    'p.write(spec["file"])',
+  ].join('\n');
+  const spec = {
+    file,
+    key: keyHex,
+    keys: keys.map((k) => ({ id: k.id, seed: Buffer.from(k.seed).toString('hex'), algorithm: k.algorithm || 'totp' })),
+  };
+  return new Promise((resolve, reject) => {
+    const child = execFile('python3', ['-c', script], { timeout: 30_000 }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`writing PSKC with python-pskc failed: ${err.message}\n${stderr}`));
+      else resolve(file);
+    });
+    child.stdin.end(JSON.stringify(spec));
+  });
+}
+
+/**
+ * Signs the operator in. On the first sign-in (with the banner's one-time
+ * password) the forced password change is completed with `newPassword`,
+ * which is then kept in `server.operator.password`.
+ */
+export async function signInAsOperator(page, server, newPassword = 'Operator-picks-a-long-passphrase-1') {
+  const { username, password } = server.operator;
+  await signIn(page, username, password);
+  if (new URL(page.url()).pathname === '/password') {
+    await page.getByLabel('One-time password', { exact: true }).fill(password);
+    await page.getByLabel('New password', { exact: true }).fill(newPassword);
+    await page.getByLabel('Confirm new password', { exact: true }).fill(newPassword);
+    await submit(page, 'Change password');
+    if (new URL(page.url()).pathname === '/password') {
+      throw new Error(`the operator's forced password change failed:\n${await page.locator('main').innerText()}`);
+    }
+    server.operator.password = newPassword;
+  }
+}
+
+/** Picks an entry of a user's Actions drop-down and presses Go. */
+export async function chooseActionWithGo(page, username, label) {
+  await page.getByLabel(`Actions for ${username}`, { exact: true }).selectOption({ label });
+  await Promise.all([
+    page.waitForNavigation(),
+    userRow(page, username).getByRole('button', { name: 'Go' }).click(),
+  ]);
+}
+
+/**
+ * Picks an entry with the pointer: app.js navigates at once (the pointer
+ * press on the select precedes the choice, as when a person clicks it open).
+ */
+export async function chooseActionByPointer(page, username, label) {
+  const select = page.getByLabel(`Actions for ${username}`, { exact: true });
+  await select.dispatchEvent('pointerdown');
+  await Promise.all([page.waitForNavigation(), select.selectOption({ label })]);
 }

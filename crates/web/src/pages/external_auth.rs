@@ -247,35 +247,10 @@ async fn wizard_submit(
     let caller = ctx.caller();
     match f.action.as_str() {
         "cancel" => Ok(Redirect::to("/users?notice=order-cancelled").into_response()),
-        "apply" | "order" => {
-            let checked = match svc::check(&st, &caller, user.id, &f.input(false)).await {
-                Ok(c) => c,
-                Err(
-                    e @ AppError::Invalid {
-                        field: Some("promo_code"),
-                        ..
-                    },
-                ) => {
-                    // Show the page without the promo, the error next to it.
-                    let mut without = f.clone();
-                    without.promo_code.clear();
-                    let c = svc::check(&st, &caller, user.id, &without.input(false)).await?;
-                    return Ok((
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        step2(&me, &ctx, &c, &f, &Errors::from(&e)),
-                    )
-                        .into_response());
-                }
-                Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
-                    return Ok((e.status(), step1(&me, &ctx, &user, &f, &Errors::from(&e)))
-                        .into_response());
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if f.action == "apply" {
-                return Ok(step2(&me, &ctx, &checked, &f, &Errors::none()).into_response());
-            }
-            let result = svc::place(
+        "order" => {
+            // Placing first: a repeated submission finds its order by the
+            // form's idempotency key before anything else is checked.
+            let placed = svc::place(
                 &st,
                 &caller,
                 user.id,
@@ -285,18 +260,23 @@ async fn wizard_submit(
                 &f.idempotency_key,
             )
             .await;
-            match result {
+            match placed {
                 Ok(Placed::New(o) | Placed::Existing(o)) => {
                     Ok(Redirect::to(&format!("/orders/{}", o.number)).into_response())
                 }
-                Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
-                    e.status(),
-                    step2(&me, &ctx, &checked, &f, &Errors::from(&e)),
-                )
-                    .into_response()),
+                Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+                    review_with_error(&st, &me, &ctx, &user, &f, e).await
+                }
                 Err(e) => Err(e.into()),
             }
         }
+        "apply" => match svc::check(&st, &caller, user.id, &f.input(false)).await {
+            Ok(checked) => Ok(step2(&me, &ctx, &checked, &f, &Errors::none()).into_response()),
+            Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+                review_with_error(&st, &me, &ctx, &user, &f, e).await
+            }
+            Err(e) => Err(e.into()),
+        },
         _ => match svc::check(&st, &caller, user.id, &f.input(true)).await {
             Ok(checked) => {
                 // One key per wizard run: a double submission of the order
@@ -309,6 +289,32 @@ async fn wizard_submit(
             }
             Err(e) => Err(e.into()),
         },
+    }
+}
+
+/// Shows the review step again with `e` next to its field; errors that
+/// belong to the first step (credential, method) go back to it.
+async fn review_with_error(
+    st: &AppState,
+    me: &User,
+    ctx: &Ctx,
+    user: &User,
+    f: &WizardForm,
+    e: AppError,
+) -> PageResult {
+    let caller = ctx.caller();
+    let mut without_promo = f.clone();
+    if e.field() == Some("promo_code") {
+        without_promo.promo_code.clear();
+    }
+    match svc::check(st, &caller, user.id, &without_promo.input(false)).await {
+        Ok(c) => Ok((e.status(), step2(me, ctx, &c, f, &Errors::from(&e))).into_response()),
+        Err(first @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
+            first.status(),
+            step1(me, ctx, user, f, &Errors::from(&first)),
+        )
+            .into_response()),
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -196,7 +196,18 @@ pub async fn place(
         }
         user.account_id
     };
-    let checked = check(st, caller, user_id, input).await?;
+    let checked = match check(st, caller, user_id, input).await {
+        Ok(c) => c,
+        Err(e) => {
+            // A concurrent submission with the same key may have placed the
+            // order meanwhile (and so made this one look like a duplicate).
+            let mut conn = st.store.conn().await?;
+            return match orders::by_idempotency_key(&mut conn, account, key).await? {
+                Some(o) => Ok(Placed::Existing(o)),
+                None => Err(e),
+            };
+        }
+    };
     if !msa_acknowledged {
         return Err(AppError::invalid(
             "msa_acknowledged",
@@ -262,6 +273,11 @@ pub async fn place(
                 return Ok(Placed::Existing(o));
             }
             Err(StoreError::Conflict { field: "method" }) => {
+                drop(tx);
+                let mut conn = st.store.conn().await?;
+                if let Some(o) = orders::by_idempotency_key(&mut conn, account, key).await? {
+                    return Ok(Placed::Existing(o));
+                }
                 return Err(AppError::Conflict {
                     field: Some("method"),
                     message: format!(

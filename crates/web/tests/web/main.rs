@@ -6,4 +6,5 @@ mod ops;
 mod pages;
 mod signin;
 mod support;
+mod symantec;
 mod users;

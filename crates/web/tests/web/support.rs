@@ -162,7 +162,21 @@ impl Client {
         body: Body2<'_>,
         csrf_header: bool,
     ) -> Resp {
+        self.send_with(method, path, body, csrf_header, &[]).await
+    }
+
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Body2<'_>,
+        csrf_header: bool,
+        extra: &[(&str, &str)],
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
         if !self.cookies.is_empty() {
             let c: Vec<String> = self
                 .cookies
@@ -290,4 +304,87 @@ fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// The RFC 6238 test seed, used for the credentials of these tests.
+pub const SEED: &[u8] = b"12345678901234567890";
+
+impl App {
+    /// A TOTP credential in the inventory with `SEED` (or HOTP when `hotp`).
+    pub async fn credential(&self, credential_id: &str, hotp: bool) {
+        let sealed = self
+            .st
+            .config
+            .master_key
+            .seal(SEED, credential_id.as_bytes());
+        let mut conn = self.st.store.conn().await.unwrap();
+        gatehouse_store::credentials::insert(
+            &mut conn,
+            &gatehouse_store::credentials::NewCredential {
+                credential_id,
+                kind: if hotp { "hotp" } else { "totp" },
+                algorithm: "SHA1",
+                digits: 6,
+                period: 30,
+                next_counter: 0,
+                sealed_secret: Some(&sealed),
+                validation: "local",
+                source: "test",
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Price, MSA and a promo code, as an operator would set them up.
+    pub async fn catalog(&self) {
+        use gatehouse_web::service::catalog;
+        let cli = Caller::cli();
+        catalog::set_price(&self.st, &cli, "symantec_vip", 500, "USD")
+            .await
+            .unwrap();
+        catalog::publish_msa(
+            &self.st,
+            &cli,
+            "2026.1",
+            "Master Services Agreement\n1. Terms.",
+        )
+        .await
+        .unwrap();
+        let promo = catalog::NewPromo {
+            code: "WELCOME50".into(),
+            percent_off: Some(50),
+            months: Some(3),
+            ..Default::default()
+        };
+        catalog::create_promo(&self.st, &cli, promo).await.unwrap();
+    }
+
+    /// The TOTP code of `SEED` at the clock's current time plus `steps`.
+    pub fn totp(&self, steps: i64) -> String {
+        use gatehouse_domain::Clock;
+        let step = gatehouse_domain::oath::totp_step(self.clock.now().seconds(), 30) + steps;
+        gatehouse_domain::oath::hotp(SEED, step as u64, 6, gatehouse_domain::oath::HashAlg::Sha1)
+    }
+
+    pub fn hotp(counter: u64) -> String {
+        gatehouse_domain::oath::hotp(SEED, counter, 6, gatehouse_domain::oath::HashAlg::Sha1)
+    }
+}
+
+/// Orders Symantec Identity Protection for `user` with `credential_id`.
+pub async fn order(admin: &mut Client, user: UserId, credential_id: &str, key: &str) -> Resp {
+    admin
+        .send_with(
+            axum::http::Method::POST,
+            &format!("/api/v1/users/{}/external-authentication/orders", user.0),
+            Body2::Json(serde_json::json!({
+                "method": "symantec_vip", "credential_id": credential_id,
+                "msa_version": "2026.1", "msa_acknowledged": true
+            })),
+            true,
+            &[("idempotency-key", key)],
+        )
+        .await
 }
