@@ -555,3 +555,172 @@ async fn drop_guards(s: &Store, c: &mut gatehouse_store::Conn) {
     };
     sqlx::raw_sql(sql).execute(&mut *c).await.unwrap();
 }
+
+async fn credential(store: &Store, id: &str) -> i64 {
+    let mut c = store.conn().await.unwrap();
+    gatehouse_store::credentials::insert(
+        &mut c,
+        &gatehouse_store::credentials::NewCredential {
+            credential_id: id,
+            kind: "totp",
+            algorithm: "SHA1",
+            digits: 6,
+            period: 30,
+            next_counter: 0,
+            sealed_secret: Some(&[1, 2, 3]),
+            validation: "local",
+            source: "test",
+        },
+        T0,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn accepting_a_step_is_atomic_and_forward_only() {
+    use gatehouse_store::credentials;
+    let db = fresh().await;
+    let s = db.store.clone();
+    let id = credential(&s, "VSST00000001").await;
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = s.conn().await.unwrap();
+            credentials::accept(&mut c, id, 100, 0, 0, T0).await.unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1, "one step is accepted once");
+    let mut c = s.conn().await.unwrap();
+    assert!(!credentials::accept(&mut c, id, 99, 0, 0, T0).await.unwrap(), "never backwards");
+    assert!(credentials::accept(&mut c, id, 101, 0, 1, T0).await.unwrap());
+    let got = credentials::by_credential_id(&mut c, "VSST00000001").await.unwrap();
+    assert_eq!((got.last_used, got.drift, got.sealed_secret.as_deref()), (Some(101), 1, Some(&[1u8, 2, 3][..])));
+    // Locked or disabled credentials accept nothing.
+    credentials::lock(&mut c, id, T0.plus_minutes(5)).await.unwrap();
+    assert!(!credentials::accept(&mut c, id, 102, 0, 0, T0).await.unwrap());
+    assert!(credentials::accept(&mut c, id, 102, 0, 0, T0.plus_minutes(5)).await.unwrap(), "the lock ran out");
+    credentials::set_enabled(&mut c, id, false).await.unwrap();
+    assert!(!credentials::accept(&mut c, id, 103, 0, 0, T0).await.unwrap());
+    assert_eq!(credentials::add_failure(&mut c, id).await.unwrap(), 1);
+    assert_eq!(credentials::add_failure(&mut c, id).await.unwrap(), 2);
+    credentials::unlock(&mut c, id).await.unwrap();
+    assert_eq!(credentials::by_credential_id(&mut c, "VSST00000001").await.unwrap().failures, 0);
+    let dup = credentials::insert(
+        &mut c,
+        &credentials::NewCredential {
+            credential_id: "VSST00000001",
+            kind: "totp",
+            algorithm: "SHA1",
+            digits: 6,
+            period: 30,
+            next_counter: 0,
+            sealed_secret: None,
+            validation: "local",
+            source: "again",
+        },
+        T0,
+    )
+    .await;
+    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "never overwritten");
+}
+
+#[tokio::test]
+async fn one_credential_per_user_and_one_active_subscription_per_method() {
+    use gatehouse_store::{credentials, orders};
+    let db = fresh().await;
+    let s = &db.store;
+    let a = account(s, "40000001").await;
+    let u = user(s, a, "carol", Role::User).await;
+    let c1 = credential(s, "VSST00000001").await;
+    let c2 = credential(s, "VSST00000002").await;
+    let mut c = s.conn().await.unwrap();
+    assert!(credentials::assign(&mut c, c1, u).await.unwrap());
+    assert!(!credentials::assign(&mut c, c1, u).await.unwrap(), "already assigned");
+    assert!(credentials::assign(&mut c, c2, u).await.is_err(), "one credential per user");
+    let order = |key: &'static str, number: &'static str| orders::NewOrder {
+        number,
+        account_id: a,
+        user_id: u,
+        username: "carol",
+        method: "symantec_vip",
+        credential_id: Some("VSST00000001"),
+        monthly_price: 500,
+        currency: "USD",
+        promo_code: None,
+        promo_kind: None,
+        promo_value: None,
+        promo_months: None,
+        msa_version: "1",
+        msa_sha256: "x",
+        acknowledged_by: u,
+        acknowledged_name: "carol",
+        acknowledged_addr: "127.0.0.1",
+        idempotency_key: key,
+    };
+    orders::place(&mut c, &order("k1", "EA-1"), T0).await.unwrap();
+    let again = orders::place(&mut c, &order("k1", "EA-2"), T0).await;
+    assert!(matches!(again, Err(StoreError::Conflict { field: "idempotency_key" })), "{again:?}");
+    let mut tx = s.begin().await.unwrap();
+    let second = orders::place(&mut tx, &order("k2", "EA-3"), T0).await;
+    assert!(matches!(second, Err(StoreError::Conflict { field: "method" })), "{second:?}");
+    drop(tx);
+    let active = orders::active_for_users(&mut c, &[u]).await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert!(orders::end(&mut c, u, "symantec_vip", T0.plus_minutes(1)).await.unwrap());
+    assert!(!orders::end(&mut c, u, "symantec_vip", T0).await.unwrap());
+    assert!(orders::active_for_users(&mut c, &[u]).await.unwrap().is_empty());
+    orders::place(&mut c, &order("k3", "EA-4"), T0).await.unwrap();
+    assert_eq!(orders::count(&mut c, Some(a)).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn promo_redemptions_never_exceed_the_maximum() {
+    use gatehouse_store::catalog::{self, PromoRow};
+    let db = fresh().await;
+    let s = db.store.clone();
+    {
+        let mut c = s.conn().await.unwrap();
+        let row = PromoRow {
+            code: "LIMITED".into(),
+            kind: "percent".into(),
+            value: 10,
+            months: None,
+            max_redemptions: Some(3),
+            redemptions: 0,
+            valid_from: None,
+            valid_until: None,
+            method: None,
+            created_at: T0,
+        };
+        catalog::insert_promo(&mut c, &row).await.unwrap();
+        assert!(matches!(catalog::insert_promo(&mut c, &row).await, Err(StoreError::Conflict { field: "code" })));
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = s.conn().await.unwrap();
+            catalog::redeem_promo(&mut c, "LIMITED").await.unwrap()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap());
+    }
+    assert_eq!(ok, 3);
+    let mut c = s.conn().await.unwrap();
+    assert_eq!(catalog::promo(&mut c, "LIMITED").await.unwrap().unwrap().redemptions, 3);
+    catalog::publish_msa(&mut c, "1", "text", "h", T0).await.unwrap();
+    catalog::publish_msa(&mut c, "2", "text 2", "h2", T0).await.unwrap();
+    assert_eq!(catalog::current_msa(&mut c).await.unwrap().unwrap().version, "2");
+    assert!(matches!(catalog::publish_msa(&mut c, "1", "x", "y", T0).await, Err(StoreError::Conflict { field: "version" })));
+    catalog::set_price(&mut c, "symantec_vip", 500, "USD", T0).await.unwrap();
+    catalog::set_price(&mut c, "symantec_vip", 700, "USD", T0).await.unwrap();
+    assert_eq!(catalog::price(&mut c, "symantec_vip").await.unwrap().unwrap().amount, 700);
+}
