@@ -265,6 +265,7 @@ pub async fn check_security_code(
         credential.credential_id
     );
 
+    let had_temporary = temp.is_some();
     // A temporary code works even while the credential is locked or
     // disabled: that is what it is for.
     if let Some(t) = temp.filter(|t| now < t.expires_at)
@@ -324,7 +325,8 @@ pub async fn check_security_code(
         .await?
         {
             // Signing in with the real credential ends a temporary code.
-            let cleared = credentials::clear_temporary_code(&mut tx, user.id).await?;
+            let cleared =
+                had_temporary && credentials::clear_temporary_code(&mut tx, user.id).await?;
             let detail = if cleared {
                 "temporary security code cleared"
             } else {
