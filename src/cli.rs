@@ -223,6 +223,22 @@ enum AuditCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let writes = !matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Migrate | Command::Audit { .. }
+    );
+    let (data_dir, config_path) = (cli.data_dir.clone(), cli.config.clone());
+    let code = run_command(cli).await?;
+    if writes {
+        // Link this command's audit entries into the chain before exiting.
+        let config = Config::load(&data_dir, config_path.as_deref())?;
+        let store = open(&config, &data_dir).await?;
+        gatehouse_store::audit::seal_all(&store).await?;
+    }
+    Ok(code)
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(&cli.data_dir, cli.config.as_deref())?;
     if let Command::Serve {
         listen: Some(l), ..
@@ -429,6 +445,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Verify,
         } => {
             let store = open(&config, &cli.data_dir).await?;
+            gatehouse_store::audit::seal_all(&store).await?;
             let mut conn = store.conn().await?;
             match gatehouse_store::audit::verify(&mut conn).await? {
                 Ok(n) => {

@@ -16,7 +16,14 @@ pub enum StoreError {
 }
 
 /// Unique columns whose violation we report by name.
-const UNIQUE_FIELDS: &[&str] = &["username", "number", "token_hash", "email", "credential_id", "secret_hash"];
+const UNIQUE_FIELDS: &[&str] = &[
+    "username",
+    "number",
+    "token_hash",
+    "email",
+    "credential_id",
+    "secret_hash",
+];
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {

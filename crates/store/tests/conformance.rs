@@ -456,7 +456,7 @@ async fn throttle_windows_and_concurrency() {
 }
 
 #[tokio::test]
-async fn audit_chain_holds_under_concurrent_appends() {
+async fn audit_chain_holds_under_concurrent_appends_and_sealers() {
     let db = fresh().await;
     let s = db.store.clone();
     let mut tasks = Vec::new();
@@ -468,18 +468,31 @@ async fn audit_chain_holds_under_concurrent_appends() {
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
+            // Several sealers race, as several instances would.
+            audit::seal_pending(&s, 5).await.unwrap();
         }));
     }
     for t in tasks {
         t.await.unwrap();
     }
+    audit::seal_all(&s).await.unwrap();
     let mut c = s.conn().await.unwrap();
     assert_eq!(audit::verify(&mut c).await.unwrap(), Ok(24));
     let (page, total) = audit::page(&mut c, Some(AccountId(1)), 1, 5).await.unwrap();
     assert_eq!(total, 12);
     assert_eq!(page.len(), 5);
-    assert!(page.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
-    assert_eq!(audit::all(&mut c, None).await.unwrap().len(), 24);
+    assert!(page.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let all = audit::all(&mut c, None).await.unwrap();
+    assert_eq!(all.len(), 24);
+    assert!(
+        all.iter().all(|e| e.seq.is_some() && e.hash.is_some()),
+        "all sealed"
+    );
+    assert_eq!(
+        audit::seal_all(&s).await.unwrap(),
+        0,
+        "nothing left to seal"
+    );
 }
 
 #[tokio::test]
@@ -492,10 +505,22 @@ async fn audit_log_is_append_only_and_tampering_is_detected() {
             .await
             .unwrap();
     }
+    let unsealed = sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE id = 1")
+        .execute(&mut *c)
+        .await;
+    assert!(
+        unsealed.is_err(),
+        "even before sealing, content cannot change"
+    );
+    assert_eq!(audit::seal_all(s).await.unwrap(), 5);
     let upd = sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3")
         .execute(&mut *c)
         .await;
     assert!(upd.is_err(), "the database refuses edits");
+    let reseal = sqlx::query("UPDATE audit_log SET hash = 'x' WHERE seq = 3")
+        .execute(&mut *c)
+        .await;
+    assert!(reseal.is_err(), "sealed entries are final");
     let del = sqlx::query("DELETE FROM audit_log WHERE seq = 2")
         .execute(&mut *c)
         .await;
@@ -524,6 +549,7 @@ async fn audit_deletions_are_detected() {
             .await
             .unwrap();
     }
+    audit::seal_all(s).await.unwrap();
     drop_guards(s, &mut c).await;
     sqlx::query("DELETE FROM audit_log WHERE seq = 5")
         .execute(&mut *c)
@@ -588,7 +614,9 @@ async fn accepting_a_step_is_atomic_and_forward_only() {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let mut c = s.conn().await.unwrap();
-            credentials::accept(&mut c, id, 100, 0, 0, T0).await.unwrap()
+            credentials::accept(&mut c, id, 100, 0, 0, T0)
+                .await
+                .unwrap()
         }));
     }
     let mut wins = 0;
@@ -597,20 +625,53 @@ async fn accepting_a_step_is_atomic_and_forward_only() {
     }
     assert_eq!(wins, 1, "one step is accepted once");
     let mut c = s.conn().await.unwrap();
-    assert!(!credentials::accept(&mut c, id, 99, 0, 0, T0).await.unwrap(), "never backwards");
-    assert!(credentials::accept(&mut c, id, 101, 0, 1, T0).await.unwrap());
-    let got = credentials::by_credential_id(&mut c, "VSST00000001").await.unwrap();
-    assert_eq!((got.last_used, got.drift, got.sealed_secret.as_deref()), (Some(101), 1, Some(&[1u8, 2, 3][..])));
+    assert!(
+        !credentials::accept(&mut c, id, 99, 0, 0, T0).await.unwrap(),
+        "never backwards"
+    );
+    assert!(
+        credentials::accept(&mut c, id, 101, 0, 1, T0)
+            .await
+            .unwrap()
+    );
+    let got = credentials::by_credential_id(&mut c, "VSST00000001")
+        .await
+        .unwrap();
+    assert_eq!(
+        (got.last_used, got.drift, got.sealed_secret.as_deref()),
+        (Some(101), 1, Some(&[1u8, 2, 3][..]))
+    );
     // Locked or disabled credentials accept nothing.
-    credentials::lock(&mut c, id, T0.plus_minutes(5)).await.unwrap();
-    assert!(!credentials::accept(&mut c, id, 102, 0, 0, T0).await.unwrap());
-    assert!(credentials::accept(&mut c, id, 102, 0, 0, T0.plus_minutes(5)).await.unwrap(), "the lock ran out");
+    credentials::lock(&mut c, id, T0.plus_minutes(5))
+        .await
+        .unwrap();
+    assert!(
+        !credentials::accept(&mut c, id, 102, 0, 0, T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        credentials::accept(&mut c, id, 102, 0, 0, T0.plus_minutes(5))
+            .await
+            .unwrap(),
+        "the lock ran out"
+    );
     credentials::set_enabled(&mut c, id, false).await.unwrap();
-    assert!(!credentials::accept(&mut c, id, 103, 0, 0, T0).await.unwrap());
+    assert!(
+        !credentials::accept(&mut c, id, 103, 0, 0, T0)
+            .await
+            .unwrap()
+    );
     assert_eq!(credentials::add_failure(&mut c, id).await.unwrap(), 1);
     assert_eq!(credentials::add_failure(&mut c, id).await.unwrap(), 2);
     credentials::unlock(&mut c, id).await.unwrap();
-    assert_eq!(credentials::by_credential_id(&mut c, "VSST00000001").await.unwrap().failures, 0);
+    assert_eq!(
+        credentials::by_credential_id(&mut c, "VSST00000001")
+            .await
+            .unwrap()
+            .failures,
+        0
+    );
     let dup = credentials::insert(
         &mut c,
         &credentials::NewCredential {
@@ -627,7 +688,10 @@ async fn accepting_a_step_is_atomic_and_forward_only() {
         T0,
     )
     .await;
-    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "never overwritten");
+    assert!(
+        matches!(dup, Err(StoreError::Conflict { .. })),
+        "never overwritten"
+    );
 }
 
 #[tokio::test]
@@ -641,8 +705,14 @@ async fn one_credential_per_user_and_one_active_subscription_per_method() {
     let c2 = credential(s, "VSST00000002").await;
     let mut c = s.conn().await.unwrap();
     assert!(credentials::assign(&mut c, c1, u).await.unwrap());
-    assert!(!credentials::assign(&mut c, c1, u).await.unwrap(), "already assigned");
-    assert!(credentials::assign(&mut c, c2, u).await.is_err(), "one credential per user");
+    assert!(
+        !credentials::assign(&mut c, c1, u).await.unwrap(),
+        "already assigned"
+    );
+    assert!(
+        credentials::assign(&mut c, c2, u).await.is_err(),
+        "one credential per user"
+    );
     let order = |key: &'static str, number: &'static str| orders::NewOrder {
         number,
         account_id: a,
@@ -663,19 +733,43 @@ async fn one_credential_per_user_and_one_active_subscription_per_method() {
         acknowledged_addr: "127.0.0.1",
         idempotency_key: key,
     };
-    orders::place(&mut c, &order("k1", "EA-1"), T0).await.unwrap();
+    orders::place(&mut c, &order("k1", "EA-1"), T0)
+        .await
+        .unwrap();
     let again = orders::place(&mut c, &order("k1", "EA-2"), T0).await;
-    assert!(matches!(again, Err(StoreError::Conflict { field: "idempotency_key" })), "{again:?}");
+    assert!(
+        matches!(
+            again,
+            Err(StoreError::Conflict {
+                field: "idempotency_key"
+            })
+        ),
+        "{again:?}"
+    );
     let mut tx = s.begin().await.unwrap();
     let second = orders::place(&mut tx, &order("k2", "EA-3"), T0).await;
-    assert!(matches!(second, Err(StoreError::Conflict { field: "method" })), "{second:?}");
+    assert!(
+        matches!(second, Err(StoreError::Conflict { field: "method" })),
+        "{second:?}"
+    );
     drop(tx);
     let active = orders::active_for_users(&mut c, &[u]).await.unwrap();
     assert_eq!(active.len(), 1);
-    assert!(orders::end(&mut c, u, "symantec_vip", T0.plus_minutes(1)).await.unwrap());
+    assert!(
+        orders::end(&mut c, u, "symantec_vip", T0.plus_minutes(1))
+            .await
+            .unwrap()
+    );
     assert!(!orders::end(&mut c, u, "symantec_vip", T0).await.unwrap());
-    assert!(orders::active_for_users(&mut c, &[u]).await.unwrap().is_empty());
-    orders::place(&mut c, &order("k3", "EA-4"), T0).await.unwrap();
+    assert!(
+        orders::active_for_users(&mut c, &[u])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    orders::place(&mut c, &order("k3", "EA-4"), T0)
+        .await
+        .unwrap();
     assert_eq!(orders::count(&mut c, Some(a)).await.unwrap(), 2);
 }
 
@@ -699,7 +793,10 @@ async fn promo_redemptions_never_exceed_the_maximum() {
             created_at: T0,
         };
         catalog::insert_promo(&mut c, &row).await.unwrap();
-        assert!(matches!(catalog::insert_promo(&mut c, &row).await, Err(StoreError::Conflict { field: "code" })));
+        assert!(matches!(
+            catalog::insert_promo(&mut c, &row).await,
+            Err(StoreError::Conflict { field: "code" })
+        ));
     }
     let mut tasks = Vec::new();
     for _ in 0..10 {
@@ -715,12 +812,40 @@ async fn promo_redemptions_never_exceed_the_maximum() {
     }
     assert_eq!(ok, 3);
     let mut c = s.conn().await.unwrap();
-    assert_eq!(catalog::promo(&mut c, "LIMITED").await.unwrap().unwrap().redemptions, 3);
-    catalog::publish_msa(&mut c, "1", "text", "h", T0).await.unwrap();
-    catalog::publish_msa(&mut c, "2", "text 2", "h2", T0).await.unwrap();
-    assert_eq!(catalog::current_msa(&mut c).await.unwrap().unwrap().version, "2");
-    assert!(matches!(catalog::publish_msa(&mut c, "1", "x", "y", T0).await, Err(StoreError::Conflict { field: "version" })));
-    catalog::set_price(&mut c, "symantec_vip", 500, "USD", T0).await.unwrap();
-    catalog::set_price(&mut c, "symantec_vip", 700, "USD", T0).await.unwrap();
-    assert_eq!(catalog::price(&mut c, "symantec_vip").await.unwrap().unwrap().amount, 700);
+    assert_eq!(
+        catalog::promo(&mut c, "LIMITED")
+            .await
+            .unwrap()
+            .unwrap()
+            .redemptions,
+        3
+    );
+    catalog::publish_msa(&mut c, "1", "text", "h", T0)
+        .await
+        .unwrap();
+    catalog::publish_msa(&mut c, "2", "text 2", "h2", T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog::current_msa(&mut c).await.unwrap().unwrap().version,
+        "2"
+    );
+    assert!(matches!(
+        catalog::publish_msa(&mut c, "1", "x", "y", T0).await,
+        Err(StoreError::Conflict { field: "version" })
+    ));
+    catalog::set_price(&mut c, "symantec_vip", 500, "USD", T0)
+        .await
+        .unwrap();
+    catalog::set_price(&mut c, "symantec_vip", 700, "USD", T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog::price(&mut c, "symantec_vip")
+            .await
+            .unwrap()
+            .unwrap()
+            .amount,
+        700
+    );
 }

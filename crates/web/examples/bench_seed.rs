@@ -29,7 +29,8 @@ async fn main() -> anyhow::Result<()> {
             k
         }
     };
-    let url = std::env::var("GATEHOUSE_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}", dir.join("gatehouse.db").display()));
+    let url = std::env::var("GATEHOUSE_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.join("gatehouse.db").display()));
     let store = Store::open(&url, 4).await?;
     let now = SystemClock.now();
     let started = std::time::Instant::now();
@@ -75,6 +76,9 @@ async fn main() -> anyhow::Result<()> {
         credentials::assign(&mut tx, c, id).await?;
     }
     tx.commit().await?;
-    eprintln!("seeded {n} users with credentials in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {n} users with credentials in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -12,11 +12,16 @@ pub async fn serve(st: AppState, listen: &str) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "Gatehouse is listening on http://{local}");
     let housekeeping = tokio::spawn(housekeeping(st.clone()));
+    let sealer = tokio::spawn(sealer(st.clone()));
     let app = router(st.clone()).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     housekeeping.abort();
+    sealer.abort();
+    if let Err(e) = gatehouse_store::audit::seal_all(&st.store).await {
+        tracing::warn!(error = %e, "sealing the audit log at shutdown failed");
+    }
     st.store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -36,6 +41,18 @@ async fn housekeeping(st: AppState) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "session purge: no connection"),
+        }
+    }
+}
+
+/// Links new audit entries into the hash chain several times a second.
+async fn sealer(st: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = gatehouse_store::audit::seal_all(&st.store).await {
+            tracing::warn!(error = %e, "sealing the audit log failed; will retry");
         }
     }
 }

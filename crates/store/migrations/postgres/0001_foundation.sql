@@ -54,8 +54,12 @@ CREATE TABLE api_tokens (
     CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash)
 );
 
+-- The audit log. Entries are written with `seq` NULL and sealed into the
+-- hash chain shortly after by a single sealer (`seq`, `prev_hash`, `hash`),
+-- so writers never wait on the chain's head.
 CREATE TABLE audit_log (
-    seq         BIGINT PRIMARY KEY,
+    id          BIGSERIAL PRIMARY KEY,
+    seq         BIGINT,
     at          BIGINT NOT NULL,
     actor_id    BIGINT,
     actor       TEXT   NOT NULL,
@@ -65,14 +69,29 @@ CREATE TABLE audit_log (
     client_addr TEXT   NOT NULL,
     outcome     TEXT   NOT NULL,
     detail      TEXT   NOT NULL,
-    prev_hash   TEXT   NOT NULL,
-    hash        TEXT   NOT NULL
+    prev_hash   TEXT,
+    hash        TEXT,
+    CONSTRAINT audit_log_seq_key UNIQUE (seq)
 );
-CREATE INDEX audit_log_account ON audit_log (account_id, seq);
+CREATE INDEX audit_log_account ON audit_log (account_id, id);
+CREATE INDEX audit_log_unsealed ON audit_log (id) WHERE seq IS NULL;
 
+-- Sealed entries never change; unsealed ones may only receive their chain
+-- fields; nothing is ever deleted.
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'the audit log is append-only';
+    IF TG_OP = 'DELETE' OR OLD.seq IS NOT NULL
+       OR (NEW.id, NEW.at, NEW.actor_id, NEW.actor, NEW.account_id, NEW.action, NEW.target,
+           NEW.client_addr, NEW.outcome, NEW.detail)
+          IS DISTINCT FROM
+          (OLD.id, OLD.at, OLD.actor_id, OLD.actor, OLD.account_id, OLD.action, OLD.target,
+           OLD.client_addr, OLD.outcome, OLD.detail) THEN
+        RAISE EXCEPTION 'the audit log is append-only';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
 END;
 $$;
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log

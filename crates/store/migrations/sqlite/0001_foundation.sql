@@ -53,8 +53,12 @@ CREATE TABLE api_tokens (
     CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash)
 );
 
+-- The audit log. Entries are written with `seq` NULL and sealed into the
+-- hash chain shortly after by a single sealer (`seq`, `prev_hash`, `hash`),
+-- so writers never wait on the chain's head.
 CREATE TABLE audit_log (
-    seq         INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         INTEGER,
     at          INTEGER NOT NULL,
     actor_id    INTEGER,
     actor       TEXT    NOT NULL,
@@ -64,12 +68,21 @@ CREATE TABLE audit_log (
     client_addr TEXT    NOT NULL,
     outcome     TEXT    NOT NULL,
     detail      TEXT    NOT NULL,
-    prev_hash   TEXT    NOT NULL,
-    hash        TEXT    NOT NULL
+    prev_hash   TEXT,
+    hash        TEXT,
+    CONSTRAINT audit_log_seq_key UNIQUE (seq)
 );
-CREATE INDEX audit_log_account ON audit_log (account_id, seq);
+CREATE INDEX audit_log_account ON audit_log (account_id, id);
+CREATE INDEX audit_log_unsealed ON audit_log (id) WHERE seq IS NULL;
 
+-- Sealed entries never change; unsealed ones may only receive their chain
+-- fields; nothing is ever deleted.
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+WHEN OLD.seq IS NOT NULL OR NEW.id IS NOT OLD.id OR NEW.at IS NOT OLD.at
+  OR NEW.actor_id IS NOT OLD.actor_id OR NEW.actor IS NOT OLD.actor
+  OR NEW.account_id IS NOT OLD.account_id OR NEW.action IS NOT OLD.action
+  OR NEW.target IS NOT OLD.target OR NEW.client_addr IS NOT OLD.client_addr
+  OR NEW.outcome IS NOT OLD.outcome OR NEW.detail IS NOT OLD.detail
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;

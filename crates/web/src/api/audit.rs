@@ -10,7 +10,10 @@ use utoipa::{IntoParams, ToSchema};
 
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntryDto {
-    pub seq: i64,
+    /// Order of writing.
+    pub id: i64,
+    /// Position in the hash chain; null for a moment until the entry is sealed.
+    pub seq: Option<i64>,
     pub at: String,
     pub actor: String,
     pub action: String,
@@ -19,7 +22,8 @@ pub struct AuditEntryDto {
     /// `success`, `failure` or `denied`.
     pub outcome: String,
     pub detail: String,
-    pub hash: String,
+    /// The entry's chain hash (null until sealed).
+    pub hash: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -47,6 +51,7 @@ pub async fn audit_list(
         entries: entries
             .into_iter()
             .map(|e| AuditEntryDto {
+                id: e.id,
                 seq: e.seq,
                 at: e.record.at.to_rfc3339(),
                 actor: e.record.actor,

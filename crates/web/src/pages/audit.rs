@@ -43,7 +43,7 @@ async fn page_audit(
                 tbody {
                     @for e in &entries {
                         tr {
-                            td { (e.seq) }
+                            td { @if let Some(seq) = e.seq { (seq) } @else { span.muted title="being sealed into the chain" { "…" } } }
                             td { time datetime=(e.record.at.to_rfc3339()) { (e.record.at.display()) } }
                             td { (e.record.actor) }
                             td { code { (e.record.action) } }

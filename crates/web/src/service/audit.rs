@@ -4,7 +4,7 @@
 use super::Caller;
 use crate::AppState;
 use crate::error::{AppError, Result};
-use gatehouse_domain::audit::AuditEntry;
+use gatehouse_store::audit::StoredEntry;
 use gatehouse_store::{Scope, audit};
 
 pub const PER_PAGE: i64 = 50;
@@ -19,7 +19,7 @@ fn account_filter(caller: &Caller) -> Result<Option<gatehouse_domain::AccountId>
     }
 }
 
-pub async fn page(st: &AppState, caller: &Caller, page: i64) -> Result<(Vec<AuditEntry>, i64)> {
+pub async fn page(st: &AppState, caller: &Caller, page: i64) -> Result<(Vec<StoredEntry>, i64)> {
     let account = account_filter(caller)?;
     let mut conn = st.store.conn().await?;
     Ok(audit::page(&mut conn, account, page, PER_PAGE).await?)
@@ -33,6 +33,7 @@ pub async fn export_json_lines(st: &AppState, caller: &Caller) -> Result<String>
     let mut out = String::new();
     for e in entries {
         let line = serde_json::json!({
+            "id": e.id,
             "seq": e.seq,
             "at": e.record.at.to_rfc3339(),
             "actor": e.record.actor,

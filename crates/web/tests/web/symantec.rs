@@ -889,24 +889,61 @@ async fn pskc_import_refuses_duplicates_and_bad_files_import_nothing() {
     let app = spawn_app().await;
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../domain/tests/fixtures/");
     let xml = std::fs::read(format!("{fixtures}pskc-preshared.xml")).unwrap();
-    let key = || Some(DecryptionKey::PreShared(hex::decode("000102030405060708090a0b0c0d0e0f").unwrap()));
+    let key = || {
+        Some(DecryptionKey::PreShared(
+            hex::decode("000102030405060708090a0b0c0d0e0f").unwrap(),
+        ))
+    };
     let cli = Caller::cli();
-    let first = credentials::import_pskc(&app.st, &cli, &xml, key(), "preshared.xml").await.unwrap();
+    let first = credentials::import_pskc(&app.st, &cli, &xml, key(), "preshared.xml")
+        .await
+        .unwrap();
     assert_eq!(first.imported.len(), 3, "{:?}", first.refused);
-    let again = credentials::import_pskc(&app.st, &cli, &xml, key(), "preshared.xml").await.unwrap();
+    let again = credentials::import_pskc(&app.st, &cli, &xml, key(), "preshared.xml")
+        .await
+        .unwrap();
     assert!(again.imported.is_empty());
-    assert_eq!(again.refused.len(), 3, "re-imports are refused per key, never overwritten");
-    let wrong = credentials::import_pskc(&app.st, &cli, &xml, Some(DecryptionKey::PreShared(vec![0xff; 16])), "x").await;
+    assert_eq!(
+        again.refused.len(),
+        3,
+        "re-imports are refused per key, never overwritten"
+    );
+    let wrong = credentials::import_pskc(
+        &app.st,
+        &cli,
+        &xml,
+        Some(DecryptionKey::PreShared(vec![0xff; 16])),
+        "x",
+    )
+    .await;
     let msg = wrong.err().unwrap().message();
     assert!(msg.contains("Key package 1"), "{msg}");
-    let none = credentials::import_pskc(&app.st, &cli, &xml, None, "x").await.err().unwrap().message();
+    let none = credentials::import_pskc(&app.st, &cli, &xml, None, "x")
+        .await
+        .err()
+        .unwrap()
+        .message();
     assert!(none.to_lowercase().contains("key"), "{none}");
     let mut conn = app.st.store.conn().await.unwrap();
-    let (_, total) = gatehouse_store::credentials::list(&mut conn, "", 100, 0).await.unwrap();
+    let (_, total) = gatehouse_store::credentials::list(&mut conn, "", 100, 0)
+        .await
+        .unwrap();
     assert_eq!(total, 3, "failed imports added nothing");
     // Seeds are sealed at rest: the stored bytes are not the secret.
-    let stored = gatehouse_store::credentials::by_credential_id(&mut conn, "VSST12345678").await.unwrap();
+    let stored = gatehouse_store::credentials::by_credential_id(&mut conn, "VSST12345678")
+        .await
+        .unwrap();
     let sealed = stored.sealed_secret.unwrap();
-    assert!(!sealed.windows(20).any(|w| w == SEED), "secret stored in clear");
-    assert_eq!(app.st.config.master_key.open(&sealed, b"VSST12345678").unwrap(), SEED);
+    assert!(
+        !sealed.windows(20).any(|w| w == SEED),
+        "secret stored in clear"
+    );
+    assert_eq!(
+        app.st
+            .config
+            .master_key
+            .open(&sealed, b"VSST12345678")
+            .unwrap(),
+        SEED
+    );
 }
