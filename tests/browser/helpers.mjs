@@ -313,7 +313,8 @@ export function writePskc(file, keyHex, keys) {
 /**
  * Signs the operator in. On the first sign-in (with the banner's one-time
  * password) the forced password change is completed with `newPassword`,
- * which is then kept in `server.operator.password`.
+ * which is then kept in `server.operator.password`. Resolves to
+ * { forced: true } when the password change was asked for.
  */
 export async function signInAsOperator(page, server, newPassword = 'Operator-picks-a-long-passphrase-1') {
   const { username, password } = server.operator;
@@ -327,7 +328,9 @@ export async function signInAsOperator(page, server, newPassword = 'Operator-pic
       throw new Error(`the operator's forced password change failed:\n${await page.locator('main').innerText()}`);
     }
     server.operator.password = newPassword;
+    return { forced: true };
   }
+  return { forced: false };
 }
 
 /** Picks an entry of a user's Actions drop-down and presses Go. */

@@ -193,12 +193,12 @@ test('customer admin: Users screen, Add User with a generated one-time password,
     const bobActions = page.getByLabel('Actions for bob.builder', { exact: true });
     assert.deepEqual(
       (await bobActions.locator('option').allInnerTexts()).map((s) => s.trim()),
-      ['Actions', 'Edit User', 'Reset Password', 'Disable User', 'Delete User'],
+      ['Actions', 'Edit User', 'Add External Authentication', 'Reset Password', 'Disable User', 'Delete User'],
     );
     assert.equal(await bobActions.inputValue(), '');
     assert.deepEqual(
       (await page.getByLabel('Actions for acme-admin', { exact: true }).locator('option').allInnerTexts()).map((s) => s.trim()),
-      ['Actions', 'Edit User', 'Change Password'],
+      ['Actions', 'Edit User', 'Add External Authentication', 'Change Password'],
     );
     assert.equal(await userRow(page, 'bob.builder').getByRole('button', { name: 'Go' }).count(), 1);
     const bobCells = await rowCells(userRow(page, 'bob.builder'));
@@ -315,8 +315,9 @@ test('Actions drop-down: Edit User (Go and JS), Disable User, Reset Password and
     assert.equal((await rowCells(userRow(page, 'hank')))[1], 'Hank Scorpio III');
 
     // Disable User -> confirm -> status Disabled.
-    // Actions → Edit User → Reset Password → Disable User: three presses.
-    await chooseActionWithKeyboard(page, 'frank', 3);
+    // Actions → Edit User → Add External Authentication → Reset Password →
+    // Disable User: four presses.
+    await chooseActionWithKeyboard(page, 'frank', 4);
     assert.match(pathOf(page), /^\/users\/\d+\/disable$/);
     assert.equal(await heading(page), 'Disable User');
     assert.match(await page.locator('main').innerText(), /Disable frank\?/);
@@ -326,7 +327,7 @@ test('Actions drop-down: Edit User (Go and JS), Disable User, Reset Password and
     assert.equal((await rowCells(userRow(page, 'frank')))[4], 'Disabled');
     assert.deepEqual(
       (await page.getByLabel('Actions for frank', { exact: true }).locator('option').allInnerTexts()).map((s) => s.trim()),
-      ['Actions', 'Edit User', 'Reset Password', 'Enable User', 'Delete User'],
+      ['Actions', 'Edit User', 'Add External Authentication', 'Reset Password', 'Enable User', 'Delete User'],
     );
     assert.equal((await rowCells(userRow(page, 'hank')))[4], 'Active');
 

@@ -56,7 +56,7 @@ before(async () => {
   await cli(server.dataDir, ['price', 'set', '--method', 'symantec_vip', '--amount', '500', '--currency', 'USD']);
   await cli(server.dataDir, ['msa', 'publish', '--version', MSA_VERSION, '--file', msa]);
   await cli(server.dataDir, ['promo', 'create', '--code', 'WELCOME50', '--percent-off', '50', '--months', '3']);
-  pool.push(...await issueSoftCredentials(server.dataDir, 12));
+  pool.push(...await issueSoftCredentials(server.dataDir, 14));
 });
 
 after(async () => {
@@ -210,7 +210,7 @@ async function assertOnSecurityCodePage(page, username) {
 }
 
 async function assertSecurityCodeRefused(page) {
-  assert.equal(pathOf(page), '/login/security-code');
+  assert.equal(pathOf(page), '/login/security-code', 'the code must be refused: the user stays on the Security Code page');
   assert.equal(await text(fieldError(page, 'Security Code')), SECURITY_CODE_FAILED);
   assert.equal(await page.getByLabel('Security Code', { exact: true }).getAttribute('aria-invalid'), 'true');
 }
@@ -408,6 +408,104 @@ test('errors appear next to their fields: unknown Credential ID, unknown promo c
   });
 });
 
+test('operator: Token Inventory imports a PSKC file with the pre-shared key; a file for another key imports nothing', async () => {
+  const goodFile = path.join(tmp, 'vendor-seeds.pskc');
+  const badFile = path.join(tmp, 'other-key.pskc');
+  const totpSeed = Buffer.from('12345678901234567890');
+  await writePskc(goodFile, PSKC_KEY, [
+    { id: 'VSST00000001', seed: totpSeed, algorithm: 'totp' },
+    { id: 'UBHE00000002', seed: Buffer.from('abcdefghijabcdefghij'), algorithm: 'hotp' },
+  ]);
+  await writePskc(badFile, OTHER_KEY, [{ id: 'VSST00000009', seed: totpSeed, algorithm: 'totp' }]);
+
+  const count = async (page) => Number((await text(page.locator('nav.pager span').first())).match(/^(\d+) credentials$/)[1]);
+  const listed = async (page) => page.locator('table tbody td:first-child code').allInnerTexts();
+
+  await withPage(async (page) => {
+    // The first sign-in with the banner's one-time password forces a new one.
+    assert.match(server.operator.password, /^[A-Za-z0-9]{4}(-[A-Za-z0-9]{4}){3}$/, 'no operator sign-in before this test');
+    const { forced } = await signInAsOperator(page, server);
+    assert.equal(forced, true, 'the one-time password must lead to the password change');
+    assert.equal(pathOf(page), '/users');
+    await Promise.all([page.waitForNavigation(), page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Token Inventory' }).click()]);
+    assert.equal(pathOf(page), '/tokens');
+    assert.equal(await heading(page), 'Token Inventory');
+    const before = await count(page);
+
+    await page.getByLabel('PSKC file', { exact: true }).setInputFiles(goodFile);
+    await page.getByLabel('Pre-shared key (hex) (optional)', { exact: true }).fill(PSKC_KEY);
+    await submit(page, 'Import');
+    assert.equal(await text(page.locator('main [role=status]')), 'Imported 2 credential(s) from vendor-seeds.pskc.');
+    assert.equal(await page.locator('main [role=alert]').count(), 0);
+    assert.equal(await count(page), before + 2);
+    const ids = await listed(page);
+    assert.ok(ids.includes('VSST00000001') && ids.includes('UBHE00000002'), ids.join(', '));
+    const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: 'VSST00000001', exact: true }) });
+    assert.match(await row.innerText(), /TOTP/);
+
+    // Encrypted with another key: refused with a reason, nothing imported.
+    await page.getByLabel('PSKC file', { exact: true }).setInputFiles(badFile);
+    await page.getByLabel('Pre-shared key (hex) (optional)', { exact: true }).fill(PSKC_KEY);
+    await submit(page, 'Import');
+    assert.match(await text(page.locator('main [role=alert]')), /^Nothing was imported from other-key\.pskc: \S/);
+    assert.equal(await page.locator('main [role=status]').count(), 0);
+    assert.equal(await count(page), before + 2);
+    assert.ok(!(await listed(page)).includes('VSST00000009'));
+
+    // A key that is not hexadecimal.
+    await page.getByLabel('PSKC file', { exact: true }).setInputFiles(goodFile);
+    await page.getByLabel('Pre-shared key (hex) (optional)', { exact: true }).fill('not-hex');
+    await submit(page, 'Import');
+    assert.match(await text(page.locator('main [role=alert]')), /must be hexadecimal/);
+    assert.equal(await count(page), before + 2);
+  });
+
+  // The imported seed really is the vendor's: an order for it, and the
+  // user signs in with the code computed from the seed.
+  const { admin, users } = await setUpAccount('Oscorp', 'oscorp-admin', ['max']);
+  await withPage(async (page) => {
+    await signIn(page, admin.username, admin.password);
+    await orderSymantec(page, 'max', 'VSST00000001');
+  });
+  await withPage(async (page) => {
+    await signIn(page, 'max', users.max.password);
+    await assertOnSecurityCodePage(page, 'max');
+    await enterSecurityCode(page, await freshTotp(TOTP_SEED_BASE32));
+    assert.equal(pathOf(page), '/security', await mainText(page));
+  });
+});
+
+/**
+ * Screen 2 for `username`, promo applied and MSA ticked; then the order form
+ * is sent `concurrent` times at once and `after` more times one by one, as
+ * the browser would send it (same hidden idempotency key). Resolves to the
+ * responses: { status, path, alert }.
+ */
+async function submitOrderRepeatedly(page, username, credentialId, { concurrent, after }) {
+  await page.goto('/users');
+  await chooseActionWithGo(page, username, 'Add External Authentication');
+  await firstScreen(page, typedForm(credentialId));
+  await promoField(page).fill('WELCOME50');
+  await submit(page, 'Apply');
+  await msaCheckbox(page).check();
+  const key = await page.locator('input[name=idempotency_key]').inputValue();
+  assert.ok(key.length > 0, 'the order form carries an idempotency key');
+  return page.evaluate(async ({ concurrent, after }) => {
+    // (form.action would be the buttons named "action", hence getAttribute.)
+    const form = document.querySelector('form[action$="/external-authentication"]');
+    const data = new FormData(form);
+    data.set('action', 'order');
+    const send = async () => {
+      const r = await fetch(form.getAttribute('action'), { method: 'POST', body: new URLSearchParams(data) });
+      const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
+      return { status: r.status, path: new URL(r.url).pathname, alert: doc.querySelector('main [role=alert]')?.textContent?.trim() ?? '' };
+    };
+    const out = await Promise.all(Array.from({ length: concurrent }, send));
+    for (let i = 0; i < after; i++) out.push(await send());
+    return out;
+  }, { concurrent, after });
+}
+
 test('a double submission of the order form places exactly one order', async () => {
   const { admin, users } = await setUpAccount('Tyrell Corporation', 'tyrell-admin', ['ivy', 'jack']);
   const ivy = takeCredential();
@@ -417,47 +515,36 @@ test('a double submission of the order form places exactly one order', async () 
   await withPage(async (page) => {
     await signIn(page, admin.username, admin.password);
 
-    // The same form (same hidden idempotency key) sent twice at once, then once more.
-    await chooseActionWithGo(page, 'ivy', 'Add External Authentication');
-    await firstScreen(page, typedForm(ivy.credentialId));
-    await promoField(page).fill('WELCOME50');
-    await submit(page, 'Apply');
-    await msaCheckbox(page).check();
-    const key = await page.locator('input[name=idempotency_key]').inputValue();
-    assert.ok(key.length > 0, 'the order form carries an idempotency key');
-    const results = await page.evaluate(async () => {
-      const form = document.querySelector('form[action$="/external-authentication"]');
-      const data = new FormData(form);
-      data.set('action', 'order');
-      const send = async () => {
-        const r = await fetch(form.action, { method: 'POST', body: new URLSearchParams(data) });
-        const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
-        return { status: r.status, path: new URL(r.url).pathname, alert: doc.querySelector('main [role=alert]')?.textContent ?? '' };
-      };
-      const both = await Promise.all([send(), send()]);
-      return [...both, await send()];
-    });
+    // The same form sent twice at once, then once more after both finished.
+    // Every submission ends on the page of the one order (a later one too:
+    // it must not say that ivy "already has" what she just got).
+    const results = await submitOrderRepeatedly(page, 'ivy', ivy.credentialId, { concurrent: 2, after: 1 });
     for (const r of results) {
-      assert.equal(r.status, 200, JSON.stringify(results));
+      assert.equal(r.status, 200, `every submission ends on the order page: ${JSON.stringify(results)}`);
       assert.match(r.path, ORDER_PATH, `every submission ends on the order page: ${JSON.stringify(results)}`);
     }
     assert.equal(new Set(results.map((r) => r.path)).size, 1, `one order number: ${JSON.stringify(results)}`);
-    assert.equal((await auditEntries(page, 'external_auth_order', users.ivy)).length, 1);
-    assert.equal((await apiUser(page, 'ivy')).external_authentication.length, 1);
-    // The promo code was redeemed once, not three times.
+    const number = results[0].path.split('/').pop();
+    const orders = await auditEntries(page, 'external_auth_order', users.ivy);
+    assert.equal(orders.length, 1, JSON.stringify(orders));
+    assert.match(orders[0].detail, new RegExp(`^order ${number}:`));
+    assert.deepEqual((await apiUser(page, 'ivy')).external_authentication, [
+      { method: 'symantec_vip', state: 'active', credential_id: ivy.credentialId },
+    ]);
+    // The promo code was redeemed once, not once per submission.
     assert.equal(await welcome50Used(), usedBefore + 1);
 
-    // A double click on Order External Authentication.
+    // A double click on Order External Authentication (Chromium itself sends
+    // the form once; whatever it sends, one order).
     await page.goto('/users');
     await chooseActionWithGo(page, 'jack', 'Add External Authentication');
     await firstScreen(page, typedForm(jack.credentialId));
     await msaCheckbox(page).check();
     await Promise.all([
-      page.waitForURL((u) => ORDER_PATH.test(u.pathname) || u.pathname.endsWith('/external-authentication'), { waitUntil: 'load' }),
+      page.waitForURL((u) => ORDER_PATH.test(u.pathname)),
       page.getByRole('button', { name: 'Order External Authentication' }).dblclick(),
     ]);
     await page.waitForLoadState('load');
-    assert.match(pathOf(page), ORDER_PATH, `after a double click: ${await mainText(page)}`);
     const jackOrders = await auditEntries(page, 'external_auth_order', users.jack);
     assert.equal(jackOrders.length, 1, JSON.stringify(jackOrders));
     assert.match(jackOrders[0].detail, new RegExp(`^order ${await text(page.locator('#order-number'))}:`));
@@ -497,9 +584,36 @@ test('sign-in with the Security Code: wrong code refused, the current code signs
     await signIn(page, 'kim', users.kim.password);
     await assertOnSecurityCodePage(page, 'kim');
     await enterSecurityCode(page, code);
+    // Still inside the server's window (±1 step): refused as a replay, not as stale.
+    assert.ok([0, -1].some((steps) => totp(cred.secret, { steps }) === code), 'the replay came too late to prove anything');
     await assertSecurityCodeRefused(page);
     await page.goto('/security');
     assert.notEqual(pathOf(page), '/security');
+  });
+});
+
+test('a security code given as proof of possession while ordering does not sign the user in afterwards', async () => {
+  const { admin, users } = await setUpAccount('Initrode', 'initrode-admin', ['otto']);
+  const cred = takeCredential();
+  const code = await freshTotp(cred.secret);
+  await withPage(async (page) => {
+    await signIn(page, admin.username, admin.password);
+    await chooseActionWithGo(page, 'otto', 'Add External Authentication');
+    await symantecRadio(page).check();
+    await credentialField(page).fill(typedForm(cred.credentialId));
+    await page.getByText('Prove possession of the credential (optional)').click();
+    await page.getByLabel('Security code (optional)', { exact: true }).fill(code);
+    await submit(page, 'Continue');
+    assert.equal(await page.getByRole('button', { name: 'Order External Authentication' }).count(), 1, await mainText(page));
+    await msaCheckbox(page).check();
+    await submit(page, 'Order External Authentication');
+    assert.match(pathOf(page), ORDER_PATH);
+  });
+  await withPage(async (page) => {
+    await signIn(page, 'otto', users.otto.password);
+    await assertOnSecurityCodePage(page, 'otto');
+    await enterSecurityCode(page, code);
+    await assertSecurityCodeRefused(page);
   });
 });
 
@@ -560,66 +674,3 @@ test('recovery from the Actions drop-down: Temporary Security Code, then Remove 
   });
 });
 
-test('operator: Token Inventory imports a PSKC file with the pre-shared key; a file for another key imports nothing', async () => {
-  const goodFile = path.join(tmp, 'vendor-seeds.pskc');
-  const badFile = path.join(tmp, 'other-key.pskc');
-  const totpSeed = Buffer.from('12345678901234567890');
-  await writePskc(goodFile, PSKC_KEY, [
-    { id: 'VSST00000001', seed: totpSeed, algorithm: 'totp' },
-    { id: 'UBHE00000002', seed: Buffer.from('abcdefghijabcdefghij'), algorithm: 'hotp' },
-  ]);
-  await writePskc(badFile, OTHER_KEY, [{ id: 'VSST00000009', seed: totpSeed, algorithm: 'totp' }]);
-
-  const count = async (page) => Number((await text(page.locator('nav.pager span').first())).match(/^(\d+) credentials$/)[1]);
-  const listed = async (page) => page.locator('table tbody td:first-child code').allInnerTexts();
-
-  await withPage(async (page) => {
-    await signInAsOperator(page, server);
-    assert.equal(pathOf(page), '/users');
-    await Promise.all([page.waitForNavigation(), page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Token Inventory' }).click()]);
-    assert.equal(pathOf(page), '/tokens');
-    assert.equal(await heading(page), 'Token Inventory');
-    const before = await count(page);
-
-    await page.getByLabel('PSKC file', { exact: true }).setInputFiles(goodFile);
-    await page.getByLabel('Pre-shared key (hex) (optional)', { exact: true }).fill(PSKC_KEY);
-    await submit(page, 'Import');
-    assert.equal(await text(page.locator('main [role=status]')), 'Imported 2 credential(s) from vendor-seeds.pskc.');
-    assert.equal(await page.locator('main [role=alert]').count(), 0);
-    assert.equal(await count(page), before + 2);
-    const ids = await listed(page);
-    assert.ok(ids.includes('VSST00000001') && ids.includes('UBHE00000002'), ids.join(', '));
-    const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: 'VSST00000001', exact: true }) });
-    assert.match(await row.innerText(), /TOTP/);
-
-    // Encrypted with another key: refused with a reason, nothing imported.
-    await page.getByLabel('PSKC file', { exact: true }).setInputFiles(badFile);
-    await page.getByLabel('Pre-shared key (hex) (optional)', { exact: true }).fill(PSKC_KEY);
-    await submit(page, 'Import');
-    assert.match(await text(page.locator('main [role=alert]')), /^Nothing was imported from other-key\.pskc: \S/);
-    assert.equal(await page.locator('main [role=status]').count(), 0);
-    assert.equal(await count(page), before + 2);
-    assert.ok(!(await listed(page)).includes('VSST00000009'));
-
-    // A key that is not hexadecimal.
-    await page.getByLabel('PSKC file', { exact: true }).setInputFiles(goodFile);
-    await page.getByLabel('Pre-shared key (hex) (optional)', { exact: true }).fill('not-hex');
-    await submit(page, 'Import');
-    assert.match(await text(page.locator('main [role=alert]')), /must be hexadecimal/);
-    assert.equal(await count(page), before + 2);
-  });
-
-  // The imported seed really is the vendor's: an order for it, and the
-  // user signs in with the code computed from the seed.
-  const { admin, users } = await setUpAccount('Oscorp', 'oscorp-admin', ['max']);
-  await withPage(async (page) => {
-    await signIn(page, admin.username, admin.password);
-    await orderSymantec(page, 'max', 'VSST00000001');
-  });
-  await withPage(async (page) => {
-    await signIn(page, 'max', users.max.password);
-    await assertOnSecurityCodePage(page, 'max');
-    await enterSecurityCode(page, await freshTotp(TOTP_SEED_BASE32));
-    assert.equal(pathOf(page), '/security', await mainText(page));
-  });
-});

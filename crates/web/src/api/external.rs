@@ -93,6 +93,7 @@ fn input(
         security_code: code1,
         next_security_code: code2,
         promo_code,
+        proof_token: None,
     }
 }
 

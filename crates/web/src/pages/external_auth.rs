@@ -84,6 +84,9 @@ struct WizardForm {
     msa_acknowledged: Option<String>,
     #[serde(default)]
     idempotency_key: String,
+    /// The sealed result of the proof of possession, from the first step.
+    #[serde(default)]
+    proof: String,
 }
 
 impl WizardForm {
@@ -94,6 +97,7 @@ impl WizardForm {
             security_code: Some(self.security_code.clone()).filter(|_| with_proof),
             next_security_code: Some(self.next_security_code.clone()).filter(|_| with_proof),
             promo_code: Some(self.promo_code.clone()).filter(|p| !p.trim().is_empty()),
+            proof_token: Some(self.proof.clone()).filter(|p| !p.is_empty() && !with_proof),
         }
     }
 }
@@ -191,6 +195,7 @@ fn step2(me: &User, ctx: &Ctx, c: &Checked, f: &WizardForm, errors: &Errors) -> 
                     input type="hidden" name="credential_id" value=(f.credential_id);
                     input type="hidden" name="msa_version" value=(c.msa.version);
                     input type="hidden" name="idempotency_key" value=(f.idempotency_key);
+                    @if !f.proof.is_empty() { input type="hidden" name="proof" value=(f.proof); }
                     h2 { "Promo Code" }
                     div.inline-field {
                         (field("Promo Code", "promo_code", "text", &f.promo_code, errors.get("promo_code"), FieldExtra { optional: true, autocomplete: Some("off"), ..Default::default() }))
@@ -282,6 +287,11 @@ async fn wizard_submit(
                 // One key per wizard run: a double submission of the order
                 // form finds the order placed by the first.
                 f.idempotency_key = secret::new_token("wiz_");
+                // The codes are checked now but recorded as used only by
+                // the order; carry the result, sealed, to that step.
+                if let (Some(c), Some(p)) = (&checked.credential, &checked.proof) {
+                    f.proof = creds::seal_proof(&st, &c.credential_id, p);
+                }
                 Ok(step2(&me, &ctx, &checked, &f, &Errors::none()).into_response())
             }
             Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
@@ -499,7 +509,7 @@ async fn temporary_submit(
             h1 { "Temporary Security Code" }
             p { "Give this code to " strong { (u.username) } " over a channel you trust. It is shown only now." }
             p.secret { code id="temporary-code" { (code) } }
-            p.muted { "Valid for " (f.hours) " hours" @if f.single_use.is_some() { ", single use" } "." }
+            p.muted { "Valid for " (f.hours) @if f.hours == 1 { " hour" } @else { " hours" } @if f.single_use.is_some() { ", single use" } "." }
             p { a.button.primary href="/users" { "Back to Users" } }
         }
     }).into_response())

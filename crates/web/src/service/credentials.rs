@@ -640,3 +640,46 @@ pub async fn remove(st: &AppState, caller: &Caller, id: UserId, method: Method) 
     tx.commit().await?;
     Ok(())
 }
+
+/// Carries the result of a proof of possession from the wizard's first
+/// step to the order (the codes themselves may have expired by then):
+/// `CREDENTIAL:last_used:next_counter:drift:MAC`, the MAC keyed by the
+/// master key so the browser cannot forge counters.
+pub fn seal_proof(st: &AppState, credential_id: &str, c: &CredentialCounters) -> String {
+    let body = format!(
+        "{credential_id}:{}:{}:{}",
+        c.last_used.unwrap_or(-1),
+        c.next_counter,
+        c.drift
+    );
+    let mac = st
+        .config
+        .master_key
+        .keyed_digest(format!("proof:{body}").as_bytes());
+    format!("{body}:{mac}")
+}
+
+/// The counters in a token from [`seal_proof`], if it is genuine and for
+/// `credential_id`.
+pub fn open_proof(st: &AppState, credential_id: &str, token: &str) -> Option<CredentialCounters> {
+    let (body, mac) = token.rsplit_once(':')?;
+    let expected = st
+        .config
+        .master_key
+        .keyed_digest(format!("proof:{body}").as_bytes());
+    if !secret::ct_eq(&expected, mac) {
+        return None;
+    }
+    let mut parts = body.split(':');
+    if parts.next()? != credential_id {
+        return None;
+    }
+    let last: i64 = parts.next()?.parse().ok()?;
+    let next_counter = parts.next()?.parse().ok()?;
+    let drift = parts.next()?.parse().ok()?;
+    Some(CredentialCounters {
+        last_used: (last >= 0).then_some(last),
+        next_counter,
+        drift,
+    })
+}

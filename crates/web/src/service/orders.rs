@@ -23,6 +23,8 @@ pub struct OrderInput {
     pub security_code: Option<String>,
     pub next_security_code: Option<String>,
     pub promo_code: Option<String>,
+    /// The wizard's sealed proof of possession (see `credentials::seal_proof`).
+    pub proof_token: Option<String>,
 }
 
 /// A checked order, ready to show or place.
@@ -303,7 +305,14 @@ pub async fn place(
             ),
         });
     }
-    if let (Some(c), Some(p)) = (&checked.credential, &checked.proof) {
+    let carried = match (&checked.credential, input.proof_token.as_deref()) {
+        (Some(c), Some(t)) => super::credentials::open_proof(st, &c.credential_id, t),
+        _ => None,
+    };
+    if let (Some(c), Some(p)) = (
+        &checked.credential,
+        checked.proof.as_ref().or(carried.as_ref()),
+    ) {
         credentials::resync(
             &mut tx,
             c.id,
