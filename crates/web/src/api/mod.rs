@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod catalog;
 mod external;
 mod session;
 mod users;
@@ -58,6 +59,18 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/security-code/disable", post(external::disable))
         .route("/users/{id}/security-code/enable", post(external::enable))
         .route("/validate", post(external::validate_code))
+        .route("/prices", get(catalog::price_list))
+        .route("/prices/{method}", axum::routing::put(catalog::price_set))
+        .route(
+            "/promo-codes",
+            get(catalog::promo_list).post(catalog::promo_create),
+        )
+        .route("/msa", get(catalog::msa_current).post(catalog::msa_publish))
+        .route("/tokens", get(catalog::token_list))
+        .route("/tokens/import", post(catalog::token_import))
+        .route("/tokens/soft", post(catalog::token_soft))
+        .route("/api-clients", post(catalog::api_client_create))
+        .route("/orders/{number}", get(catalog::order_get))
         .fallback(|| async { AppError::NotFound })
 }
 
@@ -101,6 +114,17 @@ pub fn openapi_routes() -> Router<AppState> {
         external::disable,
         external::enable,
         external::validate_code,
+        catalog::price_list,
+        catalog::price_set,
+        catalog::promo_list,
+        catalog::promo_create,
+        catalog::msa_current,
+        catalog::msa_publish,
+        catalog::token_list,
+        catalog::token_import,
+        catalog::token_soft,
+        catalog::api_client_create,
+        catalog::order_get,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecurityAddon)

@@ -947,3 +947,147 @@ async fn pskc_import_refuses_duplicates_and_bad_files_import_nothing() {
         SEED
     );
 }
+
+#[tokio::test]
+async fn the_operator_runs_the_catalog_and_inventory_through_the_api() {
+    let app = spawn_app().await;
+    let first = gatehouse_web::service::accounts::first_run(&app.st)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut op = app.client();
+    op.api_login("operator", &first.one_time_password).await;
+    op.post("/api/v1/me/password", json!({"current_password": first.one_time_password, "new_password": "Operator-Passphrase-1"})).await;
+    op.refresh_csrf().await;
+    let r = op
+        .send(
+            axum::http::Method::PUT,
+            "/api/v1/prices/symantec_vip",
+            Body2::Json(json!({"amount": 450, "currency": "eur"})),
+            true,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["currency"].as_str()),
+        (StatusCode::OK, Some("EUR")),
+        "{}",
+        r.text
+    );
+    let r = op
+        .send(
+            axum::http::Method::PUT,
+            "/api/v1/prices/symantec_vip",
+            Body2::Json(json!({"amount": -1, "currency": "EUR"})),
+            true,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("amount"))
+    );
+    assert_eq!(
+        op.post(
+            "/api/v1/promo-codes",
+            json!({"code": "spring", "percent_off": 20, "months": 2})
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        op.post(
+            "/api/v1/promo-codes",
+            json!({"code": "SPRING", "percent_off": 20})
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT,
+        "case-insensitive"
+    );
+    let r = op
+        .post(
+            "/api/v1/promo-codes",
+            json!({"code": "BOTH", "percent_off": 20, "amount_off": 5}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        op.get("/api/v1/promo-codes").await.json()[0]["code"],
+        "SPRING"
+    );
+    assert_eq!(
+        op.post("/api/v1/msa", json!({"version": "v1", "text": "Terms."}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        op.post("/api/v1/msa", json!({"version": "v1", "text": "Other"}))
+            .await
+            .status,
+        StatusCode::CONFLICT,
+        "versions never change"
+    );
+    assert_eq!(op.get("/api/v1/msa").await.json()["version"], "v1");
+    let soft = op
+        .post("/api/v1/tokens/soft", json!({"count": 2}))
+        .await
+        .json();
+    assert_eq!(soft.as_array().unwrap().len(), 2);
+    assert!(
+        soft[0]["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Gatehouse:GHST")
+    );
+    let xml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../domain/tests/fixtures/pskc-plain.xml"
+    ))
+    .unwrap();
+    let r = op.post("/api/v1/tokens/import", json!({"pskc": xml})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["imported"].as_array().unwrap().len(), 3);
+    let list = op.get("/api/v1/tokens").await.json();
+    assert_eq!(list["total"], 5);
+    let secret = op
+        .post("/api/v1/api-clients", json!({"name": "radius"}))
+        .await
+        .json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(secret.starts_with("gh_c_"));
+    // Customers' administrators cannot touch any of it.
+    let c = app.customer("alpha").await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    for r in [
+        admin
+            .send(
+                axum::http::Method::PUT,
+                "/api/v1/prices/symantec_vip",
+                Body2::Json(json!({"amount": 1, "currency": "EUR"})),
+                true,
+            )
+            .await,
+        admin
+            .post(
+                "/api/v1/promo-codes",
+                json!({"code": "FREE", "percent_off": 100}),
+            )
+            .await,
+        admin
+            .post("/api/v1/msa", json!({"version": "v2", "text": "x"}))
+            .await,
+        admin.post("/api/v1/tokens/soft", json!({"count": 1})).await,
+        admin
+            .post("/api/v1/tokens/import", json!({"pskc": xml}))
+            .await,
+        admin.get("/api/v1/tokens").await,
+        admin
+            .post("/api/v1/api-clients", json!({"name": "x"}))
+            .await,
+    ] {
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    }
+}
