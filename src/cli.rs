@@ -106,6 +106,13 @@ enum TokensCommand {
         #[arg(long)]
         passphrase_stdin: bool,
     },
+    /// Register credentials that only the vendor's service validates;
+    /// prints `added N`.
+    AddRemote {
+        /// A Credential ID (repeat for several).
+        #[arg(long = "credential-id", required = true)]
+        credential_ids: Vec<String>,
+    },
     /// Issue soft credentials; prints `CREDENTIAL_ID otpauth://…` per line.
     IssueSoft {
         #[arg(long, default_value_t = 1)]
@@ -365,6 +372,19 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("refused {id}: {why}");
             }
             println!("imported {}", report.imported.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tokens {
+            command: TokensCommand::AddRemote { credential_ids },
+        } => {
+            let st = state(&config, &cli.data_dir).await?;
+            let report = service::credentials::add_remote(&st, &Caller::cli(), &credential_ids)
+                .await
+                .map_err(human)?;
+            for (id, why) in &report.refused {
+                eprintln!("refused {id}: {why}");
+            }
+            println!("added {}", report.imported.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Tokens {

@@ -69,6 +69,17 @@ pub struct Config {
     /// Minutes after which a locked credential unlocks by itself (0: only
     /// an administrator unlocks it).
     pub credential_unlock_minutes: i64,
+    /// The vendor's validation service (VIP Web Services `Validate`) for
+    /// credentials registered as remote; unset = none.
+    pub vip_endpoint: Option<String>,
+    /// Client certificate chain (PEM) for the validation service.
+    pub vip_client_cert_file: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub vip_client_key_file: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for the service instead of the system roots.
+    pub vip_ca_file: Option<PathBuf>,
+    /// Time limit for one validation call, in milliseconds.
+    pub vip_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -95,6 +106,11 @@ impl Default for Config {
             hotp_look_ahead: 10,
             credential_max_failures: 10,
             credential_unlock_minutes: 0,
+            vip_endpoint: None,
+            vip_client_cert_file: None,
+            vip_client_key_file: None,
+            vip_ca_file: None,
+            vip_timeout_ms: 10_000,
         }
     }
 }
@@ -223,6 +239,19 @@ impl Config {
         w.oath_policy.hotp_look_ahead = self.hotp_look_ahead;
         w.credential_max_failures = self.credential_max_failures;
         w.credential_unlock_minutes = self.credential_unlock_minutes;
+        if let Some(endpoint) = &self.vip_endpoint {
+            let config = gatehouse_vip::VipSoapConfig {
+                endpoint: endpoint.clone(),
+                client_cert: self.vip_client_cert_file.clone(),
+                client_key: self.vip_client_key_file.clone(),
+                ca_bundle: self.vip_ca_file.clone(),
+                timeout: std::time::Duration::from_millis(self.vip_timeout_ms.max(1)),
+            };
+            let validator = gatehouse_vip::VipSoapValidator::from_config(&config).map_err(|e| {
+                anyhow::anyhow!("the remote validation settings (vip_*) are not usable: {e}")
+            })?;
+            w.remote_validator = Some(std::sync::Arc::new(validator));
+        }
         Ok(w)
     }
 }

@@ -333,3 +333,14 @@ pub async fn clear_temporary_code(conn: &mut Conn, user: UserId) -> Result<bool>
             == 1,
     )
 }
+
+/// Records a success reported by the vendor's service (remote credentials
+/// have no local step or counter).
+pub async fn record_remote_success(conn: &mut Conn, id: i64, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE credentials SET failures = 0, last_validated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

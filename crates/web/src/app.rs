@@ -12,7 +12,7 @@ use std::sync::{Mutex, mpsc};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Settings of the web layer (the binary fills them from configuration).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebConfig {
     /// The portal's name in page titles and messages.
     pub portal_name: String,
@@ -38,6 +38,8 @@ pub struct WebConfig {
     /// Minutes after which a locked credential unlocks by itself; 0 = only
     /// an administrator unlocks it.
     pub credential_unlock_minutes: i64,
+    /// The vendor's validation service, for credentials marked `remote`.
+    pub remote_validator: Option<Arc<dyn gatehouse_vip::CredentialValidator>>,
 }
 
 impl Default for WebConfig {
@@ -55,6 +57,7 @@ impl Default for WebConfig {
             oath_policy: gatehouse_domain::oath::ValidationPolicy::default(),
             credential_max_failures: 10,
             credential_unlock_minutes: 0,
+            remote_validator: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens", get(page_tokens))
         .route("/tokens/import", post(tokens_import_submit))
         .route("/tokens/soft", post(tokens_soft_submit))
+        .route("/tokens/remote", post(tokens_remote_submit))
         .route("/catalog", get(page_catalog))
         .route("/catalog/price", post(price_submit))
         .route("/catalog/promo", post(promo_submit))
@@ -214,6 +215,53 @@ async fn tokens_import_submit(
         }
         Err(e @ AppError::Invalid { .. }) => {
             let m = html! { (alert(Some(&format!("Nothing was imported from {file_name}: {}", e.message())))) };
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                tokens_page(&st, &me, &ctx, "", 1, Some(m)).await?,
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct RemoteForm {
+    csrf: String,
+    credential_ids: String,
+}
+
+async fn tokens_remote_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Form(f): Form<RemoteForm>,
+) -> PageResult {
+    require_operator(&me)?;
+    ctx.check_csrf(&f.csrf)?;
+    let ids: Vec<String> = f
+        .credential_ids
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    match creds::add_remote(&st, &ctx.caller(), &ids).await {
+        Ok(report) => {
+            let m = html! {
+                (notice(Some(&format!("Registered {} remote credential(s).", report.imported.len()))))
+                @if !report.refused.is_empty() {
+                    div.alert.alert-error role="alert" {
+                        "Refused:"
+                        ul { @for (id, why) in &report.refused { li { code { (id) } ": " (why) } } }
+                    }
+                }
+            };
+            Ok(tokens_page(&st, &me, &ctx, "", 1, Some(m))
+                .await?
+                .into_response())
+        }
+        Err(e @ AppError::Invalid { .. }) => {
+            let m = html! { (alert(Some(&e.message()))) };
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 tokens_page(&st, &me, &ctx, "", 1, Some(m)).await?,

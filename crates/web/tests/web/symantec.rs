@@ -1091,3 +1091,88 @@ async fn the_operator_runs_the_catalog_and_inventory_through_the_api() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     }
 }
+
+#[tokio::test]
+async fn remote_credentials_are_validated_by_the_vendors_service() {
+    use gatehouse_vip::fake::FakeVip;
+    use gatehouse_web::service::{Caller, credentials};
+    let vip = FakeVip::start().await;
+    vip.add_credential("SYMC26070843", ["654321", "111222"]);
+    let config = gatehouse_web::WebConfig {
+        remote_validator: Some(std::sync::Arc::new(
+            vip.validator(std::time::Duration::from_secs(2)),
+        )),
+        ..Default::default()
+    };
+    let app = spawn_app_with(config).await;
+    app.catalog().await;
+    let added = credentials::add_remote(&app.st, &Caller::cli(), &["symc 2607 0843".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(added.imported, vec!["SYMC26070843".to_owned()]);
+    let c = app.customer("alpha").await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    assert_eq!(
+        order(&mut admin, c.user, "SYMC26070843", "k").await.status,
+        StatusCode::CREATED
+    );
+    let mut user = app.client();
+    assert_eq!(
+        user.api_login(&c.user_name(), PASSWORD).await.json()["state"],
+        "second_factor_required"
+    );
+    assert_eq!(
+        user.post("/api/v1/login/security-code", json!({"code": "000000"}))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = user
+        .post("/api/v1/login/security-code", json!({"code": "654321"}))
+        .await;
+    assert_eq!(r.json()["state"], "authenticated", "{}", r.text);
+    let sent = vip.requests();
+    assert!(
+        sent.iter().any(|r| r.body.contains("SYMC26070843")),
+        "the TokenId went to the service"
+    );
+    // The vendor enforces one-time use: the same code again is refused.
+    let mut again = app.client();
+    again.api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(
+        again
+            .post("/api/v1/login/security-code", json!({"code": "654321"}))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Without a reachable service nobody gets in, and operators can read why.
+    vip.set_behaviour(gatehouse_vip::fake::FakeBehaviour::HttpStatus(503));
+    let mut down = app.client();
+    down.api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(
+        down.post("/api/v1/login/security-code", json!({"code": "111222"}))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let log = admin.get("/api/v1/audit").await.json();
+    let details: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("remote validation unavailable")),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("validated by the vendor's service")),
+        "{details:?}"
+    );
+}
