@@ -1,7 +1,7 @@
 //! Add External Authentication (the help article's steps, with its labels)
 //! and the administrators' recovery actions for a user's credential.
 
-use super::{FieldExtra, PageResult, alert, csrf_input, field, layout};
+use super::{FieldExtra, FormErrors, PageResult, alert, csrf_input, field, layout, require_admin};
 use crate::AppState;
 use crate::error::AppError;
 use crate::extract::{Ctx, PageUser};
@@ -52,16 +52,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn require_admin(user: &User) -> Result<(), AppError> {
-    if user.role.is_admin() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "Only administrators can manage external authentication.".into(),
-        ))
-    }
-}
-
 #[derive(Deserialize, Default, Clone)]
 struct WizardForm {
     #[serde(default)]
@@ -102,21 +92,8 @@ impl WizardForm {
     }
 }
 
-struct Errors(Vec<(&'static str, String)>);
-
-impl Errors {
-    fn none() -> Self {
-        Errors(vec![])
-    }
-    fn from(e: &AppError) -> Self {
-        Errors(vec![(e.field().unwrap_or("form"), e.message())])
-    }
-    fn get(&self, f: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| *k == f)
-            .map(|(_, v)| v.as_str())
-    }
+impl FormErrors {
+    /// Errors that belong to the whole step rather than one of its fields.
     fn form_level(&self) -> Option<&str> {
         self.get("form")
             .or(self.get("method"))
@@ -128,7 +105,7 @@ async fn target(st: &AppState, ctx: &Ctx, id: i64) -> Result<User, AppError> {
     crate::service::users::get(st, &ctx.caller(), UserId(id)).await
 }
 
-fn step1(me: &User, ctx: &Ctx, user: &User, f: &WizardForm, errors: &Errors) -> Markup {
+fn step1(me: &User, ctx: &Ctx, user: &User, f: &WizardForm, errors: &FormErrors) -> Markup {
     let csrf = ctx.csrf_token().unwrap_or_default();
     let method = if f.method.is_empty() {
         "symantec_vip"
@@ -176,7 +153,7 @@ fn step1(me: &User, ctx: &Ctx, user: &User, f: &WizardForm, errors: &Errors) -> 
     )
 }
 
-fn step2(me: &User, ctx: &Ctx, c: &Checked, f: &WizardForm, errors: &Errors) -> Markup {
+fn step2(me: &User, ctx: &Ctx, c: &Checked, f: &WizardForm, errors: &FormErrors) -> Markup {
     let csrf = ctx.csrf_token().unwrap_or_default();
     let cur = c.currency.as_str();
     html! {
@@ -235,9 +212,16 @@ async fn page_wizard(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     let user = target(&st, &ctx, id).await?;
-    Ok(step1(&me, &ctx, &user, &WizardForm::default(), &Errors::none()).into_response())
+    Ok(step1(
+        &me,
+        &ctx,
+        &user,
+        &WizardForm::default(),
+        &FormErrors::none(),
+    )
+    .into_response())
 }
 
 async fn wizard_submit(
@@ -246,7 +230,7 @@ async fn wizard_submit(
     Path(id): Path<i64>,
     Form(mut f): Form<WizardForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     ctx.check_csrf(&f.csrf)?;
     let user = target(&st, &ctx, id).await?;
     let caller = ctx.caller();
@@ -276,7 +260,7 @@ async fn wizard_submit(
             }
         }
         "apply" => match svc::check(&st, &caller, user.id, &f.input(false)).await {
-            Ok(checked) => Ok(step2(&me, &ctx, &checked, &f, &Errors::none()).into_response()),
+            Ok(checked) => Ok(step2(&me, &ctx, &checked, &f, &FormErrors::none()).into_response()),
             Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
                 review_with_error(&st, &me, &ctx, &user, &f, e).await
             }
@@ -292,11 +276,13 @@ async fn wizard_submit(
                 if let (Some(c), Some(p)) = (&checked.credential, &checked.proof) {
                     f.proof = creds::seal_proof(&st, &c.credential_id, p);
                 }
-                Ok(step2(&me, &ctx, &checked, &f, &Errors::none()).into_response())
+                Ok(step2(&me, &ctx, &checked, &f, &FormErrors::none()).into_response())
             }
-            Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
-                Ok((e.status(), step1(&me, &ctx, &user, &f, &Errors::from(&e))).into_response())
-            }
+            Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
+                e.status(),
+                step1(&me, &ctx, &user, &f, &FormErrors::from_app(&e)),
+            )
+                .into_response()),
             Err(e) => Err(e.into()),
         },
     }
@@ -318,10 +304,10 @@ async fn review_with_error(
         without_promo.promo_code.clear();
     }
     match svc::check(st, &caller, user.id, &without_promo.input(false)).await {
-        Ok(c) => Ok((e.status(), step2(me, ctx, &c, f, &Errors::from(&e))).into_response()),
+        Ok(c) => Ok((e.status(), step2(me, ctx, &c, f, &FormErrors::from_app(&e))).into_response()),
         Err(first @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
             first.status(),
-            step1(me, ctx, user, f, &Errors::from(&first)),
+            step1(me, ctx, user, f, &FormErrors::from_app(&first)),
         )
             .into_response()),
         Err(other) => Err(other.into()),
@@ -420,7 +406,7 @@ async fn page_remove(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     let u = target(&st, &ctx, id).await?;
     let q = html! {
         p { "Remove Symantec Identity Protection from " strong { (u.username) } "? The monthly fee stops, the credential goes back to the inventory, and " (u.username) " signs in with username and password only." }
@@ -441,7 +427,7 @@ async fn remove_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     ctx.check_csrf(&f.csrf)?;
     creds::remove(&st, &ctx.caller(), UserId(id), Method::SymantecVip).await?;
     Ok(Redirect::to("/users?notice=external-auth-removed").into_response())
@@ -459,7 +445,7 @@ async fn page_temporary(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     let u = target(&st, &ctx, id).await?;
     let csrf = ctx.csrf_token().unwrap_or_default();
     Ok(layout("Temporary Security Code", Some(&me), Some(csrf), html! {
@@ -498,7 +484,7 @@ async fn temporary_submit(
     Path(id): Path<i64>,
     Form(f): Form<TemporaryForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     ctx.check_csrf(&f.csrf)?;
     let u = target(&st, &ctx, id).await?;
     let code =
@@ -520,7 +506,7 @@ async fn page_unlock(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     let u = target(&st, &ctx, id).await?;
     let q = html! { p { "Unlock the Symantec Identity Protection credential of " strong { (u.username) } "? Its count of wrong codes starts again at zero." } };
     Ok(confirm(
@@ -539,7 +525,7 @@ async fn unlock_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     ctx.check_csrf(&f.csrf)?;
     creds::unlock(&st, &ctx.caller(), UserId(id)).await?;
     Ok(Redirect::to("/users?notice=credential-unlocked").into_response())
@@ -550,7 +536,7 @@ async fn page_disable(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     let u = target(&st, &ctx, id).await?;
     let q = html! { p { "Disable the credential of " strong { (u.username) } "? Until it is enabled again, " (u.username) " can sign in only with a temporary security code. Billing continues." } };
     Ok(confirm(
@@ -569,7 +555,7 @@ async fn disable_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     ctx.check_csrf(&f.csrf)?;
     creds::set_enabled(&st, &ctx.caller(), UserId(id), false).await?;
     Ok(Redirect::to("/users?notice=credential-disabled").into_response())
@@ -580,7 +566,7 @@ async fn page_enable(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     let u = target(&st, &ctx, id).await?;
     let q = html! { p { "Enable the credential of " strong { (u.username) } " again?" } };
     Ok(confirm(
@@ -599,7 +585,7 @@ async fn enable_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     ctx.check_csrf(&f.csrf)?;
     creds::set_enabled(&st, &ctx.caller(), UserId(id), true).await?;
     Ok(Redirect::to("/users?notice=credential-enabled").into_response())
@@ -641,7 +627,7 @@ async fn page_sync(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     let u = target(&st, &ctx, id).await?;
     Ok(sync_page(&me, &ctx, &u, None).into_response())
 }
@@ -652,7 +638,7 @@ async fn sync_submit(
     Path(id): Path<i64>,
     Form(f): Form<SyncForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage external authentication")?;
     ctx.check_csrf(&f.csrf)?;
     let u = target(&st, &ctx, id).await?;
     match creds::synchronize(&st, &ctx.caller(), u.id, &f.code1, &f.code2).await {

@@ -297,3 +297,36 @@ pub fn confirm_page(
         },
     )
 }
+
+/// Errors of a form, by field; `form` for those tied to no field.
+#[derive(Default)]
+pub struct FormErrors(Vec<(&'static str, String)>);
+
+impl FormErrors {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// The error next to the field it names (or at the top of the form).
+    pub fn from_app(e: &AppError) -> Self {
+        FormErrors(vec![(e.field().unwrap_or("form"), e.message())])
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == field)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Pages for administrators only; `what` finishes "Only administrators can …".
+pub fn require_admin(user: &User, what: &str) -> Result<(), AppError> {
+    if user.role.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "Only administrators can {what}."
+        )))
+    }
+}

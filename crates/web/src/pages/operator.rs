@@ -200,15 +200,13 @@ async fn tokens_import_submit(
     };
     match creds::import_pskc(&st, &ctx.caller(), &file, key, &file_name).await {
         Ok(report) => {
-            let m = html! {
-                (notice(Some(&format!("Imported {} credential(s) from {file_name}.", report.imported.len()))))
-                @if !report.refused.is_empty() {
-                    div.alert.alert-error role="alert" {
-                        "Refused:"
-                        ul { @for (id, why) in &report.refused { li { code { (id) } ": " (why) } } }
-                    }
-                }
-            };
+            let m = report_message(
+                &format!(
+                    "Imported {} credential(s) from {file_name}.",
+                    report.imported.len()
+                ),
+                &report,
+            );
             Ok(tokens_page(&st, &me, &ctx, "", 1, Some(m))
                 .await?
                 .into_response())
@@ -247,15 +245,10 @@ async fn tokens_remote_submit(
         .collect();
     match creds::add_remote(&st, &ctx.caller(), &ids).await {
         Ok(report) => {
-            let m = html! {
-                (notice(Some(&format!("Registered {} remote credential(s).", report.imported.len()))))
-                @if !report.refused.is_empty() {
-                    div.alert.alert-error role="alert" {
-                        "Refused:"
-                        ul { @for (id, why) in &report.refused { li { code { (id) } ": " (why) } } }
-                    }
-                }
-            };
+            let m = report_message(
+                &format!("Registered {} remote credential(s).", report.imported.len()),
+                &report,
+            );
             Ok(tokens_page(&st, &me, &ctx, "", 1, Some(m))
                 .await?
                 .into_response())
@@ -276,6 +269,19 @@ async fn tokens_remote_submit(
 struct SoftForm {
     csrf: String,
     count: usize,
+}
+
+/// What an import did: the count, and each refused Credential ID with why.
+fn report_message(done: &str, report: &creds::ImportReport) -> Markup {
+    html! {
+        (notice(Some(done)))
+        @if !report.refused.is_empty() {
+            div.alert.alert-error role="alert" {
+                "Refused:"
+                ul { @for (id, why) in &report.refused { li { code { (id) } ": " (why) } } }
+            }
+        }
+    }
 }
 
 fn qr_svg(data: &str) -> Markup {

@@ -1,6 +1,9 @@
 //! The Users screen (SPEC §2 step 1) and its Actions.
 
-use super::{FieldExtra, PageResult, alert, confirm_page, csrf_input, field, layout, notice};
+use super::{
+    FieldExtra, FormErrors, PageResult, alert, confirm_page, csrf_input, field, layout, notice,
+    require_admin,
+};
 use crate::AppState;
 use crate::error::AppError;
 use crate::extract::PageUser;
@@ -41,32 +44,6 @@ pub fn routes() -> Router<AppState> {
             "/users/{id}/delete",
             get(page_user_delete).post(user_delete_submit),
         )
-}
-
-/// Errors of a form, by field; `form` for those tied to no field.
-#[derive(Default)]
-struct Errors(Vec<(&'static str, String)>);
-
-impl Errors {
-    fn from_app(e: &AppError) -> Self {
-        Errors(vec![(e.field().unwrap_or("form"), e.message())])
-    }
-    fn get(&self, f: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| *k == f)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn require_admin(user: &User) -> Result<(), AppError> {
-    if user.role.is_admin() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "Only administrators can manage users.".into(),
-        ))
-    }
 }
 
 fn notice_text(code: &str) -> Option<&'static str> {
@@ -151,7 +128,7 @@ async fn page_users(
     PageUser(me, ctx): PageUser,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     let caller = ctx.caller();
     let query = q.q.clone().unwrap_or_default();
     let page = q.page.filter(|p| *p >= 1).unwrap_or(1);
@@ -272,7 +249,7 @@ async fn user_action_dispatch(
     Path(id): Path<i64>,
     Query(q): Query<ActionQuery>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     let target = match q.action.as_deref().unwrap_or("") {
         "change-password" => "/password".to_owned(),
         "add-external-authentication" => format!("/users/{id}/external-authentication"),
@@ -358,7 +335,7 @@ async fn new_user_page(
     me: &User,
     ctx: &crate::extract::Ctx,
     f: &UserForm,
-    errors: &Errors,
+    errors: &FormErrors,
 ) -> Result<Markup, AppError> {
     let csrf = ctx.csrf_token().unwrap_or_default();
     let role = Role::parse(&f.role).unwrap_or(Role::User);
@@ -403,12 +380,12 @@ async fn page_user_new(
     PageUser(me, ctx): PageUser,
     Query(q): Query<NewQuery>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     let f = UserForm {
         account: q.account,
         ..Default::default()
     };
-    Ok(new_user_page(&st, &me, &ctx, &f, &Errors::default())
+    Ok(new_user_page(&st, &me, &ctx, &f, &FormErrors::none())
         .await?
         .into_response())
 }
@@ -418,7 +395,7 @@ async fn user_create_submit(
     PageUser(me, ctx): PageUser,
     Form(f): Form<UserForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     ctx.check_csrf(&f.csrf)?;
     let input = CreateUser {
         account: f.account.map(AccountId),
@@ -438,7 +415,7 @@ async fn user_create_submit(
             None => Ok(Redirect::to("/users?notice=created").into_response()),
         },
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
-            let page = new_user_page(&st, &me, &ctx, &f, &Errors::from_app(&e)).await?;
+            let page = new_user_page(&st, &me, &ctx, &f, &FormErrors::from_app(&e)).await?;
             Ok((e.status(), page).into_response())
         }
         Err(e) => Err(e.into()),
@@ -476,7 +453,7 @@ fn edit_page(
     ctx: &crate::extract::Ctx,
     target: &User,
     f: &UserForm,
-    errors: &Errors,
+    errors: &FormErrors,
 ) -> Markup {
     let csrf = ctx.csrf_token().unwrap_or_default();
     let role = Role::parse(&f.role).unwrap_or(target.role);
@@ -514,7 +491,7 @@ async fn page_user_edit(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     let target = load_target(&st, &ctx, id).await?;
     let f = UserForm {
         name: target.name.clone(),
@@ -523,7 +500,7 @@ async fn page_user_edit(
         status: target.status.as_str().into(),
         ..Default::default()
     };
-    Ok(edit_page(&me, &ctx, &target, &f, &Errors::default()).into_response())
+    Ok(edit_page(&me, &ctx, &target, &f, &FormErrors::none()).into_response())
 }
 
 async fn user_edit_submit(
@@ -532,7 +509,7 @@ async fn user_edit_submit(
     Path(id): Path<i64>,
     Form(f): Form<UserForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     ctx.check_csrf(&f.csrf)?;
     let target = load_target(&st, &ctx, id).await?;
     let input = EditUser {
@@ -545,7 +522,7 @@ async fn user_edit_submit(
         Ok(_) => Ok(Redirect::to("/users?notice=updated").into_response()),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
             e.status(),
-            edit_page(&me, &ctx, &target, &f, &Errors::from_app(&e)),
+            edit_page(&me, &ctx, &target, &f, &FormErrors::from_app(&e)),
         )
             .into_response()),
         Err(e) => Err(e.into()),
@@ -577,7 +554,7 @@ async fn page_user_reset(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     let t = load_target(&st, &ctx, id).await?;
     let q = html! { p { "Give " strong { (t.username) } " a new one-time password? Their current password stops working, they are signed out everywhere, and they must choose a new password at the next sign-in." } };
     Ok(confirm(
@@ -597,7 +574,7 @@ async fn user_reset_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     ctx.check_csrf(&f.csrf)?;
     let t = load_target(&st, &ctx, id).await?;
     let otp = svc::reset_password(&st, &ctx.caller(), t.id).await?;
@@ -609,7 +586,7 @@ async fn page_user_disable(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     let t = load_target(&st, &ctx, id).await?;
     let q = html! { p { "Disable " strong { (t.username) } "? They are signed out everywhere and cannot sign in until enabled again." } };
     Ok(confirm(&me, &ctx, &t, "Disable User", q, "disable", true))
@@ -629,7 +606,7 @@ async fn page_user_enable(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     let t = load_target(&st, &ctx, id).await?;
     let q = html! { p { "Enable " strong { (t.username) } " so they can sign in again?" } };
     Ok(confirm(&me, &ctx, &t, "Enable User", q, "enable", false))
@@ -652,7 +629,7 @@ async fn status_submit(
     f: CsrfForm,
     status: UserStatus,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     ctx.check_csrf(&f.csrf)?;
     svc::set_status(&st, &ctx.caller(), UserId(id), status).await?;
     let code = match status {
@@ -667,7 +644,7 @@ async fn page_user_delete(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     let t = load_target(&st, &ctx, id).await?;
     let q = html! { p { "Delete " strong { (t.username) } " (" (t.email) ")? This cannot be undone." } };
     Ok(confirm(&me, &ctx, &t, "Delete User", q, "delete", true))
@@ -679,7 +656,7 @@ async fn user_delete_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me)?;
+    require_admin(&me, "manage users")?;
     ctx.check_csrf(&f.csrf)?;
     match svc::delete(&st, &ctx.caller(), UserId(id)).await {
         Ok(()) => Ok(Redirect::to("/users?notice=deleted").into_response()),

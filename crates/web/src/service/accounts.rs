@@ -7,20 +7,8 @@ use gatehouse_domain::{AccountName, AccountNumber, Role, secret};
 use gatehouse_store::accounts::{self, Account};
 use gatehouse_store::{NewUser, Scope, StoreError, Users, audit};
 
-fn require_operator(caller: &Caller) -> Result<()> {
-    if caller.is_operator() {
-        Ok(())
-    } else if caller.role().is_some() {
-        Err(AppError::Forbidden(
-            "Only the provider's operators manage accounts.".into(),
-        ))
-    } else {
-        Err(AppError::Unauthorized("Sign in first.".into()))
-    }
-}
-
 pub async fn list(st: &AppState, caller: &Caller) -> Result<Vec<Account>> {
-    require_operator(caller)?;
+    caller.require_operator("manage accounts")?;
     let mut conn = st.store.conn().await?;
     Ok(accounts::list(&mut conn).await?)
 }
@@ -41,7 +29,7 @@ pub async fn get(
 
 /// Creates a customer account with a fresh account number.
 pub async fn create(st: &AppState, caller: &Caller, name: &str) -> Result<Account> {
-    require_operator(caller)?;
+    caller.require_operator("manage accounts")?;
     let name = AccountName::parse(name)?;
     create_inner(st, caller, &name, false).await
 }

@@ -11,16 +11,6 @@ use gatehouse_store::catalog::{self, Msa, Price, PromoRow};
 use gatehouse_store::{StoreError, audit};
 use sha2::{Digest, Sha256};
 
-fn require_operator(caller: &Caller) -> Result<()> {
-    if caller.is_operator() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "Only the provider's operators manage the catalog.".into(),
-        ))
-    }
-}
-
 pub async fn set_price(
     st: &AppState,
     caller: &Caller,
@@ -28,7 +18,7 @@ pub async fn set_price(
     amount: i64,
     currency: &str,
 ) -> Result<Price> {
-    require_operator(caller)?;
+    caller.require_operator("manage the catalog")?;
     let method = Method::parse(method)?;
     let amount = parse_amount(amount)?;
     let currency = Currency::parse(currency)?;
@@ -86,7 +76,7 @@ fn end_of_day(date: &str) -> Result<Timestamp> {
 }
 
 pub async fn create_promo(st: &AppState, caller: &Caller, p: NewPromo) -> Result<PromoRow> {
-    require_operator(caller)?;
+    caller.require_operator("manage the catalog")?;
     let code = PromoCode::parse(&p.code)?;
     let discount = match (p.percent_off, p.amount_off) {
         (Some(pct), None) => Discount::parse("percent", pct)?,
@@ -199,7 +189,7 @@ pub async fn promos(st: &AppState) -> Result<Vec<PromoRow>> {
 }
 
 pub async fn publish_msa(st: &AppState, caller: &Caller, version: &str, body: &str) -> Result<Msa> {
-    require_operator(caller)?;
+    caller.require_operator("manage the catalog")?;
     let version = version.trim();
     if version.is_empty()
         || version.len() > 40

@@ -18,16 +18,6 @@ const LOCKED_FOR_GOOD: Timestamp = Timestamp(i64::MAX / 2);
 /// The longest a temporary security code may live (VIP: 30 days).
 pub const TEMPORARY_CODE_MAX_HOURS: i64 = 30 * 24;
 
-fn require_operator(caller: &Caller) -> Result<()> {
-    if caller.is_operator() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "Only the provider's operators manage the token inventory.".into(),
-        ))
-    }
-}
-
 /// The OATH parameters of a stored credential.
 pub fn params_of(c: &Credential) -> Result<OathParams> {
     let alg = HashAlg::parse(&c.algorithm).map_err(|_| {
@@ -93,7 +83,7 @@ pub async fn import_pskc(
     key: Option<DecryptionKey>,
     source: &str,
 ) -> Result<ImportReport> {
-    require_operator(caller)?;
+    caller.require_operator("manage the token inventory")?;
     let keys =
         pskc::parse(xml, key.as_ref()).map_err(|e| AppError::invalid("file", e.to_string()))?;
     if keys.is_empty() {
@@ -174,7 +164,7 @@ pub async fn issue_soft(
     caller: &Caller,
     count: usize,
 ) -> Result<Vec<SoftCredential>> {
-    require_operator(caller)?;
+    caller.require_operator("manage the token inventory")?;
     if !(1..=1000).contains(&count) {
         return Err(AppError::invalid(
             "count",
@@ -355,28 +345,37 @@ pub async fn check_security_code(
     }
     let detail = reason.unwrap_or("wrong code");
     if reason.is_none() {
-        let failures = credentials::add_failure(&mut tx, credential.id).await?;
-        if failures >= st.config.credential_max_failures {
-            let until = match st.config.credential_unlock_minutes {
-                0 => LOCKED_FOR_GOOD,
-                m => now.plus_minutes(m),
-            };
-            credentials::lock(&mut tx, credential.id, until).await?;
-            let rec = caller.audit(
-                now,
-                "credential_locked",
-                &target,
-                "success",
-                account,
-                format!("{failures} consecutive wrong codes"),
-            );
-            audit::append(&mut tx, &rec).await?;
-        }
+        count_failure(st, &mut tx, caller, credential.id, &target, account).await?;
     }
     let rec = caller.audit(now, "security_code", &target, "failure", account, detail);
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
     Ok(false)
+}
+
+/// Counts a wrong code against a credential and locks it at the limit
+/// (until an administrator unlocks it, or for the configured time).
+async fn count_failure(
+    st: &AppState,
+    tx: &mut gatehouse_store::Tx,
+    caller: &Caller,
+    credential: i64,
+    target: &str,
+    account: Option<i64>,
+) -> Result<()> {
+    let now = st.now();
+    let failures = credentials::add_failure(tx, credential).await?;
+    if failures >= st.config.credential_max_failures {
+        let until = match st.config.credential_unlock_minutes {
+            0 => LOCKED_FOR_GOOD,
+            m => now.plus_minutes(m),
+        };
+        credentials::lock(tx, credential, until).await?;
+        let detail = format!("{failures} consecutive wrong codes");
+        let rec = caller.audit(now, "credential_locked", target, "success", account, detail);
+        audit::append(tx, &rec).await?;
+    }
+    Ok(())
 }
 
 /// Whether the user must give a Security Code at sign-in.
@@ -385,23 +384,13 @@ pub async fn requires_security_code(st: &AppState, user: &User) -> Result<bool> 
     Ok(credentials::for_user(&mut conn, user.id).await?.is_some())
 }
 
-fn require_admin(caller: &Caller) -> Result<()> {
-    match caller.role() {
-        Some(r) if r.is_admin() => Ok(()),
-        Some(_) => Err(AppError::Forbidden(
-            "Only administrators can do that.".into(),
-        )),
-        None => Err(AppError::Unauthorized("Sign in first.".into())),
-    }
-}
-
 /// The user (in the caller's scope) and their assigned credential.
 async fn user_and_credential(
     st: &AppState,
     caller: &Caller,
     id: UserId,
 ) -> Result<(User, Credential)> {
-    require_admin(caller)?;
+    caller.require_admin("do that")?;
     let mut conn = st.store.conn().await?;
     let user = Users::new(caller.scope()).get(&mut conn, id).await?;
     let cred = credentials::for_user(&mut conn, id).await?.ok_or_else(|| {
@@ -613,7 +602,7 @@ pub fn check_proof(
 /// Authentication"): billing stops, the credential goes back to the
 /// inventory, sign-in no longer asks for it.
 pub async fn remove(st: &AppState, caller: &Caller, id: UserId, method: Method) -> Result<()> {
-    require_admin(caller)?;
+    caller.require_admin("do that")?;
     let user = {
         let mut conn = st.store.conn().await?;
         Users::new(caller.scope()).get(&mut conn, id).await?
@@ -714,23 +703,7 @@ async fn check_remote(
             (true, "validated by the vendor's service".to_owned())
         }
         Ok(v @ (RemoteVerdict::Invalid | RemoteVerdict::UnknownCredential)) => {
-            let failures = credentials::add_failure(&mut tx, credential.id).await?;
-            if failures >= st.config.credential_max_failures {
-                let until = match st.config.credential_unlock_minutes {
-                    0 => LOCKED_FOR_GOOD,
-                    m => now.plus_minutes(m),
-                };
-                credentials::lock(&mut tx, credential.id, until).await?;
-                let rec = caller.audit(
-                    now,
-                    "credential_locked",
-                    target,
-                    "success",
-                    account,
-                    format!("{failures} consecutive wrong codes"),
-                );
-                audit::append(&mut tx, &rec).await?;
-            }
+            count_failure(st, &mut tx, caller, credential.id, target, account).await?;
             (false, format!("vendor's service: {v}"))
         }
         Ok(v) => (false, format!("vendor's service: {v}")),
@@ -755,7 +728,7 @@ async fn check_remote(
 /// Registers credentials that the vendor's service validates (no seed
 /// here); returns the IDs added and those refused (already present).
 pub async fn add_remote(st: &AppState, caller: &Caller, ids: &[String]) -> Result<ImportReport> {
-    require_operator(caller)?;
+    caller.require_operator("manage the token inventory")?;
     let parsed = ids
         .iter()
         .map(|i| CredentialId::parse(i))

@@ -78,6 +78,30 @@ impl Caller {
         self.role() == Some(Role::Operator)
     }
 
+    /// Administrators (of an account, or the operator) only; `what` finishes
+    /// "Only administrators can …".
+    pub fn require_admin(&self, what: &str) -> crate::error::Result<()> {
+        match self.role() {
+            Some(r) if r.is_admin() => Ok(()),
+            Some(_) => Err(crate::AppError::Forbidden(format!(
+                "Only administrators can {what}."
+            ))),
+            None => Err(crate::AppError::Unauthorized("Sign in first.".into())),
+        }
+    }
+
+    /// The provider's operators only; `what` finishes "Only the provider's
+    /// operators …".
+    pub fn require_operator(&self, what: &str) -> crate::error::Result<()> {
+        match self.role() {
+            Some(Role::Operator) => Ok(()),
+            Some(_) => Err(crate::AppError::Forbidden(format!(
+                "Only the provider's operators {what}."
+            ))),
+            None => Err(crate::AppError::Unauthorized("Sign in first.".into())),
+        }
+    }
+
     pub fn user_id(&self) -> Option<UserId> {
         self.user.as_ref().map(|u| u.id)
     }

@@ -42,16 +42,6 @@ pub struct Checked {
     pub proof: Option<gatehouse_domain::oath::CredentialCounters>,
 }
 
-fn require_admin(caller: &Caller) -> Result<()> {
-    match caller.role() {
-        Some(r) if r.is_admin() => Ok(()),
-        Some(_) => Err(AppError::Forbidden(
-            "Only administrators can order external authentication.".into(),
-        )),
-        None => Err(AppError::Unauthorized("Sign in first.".into())),
-    }
-}
-
 /// Validates everything an order needs, without storing anything.
 pub async fn check(
     st: &AppState,
@@ -59,7 +49,7 @@ pub async fn check(
     user_id: UserId,
     input: &OrderInput,
 ) -> Result<Checked> {
-    require_admin(caller)?;
+    caller.require_admin("order external authentication")?;
     let method = Method::parse(&input.method)?;
     let mut conn = st.store.conn().await?;
     let user = Users::new(caller.scope()).get(&mut conn, user_id).await?;
@@ -182,7 +172,7 @@ pub async fn place(
     msa_acknowledged: bool,
     idempotency_key: &str,
 ) -> Result<Placed> {
-    require_admin(caller)?;
+    caller.require_admin("order external authentication")?;
     let key = idempotency_key.trim();
     if key.is_empty() || key.len() > 200 {
         return Err(AppError::invalid(
@@ -417,7 +407,7 @@ pub async fn external_auth_for(
 
 /// An order the caller may see (their account's; all for the operator).
 pub async fn get(st: &AppState, caller: &Caller, number: &str) -> Result<Order> {
-    require_admin(caller)?;
+    caller.require_admin("order external authentication")?;
     let mut conn = st.store.conn().await?;
     let order = orders::by_number(&mut conn, number).await?;
     match caller.scope() {

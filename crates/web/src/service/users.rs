@@ -11,16 +11,6 @@ use gatehouse_store::{NewUser, User, UserPatch, Users, accounts, audit, sessions
 
 pub const PER_PAGE: i64 = 25;
 
-fn require_admin(caller: &Caller) -> Result<()> {
-    match caller.role() {
-        Some(r) if r.is_admin() => Ok(()),
-        Some(_) => Err(AppError::Forbidden(
-            "Only administrators can manage users.".into(),
-        )),
-        None => Err(AppError::Unauthorized("Sign in first.".into())),
-    }
-}
-
 pub async fn list(
     st: &AppState,
     caller: &Caller,
@@ -28,7 +18,7 @@ pub async fn list(
     account: Option<AccountId>,
     page: i64,
 ) -> Result<UserPage> {
-    require_admin(caller)?;
+    caller.require_admin("manage users")?;
     // Only the operator narrows by account; an administrator's scope is
     // already their account.
     let account = account.filter(|_| caller.scope() == gatehouse_store::Scope::All);
@@ -90,7 +80,7 @@ async fn check_role_assignment(
 }
 
 pub async fn create(st: &AppState, caller: &Caller, input: CreateUser) -> Result<Created> {
-    require_admin(caller)?;
+    caller.require_admin("manage users")?;
     let account = match (caller.scope(), input.account) {
         (gatehouse_store::Scope::Account(own), None) => own,
         (gatehouse_store::Scope::Account(own), Some(a)) if a == own => own,
@@ -164,7 +154,7 @@ pub struct EditUser {
 }
 
 pub async fn update(st: &AppState, caller: &Caller, id: UserId, input: EditUser) -> Result<User> {
-    require_admin(caller)?;
+    caller.require_admin("manage users")?;
     let users = Users::new(caller.scope());
     let current = get(st, caller, id).await?;
     let mut patch = UserPatch::default();
@@ -258,7 +248,7 @@ pub async fn set_status(
 }
 
 pub async fn delete(st: &AppState, caller: &Caller, id: UserId) -> Result<()> {
-    require_admin(caller)?;
+    caller.require_admin("manage users")?;
     if caller.user_id() == Some(id) {
         return Err(AppError::invalid(
             "user",
@@ -291,7 +281,7 @@ pub async fn delete(st: &AppState, caller: &Caller, id: UserId) -> Result<()> {
 /// sign-in; ends their sessions and lifts a lockout. Returns the password,
 /// to be shown once.
 pub async fn reset_password(st: &AppState, caller: &Caller, id: UserId) -> Result<String> {
-    require_admin(caller)?;
+    caller.require_admin("manage users")?;
     if caller.user_id() == Some(id) {
         return Err(AppError::invalid(
             "user",
