@@ -262,15 +262,32 @@ pub async fn delete(st: &AppState, caller: &Caller, id: UserId) -> Result<()> {
             "Only operators can delete an operator.".into(),
         ));
     }
+    let now = st.now();
     let mut tx = st.store.begin().await?;
+    // A deleted user's external authentication ends with them: billing
+    // stops today and the credential goes back to the inventory.
+    let mut ended = Vec::new();
+    for m in gatehouse_domain::Method::ALL {
+        if gatehouse_store::orders::end(&mut tx, id, m.as_str(), now).await? {
+            ended.push(m.label());
+        }
+    }
+    if let Some(c) = gatehouse_store::credentials::for_user(&mut tx, id).await? {
+        gatehouse_store::credentials::unassign(&mut tx, c.id).await?;
+    }
     users.delete(&mut tx, id).await?;
+    let detail = if ended.is_empty() {
+        String::new()
+    } else {
+        format!("ended: {}", ended.join(", "))
+    };
     let rec = caller.audit(
-        st.now(),
+        now,
         "user_delete",
         user_target(&current),
         "success",
         Some(current.account_id.0),
-        "",
+        detail,
     );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;

@@ -1176,3 +1176,28 @@ async fn remote_credentials_are_validated_by_the_vendors_service() {
         "{details:?}"
     );
 }
+
+#[tokio::test]
+async fn deleting_a_user_ends_their_external_authentication() {
+    let (app, c, mut admin) = setup().await;
+    order(&mut admin, c.user, "VSST00000001", "k").await;
+    assert_eq!(
+        admin
+            .delete(&format!("/api/v1/users/{}", c.user.0))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let mut conn = app.st.store.conn().await.unwrap();
+    let cred = gatehouse_store::credentials::by_credential_id(&mut conn, "VSST00000001")
+        .await
+        .unwrap();
+    assert_eq!(cred.user_id, None, "the credential is free again");
+    drop(conn);
+    assert_eq!(
+        order(&mut admin, c.admin, "VSST00000001", "k2")
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+}
