@@ -74,11 +74,16 @@ fn from_row(r: &AnyRow) -> Result<Credential> {
     })
 }
 
+/// Adds a credential; `Conflict { field: "credential_id" }` if the ID is
+/// already in the inventory. `ON CONFLICT DO NOTHING` rather than catching
+/// the violation: on PostgreSQL a failed statement aborts the transaction,
+/// and an import goes on with its other keys after a refused one.
 pub async fn insert(conn: &mut Conn, c: &NewCredential<'_>, now: Timestamp) -> Result<i64> {
-    Ok(sqlx::query(
+    let row = sqlx::query(
         "INSERT INTO credentials (credential_id, kind, algorithm, digits, period, next_counter, \
          secret, validation, source, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (credential_id) DO NOTHING RETURNING id",
     )
     .bind(c.credential_id)
     .bind(c.kind)
@@ -90,9 +95,12 @@ pub async fn insert(conn: &mut Conn, c: &NewCredential<'_>, now: Timestamp) -> R
     .bind(c.validation)
     .bind(c.source)
     .bind(now.millis())
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?
-    .try_get(0)?)
+    .ok_or(StoreError::Conflict {
+        field: "credential_id",
+    })?;
+    Ok(row.try_get(0)?)
 }
 
 pub async fn by_credential_id(conn: &mut Conn, credential_id: &str) -> Result<Credential> {

@@ -106,3 +106,9 @@ impl Store {
         self.pool.close().await;
     }
 }
+
+/// A nested transaction (a SAVEPOINT on both backends) inside `tx`: roll it
+/// back to undo a failed statement without losing the outer transaction.
+pub async fn savepoint(tx: &mut Tx) -> Result<sqlx::Transaction<'_, sqlx::Any>> {
+    Ok(sqlx::Connection::begin(&mut **tx).await?)
+}

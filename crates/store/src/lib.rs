@@ -25,7 +25,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod users;
 
-pub use db::{Backend, Conn, Store, Tx};
+pub use db::{Backend, Conn, Store, Tx, savepoint};
 pub use error::StoreError;
 /// The database driver's error, for `?` on transaction commits.
 pub use sqlx::Error as DbError;

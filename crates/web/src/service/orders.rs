@@ -247,7 +247,16 @@ pub async fn place(
             acknowledged_addr: &caller.addr,
             idempotency_key: key,
         };
-        match orders::place(&mut tx, &new, now).await {
+        // A savepoint, so that a taken order number (which aborts the
+        // statement, and on PostgreSQL the transaction) can be retried.
+        let mut attempt = gatehouse_store::savepoint(&mut tx).await?;
+        let placed = orders::place(&mut attempt, &new, now).await;
+        if placed.is_ok() {
+            attempt.commit().await?;
+        } else {
+            attempt.rollback().await?;
+        }
+        match placed {
             Ok(id) => {
                 result = Some((id, number));
                 break;
