@@ -401,24 +401,51 @@ fn confirm(
     .into_response()
 }
 
+/// A recovery action's confirmation page for user `id`: the title is also
+/// the button; the question is about the user.
+/// What a recovery action's confirmation asks: its title (also the button),
+/// where the form posts, and whether the action is destructive.
+struct Ask<'a> {
+    title: &'a str,
+    action: String,
+    danger: bool,
+}
+
+async fn confirm_for(
+    st: &AppState,
+    me: &User,
+    ctx: &Ctx,
+    id: i64,
+    ask: Ask<'_>,
+    question: impl FnOnce(&User) -> Markup,
+) -> PageResult {
+    require_admin(me, "manage external authentication")?;
+    let u = target(st, ctx, id).await?;
+    Ok(confirm(
+        me,
+        ctx,
+        ask.title,
+        question(&u),
+        &ask.action,
+        ask.danger,
+    ))
+}
+
+/// The checks every recovery action's form submission makes.
+fn admin_form(me: &User, ctx: &Ctx, csrf: &str) -> Result<(), AppError> {
+    require_admin(me, "manage external authentication")?;
+    ctx.check_csrf(csrf)
+}
+
 async fn page_remove(
     State(st): State<AppState>,
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me, "manage external authentication")?;
-    let u = target(&st, &ctx, id).await?;
-    let q = html! {
+    confirm_for(&st, &me, &ctx, id, Ask { title: "Remove External Authentication", action: format!("/users/{id}/external-authentication/remove"), danger: true }, |u| html! {
         p { "Remove Symantec Identity Protection from " strong { (u.username) } "? The monthly fee stops, the credential goes back to the inventory, and " (u.username) " signs in with username and password only." }
-    };
-    Ok(confirm(
-        &me,
-        &ctx,
-        "Remove External Authentication",
-        q,
-        &format!("/users/{id}/external-authentication/remove"),
-        true,
-    ))
+    })
+    .await
 }
 
 async fn remove_submit(
@@ -427,8 +454,7 @@ async fn remove_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me, "manage external authentication")?;
-    ctx.check_csrf(&f.csrf)?;
+    admin_form(&me, &ctx, &f.csrf)?;
     creds::remove(&st, &ctx.caller(), UserId(id), Method::SymantecVip).await?;
     Ok(Redirect::to("/users?notice=external-auth-removed").into_response())
 }
@@ -506,17 +532,10 @@ async fn page_unlock(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me, "manage external authentication")?;
-    let u = target(&st, &ctx, id).await?;
-    let q = html! { p { "Unlock the Symantec Identity Protection credential of " strong { (u.username) } "? Its count of wrong codes starts again at zero." } };
-    Ok(confirm(
-        &me,
-        &ctx,
-        "Unlock Credential",
-        q,
-        &format!("/users/{id}/security-code/unlock"),
-        false,
-    ))
+    confirm_for(&st, &me, &ctx, id, Ask { title: "Unlock Credential", action: format!("/users/{id}/security-code/unlock"), danger: false }, |u| html! {
+        p { "Unlock the Symantec Identity Protection credential of " strong { (u.username) } "? Its count of wrong codes starts again at zero." }
+    })
+    .await
 }
 
 async fn unlock_submit(
@@ -525,8 +544,7 @@ async fn unlock_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me, "manage external authentication")?;
-    ctx.check_csrf(&f.csrf)?;
+    admin_form(&me, &ctx, &f.csrf)?;
     creds::unlock(&st, &ctx.caller(), UserId(id)).await?;
     Ok(Redirect::to("/users?notice=credential-unlocked").into_response())
 }
@@ -536,17 +554,10 @@ async fn page_disable(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me, "manage external authentication")?;
-    let u = target(&st, &ctx, id).await?;
-    let q = html! { p { "Disable the credential of " strong { (u.username) } "? Until it is enabled again, " (u.username) " can sign in only with a temporary security code. Billing continues." } };
-    Ok(confirm(
-        &me,
-        &ctx,
-        "Disable Credential",
-        q,
-        &format!("/users/{id}/security-code/disable"),
-        true,
-    ))
+    confirm_for(&st, &me, &ctx, id, Ask { title: "Disable Credential", action: format!("/users/{id}/security-code/disable"), danger: true }, |u| html! {
+        p { "Disable the credential of " strong { (u.username) } "? Until it is enabled again, " (u.username) " can sign in only with a temporary security code. Billing continues." }
+    })
+    .await
 }
 
 async fn disable_submit(
@@ -555,8 +566,7 @@ async fn disable_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me, "manage external authentication")?;
-    ctx.check_csrf(&f.csrf)?;
+    admin_form(&me, &ctx, &f.csrf)?;
     creds::set_enabled(&st, &ctx.caller(), UserId(id), false).await?;
     Ok(Redirect::to("/users?notice=credential-disabled").into_response())
 }
@@ -566,17 +576,23 @@ async fn page_enable(
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&me, "manage external authentication")?;
-    let u = target(&st, &ctx, id).await?;
-    let q = html! { p { "Enable the credential of " strong { (u.username) } " again?" } };
-    Ok(confirm(
+    confirm_for(
+        &st,
         &me,
         &ctx,
-        "Enable Credential",
-        q,
-        &format!("/users/{id}/security-code/enable"),
-        false,
-    ))
+        id,
+        Ask {
+            title: "Enable Credential",
+            action: format!("/users/{id}/security-code/enable"),
+            danger: false,
+        },
+        |u| {
+            html! {
+                p { "Enable the credential of " strong { (u.username) } " again?" }
+            }
+        },
+    )
+    .await
 }
 
 async fn enable_submit(
@@ -585,8 +601,7 @@ async fn enable_submit(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    require_admin(&me, "manage external authentication")?;
-    ctx.check_csrf(&f.csrf)?;
+    admin_form(&me, &ctx, &f.csrf)?;
     creds::set_enabled(&st, &ctx.caller(), UserId(id), true).await?;
     Ok(Redirect::to("/users?notice=credential-enabled").into_response())
 }
