@@ -10,6 +10,7 @@ pub mod account;
 pub mod audit;
 pub mod clock;
 pub mod credential_id;
+pub mod device;
 pub mod error;
 pub mod lockout;
 pub mod method;
