@@ -16,6 +16,7 @@ pub mod lockout;
 pub mod method;
 pub mod oath;
 pub mod password;
+pub mod phonefactor;
 pub mod pricing;
 pub mod pskc;
 pub mod seal;

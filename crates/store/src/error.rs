@@ -23,6 +23,7 @@ const UNIQUE_FIELDS: &[&str] = &[
     "email",
     "credential_id",
     "secret_hash",
+    "device_id",
 ];
 
 impl From<sqlx::Error> for StoreError {

@@ -30,6 +30,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_symantec.sql"),
         postgres: include_str!("../migrations/postgres/0002_symantec.sql"),
     },
+    Migration {
+        version: 3,
+        name: "phonefactor",
+        sqlite: include_str!("../migrations/sqlite/0003_phonefactor.sql"),
+        postgres: include_str!("../migrations/postgres/0003_phonefactor.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("GATEHOUS" in ASCII).

@@ -1,0 +1,323 @@
+//! The delivery queue (texts, calls, e-mail) and the virtual phone.
+//!
+//! A message is queued in the same transaction as whatever caused it, so it
+//! is never lost; a worker claims it with a lease, so that a crash between
+//! claim and send only delays it (the lease runs out and the message is
+//! claimed again, with the same idempotency key for the gateway).
+
+use crate::{Conn, Result, StoreError};
+use gatehouse_domain::Timestamp;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A queued message. `body` is sealed under the master key (it may hold a
+/// one-time code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub id: i64,
+    pub kind: String,
+    pub destination: String,
+    pub subject: String,
+    pub body: Option<Vec<u8>>,
+    pub challenge_id: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub provider_ref: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+}
+
+const COLUMNS: &str = "id, kind, destination, subject, body, challenge_id, status, attempts, \
+     provider_ref, last_error, created_at";
+
+fn from_row(r: &AnyRow) -> Result<Queued> {
+    Ok(Queued {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        destination: r.try_get(2)?,
+        subject: r.try_get(3)?,
+        body: r.try_get(4)?,
+        challenge_id: r.try_get(5)?,
+        status: r.try_get(6)?,
+        attempts: r.try_get(7)?,
+        provider_ref: r.try_get(8)?,
+        last_error: r.try_get(9)?,
+        created_at: Timestamp(r.try_get(10)?),
+    })
+}
+
+/// Queues a message; returns its id.
+pub async fn enqueue(
+    conn: &mut Conn,
+    kind: &str,
+    destination: &str,
+    subject: &str,
+    sealed_body: &[u8],
+    challenge_id: Option<&str>,
+    now: Timestamp,
+) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO outbox (kind, destination, subject, body, challenge_id, status, available_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6) RETURNING id",
+    )
+    .bind(kind)
+    .bind(destination)
+    .bind(subject)
+    .bind(sealed_body)
+    .bind(challenge_id)
+    .bind(now.millis())
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
+/// Claims the oldest due message for `lease_ms`: queued ones, and ones whose
+/// earlier claim ran out (a worker died while sending). The conditional
+/// update makes the claim exclusive across workers and instances.
+pub async fn claim_due(conn: &mut Conn, now: Timestamp, lease_ms: i64) -> Result<Option<Queued>> {
+    loop {
+        let Some(r) = sqlx::query(
+            "SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND available_at <= $1 \
+             ORDER BY id LIMIT 1",
+        )
+        .bind(now.millis())
+        .fetch_optional(&mut *conn)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let id: i64 = r.try_get(0)?;
+        let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, available_at = $2 \
+             WHERE id = $1 AND status IN ('queued', 'sending') AND available_at <= $3 \
+             RETURNING {COLUMNS}"
+        )))
+        .bind(id)
+        .bind(now.millis() + lease_ms)
+        .bind(now.millis())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(r) = claimed {
+            return from_row(&r).map(Some);
+        }
+        // Another worker took it between our two statements: look again.
+    }
+}
+
+/// Marks a message sent and forgets its body.
+pub async fn mark_sent(conn: &mut Conn, id: i64, provider_ref: &str, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'sent', provider_ref = $2, sent_at = $3, body = NULL, \
+         last_error = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .bind(provider_ref)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Puts a message back for another try at `next_at`.
+pub async fn retry_later(conn: &mut Conn, id: i64, error: &str, next_at: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE outbox SET status = 'queued', last_error = $2, available_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .bind(next_at.millis())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives up on a message for good and forgets its body.
+pub async fn mark_failed(conn: &mut Conn, id: i64, error: &str, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE outbox SET status = 'failed', last_error = $2, sent_at = $3, body = NULL WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Queued> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM outbox WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    from_row(&r)
+}
+
+/// Messages per status (for metrics and tests).
+pub async fn counts(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
+    sqlx::query("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// A text on the virtual phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualMessage {
+    pub id: i64,
+    pub phone: String,
+    /// `out` (from the portal to the phone) or `in` (a reply).
+    pub direction: String,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+/// Delivers a text to the virtual phone; `false` if this queue entry was
+/// delivered before (so a retried delivery never shows twice).
+pub async fn virtual_text(
+    conn: &mut Conn,
+    phone: &str,
+    direction: &str,
+    body: &str,
+    outbox_id: Option<i64>,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO virtual_messages (phone, direction, body, outbox_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (outbox_id) DO NOTHING",
+    )
+    .bind(phone)
+    .bind(direction)
+    .bind(body)
+    .bind(outbox_id)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn virtual_messages(conn: &mut Conn, phone: &str) -> Result<Vec<VirtualMessage>> {
+    sqlx::query(
+        "SELECT id, phone, direction, body, created_at FROM virtual_messages WHERE phone = $1 ORDER BY id",
+    )
+    .bind(phone)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(VirtualMessage {
+            id: r.try_get(0)?,
+            phone: r.try_get(1)?,
+            direction: r.try_get(2)?,
+            body: r.try_get(3)?,
+            created_at: Timestamp(r.try_get(4)?),
+        })
+    })
+    .collect()
+}
+
+/// A call to the virtual phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualCall {
+    pub id: String,
+    pub phone: String,
+    pub prompt: String,
+    pub challenge_id: Option<String>,
+    /// `ringing` or `completed`.
+    pub status: String,
+    pub digits: Option<String>,
+    pub created_at: Timestamp,
+}
+
+const CALL_COLUMNS: &str = "id, phone, prompt, challenge_id, status, digits, created_at";
+
+fn call_from_row(r: &AnyRow) -> Result<VirtualCall> {
+    Ok(VirtualCall {
+        id: r.try_get(0)?,
+        phone: r.try_get(1)?,
+        prompt: r.try_get(2)?,
+        challenge_id: r.try_get(3)?,
+        status: r.try_get(4)?,
+        digits: r.try_get(5)?,
+        created_at: Timestamp(r.try_get(6)?),
+    })
+}
+
+/// Rings the virtual phone; `false` if this queue entry rang it before.
+pub async fn virtual_ring(
+    conn: &mut Conn,
+    id: &str,
+    phone: &str,
+    prompt: &str,
+    challenge_id: Option<&str>,
+    outbox_id: i64,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO virtual_calls (id, phone, prompt, challenge_id, status, outbox_id, created_at) \
+         VALUES ($1, $2, $3, $4, 'ringing', $5, $6) ON CONFLICT (outbox_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(phone)
+    .bind(prompt)
+    .bind(challenge_id)
+    .bind(outbox_id)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn virtual_calls(conn: &mut Conn, phone: &str) -> Result<Vec<VirtualCall>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CALL_COLUMNS} FROM virtual_calls WHERE phone = $1 ORDER BY created_at, id"
+    )))
+    .bind(phone)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(call_from_row)
+    .collect()
+}
+
+pub async fn virtual_call(conn: &mut Conn, phone: &str, id: &str) -> Result<VirtualCall> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CALL_COLUMNS} FROM virtual_calls WHERE phone = $1 AND id = $2"
+    )))
+    .bind(phone)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    call_from_row(&r)
+}
+
+/// Hangs up a ringing call with the keys pressed; `false` if it had ended.
+pub async fn virtual_hang_up(conn: &mut Conn, id: &str, digits: &str, now: Timestamp) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE virtual_calls SET status = 'completed', digits = $2, ended_at = $3 \
+         WHERE id = $1 AND status = 'ringing'",
+    )
+    .bind(id)
+    .bind(digits)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Every number the virtual phone has seen, most recent first.
+pub async fn virtual_numbers(conn: &mut Conn) -> Result<Vec<String>> {
+    sqlx::query(
+        "SELECT phone FROM (SELECT phone, created_at FROM virtual_messages \
+           UNION ALL SELECT phone, created_at FROM virtual_calls \
+           UNION ALL SELECT phone, created_at FROM pf_challenges WHERE mode = 'app' AND device_id IS NOT NULL) t \
+         GROUP BY phone ORDER BY MAX(created_at) DESC LIMIT 200",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok(r.try_get(0)?))
+    .collect()
+}
