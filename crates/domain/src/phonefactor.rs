@@ -72,18 +72,32 @@ impl Phone {
     /// Parses what a person typed: `+1 415 555 0123`, `(415) 555-0123` with
     /// `region` (ISO 3166 alpha-2, e.g. `US`) for numbers without `+`.
     /// `blocked_regions` lists countries the provider does not deliver to.
-    pub fn parse(input: &str, region: Option<&str>, blocked_regions: &[String]) -> Result<Self, ParseError> {
+    pub fn parse(
+        input: &str,
+        region: Option<&str>,
+        blocked_regions: &[String],
+    ) -> Result<Self, ParseError> {
         let raw = input.trim();
         if raw.is_empty() {
-            return Err(ParseError::new("phone", "Enter your phone number, e.g. +1 415 555 0123."));
+            return Err(ParseError::new(
+                "phone",
+                "Enter your phone number, e.g. +1 415 555 0123.",
+            ));
         }
         if raw.len() > 40 {
-            return Err(ParseError::new("phone", "That is too long for a phone number."));
+            return Err(ParseError::new(
+                "phone",
+                "That is too long for a phone number.",
+            ));
         }
         let region_id = match region.map(str::trim).filter(|r| !r.is_empty()) {
-            Some(r) => Some(r.to_ascii_uppercase().parse::<phonenumber::country::Id>().map_err(|_| {
-                ParseError::new("country", format!("Unknown country code {r}."))
-            })?),
+            Some(r) => Some(
+                r.to_ascii_uppercase()
+                    .parse::<phonenumber::country::Id>()
+                    .map_err(|_| {
+                        ParseError::new("country", format!("Unknown country code {r}."))
+                    })?,
+            ),
             None => None,
         };
         if !raw.starts_with('+') && region_id.is_none() {
@@ -99,14 +113,18 @@ impl Phone {
         if !phonenumber::is_valid(&number) && !fictional_nanp(&e164) {
             return Err(ParseError::new(
                 "phone",
-                format!("{e164} is not a valid phone number for its country. Check the digits and the country code."),
+                format!(
+                    "{e164} is not a valid phone number for its country. Check the digits and the country code."
+                ),
             ));
         }
         let kind = number.number_type(&phonenumber::metadata::DATABASE);
         if let Some(what) = refused_kind(kind) {
             return Err(ParseError::new(
                 "phone",
-                format!("We cannot use {what} for sign-in confirmation. Enter your own mobile or landline number."),
+                format!(
+                    "We cannot use {what} for sign-in confirmation. Enter your own mobile or landline number."
+                ),
             ));
         }
         // Blocked by calling code: libphonenumber cannot always tell the
@@ -286,7 +304,10 @@ impl AppDecision {
             "approve" => Ok(AppDecision::Approve),
             "deny" => Ok(AppDecision::Deny),
             "fraud" => Ok(AppDecision::Fraud),
-            _ => Err(ParseError::new("decision", "Answer approve, deny or fraud.")),
+            _ => Err(ParseError::new(
+                "decision",
+                "Answer approve, deny or fraud.",
+            )),
         }
     }
 }
@@ -371,8 +392,14 @@ impl LimitWindow {
 
     /// The refusal for a send over this window's limit, with the seconds
     /// until the window ends.
-    pub fn refusal(self, limits: &SendLimits, window_start: Timestamp, now: Timestamp) -> (String, i64) {
-        let wait = ((window_start.plus_seconds(self.seconds()).millis() - now.millis()) / 1000).max(1);
+    pub fn refusal(
+        self,
+        limits: &SendLimits,
+        window_start: Timestamp,
+        now: Timestamp,
+    ) -> (String, i64) {
+        let wait =
+            ((window_start.plus_seconds(self.seconds()).millis() - now.millis()) / 1000).max(1);
         let human = if wait >= 3600 {
             format!("{} hours", (wait + 3599) / 3600)
         } else {
@@ -436,21 +463,59 @@ mod tests {
     fn numbers_are_normalised_to_e164() {
         let p = Phone::parse("+1 415 555 0123", None, &[]).unwrap();
         assert_eq!(p.as_str(), "+14155550123");
-        assert_eq!(Phone::parse("(415) 555-0188", Some("us"), &[]).unwrap().as_str(), "+14155550188");
-        assert_eq!(Phone::parse("+44 7911 123456", None, &[]).unwrap().as_str(), "+447911123456");
-        assert_eq!(Phone::parse("+49 151 23456789", None, &[]).unwrap().as_str(), "+4915123456789");
+        assert_eq!(
+            Phone::parse("(415) 555-0188", Some("us"), &[])
+                .unwrap()
+                .as_str(),
+            "+14155550188"
+        );
+        assert_eq!(
+            Phone::parse("+44 7911 123456", None, &[]).unwrap().as_str(),
+            "+447911123456"
+        );
+        assert_eq!(
+            Phone::parse("+49 151 23456789", None, &[])
+                .unwrap()
+                .as_str(),
+            "+4915123456789"
+        );
         assert_eq!(p.masked(), "+1••••0123");
     }
 
     #[test]
     fn bad_premium_and_blocked_numbers_are_refused_with_reasons() {
         assert_eq!(Phone::parse("", None, &[]).unwrap_err().field, "phone");
-        assert!(Phone::parse("415 555 0123", None, &[]).unwrap_err().message.contains("country"));
-        assert!(Phone::parse("+1 212 000 0000", None, &[]).unwrap_err().message.contains("not a valid"));
+        assert!(
+            Phone::parse("415 555 0123", None, &[])
+                .unwrap_err()
+                .message
+                .contains("country")
+        );
+        assert!(
+            Phone::parse("+1 212 000 0000", None, &[])
+                .unwrap_err()
+                .message
+                .contains("not a valid")
+        );
         // UK premium rate (09xx) and US toll free.
-        assert!(Phone::parse("+44 909 879 0000", None, &[]).unwrap_err().message.contains("premium-rate"));
-        assert!(Phone::parse("+1 800 555 1234", None, &[]).unwrap_err().message.contains("toll-free"));
-        assert!(Phone::parse("+44 7911 123456", None, &["GB".into()]).unwrap_err().message.contains("GB"));
+        assert!(
+            Phone::parse("+44 909 879 0000", None, &[])
+                .unwrap_err()
+                .message
+                .contains("premium-rate")
+        );
+        assert!(
+            Phone::parse("+1 800 555 1234", None, &[])
+                .unwrap_err()
+                .message
+                .contains("toll-free")
+        );
+        assert!(
+            Phone::parse("+44 7911 123456", None, &["GB".into()])
+                .unwrap_err()
+                .message
+                .contains("GB")
+        );
         assert!(Phone::parse("12", Some("ZZ"), &[]).unwrap_err().field == "country");
     }
 
@@ -468,9 +533,15 @@ mod tests {
     #[test]
     fn open_challenges_expire() {
         let t = Timestamp(1000);
-        assert_eq!(ChallengeStatus::Pending.at(t, Timestamp(999)), ChallengeStatus::Pending);
+        assert_eq!(
+            ChallengeStatus::Pending.at(t, Timestamp(999)),
+            ChallengeStatus::Pending
+        );
         assert_eq!(ChallengeStatus::Pending.at(t, t), ChallengeStatus::Expired);
-        assert_eq!(ChallengeStatus::Approved.at(t, t), ChallengeStatus::Approved);
+        assert_eq!(
+            ChallengeStatus::Approved.at(t, t),
+            ChallengeStatus::Approved
+        );
         for _ in 0..200 {
             let n = number_match();
             assert!((10..=99).contains(&n));

@@ -10,8 +10,12 @@ pub enum SessionState {
     Anonymous,
     /// The password was right but must be changed before anything else.
     PasswordChangeRequired,
-    /// The password was right; a second factor (Security Code) is due.
+    /// The password was right; a second factor (Security Code or
+    /// PhoneFactor) is due.
     SecondFactorRequired,
+    /// Every factor is done but PhoneFactor was ordered and must be
+    /// activated before anything else.
+    ActivationRequired,
     /// Password and every required factor done.
     Authenticated,
 }
@@ -22,6 +26,7 @@ impl SessionState {
             SessionState::Anonymous => "anonymous",
             SessionState::PasswordChangeRequired => "password_change_required",
             SessionState::SecondFactorRequired => "second_factor_required",
+            SessionState::ActivationRequired => "activation_required",
             SessionState::Authenticated => "authenticated",
         }
     }
@@ -31,6 +36,7 @@ impl SessionState {
             "anonymous" => SessionState::Anonymous,
             "password_change_required" => SessionState::PasswordChangeRequired,
             "second_factor_required" => SessionState::SecondFactorRequired,
+            "activation_required" => SessionState::ActivationRequired,
             "authenticated" => SessionState::Authenticated,
             _ => return None,
         })
@@ -101,6 +107,7 @@ mod tests {
             SessionState::Anonymous,
             SessionState::PasswordChangeRequired,
             SessionState::SecondFactorRequired,
+            SessionState::ActivationRequired,
             SessionState::Authenticated,
         ] {
             assert_eq!(SessionState::parse(s.as_str()), Some(s));

@@ -120,12 +120,14 @@ pub async fn mark_sent(conn: &mut Conn, id: i64, provider_ref: &str, now: Timest
 
 /// Puts a message back for another try at `next_at`.
 pub async fn retry_later(conn: &mut Conn, id: i64, error: &str, next_at: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE outbox SET status = 'queued', last_error = $2, available_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(error)
-        .bind(next_at.millis())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE outbox SET status = 'queued', last_error = $2, available_at = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(next_at.millis())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -141,11 +143,13 @@ pub async fn mark_failed(conn: &mut Conn, id: i64, error: &str, now: Timestamp) 
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Queued> {
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM outbox WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM outbox WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     from_row(&r)
 }
 
@@ -293,7 +297,12 @@ pub async fn virtual_call(conn: &mut Conn, phone: &str, id: &str) -> Result<Virt
 }
 
 /// Hangs up a ringing call with the keys pressed; `false` if it had ended.
-pub async fn virtual_hang_up(conn: &mut Conn, id: &str, digits: &str, now: Timestamp) -> Result<bool> {
+pub async fn virtual_hang_up(
+    conn: &mut Conn,
+    id: &str,
+    digits: &str,
+    now: Timestamp,
+) -> Result<bool> {
     Ok(sqlx::query(
         "UPDATE virtual_calls SET status = 'completed', digits = $2, ended_at = $3 \
          WHERE id = $1 AND status = 'ringing'",

@@ -120,7 +120,12 @@ pub struct Activation<'a> {
 
 /// Makes PhoneFactor active with a verified number and mode. A mode other
 /// than the app keeps an earlier paired device (the user may switch back).
-pub async fn activate(conn: &mut Conn, user: UserId, a: &Activation<'_>, now: Timestamp) -> Result<bool> {
+pub async fn activate(
+    conn: &mut Conn,
+    user: UserId,
+    a: &Activation<'_>,
+    now: Timestamp,
+) -> Result<bool> {
     let n = sqlx::query(
         "UPDATE phonefactor SET status = 'active', phone = $2, mode = $3, \
            device_id = COALESCE($4, device_id), device_key = COALESCE($5, device_key), \
@@ -167,13 +172,20 @@ pub async fn remove(conn: &mut Conn, user: UserId) -> Result<bool> {
         == 1)
 }
 
-pub async fn set_fraud_block(conn: &mut Conn, user: UserId, until: Timestamp, now: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE phonefactor SET fraud_blocked_until = $2, updated_at = $3 WHERE user_id = $1")
-        .bind(user.0)
-        .bind(until.millis())
-        .bind(now.millis())
-        .execute(&mut *conn)
-        .await?;
+pub async fn set_fraud_block(
+    conn: &mut Conn,
+    user: UserId,
+    until: Timestamp,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE phonefactor SET fraud_blocked_until = $2, updated_at = $3 WHERE user_id = $1",
+    )
+    .bind(user.0)
+    .bind(until.millis())
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -191,15 +203,22 @@ pub async fn clear_fraud_block(conn: &mut Conn, user: UserId, now: Timestamp) ->
         == 1)
 }
 
-pub async fn set_bypass(conn: &mut Conn, user: UserId, until: Timestamp, now: Timestamp) -> Result<bool> {
-    Ok(sqlx::query("UPDATE phonefactor SET bypass_until = $2, updated_at = $3 WHERE user_id = $1")
-        .bind(user.0)
-        .bind(until.millis())
-        .bind(now.millis())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-        == 1)
+pub async fn set_bypass(
+    conn: &mut Conn,
+    user: UserId,
+    until: Timestamp,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(
+        sqlx::query("UPDATE phonefactor SET bypass_until = $2, updated_at = $3 WHERE user_id = $1")
+            .bind(user.0)
+            .bind(until.millis())
+            .bind(now.millis())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
 }
 
 /// Uses up a bypass in force; `true` if there was one (only one sign-in
@@ -384,11 +403,13 @@ pub async fn transition(
 
 /// Counts a wrong code; returns the attempts so far.
 pub async fn add_attempt(conn: &mut Conn, id: &str) -> Result<i64> {
-    Ok(sqlx::query("UPDATE pf_challenges SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?)
+    Ok(sqlx::query(
+        "UPDATE pf_challenges SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
 }
 
 /// The app's pairing step: binds the device key to the activation whose
@@ -419,7 +440,11 @@ pub async fn pair(
 }
 
 /// Open app pushes for a device.
-pub async fn pending_for_device(conn: &mut Conn, device_id: &str, now: Timestamp) -> Result<Vec<Challenge>> {
+pub async fn pending_for_device(
+    conn: &mut Conn,
+    device_id: &str,
+    now: Timestamp,
+) -> Result<Vec<Challenge>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CH_COLUMNS} FROM pf_challenges WHERE device_id = $1 AND mode = 'app' \
          AND status = 'pending' AND expires_at > $2 ORDER BY created_at"
@@ -454,7 +479,11 @@ pub async fn latest_open_for_phone(
 }
 
 /// App pushes sent to a number's owner, newest first (the virtual phone).
-pub async fn app_pushes_for_phone(conn: &mut Conn, phone: &str, limit: i64) -> Result<Vec<Challenge>> {
+pub async fn app_pushes_for_phone(
+    conn: &mut Conn,
+    phone: &str,
+    limit: i64,
+) -> Result<Vec<Challenge>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CH_COLUMNS} FROM pf_challenges WHERE phone = $1 AND mode = 'app' \
          AND device_id IS NOT NULL ORDER BY created_at DESC LIMIT $2"
@@ -470,9 +499,26 @@ pub async fn app_pushes_for_phone(conn: &mut Conn, phone: &str, limit: i64) -> R
 
 /// Deletes finished challenges older than `before`.
 pub async fn purge_challenges(conn: &mut Conn, before: Timestamp) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM pf_challenges WHERE created_at < $1")
-        .bind(before.millis())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM pf_challenges WHERE created_at < $1")
+            .bind(before.millis())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// The active administrators of an account, `(username, e-mail)`: whom a
+/// fraud report is sent to.
+pub async fn admin_contacts(conn: &mut Conn, account: AccountId) -> Result<Vec<(String, String)>> {
+    sqlx::query(
+        "SELECT username, email FROM users WHERE account_id = $1 AND role = 'admin' \
+         AND status = 'active' ORDER BY username",
+    )
+    .bind(account.0)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .collect()
 }

@@ -40,6 +40,22 @@ pub struct WebConfig {
     pub credential_unlock_minutes: i64,
     /// The vendor's validation service, for credentials marked `remote`.
     pub remote_validator: Option<Arc<dyn gatehouse_vip::CredentialValidator>>,
+    /// PhoneFactor's timings (code lifetime, fraud block, bypass).
+    pub phonefactor: gatehouse_domain::phonefactor::PhoneFactorPolicy,
+    /// Limits on texts and calls per user, number and account.
+    pub send_limits: gatehouse_domain::phonefactor::SendLimits,
+    /// Countries (ISO 3166 alpha-2) never called or texted.
+    pub blocked_regions: Vec<String>,
+    /// The portal's address as the outside world reaches it, for call
+    /// instructions, callbacks and pairing links (`http://127.0.0.1:8080`).
+    pub public_url: String,
+    /// The text and voice gateway; `None` delivers to the virtual phone.
+    pub gateway: Option<Arc<dyn gatehouse_delivery::Gateway>>,
+    /// The Twilio auth token that signs Twilio's callbacks, if Twilio is
+    /// the gateway.
+    pub twilio_auth_token: Option<String>,
+    /// Sends e-mail; `None` only logs each message.
+    pub mailer: Option<Arc<dyn gatehouse_delivery::Mailer>>,
 }
 
 impl Default for WebConfig {
@@ -58,6 +74,13 @@ impl Default for WebConfig {
             credential_max_failures: 10,
             credential_unlock_minutes: 0,
             remote_validator: None,
+            phonefactor: Default::default(),
+            send_limits: Default::default(),
+            blocked_regions: Vec::new(),
+            public_url: "http://127.0.0.1:8080".into(),
+            gateway: None,
+            twilio_auth_token: None,
+            mailer: None,
         }
     }
 }
@@ -73,6 +96,8 @@ pub struct Inner {
     pub metrics: Option<PrometheusHandle>,
     hashing: mpsc::SyncSender<HashJob>,
     hashing_queued: Arc<AtomicI64>,
+    /// Wakes the delivery worker when a message is queued.
+    pub delivery_wake: Arc<tokio::sync::Notify>,
 }
 
 type HashJob = Box<dyn FnOnce() + Send>;
@@ -137,6 +162,7 @@ impl AppState {
             metrics,
             hashing,
             hashing_queued: queued,
+            delivery_wake: Arc::new(tokio::sync::Notify::new()),
         }))
     }
 

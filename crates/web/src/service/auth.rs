@@ -1,5 +1,6 @@
 //! Sign-in, sessions and passwords.
 
+use super::phonefactor::Gate;
 use super::{Caller, user_target};
 use crate::AppState;
 use crate::error::{AppError, Result};
@@ -128,6 +129,9 @@ pub async fn end_session(st: &AppState, live: &LiveSession, caller: &Caller) -> 
 pub struct SignedIn {
     pub user: User,
     pub session: IssuedSession,
+    /// With `second_factor_required`: the ways to finish (`security_code`,
+    /// `phonefactor`); either one is enough.
+    pub methods: Vec<&'static str>,
 }
 
 /// Checks a username and password and, if right, opens a session in place
@@ -242,15 +246,43 @@ pub async fn sign_in(
         return Err(AppError::Unauthorized(SIGN_IN_FAILED.into()));
     }
 
-    let second_factor = super::credentials::requires_security_code(st, &user).await?;
-    let state = if second_factor {
-        SessionState::SecondFactorRequired
-    } else {
-        users.record_sign_in(&mut tx, user.id, now).await?;
-        after_all_factors(&user)
-    };
-    let session = issue_session(st, &mut tx, Some(&user), state, &caller.addr, previous).await?;
+    let security_code = super::credentials::requires_security_code(st, &user).await?;
     let signed_in_caller = Caller::user(user.clone(), caller.addr.clone(), caller.via);
+    let mut methods = Vec::new();
+    if security_code {
+        methods.push("security_code");
+    }
+    let state = match super::phonefactor::gate(&mut tx, &user, now).await? {
+        Gate::Blocked(until) => {
+            let rec = signed_in_caller.audit(
+                now,
+                "sign_in",
+                user_target(&user),
+                "failure",
+                account,
+                "blocked after a PhoneFactor fraud report",
+            );
+            audit::append(&mut tx, &rec).await?;
+            tx.commit().await?;
+            metrics::counter!("gatehouse_sign_ins_total", "outcome" => "blocked").increment(1);
+            return Err(AppError::Forbidden(super::phonefactor::blocked_message(
+                until,
+            )));
+        }
+        Gate::Challenge
+            if !super::phonefactor::take_bypass(&mut tx, &signed_in_caller, &user, now).await? =>
+        {
+            methods.push("phonefactor");
+            SessionState::SecondFactorRequired
+        }
+        _ if security_code => SessionState::SecondFactorRequired,
+        Gate::Activation => SessionState::ActivationRequired,
+        _ => after_all_factors(&user),
+    };
+    if state != SessionState::SecondFactorRequired {
+        users.record_sign_in(&mut tx, user.id, now).await?;
+    }
+    let session = issue_session(st, &mut tx, Some(&user), state, &caller.addr, previous).await?;
     let rec = signed_in_caller.audit(
         now,
         "sign_in",
@@ -262,11 +294,15 @@ pub async fn sign_in(
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
     metrics::counter!("gatehouse_sign_ins_total", "outcome" => "success").increment(1);
-    Ok(SignedIn { user, session })
+    Ok(SignedIn {
+        user,
+        session,
+        methods,
+    })
 }
 
 /// The state once every factor is done: a forced password change first, if due.
-fn after_all_factors(user: &User) -> SessionState {
+pub fn after_all_factors(user: &User) -> SessionState {
     if user.must_change_password {
         SessionState::PasswordChangeRequired
     } else {
@@ -300,30 +336,49 @@ pub async fn complete_security_code(
             .increment(1);
         return Err(AppError::Unauthorized(SECURITY_CODE_FAILED.into()));
     }
-    let now = st.now();
     let mut tx = st.store.begin().await?;
-    Users::new(Scope::All)
-        .record_sign_in(&mut tx, user.id, now)
-        .await?;
-    let issued = issue_session(
+    let issued = finish_sign_in(
         st,
         &mut tx,
-        Some(&user),
-        after_all_factors(&user),
-        &caller.addr,
-        Some(&live.session.id_hash),
+        &as_user,
+        &user,
+        &live.session.id_hash,
+        "password and security code",
     )
     .await?;
-    let rec = as_user.audit(
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// The last step of every sign-in with a second factor: notes the sign-in,
+/// renews the session id and audits `how`. An ordered but not yet
+/// activated PhoneFactor comes next, if any.
+pub async fn finish_sign_in(
+    st: &AppState,
+    conn: &mut gatehouse_store::Conn,
+    caller: &Caller,
+    user: &User,
+    old_session: &str,
+    how: &str,
+) -> Result<IssuedSession> {
+    let now = st.now();
+    Users::new(Scope::All)
+        .record_sign_in(conn, user.id, now)
+        .await?;
+    let next = match super::phonefactor::gate(conn, user, now).await? {
+        Gate::Activation => SessionState::ActivationRequired,
+        _ => after_all_factors(user),
+    };
+    let issued = issue_session(st, conn, Some(user), next, &caller.addr, Some(old_session)).await?;
+    let rec = caller.audit(
         now,
         "sign_in",
-        user_target(&user),
+        user_target(user),
         "success",
         Some(user.account_id.0),
-        "password and security code",
+        how,
     );
-    audit::append(&mut tx, &rec).await?;
-    tx.commit().await?;
+    audit::append(conn, &rec).await?;
     metrics::counter!("gatehouse_sign_ins_total", "outcome" => "success").increment(1);
     Ok(issued)
 }

@@ -620,6 +620,10 @@ pub async fn remove(st: &AppState, caller: &Caller, id: UserId, method: Method) 
         credentials::clear_temporary_code(&mut tx, user.id).await?;
         detail = format!("credential {} returned to the inventory", c.credential_id);
     }
+    if method == Method::PhoneFactor {
+        super::phonefactor::on_remove(&mut tx, user.id).await?;
+        detail = "activation, number and paired app forgotten".into();
+    }
     let rec = caller.audit(
         now,
         "external_auth_remove",

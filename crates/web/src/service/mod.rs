@@ -7,7 +7,9 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod credentials;
+pub mod delivery;
 pub mod orders;
+pub mod phonefactor;
 pub mod users;
 pub mod validate;
 

@@ -53,13 +53,6 @@ pub async fn check(
     let method = Method::parse(&input.method)?;
     let mut conn = st.store.conn().await?;
     let user = Users::new(caller.scope()).get(&mut conn, user_id).await?;
-    if method == Method::PhoneFactor {
-        return Err(AppError::invalid(
-            "method",
-            "PhoneFactor cannot be ordered yet: its activation by phone is not available in this release. \
-             Choose Symantec Identity Protection.",
-        ));
-    }
     let active = orders::active_for_users(&mut conn, &[user.id]).await?;
     if active.iter().any(|s| s.method == method.as_str()) {
         return Err(AppError::Conflict {
@@ -320,6 +313,9 @@ pub async fn place(
             p.drift,
         )
         .await?;
+    }
+    if checked.method == Method::PhoneFactor {
+        super::phonefactor::on_order(&mut tx, &checked.user, now).await?;
     }
     if let Some(p) = &checked.promo
         && !catalog::redeem_promo(&mut tx, &p.code).await?

@@ -1,0 +1,180 @@
+//! The delivery worker: hands queued texts, calls and e-mail to the
+//! gateway, the virtual phone or the mailer.
+//!
+//! Exactly-once on the virtual phone: the delivery and "sent" are one
+//! transaction, and a delivery is keyed by its queue id. At-least-once with
+//! a stable idempotency key for outside gateways: a worker that dies after
+//! claiming a message leaves it to be claimed again when its lease runs out.
+
+use super::phonefactor::OUTBOX_AAD;
+use crate::AppState;
+use crate::error::Result;
+use gatehouse_delivery::{CallRequest, DeliveryError, Mail, SmsRequest};
+use gatehouse_store::delivery::{self, Queued};
+use std::time::Duration;
+
+/// How long a claimed message is reserved for the worker that claimed it.
+const LEASE_MS: i64 = 30_000;
+/// Attempts before a message is given up.
+const MAX_ATTEMPTS: i64 = 8;
+
+/// Runs until `shutdown` resolves: delivers what is due, then sleeps until
+/// woken or for a short while (other instances may queue too).
+pub async fn run_worker(st: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        loop {
+            match deliver_next(&st).await {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery worker");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = st.delivery_wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// Delivers the oldest due message, if any; `true` if there was one.
+pub async fn deliver_next(st: &AppState) -> Result<bool> {
+    let now = st.now();
+    let item = {
+        let mut tx = st.store.begin().await?;
+        let item = delivery::claim_due(&mut tx, now, LEASE_MS).await?;
+        tx.commit().await?;
+        item
+    };
+    let Some(item) = item else {
+        return Ok(false);
+    };
+    let body = match item
+        .body
+        .as_deref()
+        .map(|b| st.config.master_key.open(b, OUTBOX_AAD))
+    {
+        Some(Ok(b)) => String::from_utf8_lossy(&b).into_owned(),
+        _ => {
+            let mut tx = st.store.begin().await?;
+            delivery::mark_failed(&mut tx, item.id, "body missing or does not open", now).await?;
+            tx.commit().await?;
+            return Ok(true);
+        }
+    };
+    let outcome = match (item.kind.as_str(), &st.config.gateway) {
+        ("sms" | "call", None) => return deliver_virtual(st, &item, &body).await.map(|_| true),
+        ("sms", Some(g)) => {
+            g.send_sms(&SmsRequest {
+                to: item.destination.clone(),
+                body,
+                idempotency_key: idempotency_key(&item),
+                status_callback: Some(format!(
+                    "{}/api/v1/telephony/twilio/status",
+                    st.config.public_url
+                )),
+            })
+            .await
+        }
+        ("call", Some(g)) => {
+            let challenge = item.challenge_id.clone().unwrap_or_default();
+            g.place_call(&CallRequest {
+                to: item.destination.clone(),
+                prompt: body,
+                instructions_url: format!(
+                    "{}/api/v1/telephony/twilio/voice/{challenge}",
+                    st.config.public_url
+                ),
+                idempotency_key: idempotency_key(&item),
+                status_callback: Some(format!(
+                    "{}/api/v1/telephony/twilio/status",
+                    st.config.public_url
+                )),
+            })
+            .await
+        }
+        ("email", _) => send_mail(st, &item, body).await,
+        (other, _) => Err(DeliveryError::Rejected(format!("unknown kind {other}"))),
+    };
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    match outcome {
+        Ok(sent) => {
+            delivery::mark_sent(&mut tx, item.id, &sent.provider_ref, now).await?;
+            metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.clone(), "outcome" => "sent").increment(1);
+        }
+        Err(DeliveryError::Unavailable(e)) if item.attempts < MAX_ATTEMPTS => {
+            let backoff = 5_000 * item.attempts * item.attempts;
+            tracing::warn!(id = item.id, kind = %item.kind, attempt = item.attempts, error = %e, "delivery failed; will retry");
+            delivery::retry_later(&mut tx, item.id, &e, now.plus_seconds(backoff / 1000)).await?;
+        }
+        Err(e) => {
+            tracing::error!(id = item.id, kind = %item.kind, error = %e, "delivery failed for good");
+            delivery::mark_failed(&mut tx, item.id, &e.to_string(), now).await?;
+            metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.clone(), "outcome" => "failed").increment(1);
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+fn idempotency_key(item: &Queued) -> String {
+    format!("gatehouse-outbox-{}-{}", item.id, item.created_at.millis())
+}
+
+/// The virtual phone: the text or call appears on the number's page, and
+/// the queue entry is marked sent, in one transaction.
+async fn deliver_virtual(st: &AppState, item: &Queued, body: &str) -> Result<()> {
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    let provider_ref = if item.kind == "sms" {
+        delivery::virtual_text(&mut tx, &item.destination, "out", body, Some(item.id), now).await?;
+        format!("virtual-sms-{}", item.id)
+    } else {
+        let id = format!("call-{}", item.id);
+        delivery::virtual_ring(
+            &mut tx,
+            &id,
+            &item.destination,
+            body,
+            item.challenge_id.as_deref(),
+            item.id,
+            now,
+        )
+        .await?;
+        id
+    };
+    delivery::mark_sent(&mut tx, item.id, &provider_ref, now).await?;
+    tx.commit().await?;
+    metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.clone(), "outcome" => "virtual").increment(1);
+    Ok(())
+}
+
+async fn send_mail(
+    st: &AppState,
+    item: &Queued,
+    body: String,
+) -> std::result::Result<gatehouse_delivery::Sent, DeliveryError> {
+    let mail = Mail {
+        to: item.destination.clone(),
+        subject: item.subject.clone(),
+        body,
+    };
+    match &st.config.mailer {
+        Some(m) => m.send(&mail).await.map(|()| gatehouse_delivery::Sent {
+            provider_ref: m.name().to_owned(),
+        }),
+        None => {
+            tracing::info!(to = %mail.to, subject = %mail.subject, "e-mail (no mailer configured; not sent)");
+            Ok(gatehouse_delivery::Sent {
+                provider_ref: "log".into(),
+            })
+        }
+    }
+}
