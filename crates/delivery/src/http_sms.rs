@@ -267,7 +267,10 @@ impl HttpSmsGateway {
         for p in &config.params {
             let name = p.name.trim();
             if name.is_empty() {
-                return Err(ConfigError::new("http_sms.params", "a parameter has no name"));
+                return Err(ConfigError::new(
+                    "http_sms.params",
+                    "a parameter has no name",
+                ));
             }
             if encoding == HttpSmsEncoding::Json && params.iter().any(|(n, _)| n == name) {
                 return Err(ConfigError::new(
@@ -325,7 +328,10 @@ impl HttpSmsGateway {
             ));
         }
         if config.timeout_secs == 0 {
-            return Err(ConfigError::new("http_sms.timeout_secs", "must be more than 0"));
+            return Err(ConfigError::new(
+                "http_sms.timeout_secs",
+                "must be more than 0",
+            ));
         }
         let http = http::client(
             Duration::from_secs(config.timeout_secs),
@@ -512,7 +518,11 @@ mod tests {
                 Segment::Text(":{x}".into())
             ]
         );
-        assert!(parse_template("{nope}").unwrap_err().contains("unknown placeholder `{nope}`"));
+        assert!(
+            parse_template("{nope}")
+                .unwrap_err()
+                .contains("unknown placeholder `{nope}`")
+        );
         assert!(parse_template("{to").is_err());
         assert!(parse_template("a}").is_err());
     }

@@ -103,20 +103,16 @@ impl SmtpMailer {
         if host.is_empty() {
             return Err(ConfigError::new("smtp.host", "must not be empty"));
         }
-        let from: Mailbox = config
-            .from
-            .trim()
-            .parse()
-            .map_err(|e| ConfigError::new("smtp.from", format!("not an e-mail address: {e}")))?;
+        let from: Mailbox =
+            config.from.trim().parse().map_err(|e| {
+                ConfigError::new("smtp.from", format!("not an e-mail address: {e}"))
+            })?;
         if config.timeout_secs == 0 {
             return Err(ConfigError::new("smtp.timeout_secs", "must be more than 0"));
         }
         let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]");
         let credentials = match (&config.username, &config.password) {
-            (Some(u), Some(p)) => Some(Credentials::new(
-                u.clone(),
-                p.expose_secret().to_owned(),
-            )),
+            (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.expose_secret().to_owned())),
             (None, None) => None,
             _ => {
                 return Err(ConfigError::new(
@@ -134,9 +130,8 @@ impl SmtpMailer {
         let tls = match config.tls {
             SmtpTls::None => Tls::None,
             SmtpTls::Starttls | SmtpTls::Tls => {
-                let params = TlsParameters::new(host.to_owned()).map_err(|e| {
-                    ConfigError::new("smtp.tls", format!("cannot set up TLS: {e}"))
-                })?;
+                let params = TlsParameters::new(host.to_owned())
+                    .map_err(|e| ConfigError::new("smtp.tls", format!("cannot set up TLS: {e}")))?;
                 if config.tls == SmtpTls::Tls {
                     Tls::Wrapper(params)
                 } else {

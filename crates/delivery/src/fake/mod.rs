@@ -29,9 +29,7 @@ mod twilio;
 
 pub use sms::{FakeSmsGateway, FakeSmsRequest};
 pub use smtp::{FakeSmtp, ReceivedMail};
-pub use twilio::{
-    AnsweredCall, FakeCall, FakeCallError, FakeMessage, FakeTwilio, GatherAction,
-};
+pub use twilio::{AnsweredCall, FakeCall, FakeCallError, FakeMessage, FakeTwilio, GatherAction};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

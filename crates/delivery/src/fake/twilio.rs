@@ -322,7 +322,10 @@ impl FakeTwilio {
                 break;
             }
             digits.push(c);
-            if gather.num_digits.is_some_and(|n| digits.chars().count() >= n) {
+            if gather
+                .num_digits
+                .is_some_and(|n| digits.chars().count() >= n)
+            {
                 break;
             }
         }

@@ -161,7 +161,10 @@ impl TwilioGateway {
             (None, Sender::MessagingService(_)) => None,
         };
         if config.timeout_secs == 0 {
-            return Err(ConfigError::new("twilio.timeout_secs", "must be more than 0"));
+            return Err(ConfigError::new(
+                "twilio.timeout_secs",
+                "must be more than 0",
+            ));
         }
         let account_base = format!(
             "{}/{API_VERSION}/Accounts/{sid}/",

@@ -149,8 +149,12 @@ mod tests {
         assert!(x.contains(
             r#"<Gather input="dtmf" action="https://portal.example/tw/gather?c=1&amp;d=2" method="POST" finishOnKey="#" timeout="10">"#
         ));
-        assert!(x.contains(r#"<Say loop="2">Press &lt;pound&gt; &amp; &quot;go&quot;</Say></Gather>"#));
-        assert!(x.ends_with("<Say>We did not receive an answer. Goodbye.</Say><Hangup/></Response>"));
+        assert!(
+            x.contains(r#"<Say loop="2">Press &lt;pound&gt; &amp; &quot;go&quot;</Say></Gather>"#)
+        );
+        assert!(
+            x.ends_with("<Say>We did not receive an answer. Goodbye.</Say><Hangup/></Response>")
+        );
     }
 
     #[test]
