@@ -97,8 +97,15 @@ impl fmt::Debug for SmtpMailer {
 
 impl SmtpMailer {
     /// Checks the settings and builds the mailer. Nothing is connected
-    /// until the first mail.
+    /// until the first mail. Must be called inside a tokio runtime (the
+    /// connection pool starts a task); outside one it answers an error.
     pub fn new(config: &SmtpConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ConfigError::new(
+                "smtp",
+                "the SMTP mailer must be built inside a tokio runtime",
+            ));
+        }
         let host = config.host.trim();
         if host.is_empty() {
             return Err(ConfigError::new("smtp.host", "must not be empty"));

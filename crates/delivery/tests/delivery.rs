@@ -838,8 +838,8 @@ mod mail {
         ));
     }
 
-    #[test]
-    fn smtp_configuration_is_checked() {
+    #[tokio::test]
+    async fn smtp_configuration_is_checked() {
         let base = SmtpConfig {
             host: "smtp.example.com".to_owned(),
             port: None,

@@ -447,7 +447,7 @@ fn first_gather(twiml: &str) -> Result<Option<Gather>, FakeCallError> {
             .read_event()
             .map_err(|e| FakeCallError(format!("the instructions are not XML: {e}")))?;
         match event {
-            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"Gather" => {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Gather" => {
                 let mut gather = Gather {
                     action: None,
                     method: None,
@@ -457,14 +457,14 @@ fn first_gather(twiml: &str) -> Result<Option<Gather>, FakeCallError> {
                 for a in e.attributes() {
                     let a = a.map_err(|e| FakeCallError(format!("bad attribute: {e}")))?;
                     let value = a
-                        .unescape_value()
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                         .map_err(|e| FakeCallError(format!("bad attribute: {e}")))?
                         .into_owned();
                     match a.key.local_name().as_ref() {
-                        b"action" => gather.action = Some(value),
-                        b"method" => gather.method = Some(value),
-                        b"finishOnKey" => gather.finish_on_key = Some(value),
-                        b"numDigits" => gather.num_digits = value.parse().ok(),
+                        "action" => gather.action = Some(value),
+                        "method" => gather.method = Some(value),
+                        "finishOnKey" => gather.finish_on_key = Some(value),
+                        "numDigits" => gather.num_digits = value.parse().ok(),
                         _ => {}
                     }
                 }

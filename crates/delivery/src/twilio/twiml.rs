@@ -147,7 +147,7 @@ mod tests {
         );
         assert!(x.starts_with(XML_DECL));
         assert!(x.contains(
-            r#"<Gather input="dtmf" action="https://portal.example/tw/gather?c=1&amp;d=2" method="POST" finishOnKey="#" timeout="10">"#
+            r##"<Gather input="dtmf" action="https://portal.example/tw/gather?c=1&amp;d=2" method="POST" finishOnKey="#" timeout="10">"##
         ));
         assert!(
             x.contains(r#"<Say loop="2">Press &lt;pound&gt; &amp; &quot;go&quot;</Say></Gather>"#)
