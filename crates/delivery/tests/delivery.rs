@@ -762,8 +762,8 @@ mod mail {
             "{eml}"
         );
         assert!(
-            eml.contains("Subject: =?utf-8?"),
-            "non-ASCII subject is encoded: {eml}"
+            eml.contains("Subject: Fraud reported =?utf-8?b?4oCU?= alice\r\n"),
+            "non-ASCII words are encoded (RFC 2047): {eml}"
         );
         assert!(
             eml.contains("Content-Type: text/plain; charset=utf-8\r\n"),

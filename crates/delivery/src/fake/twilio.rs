@@ -514,21 +514,31 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// The checks both resources share. `Ok(params, token)` to go on.
+/// A create request that passed the checks both resources share.
+struct Admitted {
+    params: Vec<(String, String)>,
+    token: Option<String>,
+}
+
+/// The checks both resources share; `Err` is the answer to send.
 fn admit(
     resource: &'static str,
     shared: &Shared,
     sid: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Vec<(String, String)>, Option<String>), Response> {
+) -> Result<Admitted, Box<Response>> {
     let mut state = lock(&shared.state);
     state.request_count += 1;
     if !authorized(shared, sid, headers) {
-        return Err(twilio_error(401, 20003, "Authenticate"));
+        return Err(Box::new(twilio_error(401, 20003, "Authenticate")));
     }
     if let Some(status) = state.failure {
-        return Err(twilio_error(status, 20500, "Internal Server Error"));
+        return Err(Box::new(twilio_error(
+            status,
+            20500,
+            "Internal Server Error",
+        )));
     }
     let params = form_pairs(body);
     let token = headers
@@ -538,23 +548,29 @@ fn admit(
     if let Some(t) = &token
         && let Some((status, answer)) = state.answers.get(&(resource, t.clone()))
     {
-        return Err((*status, axum::Json(answer.clone())).into_response());
+        return Err(Box::new(
+            (*status, axum::Json(answer.clone())).into_response(),
+        ));
     }
     let to = param(&params, "To").unwrap_or_default();
     if to.is_empty() {
-        return Err(twilio_error(400, 21604, "A 'To' phone number is required."));
+        return Err(Box::new(twilio_error(
+            400,
+            21604,
+            "A 'To' phone number is required.",
+        )));
     }
     if let Some((status, code, message)) = state.number_errors.get(to) {
-        return Err(twilio_error(*status, *code, message));
+        return Err(Box::new(twilio_error(*status, *code, message)));
     }
     if !is_e164(to) {
-        return Err(twilio_error(
+        return Err(Box::new(twilio_error(
             400,
             21211,
             &format!("The 'To' number {to} is not a valid phone number."),
-        ));
+        )));
     }
-    Ok((params, token))
+    Ok(Admitted { params, token })
 }
 
 async fn create_message(
@@ -563,9 +579,9 @@ async fn create_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (params, token) = match admit("Messages", &shared, &sid, &headers, &body) {
+    let Admitted { params, token } = match admit("Messages", &shared, &sid, &headers, &body) {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let from = param(&params, "From").map(str::to_owned);
     let service = param(&params, "MessagingServiceSid").map(str::to_owned);
@@ -620,9 +636,9 @@ async fn create_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (params, token) = match admit("Calls", &shared, &sid, &headers, &body) {
+    let Admitted { params, token } = match admit("Calls", &shared, &sid, &headers, &body) {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(from) = param(&params, "From").map(str::to_owned) else {
         return twilio_error(400, 21603, "A 'From' phone number is required.");
