@@ -8,8 +8,96 @@
 //! retries after a crash, and should pass it on where the provider supports
 //! one.
 
+//!
+//! # Adapters
+//!
+//! * [`TwilioGateway`] ([`twilio`]): text messages and calls through a
+//!   Twilio-compatible REST API. The same module has what the portal needs to
+//!   serve the call: [`twilio_signature`] / [`verify_twilio_signature`] for
+//!   the `X-Twilio-Signature` of webhooks, [`gather_twiml`] / [`say_twiml`]
+//!   to answer them, and [`classify_digits`] to read the keys pressed.
+//! * [`HttpSmsGateway`] ([`http_sms`]): text messages through a generic HTTP
+//!   SMS gateway, described by configuration (it cannot call).
+//! * [`SmtpMailer`] and [`OutboxMailer`] ([`mail`]): e-mail through an SMTP
+//!   relay, or as `.eml` files in a directory.
+//! * `fake` (cargo feature `fake`): local fakes of a Twilio-compatible API
+//!   (which can also answer a call and press keys), of a generic SMS gateway
+//!   and of an SMTP server, for tests.
+//!
+//! # Configuration
+//!
+//! Each adapter has a `serde` configuration struct with
+//! `deny_unknown_fields`, meant to be a table of the portal's TOML file; the
+//! constructor checks it and answers a [`ConfigError`] naming the setting, so
+//! a mistake stops start-up instead of the first sign-in. Secrets are
+//! [`secrecy::SecretString`]s: they never appear in `Debug` output or logs.
+//!
+//! ```toml
+//! [delivery.twilio]                  # -> TwilioConfig -> TwilioGateway::new
+//! account_sid = "AC0123456789abcdef0123456789abcdef"
+//! auth_token = "…"                   # also checks webhook signatures
+//! from = "+14155550100"              # or a messaging service SID "MG…"
+//! # call_from = "+14155550100"       # needed for calls when `from` is "MG…"
+//! # base_url = "https://api.twilio.com"   # https, or http on loopback only
+//! # timeout_secs = 15
+//!
+//! [delivery.http_sms]                # -> HttpSmsConfig -> HttpSmsGateway::new
+//! url = "https://sms.example.net/send"
+//! method = "GET"
+//! params = [{ name = "to", value = "{to_digits}" }, { name = "text", value = "{body}" }]
+//! # see the `http_sms` module for encodings, auth and placeholders
+//!
+//! [delivery.smtp]                    # -> SmtpConfig -> SmtpMailer::new
+//! host = "smtp.example.com"
+//! from = "Gatehouse <no-reply@example.com>"
+//! tls = "starttls"                   # "none" | "starttls" (default) | "tls"
+//! # port = 587                       # default by `tls`: 25, 587, 465
+//! # username = "gatehouse"
+//! # password = "…"
+//! # timeout_secs = 30
+//! ```
+//!
+//! Without an SMTP table, use [`OutboxMailer::new`] with a directory (for
+//! example `{data_dir}/outbox`) and [`DEFAULT_OUTBOX_FROM`].
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use gatehouse_delivery::{Gateway, TwilioConfig, TwilioGateway};
+//!
+//! # fn main() -> Result<(), gatehouse_delivery::ConfigError> {
+//! let config = TwilioConfig::new("AC0123456789abcdef0123456789abcdef", "token", "+14155550100");
+//! let gateway: Arc<dyn Gateway> = Arc::new(TwilioGateway::new(&config)?);
+//! # Ok(()) }
+//! ```
+//!
+//! # What is logged
+//!
+//! Gateways log (with `tracing`) the gateway, the kind, the destination
+//! number with its middle digits masked, the idempotency key, the provider's
+//! reference and the time taken; never a message text (only its length), an
+//! auth token or a password.
+
 use std::future::Future;
 use std::pin::Pin;
+
+pub mod http_sms;
+pub mod mail;
+pub mod twilio;
+
+mod http;
+
+#[cfg(feature = "fake")]
+pub mod fake;
+
+pub use http_sms::{
+    HttpSmsAuth, HttpSmsConfig, HttpSmsEncoding, HttpSmsGateway, HttpSmsMethod, HttpSmsParam,
+};
+pub use mail::{DEFAULT_OUTBOX_FROM, OutboxMailer, SmtpConfig, SmtpMailer, SmtpTls};
+pub use twilio::signature::{SIGNATURE_HEADER, twilio_signature, verify_twilio_signature};
+pub use twilio::twiml::{
+    GatherOptions, KeyPress, TWIML_CONTENT_TYPE, classify_digits, gather_twiml, say_twiml,
+};
+pub use twilio::{TwilioConfig, TwilioGateway};
 
 /// A boxed future, so that the traits stay object-safe (`Arc<dyn Gateway>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -79,4 +167,56 @@ pub struct Mail {
 pub trait Mailer: Send + Sync {
     fn name(&self) -> &'static str;
     fn send<'a>(&'a self, mail: &'a Mail) -> BoxFuture<'a, Result<(), DeliveryError>>;
+}
+
+/// A setting that an adapter cannot work with. The message names the
+/// setting (`twilio.from`) and says what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("delivery setting `{setting}`: {reason}")]
+pub struct ConfigError {
+    /// The setting, as `table.key`.
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A phone number for logs: the first four and last two characters, the
+/// rest masked (`+141******23`). Short values are masked entirely.
+pub fn mask_number(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let (head, tail) = (4, 2);
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < head || i >= chars.len() - tail {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_masked() {
+        assert_eq!(mask_number("+14155550123"), "+141******23");
+        assert_eq!(mask_number("+1234"), "*****");
+    }
 }

@@ -1,0 +1,680 @@
+//! [`FakeTwilio`]: the Messages and Calls resources of a Twilio-compatible
+//! API, and a caller that answers calls.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use quick_xml::events::Event;
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use super::{lock, random_hex, serve};
+use crate::http::is_e164;
+use crate::twilio::signature::{SIGNATURE_HEADER, form_pairs, twilio_signature};
+use crate::twilio::{API_VERSION, IDEMPOTENCY_HEADER, TwilioConfig, TwilioGateway};
+
+/// A text message the fake accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeMessage {
+    /// `SM…`
+    pub sid: String,
+    pub to: String,
+    /// `From`, when sent from a number.
+    pub from: Option<String>,
+    /// `MessagingServiceSid`, when sent through a messaging service.
+    pub messaging_service_sid: Option<String>,
+    pub body: String,
+    pub status_callback: Option<String>,
+    /// The `I-Twilio-Idempotency-Token` header.
+    pub idempotency_token: Option<String>,
+    /// Every form parameter, in the order sent.
+    pub params: Vec<(String, String)>,
+}
+
+/// A call the fake accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeCall {
+    /// `CA…`
+    pub sid: String,
+    pub to: String,
+    pub from: String,
+    /// `Url`: where the call's instructions (TwiML) are fetched.
+    pub url: String,
+    /// `Method` for `Url` (default POST).
+    pub method: Option<String>,
+    pub status_callback: Option<String>,
+    pub idempotency_token: Option<String>,
+    pub params: Vec<(String, String)>,
+}
+
+/// What happened when the fake answered a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnsweredCall {
+    /// HTTP status of the instructions request.
+    pub instructions_status: u16,
+    /// The TwiML it answered.
+    pub instructions: String,
+    /// The Gather action request, if the keys led to one (no keys before
+    /// the timeout, or TwiML without a `<Gather>`, means none).
+    pub action: Option<GatherAction>,
+}
+
+impl AnsweredCall {
+    /// The status of the last request the fake made for the call: the
+    /// Gather action's if there was one, else the instructions'.
+    pub fn status(&self) -> u16 {
+        self.action
+            .as_ref()
+            .map_or(self.instructions_status, |a| a.status)
+    }
+}
+
+/// The Gather action request of an answered call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatherAction {
+    /// The absolute URL posted to.
+    pub url: String,
+    /// The `Digits` posted (without the finish key).
+    pub digits: String,
+    /// The `FinishedOnKey` posted (`""` when input ended otherwise).
+    pub finished_on_key: String,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// Its body (TwiML).
+    pub body: String,
+}
+
+/// Why [`FakeTwilio::answer_call`] could not play the call through.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("fake call: {0}")]
+pub struct FakeCallError(pub String);
+
+#[derive(Debug, Default)]
+struct Shared {
+    account_sid: String,
+    auth_token: String,
+    state: Mutex<FakeState>,
+}
+
+#[derive(Debug, Default)]
+struct FakeState {
+    messages: Vec<FakeMessage>,
+    calls: Vec<FakeCall>,
+    /// (resource, token) -> the first answer, replayed for a repeated token.
+    answers: HashMap<(&'static str, String), (StatusCode, serde_json::Value)>,
+    /// Number -> (HTTP status, Twilio code, message).
+    number_errors: HashMap<String, (u16, i64, String)>,
+    failure: Option<u16>,
+    request_count: usize,
+}
+
+/// A local fake of a Twilio-compatible API. See the [module docs](super).
+pub struct FakeTwilio {
+    base_url: String,
+    shared: Arc<Shared>,
+    http: reqwest::Client,
+    server: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FakeTwilio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTwilio")
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.shared.account_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeTwilio {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeTwilio {
+    /// Starts the fake with a random account SID and auth token. Needs a
+    /// tokio runtime.
+    pub async fn start() -> Self {
+        Self::start_with(&format!("AC{}", random_hex(16)), &random_hex(16)).await
+    }
+
+    /// Starts the fake with these credentials.
+    pub async fn start_with(account_sid: &str, auth_token: &str) -> Self {
+        let shared = Arc::new(Shared {
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+            state: Mutex::default(),
+        });
+        let router = Router::new()
+            .route(
+                &format!("/{API_VERSION}/Accounts/{{sid}}/Messages.json"),
+                post(create_message),
+            )
+            .route(
+                &format!("/{API_VERSION}/Accounts/{{sid}}/Calls.json"),
+                post(create_call),
+            )
+            .with_state(shared.clone());
+        let (addr, server) = serve(router).await;
+        Self {
+            base_url: format!("http://{addr}"),
+            shared,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+            server,
+        }
+    }
+
+    /// The API base URL (`http://127.0.0.1:PORT`), for `TwilioConfig::base_url`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn account_sid(&self) -> &str {
+        &self.shared.account_sid
+    }
+
+    /// The auth token: the portal needs it to check the signatures of the
+    /// requests [`Self::answer_call`] makes.
+    pub fn auth_token(&self) -> &str {
+        &self.shared.auth_token
+    }
+
+    /// A configuration aimed at this fake, sending from `from`.
+    pub fn config(&self, from: &str) -> TwilioConfig {
+        let mut c = TwilioConfig::new(self.account_sid(), self.auth_token(), from);
+        c.base_url = self.base_url.clone();
+        c.timeout_secs = 5;
+        c
+    }
+
+    /// A gateway aimed at this fake. Panics on a bad `from` (a test bug).
+    pub fn gateway(&self, from: &str) -> TwilioGateway {
+        match TwilioGateway::new(&self.config(from)) {
+            Ok(g) => g,
+            Err(e) => panic!("fake Twilio gateway: {e}"),
+        }
+    }
+
+    /// Messages and calls to `number` fail with Twilio's 21211 "not a
+    /// valid phone number" (HTTP 400).
+    pub fn set_bad_number(&self, number: &str) {
+        self.set_number_error(
+            number,
+            400,
+            21211,
+            &format!("The 'To' number {number} is not a valid phone number."),
+        );
+    }
+
+    /// Messages and calls to `number` fail with this status, code and
+    /// message (e.g. 400, 21610, "Attempt to send to unsubscribed recipient").
+    pub fn set_number_error(&self, number: &str, status: u16, code: i64, message: &str) {
+        lock(&self.shared.state)
+            .number_errors
+            .insert(number.to_owned(), (status, code, message.to_owned()));
+    }
+
+    /// Every create request answers this HTTP status with a Twilio error
+    /// body (e.g. 503), until set back to `None`.
+    pub fn set_failure(&self, status: Option<u16>) {
+        lock(&self.shared.state).failure = status;
+    }
+
+    /// The messages accepted, in order (a repeated idempotency token adds
+    /// none).
+    pub fn messages(&self) -> Vec<FakeMessage> {
+        lock(&self.shared.state).messages.clone()
+    }
+
+    /// The calls accepted, in order.
+    pub fn calls(&self) -> Vec<FakeCall> {
+        lock(&self.shared.state).calls.clone()
+    }
+
+    /// How many create requests arrived (refused and repeated ones included).
+    pub fn request_count(&self) -> usize {
+        lock(&self.shared.state).request_count
+    }
+
+    /// Plays a person answering the call `call_sid` and pressing `keys`:
+    ///
+    /// 1. POSTs the call's instructions URL with the parameters Twilio sends
+    ///    (`CallSid`, `From`, `To`, `CallStatus=in-progress`, …), signed with
+    ///    `X-Twilio-Signature`;
+    /// 2. reads the first `<Gather>` of the TwiML answer;
+    /// 3. types `keys` as a person would, e.g. `"#"` or `"0#"`: input ends at
+    ///    the Gather's `finishOnKey` (default `#`, not included in `Digits`)
+    ///    or after `numDigits` keys; keys typed without a finish key are
+    ///    submitted as on a timeout; no keys at all means no action request,
+    ///    like Twilio without `actionOnEmptyResult`;
+    /// 4. POSTs the Gather action (relative URLs resolved against the
+    ///    instructions URL; default: the instructions URL) with `Digits` and
+    ///    `FinishedOnKey`, signed.
+    pub async fn answer_call(
+        &self,
+        call_sid: &str,
+        keys: &str,
+    ) -> Result<AnsweredCall, FakeCallError> {
+        let call = self
+            .calls()
+            .into_iter()
+            .find(|c| c.sid == call_sid)
+            .ok_or_else(|| FakeCallError(format!("no call {call_sid}")))?;
+        if call
+            .method
+            .as_deref()
+            .is_some_and(|m| !m.eq_ignore_ascii_case("POST"))
+        {
+            return Err(FakeCallError(
+                "the fake fetches call instructions with POST only".to_owned(),
+            ));
+        }
+        let base = vec![
+            ("AccountSid".to_owned(), self.shared.account_sid.clone()),
+            ("ApiVersion".to_owned(), API_VERSION.to_owned()),
+            ("CallSid".to_owned(), call.sid.clone()),
+            ("CallStatus".to_owned(), "in-progress".to_owned()),
+            ("Called".to_owned(), call.to.clone()),
+            ("Caller".to_owned(), call.from.clone()),
+            ("Direction".to_owned(), "outbound-api".to_owned()),
+            ("From".to_owned(), call.from.clone()),
+            ("To".to_owned(), call.to.clone()),
+        ];
+        let (instructions_status, instructions) = self.signed_post(&call.url, &base).await?;
+        let mut answered = AnsweredCall {
+            instructions_status,
+            instructions,
+            action: None,
+        };
+        if !(200..300).contains(&instructions_status) {
+            return Ok(answered);
+        }
+        let Some(gather) = first_gather(&answered.instructions)? else {
+            return Ok(answered);
+        };
+        if gather
+            .method
+            .as_deref()
+            .is_some_and(|m| !m.eq_ignore_ascii_case("POST"))
+        {
+            return Err(FakeCallError(
+                "the fake posts Gather actions with POST only".to_owned(),
+            ));
+        }
+        let finish = gather.finish_on_key.unwrap_or_else(|| "#".to_owned());
+        let finish = finish.chars().next();
+        let mut digits = String::new();
+        let mut finished_on_key = String::new();
+        for c in keys.chars() {
+            if Some(c) == finish {
+                finished_on_key = c.to_string();
+                break;
+            }
+            digits.push(c);
+            if gather
+                .num_digits
+                .is_some_and(|n| digits.chars().count() >= n)
+            {
+                break;
+            }
+        }
+        if digits.is_empty() && finished_on_key.is_empty() {
+            return Ok(answered);
+        }
+        let instructions_url = reqwest::Url::parse(&call.url)
+            .map_err(|e| FakeCallError(format!("instructions URL {}: {e}", call.url)))?;
+        let action_url = match gather.action.as_deref() {
+            Some(a) if !a.is_empty() => instructions_url
+                .join(a)
+                .map_err(|e| FakeCallError(format!("Gather action {a:?}: {e}")))?
+                .to_string(),
+            _ => call.url.clone(),
+        };
+        let mut params = base;
+        params.push(("Digits".to_owned(), digits.clone()));
+        params.push(("FinishedOnKey".to_owned(), finished_on_key.clone()));
+        let (status, body) = self.signed_post(&action_url, &params).await?;
+        answered.action = Some(GatherAction {
+            url: action_url,
+            digits,
+            finished_on_key,
+            status,
+            body,
+        });
+        Ok(answered)
+    }
+
+    /// POSTs the message's status callback (`MessageSid`, `MessageStatus`,
+    /// e.g. `delivered`, `undelivered`), signed. Answers the HTTP status.
+    pub async fn report_message_status(
+        &self,
+        message_sid: &str,
+        status: &str,
+    ) -> Result<u16, FakeCallError> {
+        let m = self
+            .messages()
+            .into_iter()
+            .find(|m| m.sid == message_sid)
+            .ok_or_else(|| FakeCallError(format!("no message {message_sid}")))?;
+        let url = m
+            .status_callback
+            .ok_or_else(|| FakeCallError(format!("message {message_sid} has no StatusCallback")))?;
+        let params = vec![
+            ("AccountSid".to_owned(), self.shared.account_sid.clone()),
+            ("ApiVersion".to_owned(), API_VERSION.to_owned()),
+            ("From".to_owned(), m.from.unwrap_or_default()),
+            ("MessageSid".to_owned(), m.sid.clone()),
+            ("MessageStatus".to_owned(), status.to_owned()),
+            ("SmsSid".to_owned(), m.sid),
+            ("SmsStatus".to_owned(), status.to_owned()),
+            ("To".to_owned(), m.to),
+        ];
+        Ok(self.signed_post(&url, &params).await?.0)
+    }
+
+    /// POSTs the call's status callback (`CallSid`, `CallStatus`, e.g.
+    /// `completed`, `no-answer`, `busy`), signed. Answers the HTTP status.
+    pub async fn report_call_status(
+        &self,
+        call_sid: &str,
+        status: &str,
+    ) -> Result<u16, FakeCallError> {
+        let c = self
+            .calls()
+            .into_iter()
+            .find(|c| c.sid == call_sid)
+            .ok_or_else(|| FakeCallError(format!("no call {call_sid}")))?;
+        let url = c
+            .status_callback
+            .ok_or_else(|| FakeCallError(format!("call {call_sid} has no StatusCallback")))?;
+        let params = vec![
+            ("AccountSid".to_owned(), self.shared.account_sid.clone()),
+            ("ApiVersion".to_owned(), API_VERSION.to_owned()),
+            ("CallSid".to_owned(), c.sid),
+            ("CallStatus".to_owned(), status.to_owned()),
+            ("Direction".to_owned(), "outbound-api".to_owned()),
+            ("From".to_owned(), c.from),
+            ("To".to_owned(), c.to),
+        ];
+        Ok(self.signed_post(&url, &params).await?.0)
+    }
+
+    async fn signed_post(
+        &self,
+        url: &str,
+        params: &[(String, String)],
+    ) -> Result<(u16, String), FakeCallError> {
+        let signature = twilio_signature(&self.shared.auth_token, url, params);
+        let response = self
+            .http
+            .post(url)
+            .header(SIGNATURE_HEADER, signature)
+            .form(params)
+            .send()
+            .await
+            .map_err(|e| FakeCallError(format!("POST {url}: {e}")))?;
+        let status = response.status().as_u16();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| FakeCallError(format!("POST {url}: {e}")))?;
+        Ok((status, body))
+    }
+}
+
+struct Gather {
+    action: Option<String>,
+    method: Option<String>,
+    finish_on_key: Option<String>,
+    num_digits: Option<usize>,
+}
+
+fn first_gather(twiml: &str) -> Result<Option<Gather>, FakeCallError> {
+    let mut reader = quick_xml::Reader::from_str(twiml);
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| FakeCallError(format!("the instructions are not XML: {e}")))?;
+        match event {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Gather" => {
+                let mut gather = Gather {
+                    action: None,
+                    method: None,
+                    finish_on_key: None,
+                    num_digits: None,
+                };
+                for a in e.attributes() {
+                    let a = a.map_err(|e| FakeCallError(format!("bad attribute: {e}")))?;
+                    let value = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|e| FakeCallError(format!("bad attribute: {e}")))?
+                        .into_owned();
+                    match a.key.local_name().as_ref() {
+                        "action" => gather.action = Some(value),
+                        "method" => gather.method = Some(value),
+                        "finishOnKey" => gather.finish_on_key = Some(value),
+                        "numDigits" => gather.num_digits = value.parse().ok(),
+                        _ => {}
+                    }
+                }
+                return Ok(Some(gather));
+            }
+            Event::Eof => return Ok(None),
+            _ => {}
+        }
+    }
+}
+
+fn twilio_error(status: u16, code: i64, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        axum::Json(json!({
+            "code": code,
+            "message": message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+            "status": status.as_u16(),
+        })),
+    )
+        .into_response()
+}
+
+fn authorized(shared: &Shared, sid: &str, headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(encoded) = value.strip_prefix("Basic ") else {
+        return false;
+    };
+    let Ok(decoded) = BASE64.decode(encoded.trim()) else {
+        return false;
+    };
+    let expected = format!("{}:{}", shared.account_sid, shared.auth_token);
+    sid == shared.account_sid && decoded == expected.as_bytes()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A create request that passed the checks both resources share.
+struct Admitted {
+    params: Vec<(String, String)>,
+    token: Option<String>,
+}
+
+/// The checks both resources share; `Err` is the answer to send.
+fn admit(
+    resource: &'static str,
+    shared: &Shared,
+    sid: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Admitted, Box<Response>> {
+    let mut state = lock(&shared.state);
+    state.request_count += 1;
+    if !authorized(shared, sid, headers) {
+        return Err(Box::new(twilio_error(401, 20003, "Authenticate")));
+    }
+    if let Some(status) = state.failure {
+        return Err(Box::new(twilio_error(
+            status,
+            20500,
+            "Internal Server Error",
+        )));
+    }
+    let params = form_pairs(body);
+    let token = headers
+        .get(IDEMPOTENCY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(t) = &token
+        && let Some((status, answer)) = state.answers.get(&(resource, t.clone()))
+    {
+        return Err(Box::new(
+            (*status, axum::Json(answer.clone())).into_response(),
+        ));
+    }
+    let to = param(&params, "To").unwrap_or_default();
+    if to.is_empty() {
+        return Err(Box::new(twilio_error(
+            400,
+            21604,
+            "A 'To' phone number is required.",
+        )));
+    }
+    if let Some((status, code, message)) = state.number_errors.get(to) {
+        return Err(Box::new(twilio_error(*status, *code, message)));
+    }
+    if !is_e164(to) {
+        return Err(Box::new(twilio_error(
+            400,
+            21211,
+            &format!("The 'To' number {to} is not a valid phone number."),
+        )));
+    }
+    Ok(Admitted { params, token })
+}
+
+async fn create_message(
+    State(shared): State<Arc<Shared>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Admitted { params, token } = match admit("Messages", &shared, &sid, &headers, &body) {
+        Ok(ok) => ok,
+        Err(response) => return *response,
+    };
+    let from = param(&params, "From").map(str::to_owned);
+    let service = param(&params, "MessagingServiceSid").map(str::to_owned);
+    if from.is_none() && service.is_none() {
+        return twilio_error(
+            400,
+            21603,
+            "A 'From' phone number or a MessagingServiceSid is required.",
+        );
+    }
+    let Some(text) = param(&params, "Body").map(str::to_owned) else {
+        return twilio_error(400, 21602, "Message body is required.");
+    };
+    let message = FakeMessage {
+        sid: format!("SM{}", random_hex(16)),
+        to: param(&params, "To").unwrap_or_default().to_owned(),
+        from,
+        messaging_service_sid: service,
+        body: text,
+        status_callback: param(&params, "StatusCallback").map(str::to_owned),
+        idempotency_token: token.clone(),
+        params: params.clone(),
+    };
+    let answer = json!({
+        "sid": message.sid,
+        "account_sid": shared.account_sid,
+        "to": message.to,
+        "from": message.from,
+        "messaging_service_sid": message.messaging_service_sid,
+        "body": message.body,
+        "status": "queued",
+        "direction": "outbound-api",
+        "api_version": API_VERSION,
+        "num_segments": "1",
+        "error_code": null,
+        "error_message": null,
+        "uri": format!("/{API_VERSION}/Accounts/{}/Messages/{}.json", shared.account_sid, message.sid),
+    });
+    let mut state = lock(&shared.state);
+    if let Some(t) = token {
+        state
+            .answers
+            .insert(("Messages", t), (StatusCode::CREATED, answer.clone()));
+    }
+    state.messages.push(message);
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+async fn create_call(
+    State(shared): State<Arc<Shared>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Admitted { params, token } = match admit("Calls", &shared, &sid, &headers, &body) {
+        Ok(ok) => ok,
+        Err(response) => return *response,
+    };
+    let Some(from) = param(&params, "From").map(str::to_owned) else {
+        return twilio_error(400, 21603, "A 'From' phone number is required.");
+    };
+    let Some(url) = param(&params, "Url").map(str::to_owned) else {
+        return twilio_error(400, 21205, "Url parameter is required.");
+    };
+    if reqwest::Url::parse(&url).is_err() {
+        return twilio_error(400, 21205, "Url is not a valid URL.");
+    }
+    let call = FakeCall {
+        sid: format!("CA{}", random_hex(16)),
+        to: param(&params, "To").unwrap_or_default().to_owned(),
+        from,
+        url,
+        method: param(&params, "Method").map(str::to_owned),
+        status_callback: param(&params, "StatusCallback").map(str::to_owned),
+        idempotency_token: token.clone(),
+        params: params.clone(),
+    };
+    let answer = json!({
+        "sid": call.sid,
+        "account_sid": shared.account_sid,
+        "to": call.to,
+        "from": call.from,
+        "status": "queued",
+        "direction": "outbound-api",
+        "api_version": API_VERSION,
+        "uri": format!("/{API_VERSION}/Accounts/{}/Calls/{}.json", shared.account_sid, call.sid),
+    });
+    let mut state = lock(&shared.state);
+    if let Some(t) = token {
+        state
+            .answers
+            .insert(("Calls", t), (StatusCode::CREATED, answer.clone()));
+    }
+    state.calls.push(call);
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
+}

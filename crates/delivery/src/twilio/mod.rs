@@ -1,0 +1,363 @@
+//! [`TwilioGateway`]: text messages and calls through a Twilio-compatible
+//! REST API (Twilio itself, or a provider that speaks the same
+//! `2010-04-01/Accounts/{sid}/Messages.json` and `Calls.json` API), plus the
+//! pieces the portal needs to serve the call: request [`signature`]s and
+//! [`twiml`].
+
+pub mod signature;
+pub mod twiml;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::http::{self, is_e164};
+use crate::{BoxFuture, CallRequest, ConfigError, DeliveryError, Gateway, Sent, SmsRequest};
+
+/// Twilio's API base.
+pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
+/// The header that makes a create request idempotent: a repeated token
+/// returns the first answer instead of sending again.
+pub const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
+/// The REST API version in every path.
+pub const API_VERSION: &str = "2010-04-01";
+
+/// Settings of a [`TwilioGateway`], e.g. from the `[delivery.twilio]` table
+/// of the configuration file. Unknown keys are an error.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// API base URL, without the `/2010-04-01` part. Default
+    /// `https://api.twilio.com`. Must be https, except on a loopback address
+    /// (the test fake). May carry a path prefix for compatible providers.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// The account SID (`AC…`), user name of HTTP Basic auth and part of
+    /// every path.
+    pub account_sid: String,
+    /// The account's auth token: password of HTTP Basic auth and key of the
+    /// request signatures. Never logged.
+    pub auth_token: SecretString,
+    /// Sender of text messages: an E.164 number (`+1…`) or a messaging
+    /// service SID (`MG…`). When it is an E.164 number it also places calls.
+    pub from: String,
+    /// Caller id of calls, E.164, when `from` is a messaging service (which
+    /// cannot call) or calls should come from another number.
+    #[serde(default)]
+    pub call_from: Option<String>,
+    /// Limit for one API request, seconds. Default 15.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_base_url() -> String {
+    DEFAULT_BASE_URL.to_owned()
+}
+
+fn default_timeout_secs() -> u64 {
+    15
+}
+
+impl TwilioConfig {
+    /// A configuration with the defaults for the optional settings.
+    pub fn new(account_sid: &str, auth_token: &str, from: &str) -> Self {
+        Self {
+            base_url: default_base_url(),
+            account_sid: account_sid.to_owned(),
+            auth_token: SecretString::from(auth_token.to_owned()),
+            from: from.to_owned(),
+            call_from: None,
+            timeout_secs: default_timeout_secs(),
+        }
+    }
+}
+
+/// Sends text messages and places calls through a Twilio-compatible API.
+///
+/// Cheap to share: hold one in an `Arc<dyn Gateway>` for the whole process
+/// (it keeps a connection pool).
+#[derive(Clone)]
+pub struct TwilioGateway {
+    http: reqwest::Client,
+    messages_url: reqwest::Url,
+    calls_url: reqwest::Url,
+    account_sid: String,
+    auth_token: SecretString,
+    sender: Sender,
+    call_from: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum Sender {
+    Number(String),
+    MessagingService(String),
+}
+
+impl fmt::Debug for TwilioGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioGateway")
+            .field("messages_url", &self.messages_url.as_str())
+            .field("account_sid", &self.account_sid)
+            .field("sender", &self.sender)
+            .field("call_from", &self.call_from)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TwilioGateway {
+    /// Checks the settings and builds the gateway.
+    pub fn new(config: &TwilioConfig) -> Result<Self, ConfigError> {
+        let base = reqwest::Url::parse(config.base_url.trim_end_matches('/'))
+            .map_err(|e| ConfigError::new("twilio.base_url", format!("not a URL: {e}")))?;
+        match base.scheme() {
+            "https" => {}
+            "http" if http::is_loopback(&base) => {}
+            _ => {
+                return Err(ConfigError::new(
+                    "twilio.base_url",
+                    "must be an https URL (http only on a loopback address)",
+                ));
+            }
+        }
+        let sid = config.account_sid.trim();
+        if !sid.starts_with("AC")
+            || sid.len() < 4
+            || !sid.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(ConfigError::new(
+                "twilio.account_sid",
+                "must be the account SID, `AC` followed by letters and digits",
+            ));
+        }
+        if config.auth_token.expose_secret().trim().is_empty() {
+            return Err(ConfigError::new("twilio.auth_token", "must not be empty"));
+        }
+        let from = config.from.trim();
+        let sender = if is_e164(from) {
+            Sender::Number(from.to_owned())
+        } else if from.starts_with("MG")
+            && from.len() > 2
+            && from.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            Sender::MessagingService(from.to_owned())
+        } else {
+            return Err(ConfigError::new(
+                "twilio.from",
+                "must be an E.164 number (+14155550123) or a messaging service SID (MG…)",
+            ));
+        };
+        let call_from = match (&config.call_from, &sender) {
+            (Some(n), _) if is_e164(n.trim()) => Some(n.trim().to_owned()),
+            (Some(_), _) => {
+                return Err(ConfigError::new(
+                    "twilio.call_from",
+                    "must be an E.164 number (+14155550123)",
+                ));
+            }
+            (None, Sender::Number(n)) => Some(n.clone()),
+            (None, Sender::MessagingService(_)) => None,
+        };
+        if config.timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "twilio.timeout_secs",
+                "must be more than 0",
+            ));
+        }
+        let account_base = format!(
+            "{}/{API_VERSION}/Accounts/{sid}/",
+            base.as_str().trim_end_matches('/')
+        );
+        let join = |leaf: &str| {
+            reqwest::Url::parse(&format!("{account_base}{leaf}"))
+                .map_err(|e| ConfigError::new("twilio.base_url", e.to_string()))
+        };
+        let http = http::client(
+            Duration::from_secs(config.timeout_secs),
+            concat!("gatehouse-delivery/", env!("CARGO_PKG_VERSION")),
+        )
+        .map_err(|e| ConfigError::new("twilio", format!("cannot build the HTTPS client: {e}")))?;
+        Ok(Self {
+            http,
+            messages_url: join("Messages.json")?,
+            calls_url: join("Calls.json")?,
+            account_sid: sid.to_owned(),
+            auth_token: config.auth_token.clone(),
+            sender,
+            call_from,
+        })
+    }
+
+    /// Whether a webhook request (call instructions, Gather action, status
+    /// callback) carries this account's signature; see
+    /// [`signature::verify_twilio_signature`] for what `url` must be.
+    pub fn verify_request(&self, url: &str, params: &[(String, String)], header: &str) -> bool {
+        signature::verify_twilio_signature(self.auth_token.expose_secret(), url, params, header)
+    }
+
+    async fn create(
+        &self,
+        kind: &'static str,
+        url: &reqwest::Url,
+        to: &str,
+        form: Vec<(&'static str, String)>,
+        idempotency_key: &str,
+    ) -> Result<Sent, DeliveryError> {
+        let token = HeaderValue::from_str(idempotency_key).map_err(|_| {
+            DeliveryError::Rejected("the idempotency key is not a valid header value".to_owned())
+        })?;
+        let started = Instant::now();
+        let result = self.exchange(url, form, token).await;
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let to = crate::mask_number(to);
+        match &result {
+            Ok(sent) => tracing::info!(
+                gateway = "twilio",
+                kind,
+                to,
+                idempotency_key,
+                sid = sent.provider_ref,
+                elapsed_ms,
+                "accepted"
+            ),
+            Err(error) => tracing::warn!(
+                gateway = "twilio",
+                kind,
+                to,
+                idempotency_key,
+                elapsed_ms,
+                %error,
+                "not accepted"
+            ),
+        }
+        result
+    }
+
+    async fn exchange(
+        &self,
+        url: &reqwest::Url,
+        form: Vec<(&'static str, String)>,
+        token: HeaderValue,
+    ) -> Result<Sent, DeliveryError> {
+        let response = self
+            .http
+            .post(url.clone())
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+            .header(IDEMPOTENCY_HEADER, token)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| http::transport_error("Twilio", &e))?;
+        let status = response.status();
+        let body = http::read_body("Twilio", response).await?;
+        if status.is_success() {
+            return match serde_json::from_slice::<Created>(&body) {
+                Ok(Created { sid }) if !sid.is_empty() => Ok(Sent { provider_ref: sid }),
+                _ => Err(DeliveryError::Unavailable(format!(
+                    "Twilio answered HTTP {} without a sid",
+                    status.as_u16()
+                ))),
+            };
+        }
+        let described = match serde_json::from_slice::<TwilioError>(&body) {
+            Ok(e) => format!(
+                "Twilio error {} (HTTP {}): {}",
+                e.code.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                status.as_u16(),
+                e.message.unwrap_or_default()
+            ),
+            Err(_) => format!(
+                "Twilio answered HTTP {}: {}",
+                status.as_u16(),
+                http::snippet(&String::from_utf8_lossy(&body), 120)
+            ),
+        };
+        if http::is_transient(status) {
+            Err(DeliveryError::Unavailable(described))
+        } else {
+            Err(DeliveryError::Rejected(described))
+        }
+    }
+
+    async fn sms(&self, req: &SmsRequest) -> Result<Sent, DeliveryError> {
+        let to = req.to.trim();
+        if !is_e164(to) {
+            return Err(DeliveryError::Rejected(format!(
+                "{} is not an E.164 number",
+                crate::mask_number(to)
+            )));
+        }
+        let mut form = vec![("To", to.to_owned())];
+        match &self.sender {
+            Sender::Number(n) => form.push(("From", n.clone())),
+            Sender::MessagingService(s) => form.push(("MessagingServiceSid", s.clone())),
+        }
+        form.push(("Body", req.body.clone()));
+        if let Some(cb) = &req.status_callback {
+            form.push(("StatusCallback", cb.clone()));
+        }
+        self.create("sms", &self.messages_url, to, form, &req.idempotency_key)
+            .await
+    }
+
+    async fn call(&self, req: &CallRequest) -> Result<Sent, DeliveryError> {
+        let to = req.to.trim();
+        if !is_e164(to) {
+            return Err(DeliveryError::Rejected(format!(
+                "{} is not an E.164 number",
+                crate::mask_number(to)
+            )));
+        }
+        let Some(from) = &self.call_from else {
+            return Err(DeliveryError::Rejected(
+                "calls need a caller number: set twilio.call_from (a messaging service cannot call)"
+                    .to_owned(),
+            ));
+        };
+        let mut form = vec![
+            ("To", to.to_owned()),
+            ("From", from.clone()),
+            ("Url", req.instructions_url.clone()),
+            ("Method", "POST".to_owned()),
+        ];
+        if let Some(cb) = &req.status_callback {
+            form.push(("StatusCallback", cb.clone()));
+            form.push(("StatusCallbackMethod", "POST".to_owned()));
+        }
+        self.create("call", &self.calls_url, to, form, &req.idempotency_key)
+            .await
+    }
+}
+
+impl Gateway for TwilioGateway {
+    fn name(&self) -> &'static str {
+        "twilio"
+    }
+
+    fn send_sms<'a>(&'a self, req: &'a SmsRequest) -> BoxFuture<'a, Result<Sent, DeliveryError>> {
+        Box::pin(self.sms(req))
+    }
+
+    fn place_call<'a>(
+        &'a self,
+        req: &'a CallRequest,
+    ) -> BoxFuture<'a, Result<Sent, DeliveryError>> {
+        Box::pin(self.call(req))
+    }
+}
+
+/// The part of a created Message or Call resource we use.
+#[derive(Deserialize)]
+struct Created {
+    sid: String,
+}
+
+/// Twilio's error body: `{code, message, more_info, status}`.
+#[derive(Deserialize)]
+struct TwilioError {
+    code: Option<i64>,
+    message: Option<String>,
+}

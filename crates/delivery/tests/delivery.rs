@@ -1,0 +1,879 @@
+//! The adapters against the local fakes. One test binary (link time);
+//! modules by adapter.
+
+use std::sync::Arc;
+
+use gatehouse_delivery::fake::{FakeSmsGateway, FakeSmtp, FakeTwilio};
+use gatehouse_delivery::{CallRequest, DeliveryError, Gateway, Mail, Mailer, SmsRequest};
+
+const FROM: &str = "+14155550100";
+const TO: &str = "+14155550123";
+
+fn sms(key: &str) -> SmsRequest {
+    SmsRequest {
+        to: TO.to_owned(),
+        body: "Your Gatehouse code is 123456".to_owned(),
+        idempotency_key: key.to_owned(),
+        status_callback: None,
+    }
+}
+
+mod twilio {
+    use super::*;
+    use gatehouse_delivery::{TwilioConfig, TwilioGateway};
+
+    #[tokio::test]
+    async fn sms_is_sent_with_the_form_fields_auth_and_token() {
+        let twilio = FakeTwilio::start().await;
+        let gateway: Arc<dyn Gateway> = Arc::new(twilio.gateway(FROM));
+        let mut req = sms("msg-1");
+        req.status_callback = Some("https://portal.example/twilio/status".to_owned());
+
+        let sent = gateway.send_sms(&req).await.expect("accepted");
+
+        assert!(sent.provider_ref.starts_with("SM"), "{sent:?}");
+        let messages = twilio.messages();
+        assert_eq!(messages.len(), 1);
+        let m = &messages[0];
+        assert_eq!(m.sid, sent.provider_ref);
+        assert_eq!(m.to, TO);
+        assert_eq!(m.from.as_deref(), Some(FROM));
+        assert_eq!(m.body, "Your Gatehouse code is 123456");
+        assert_eq!(
+            m.status_callback.as_deref(),
+            Some("https://portal.example/twilio/status")
+        );
+        assert_eq!(m.idempotency_token.as_deref(), Some("msg-1"));
+        let names: Vec<&str> = m.params.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["To", "From", "Body", "StatusCallback"]);
+    }
+
+    #[tokio::test]
+    async fn a_messaging_service_sends_as_messaging_service_sid_and_cannot_call_alone() {
+        let twilio = FakeTwilio::start().await;
+        let service = "MG0123456789abcdef0123456789abcdef";
+        let gateway = twilio.gateway(service);
+        gateway.send_sms(&sms("k")).await.expect("accepted");
+        let m = &twilio.messages()[0];
+        assert_eq!(m.from, None);
+        assert_eq!(m.messaging_service_sid.as_deref(), Some(service));
+
+        let call = call_request("https://portal.example/twiml/1");
+        assert!(matches!(
+            gateway.place_call(&call).await,
+            Err(DeliveryError::Rejected(why)) if why.contains("call_from")
+        ));
+
+        let mut config = twilio.config(service);
+        config.call_from = Some(FROM.to_owned());
+        let gateway = TwilioGateway::new(&config).expect("valid");
+        gateway.place_call(&call).await.expect("accepted");
+        assert_eq!(twilio.calls()[0].from, FROM);
+    }
+
+    fn call_request(url: &str) -> CallRequest {
+        CallRequest {
+            to: TO.to_owned(),
+            prompt: "Press pound to sign in".to_owned(),
+            instructions_url: url.to_owned(),
+            idempotency_key: "call-1".to_owned(),
+            status_callback: Some("https://portal.example/twilio/call-status".to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn call_is_placed_with_url_and_method() {
+        let twilio = FakeTwilio::start().await;
+        let gateway = twilio.gateway(FROM);
+        let sent = gateway
+            .place_call(&call_request("https://portal.example/twiml/c1"))
+            .await
+            .expect("accepted");
+        assert!(sent.provider_ref.starts_with("CA"));
+        let c = &twilio.calls()[0];
+        assert_eq!(c.sid, sent.provider_ref);
+        assert_eq!((c.to.as_str(), c.from.as_str()), (TO, FROM));
+        assert_eq!(c.url, "https://portal.example/twiml/c1");
+        assert_eq!(c.method.as_deref(), Some("POST"));
+        assert_eq!(
+            c.status_callback.as_deref(),
+            Some("https://portal.example/twilio/call-status")
+        );
+        assert_eq!(c.idempotency_token.as_deref(), Some("call-1"));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_idempotency_token_returns_the_same_sid_and_sends_once() {
+        let twilio = FakeTwilio::start().await;
+        let gateway = twilio.gateway(FROM);
+        let first = gateway.send_sms(&sms("same")).await.expect("accepted");
+        let again = gateway.send_sms(&sms("same")).await.expect("accepted");
+        let other = gateway.send_sms(&sms("other")).await.expect("accepted");
+        assert_eq!(first, again);
+        assert_ne!(first, other);
+        assert_eq!(twilio.messages().len(), 2);
+        assert_eq!(twilio.request_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_bad_number_is_rejected_with_twilios_message() {
+        let twilio = FakeTwilio::start().await;
+        twilio.set_bad_number(TO);
+        let gateway = twilio.gateway(FROM);
+        match gateway.send_sms(&sms("k")).await {
+            Err(DeliveryError::Rejected(why)) => {
+                assert!(why.contains("21211"), "{why}");
+                assert!(why.contains("is not a valid phone number"), "{why}");
+            }
+            other => panic!("expected Rejected, got {other:?}"),
+        }
+        // Not E.164 at all: refused before any request.
+        let mut req = sms("k2");
+        req.to = "4155550123".to_owned();
+        assert!(matches!(
+            gateway.send_sms(&req).await,
+            Err(DeliveryError::Rejected(_))
+        ));
+        assert_eq!(twilio.request_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_are_refused() {
+        let twilio = FakeTwilio::start().await;
+        let mut config = twilio.config(FROM);
+        config.auth_token = "not-the-token".to_owned().into();
+        let gateway = TwilioGateway::new(&config).expect("valid");
+        match gateway.send_sms(&sms("k")).await {
+            Err(DeliveryError::Rejected(why)) => assert!(why.contains("20003"), "{why}"),
+            other => panic!("expected Rejected, got {other:?}"),
+        }
+        assert!(twilio.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn server_errors_and_a_dead_server_are_unavailable() {
+        let twilio = FakeTwilio::start().await;
+        let gateway = twilio.gateway(FROM);
+        twilio.set_failure(Some(503));
+        assert!(matches!(
+            gateway.send_sms(&sms("k")).await,
+            Err(DeliveryError::Unavailable(_))
+        ));
+        twilio.set_failure(Some(429));
+        assert!(matches!(
+            gateway.send_sms(&sms("k")).await,
+            Err(DeliveryError::Unavailable(_))
+        ));
+        twilio.set_failure(None);
+        gateway
+            .send_sms(&sms("k"))
+            .await
+            .expect("accepted once the server is back");
+
+        let config = twilio.config(FROM);
+        drop(twilio);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let gateway = TwilioGateway::new(&config).expect("valid");
+        match gateway.send_sms(&sms("k")).await {
+            Err(DeliveryError::Unavailable(why)) => assert!(!why.contains("token"), "{why}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn configuration_is_checked() {
+        let ok = TwilioConfig::new("AC0123456789abcdef0123456789abcdef", "t", FROM);
+        TwilioGateway::new(&ok).expect("valid");
+        let bad = |f: &dyn Fn(&mut TwilioConfig)| {
+            let mut c = ok.clone();
+            f(&mut c);
+            TwilioGateway::new(&c).expect_err("invalid").setting
+        };
+        assert_eq!(
+            bad(&|c| c.base_url = "http://api.example.com".into()),
+            "twilio.base_url"
+        );
+        assert_eq!(
+            bad(&|c| c.account_sid = "XX123".into()),
+            "twilio.account_sid"
+        );
+        assert_eq!(
+            bad(&|c| c.auth_token = String::new().into()),
+            "twilio.auth_token"
+        );
+        assert_eq!(bad(&|c| c.from = "4155550100".into()), "twilio.from");
+        assert_eq!(bad(&|c| c.call_from = Some("x".into())), "twilio.call_from");
+        assert_eq!(bad(&|c| c.timeout_secs = 0), "twilio.timeout_secs");
+    }
+
+    #[test]
+    fn configuration_deserializes_with_defaults_and_refuses_unknown_keys() {
+        let c: TwilioConfig = serde_json::from_value(serde_json::json!({
+            "account_sid": "AC0123", "auth_token": "secret-token", "from": FROM
+        }))
+        .expect("valid");
+        assert_eq!(c.base_url, "https://api.twilio.com");
+        assert_eq!(c.timeout_secs, 15);
+        assert!(!format!("{c:?}").contains("secret-token"));
+        assert!(
+            serde_json::from_value::<TwilioConfig>(serde_json::json!({
+                "account_sid": "AC0123", "auth_token": "t", "from": FROM, "form": FROM
+            }))
+            .is_err()
+        );
+    }
+}
+
+mod signatures {
+    use gatehouse_delivery::{twilio_signature, verify_twilio_signature};
+
+    fn params(caller: &str) -> Vec<(String, String)> {
+        [
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", caller),
+            ("Digits", "1234"),
+            ("From", caller),
+            ("To", "+18005551212"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    }
+
+    const TOKEN: &str = "12345";
+    const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+
+    /// The worked example of Twilio's webhook security documentation.
+    #[test]
+    fn twilios_documented_example() {
+        assert_eq!(
+            twilio_signature(TOKEN, URL, &params("+14158675310")),
+            "GvWf1cFY/Q7PnoempGyD5oXAezc="
+        );
+    }
+
+    /// The same example as the provider's own libraries test it (another
+    /// caller number).
+    #[test]
+    fn the_libraries_test_vector() {
+        assert_eq!(
+            twilio_signature(TOKEN, URL, &params("+14158675309")),
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        );
+    }
+
+    #[test]
+    fn order_of_parameters_does_not_matter() {
+        let mut p = params("+14158675310");
+        p.reverse();
+        assert!(verify_twilio_signature(
+            TOKEN,
+            URL,
+            &p,
+            "GvWf1cFY/Q7PnoempGyD5oXAezc="
+        ));
+    }
+
+    #[test]
+    fn wrong_signatures_are_refused() {
+        let sig = "GvWf1cFY/Q7PnoempGyD5oXAezc=";
+        let p = params("+14158675310");
+        assert!(verify_twilio_signature(TOKEN, URL, &p, sig));
+        assert!(!verify_twilio_signature("54321", URL, &p, sig));
+        assert!(!verify_twilio_signature(
+            TOKEN,
+            "https://mycompany.com/myapp.php?foo=1",
+            &p,
+            sig
+        ));
+        let mut tampered = p.clone();
+        tampered[2].1 = "0".to_owned();
+        assert!(!verify_twilio_signature(TOKEN, URL, &tampered, sig));
+        assert!(!verify_twilio_signature(TOKEN, URL, &p, ""));
+        assert!(!verify_twilio_signature(
+            TOKEN,
+            URL,
+            &p,
+            "GvWf1cFY/Q7PnoempGyD5oXAezd="
+        ));
+    }
+}
+
+mod calls {
+    //! The fake answers a call against a tiny portal stand-in that serves
+    //! the TwiML and checks signatures, as the real portal will.
+
+    use std::sync::Mutex;
+
+    use axum::Router;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+    use gatehouse_delivery::twilio::signature::form_pairs;
+    use gatehouse_delivery::{
+        GatherOptions, KeyPress, SIGNATURE_HEADER, TWIML_CONTENT_TYPE, classify_digits,
+        gather_twiml, say_twiml, verify_twilio_signature,
+    };
+
+    use super::*;
+
+    struct Portal {
+        base: String,
+        token: String,
+        answers: Mutex<Vec<KeyPress>>,
+        bad_signatures: Mutex<usize>,
+    }
+
+    fn checked(
+        portal: &Portal,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Option<Vec<(String, String)>> {
+        let params = form_pairs(body);
+        let sig = headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let url = format!("{}{path}", portal.base);
+        if verify_twilio_signature(&portal.token, &url, &params, sig) {
+            Some(params)
+        } else {
+            *portal.bad_signatures.lock().unwrap() += 1;
+            None
+        }
+    }
+
+    async fn instructions(
+        State(portal): State<Arc<Portal>>,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
+        if checked(&portal, "/twiml/call?c=7", &headers, &body).is_none() {
+            return StatusCode::FORBIDDEN.into_response();
+        }
+        let twiml = gather_twiml(
+            "Press pound to approve. Press zero pound to report fraud.",
+            "/twiml/gather?c=7",
+            &GatherOptions::default(),
+        );
+        (
+            [(axum::http::header::CONTENT_TYPE, TWIML_CONTENT_TYPE)],
+            twiml,
+        )
+            .into_response()
+    }
+
+    async fn gather(
+        State(portal): State<Arc<Portal>>,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
+        let Some(params) = checked(&portal, "/twiml/gather?c=7", &headers, &body) else {
+            return StatusCode::FORBIDDEN.into_response();
+        };
+        let digits = params
+            .iter()
+            .find(|(k, _)| k == "Digits")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("?");
+        let press = classify_digits(digits);
+        portal.answers.lock().unwrap().push(press);
+        (
+            [(axum::http::header::CONTENT_TYPE, TWIML_CONTENT_TYPE)],
+            say_twiml("Thank you."),
+        )
+            .into_response()
+    }
+
+    async fn start_portal(token: &str) -> Arc<Portal> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let portal = Arc::new(Portal {
+            base: format!("http://{}", listener.local_addr().unwrap()),
+            token: token.to_owned(),
+            answers: Mutex::default(),
+            bad_signatures: Mutex::default(),
+        });
+        let app = Router::new()
+            .route("/twiml/call", post(instructions))
+            .route("/twiml/gather", post(gather))
+            .with_state(portal.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        portal
+    }
+
+    async fn place(twilio: &FakeTwilio, portal: &Portal) -> String {
+        let req = CallRequest {
+            to: TO.to_owned(),
+            prompt: "Press pound".to_owned(),
+            instructions_url: format!("{}/twiml/call?c=7", portal.base),
+            idempotency_key: format!("call-{}", twilio.calls().len()),
+            status_callback: None,
+        };
+        twilio
+            .gateway(FROM)
+            .place_call(&req)
+            .await
+            .expect("accepted")
+            .provider_ref
+    }
+
+    #[tokio::test]
+    async fn pound_approves_and_zero_pound_reports_fraud_with_signed_requests() {
+        let twilio = FakeTwilio::start().await;
+        let portal = start_portal(twilio.auth_token()).await;
+
+        let sid = place(&twilio, &portal).await;
+        let answered = twilio.answer_call(&sid, "#").await.expect("played");
+        assert_eq!(answered.instructions_status, 200);
+        assert!(answered.instructions.contains("<Gather"));
+        let action = answered.action.clone().expect("a Gather action");
+        assert_eq!(
+            (action.digits.as_str(), action.finished_on_key.as_str()),
+            ("", "#")
+        );
+        assert_eq!(action.url, format!("{}/twiml/gather?c=7", portal.base));
+        assert_eq!(answered.status(), 200);
+        assert!(action.body.contains("Thank you."));
+
+        let sid = place(&twilio, &portal).await;
+        let answered = twilio.answer_call(&sid, "0#").await.expect("played");
+        assert_eq!(answered.action.expect("action").digits, "0");
+
+        // No key before the timeout: no action request.
+        let sid = place(&twilio, &portal).await;
+        assert_eq!(
+            twilio.answer_call(&sid, "").await.expect("played").action,
+            None
+        );
+
+        assert_eq!(
+            *portal.answers.lock().unwrap(),
+            [KeyPress::Approve, KeyPress::Fraud]
+        );
+        assert_eq!(*portal.bad_signatures.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_portal_with_another_token_refuses_the_fakes_requests() {
+        let twilio = FakeTwilio::start().await;
+        let portal = start_portal("some-other-token").await;
+        let sid = place(&twilio, &portal).await;
+        let answered = twilio.answer_call(&sid, "#").await.expect("played");
+        assert_eq!(answered.instructions_status, 403);
+        assert_eq!(answered.action, None);
+        assert_eq!(*portal.bad_signatures.lock().unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn unknown_call_is_an_error() {
+        let twilio = FakeTwilio::start().await;
+        assert!(twilio.answer_call("CA0", "#").await.is_err());
+    }
+}
+
+mod http_sms {
+    use super::*;
+    use gatehouse_delivery::{
+        HttpSmsAuth, HttpSmsConfig, HttpSmsEncoding, HttpSmsGateway, HttpSmsMethod, HttpSmsParam,
+    };
+
+    fn config(
+        url: String,
+        method: HttpSmsMethod,
+        encoding: Option<HttpSmsEncoding>,
+    ) -> HttpSmsConfig {
+        HttpSmsConfig {
+            url,
+            method,
+            encoding,
+            params: vec![
+                HttpSmsParam::new("to", "{to_digits}"),
+                HttpSmsParam::new("number", "{to}"),
+                HttpSmsParam::new("text", "{body}"),
+                HttpSmsParam::new("ref", "gh-{id}"),
+            ],
+            secret: None,
+            auth: None,
+            success_status: None,
+            response_id_pointer: None,
+            timeout_secs: 5,
+        }
+    }
+
+    #[tokio::test]
+    async fn get_with_query_parameters_and_a_secret() {
+        let fake = FakeSmsGateway::start().await;
+        let mut c = config(fake.url("/send?account=7"), HttpSmsMethod::GET, None);
+        c.params.push(HttpSmsParam::new("key", "{secret}"));
+        c.secret = Some("s3cret".to_owned().into());
+        let gateway = HttpSmsGateway::new(&c).expect("valid");
+        let sent = gateway.send_sms(&sms("m-1")).await.expect("accepted");
+        assert_eq!(sent.provider_ref, "m-1");
+
+        let r = &fake.requests()[0];
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/send");
+        assert_eq!(r.param("account"), Some("7"));
+        assert_eq!(r.param("to"), Some("14155550123"));
+        assert_eq!(r.param("number"), Some(TO));
+        assert_eq!(r.param("text"), Some("Your Gatehouse code is 123456"));
+        assert_eq!(r.param("ref"), Some("gh-m-1"));
+        assert_eq!(r.param("key"), Some("s3cret"));
+        assert!(r.body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn post_form_with_basic_auth() {
+        let fake = FakeSmsGateway::start().await;
+        let mut c = config(fake.url("/api/sms"), HttpSmsMethod::POST, None);
+        c.auth = Some(HttpSmsAuth::Basic {
+            username: "gh".to_owned(),
+            password: "pw".to_owned().into(),
+        });
+        HttpSmsGateway::new(&c)
+            .expect("valid")
+            .send_sms(&sms("m-2"))
+            .await
+            .expect("accepted");
+        let r = &fake.requests()[0];
+        assert_eq!(r.method, "POST");
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(r.query, None);
+        assert_eq!(
+            r.form,
+            vec![
+                ("to".to_owned(), "14155550123".to_owned()),
+                ("number".to_owned(), TO.to_owned()),
+                (
+                    "text".to_owned(),
+                    "Your Gatehouse code is 123456".to_owned()
+                ),
+                ("ref".to_owned(), "gh-m-2".to_owned()),
+            ]
+        );
+        assert_eq!(r.authorization.as_deref(), Some("Basic Z2g6cHc="));
+    }
+
+    #[tokio::test]
+    async fn post_json_with_a_header_token_and_the_providers_id() {
+        let fake = FakeSmsGateway::start().await;
+        fake.set_response(202, r#"{"messages":[{"id":"prov-42"}]}"#);
+        let mut c = config(
+            fake.url("/v1/messages"),
+            HttpSmsMethod::POST,
+            Some(HttpSmsEncoding::Json),
+        );
+        c.auth = Some(HttpSmsAuth::Header {
+            name: "X-Api-Key".to_owned(),
+            value: "k3y".to_owned().into(),
+        });
+        c.success_status = Some(202);
+        c.response_id_pointer = Some("/messages/0/id".to_owned());
+        let sent = HttpSmsGateway::new(&c)
+            .expect("valid")
+            .send_sms(&sms("m-3"))
+            .await
+            .expect("accepted");
+        assert_eq!(sent.provider_ref, "prov-42");
+        let r = &fake.requests()[0];
+        assert_eq!(r.content_type.as_deref(), Some("application/json"));
+        assert_eq!(r.header("x-api-key"), Some("k3y"));
+        assert_eq!(
+            r.json,
+            Some(serde_json::json!({
+                "to": "14155550123", "number": TO,
+                "text": "Your Gatehouse code is 123456", "ref": "gh-m-3"
+            }))
+        );
+    }
+
+    #[tokio::test]
+    async fn bearer_auth_and_status_mapping() {
+        let fake = FakeSmsGateway::start().await;
+        let mut c = config(fake.url("/s"), HttpSmsMethod::POST, None);
+        c.auth = Some(HttpSmsAuth::Bearer {
+            token: "tok".to_owned().into(),
+        });
+        c.success_status = Some(201);
+        let gateway = HttpSmsGateway::new(&c).expect("valid");
+
+        fake.set_response(200, "ok");
+        assert!(matches!(
+            gateway.send_sms(&sms("a")).await,
+            Err(DeliveryError::Rejected(_))
+        ));
+        // An error answer that echoes the text does not carry it further.
+        fake.set_response(400, "bad number for Your Gatehouse code is 123456");
+        match gateway.send_sms(&sms("b")).await {
+            Err(DeliveryError::Rejected(why)) => {
+                assert!(why.contains("HTTP 400"), "{why}");
+                assert!(!why.contains("123456"), "{why}");
+            }
+            other => panic!("expected Rejected, got {other:?}"),
+        }
+        fake.set_response(503, "busy");
+        assert!(matches!(
+            gateway.send_sms(&sms("c")).await,
+            Err(DeliveryError::Unavailable(_))
+        ));
+        fake.set_response(201, "");
+        gateway.send_sms(&sms("d")).await.expect("accepted");
+        assert_eq!(
+            fake.requests()[0].authorization.as_deref(),
+            Some("Bearer tok")
+        );
+
+        let call = CallRequest {
+            to: TO.to_owned(),
+            prompt: String::new(),
+            instructions_url: String::new(),
+            idempotency_key: "c".to_owned(),
+            status_callback: None,
+        };
+        assert_eq!(
+            gateway.place_call(&call).await,
+            Err(DeliveryError::Rejected(
+                "this gateway sends text messages only".to_owned()
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dead_gateway_is_unavailable() {
+        let fake = FakeSmsGateway::start().await;
+        let c = config(fake.url("/s"), HttpSmsMethod::POST, None);
+        drop(fake);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let gateway = HttpSmsGateway::new(&c).expect("valid");
+        assert!(matches!(
+            gateway.send_sms(&sms("a")).await,
+            Err(DeliveryError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn configuration_is_checked_with_clear_errors() {
+        let ok = config(
+            "https://sms.example.net/send".to_owned(),
+            HttpSmsMethod::POST,
+            None,
+        );
+        HttpSmsGateway::new(&ok).expect("valid");
+        let bad = |f: &dyn Fn(&mut HttpSmsConfig)| {
+            let mut c = ok.clone();
+            f(&mut c);
+            HttpSmsGateway::new(&c).expect_err("invalid").to_string()
+        };
+        assert!(bad(&|c| c.url = "ftp://x/".into()).contains("http or https"));
+        assert!(bad(&|c| c.url = "https://u:p@x/".into()).contains("credentials"));
+        assert!(
+            bad(&|c| c.params[0].value = "{phone}".into())
+                .contains("unknown placeholder `{phone}`")
+        );
+        assert!(bad(&|c| c.params.retain(|p| p.name == "text")).contains("{to}"));
+        assert!(bad(&|c| c.params.retain(|p| p.name != "text")).contains("{body}"));
+        assert!(bad(&|c| c.params.push(HttpSmsParam::new("k", "{secret}"))).contains("secret"));
+        assert!(
+            bad(&|c| {
+                c.method = HttpSmsMethod::GET;
+                c.encoding = Some(HttpSmsEncoding::Json);
+            })
+            .contains("GET")
+        );
+        assert!(bad(&|c| c.response_id_pointer = Some("id".into())).contains("JSON pointer"));
+    }
+
+    #[test]
+    fn configuration_deserializes() {
+        let c: HttpSmsConfig = serde_json::from_value(serde_json::json!({
+            "url": "https://sms.example.net/send",
+            "method": "GET",
+            "params": [{"name": "to", "value": "{to}"}, {"name": "text", "value": "{body}"}],
+            "auth": {"type": "bearer", "token": "hidden-token"}
+        }))
+        .expect("valid");
+        assert_eq!(c.method, HttpSmsMethod::GET);
+        assert!(!format!("{c:?}").contains("hidden-token"));
+        HttpSmsGateway::new(&c).expect("valid");
+        assert!(
+            serde_json::from_value::<HttpSmsConfig>(serde_json::json!({
+                "url": "https://x/", "params": [], "methd": "GET"
+            }))
+            .is_err()
+        );
+    }
+}
+
+mod mail {
+    use super::*;
+    use gatehouse_delivery::{DEFAULT_OUTBOX_FROM, OutboxMailer, SmtpConfig, SmtpMailer, SmtpTls};
+    use gatehouse_domain::{Clock, FixedClock, Timestamp};
+
+    fn clock() -> Arc<dyn Clock> {
+        // 2023-11-14T22:13:20Z
+        Arc::new(FixedClock::at(Timestamp(1_700_000_000_000)))
+    }
+
+    fn notice() -> Mail {
+        Mail {
+            to: "admin@example.com".to_owned(),
+            subject: "Fraud reported — alice".to_owned(),
+            body: "alice pressed 0# on a sign-in call.\n".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_outbox_writes_readable_eml_files_in_time_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outbox = dir.path().join("outbox");
+        let mailer = OutboxMailer::new(&outbox, DEFAULT_OUTBOX_FROM, clock()).expect("valid");
+        mailer.send(&notice()).await.expect("written");
+        mailer.send(&notice()).await.expect("written");
+
+        let mut names: Vec<String> = std::fs::read_dir(&outbox)
+            .expect("outbox exists")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("1700000000000-") && n.ends_with(".eml"))
+        );
+        assert!(
+            names[0].contains("-000000-") && names[1].contains("-000001-"),
+            "{names:?}"
+        );
+
+        let eml = std::fs::read_to_string(outbox.join(&names[0])).expect("readable");
+        assert!(
+            eml.contains("From: Gatehouse <gatehouse@localhost>\r\n"),
+            "{eml}"
+        );
+        assert!(eml.contains("To: admin@example.com\r\n"), "{eml}");
+        assert!(
+            eml.contains("Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"),
+            "{eml}"
+        );
+        assert!(
+            eml.contains("Subject: Fraud reported =?utf-8?b?4oCU?= alice\r\n"),
+            "non-ASCII words are encoded (RFC 2047): {eml}"
+        );
+        assert!(
+            eml.contains("Content-Type: text/plain; charset=utf-8\r\n"),
+            "{eml}"
+        );
+        assert!(
+            eml.contains("\r\n\r\nalice pressed 0# on a sign-in call."),
+            "{eml}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_outbox_refuses_a_bad_address() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mailer = OutboxMailer::new(dir.path(), DEFAULT_OUTBOX_FROM, clock()).expect("valid");
+        let mut mail = notice();
+        mail.to = "not an address".to_owned();
+        assert!(matches!(
+            mailer.send(&mail).await,
+            Err(DeliveryError::Rejected(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn smtp_delivers_to_the_fake() {
+        let smtp = FakeSmtp::start().await;
+        let mailer = SmtpMailer::new(&smtp.config("Gatehouse <no-reply@example.com>"), clock())
+            .expect("valid");
+        mailer.send(&notice()).await.expect("sent");
+        let mails = smtp.mails();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].mail_from, "no-reply@example.com");
+        assert_eq!(mails[0].rcpt_to, ["admin@example.com"]);
+        assert!(mails[0].data.contains("To: admin@example.com\r\n"));
+        assert!(
+            mails[0]
+                .data
+                .contains("alice pressed 0# on a sign-in call.")
+        );
+    }
+
+    #[tokio::test]
+    async fn smtp_authenticates_and_maps_refusals() {
+        let smtp = FakeSmtp::start().await;
+        smtp.require_auth("gh", "pw");
+        smtp.reject_recipient("nobody@example.com");
+        let mut config = smtp.config("no-reply@example.com");
+        config.username = Some("gh".to_owned());
+        config.password = Some("pw".to_owned().into());
+        let mailer = SmtpMailer::new(&config, clock()).expect("valid");
+        mailer.send(&notice()).await.expect("sent");
+        assert_eq!(smtp.mails()[0].auth_user.as_deref(), Some("gh"));
+
+        let mut mail = notice();
+        mail.to = "nobody@example.com".to_owned();
+        assert!(matches!(
+            mailer.send(&mail).await,
+            Err(DeliveryError::Rejected(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn smtp_down_is_unavailable() {
+        let smtp = FakeSmtp::start().await;
+        let config = smtp.config("no-reply@example.com");
+        drop(smtp);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mailer = SmtpMailer::new(&config, clock()).expect("valid");
+        assert!(matches!(
+            mailer.send(&notice()).await,
+            Err(DeliveryError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn smtp_configuration_is_checked() {
+        let base = SmtpConfig {
+            host: "smtp.example.com".to_owned(),
+            port: None,
+            username: Some("u".to_owned()),
+            password: Some("p".to_owned().into()),
+            from: "no-reply@example.com".to_owned(),
+            tls: SmtpTls::Starttls,
+            timeout_secs: 30,
+        };
+        assert_eq!(base.effective_port(), 587);
+        SmtpMailer::new(&base, clock()).expect("valid");
+        let mut plain = base.clone();
+        plain.tls = SmtpTls::None;
+        assert_eq!(
+            SmtpMailer::new(&plain, clock())
+                .expect_err("refused")
+                .setting,
+            "smtp.tls"
+        );
+        let mut half = base.clone();
+        half.password = None;
+        assert_eq!(
+            SmtpMailer::new(&half, clock())
+                .expect_err("refused")
+                .setting,
+            "smtp.username"
+        );
+        let mut from = base;
+        from.from = "nope".to_owned();
+        assert_eq!(
+            SmtpMailer::new(&from, clock())
+                .expect_err("refused")
+                .setting,
+            "smtp.from"
+        );
+    }
+}
