@@ -570,6 +570,15 @@ async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::
     if demo {
         crate::cli::seed_demo(&st, &base).await?;
     }
+    if st.config.gateway.is_none() {
+        println!("****************************************************************");
+        println!(" DEMO DELIVERY: no text or voice gateway is configured.");
+        println!(" PhoneFactor texts and calls go to the VIRTUAL PHONE, not to real");
+        println!(" phones: {base}/virtual-phone");
+        println!(" Configure [twilio] or [http_sms] in gatehouse.toml for production.");
+        println!("****************************************************************");
+        tracing::warn!("no text or voice gateway configured: delivering to the virtual phone");
+    }
     gatehouse_web::serve(st, &config.listen).await
 }
 

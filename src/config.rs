@@ -80,6 +80,40 @@ pub struct Config {
     pub vip_ca_file: Option<PathBuf>,
     /// Time limit for one validation call, in milliseconds.
     pub vip_timeout_ms: u64,
+    /// The portal's address as phones, gateways and the authenticator app
+    /// reach it (call instructions, callbacks, pairing links); default
+    /// `http://` + `listen`.
+    pub public_url: Option<String>,
+    /// Texts and calls per user per 15 minutes (PhoneFactor).
+    pub phonefactor_sends_per_15_minutes: i64,
+    /// Texts and calls per user per day.
+    pub phonefactor_sends_per_day: i64,
+    /// Texts and calls to one phone number per day.
+    pub phonefactor_sends_per_number_per_day: i64,
+    /// Texts and calls per customer account per day.
+    pub phonefactor_sends_per_account_per_day: i64,
+    /// Countries (ISO 3166 alpha-2) never called or texted.
+    pub phonefactor_blocked_countries: Vec<String>,
+    /// How long a fraud report blocks sign-in.
+    pub phonefactor_fraud_block_days: i64,
+    /// Default length of a one-time bypass.
+    pub phonefactor_bypass_minutes: i64,
+    /// Run the delivery worker in this instance.
+    pub delivery_worker: bool,
+    /// Where e-mail goes when no SMTP server is configured (`.eml` files);
+    /// default `DATA_DIR/outbox`.
+    pub mail_outbox_dir: Option<PathBuf>,
+    /// The `From:` of e-mail.
+    pub mail_from: String,
+    /// A Twilio-compatible text and voice gateway (TOML table `[twilio]`).
+    #[serde(skip_serializing)]
+    pub twilio: Option<gatehouse_delivery::TwilioConfig>,
+    /// A generic HTTP SMS gateway (TOML table `[http_sms]`).
+    #[serde(skip_serializing)]
+    pub http_sms: Option<gatehouse_delivery::HttpSmsConfig>,
+    /// An SMTP server for e-mail (TOML table `[smtp]`).
+    #[serde(skip_serializing)]
+    pub smtp: Option<gatehouse_delivery::SmtpConfig>,
 }
 
 impl Default for Config {
@@ -111,6 +145,20 @@ impl Default for Config {
             vip_client_key_file: None,
             vip_ca_file: None,
             vip_timeout_ms: 10_000,
+            public_url: None,
+            phonefactor_sends_per_15_minutes: 5,
+            phonefactor_sends_per_day: 20,
+            phonefactor_sends_per_number_per_day: 20,
+            phonefactor_sends_per_account_per_day: 500,
+            phonefactor_blocked_countries: Vec::new(),
+            phonefactor_fraud_block_days: 90,
+            phonefactor_bypass_minutes: 5,
+            delivery_worker: true,
+            mail_outbox_dir: None,
+            mail_from: gatehouse_delivery::DEFAULT_OUTBOX_FROM.into(),
+            twilio: None,
+            http_sms: None,
+            smtp: None,
         }
     }
 }
@@ -252,6 +300,56 @@ impl Config {
             })?;
             w.remote_validator = Some(std::sync::Arc::new(validator));
         }
+        w.public_url = match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        };
+        w.send_limits = gatehouse_domain::phonefactor::SendLimits {
+            per_user_15_minutes: self.phonefactor_sends_per_15_minutes,
+            per_user_day: self.phonefactor_sends_per_day,
+            per_number_day: self.phonefactor_sends_per_number_per_day,
+            per_account_day: self.phonefactor_sends_per_account_per_day,
+        };
+        w.blocked_regions = self.phonefactor_blocked_countries.clone();
+        w.phonefactor.fraud_block_days = self.phonefactor_fraud_block_days.max(1);
+        w.phonefactor.bypass_default_minutes = self.phonefactor_bypass_minutes.max(1);
+        w.delivery_worker = self.delivery_worker;
+        let gateway_error = |e: gatehouse_delivery::ConfigError| anyhow::anyhow!("{e}");
+        match (&self.twilio, &self.http_sms) {
+            (Some(_), Some(_)) => {
+                anyhow::bail!("configure one text gateway: either [twilio] or [http_sms], not both")
+            }
+            (Some(t), None) => {
+                use secrecy::ExposeSecret;
+                w.gateway = Some(std::sync::Arc::new(
+                    gatehouse_delivery::TwilioGateway::new(t).map_err(gateway_error)?,
+                ));
+                w.twilio_auth_token = Some(t.auth_token.expose_secret().to_owned());
+            }
+            (None, Some(h)) => {
+                w.gateway = Some(std::sync::Arc::new(
+                    gatehouse_delivery::HttpSmsGateway::new(h).map_err(gateway_error)?,
+                ));
+            }
+            (None, None) => {}
+        }
+        let clock: std::sync::Arc<dyn gatehouse_domain::Clock> =
+            std::sync::Arc::new(gatehouse_domain::SystemClock);
+        w.mailer = Some(match &self.smtp {
+            Some(smtp) => std::sync::Arc::new(
+                gatehouse_delivery::SmtpMailer::new(smtp, clock).map_err(gateway_error)?,
+            ),
+            None => std::sync::Arc::new(
+                gatehouse_delivery::OutboxMailer::new(
+                    self.mail_outbox_dir
+                        .clone()
+                        .unwrap_or_else(|| data_dir.join("outbox")),
+                    &self.mail_from,
+                    clock,
+                )
+                .map_err(gateway_error)?,
+            ),
+        });
         Ok(w)
     }
 }

@@ -52,6 +52,13 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
+/// A numeric code of `digits` digits, uniformly random (texted codes,
+/// temporary security codes).
+pub fn numeric_code(digits: u32) -> String {
+    let bound = 10u64.pow(digits);
+    format!("{:0width$}", random_below(bound), width = digits as usize)
+}
+
 /// A one-time password for a person to type: 16 characters from an alphabet
 /// without look-alikes (no 0/O, 1/l/I), in groups of four, about 80 bits.
 pub fn one_time_password() -> String {

@@ -104,6 +104,27 @@ pub async fn claim_due(conn: &mut Conn, now: Timestamp, lease_ms: i64) -> Result
     }
 }
 
+/// Claims one message by id if it is due (the request that queued it
+/// sending at once); `None` if a worker has it or it was sent.
+pub async fn claim(
+    conn: &mut Conn,
+    id: i64,
+    now: Timestamp,
+    lease_ms: i64,
+) -> Result<Option<Queued>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, available_at = $2 \
+         WHERE id = $1 AND status IN ('queued', 'sending') AND available_at <= $3 \
+         RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(now.millis() + lease_ms)
+    .bind(now.millis())
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.as_ref().map(from_row).transpose()
+}
+
 /// Marks a message sent and forgets its body.
 pub async fn mark_sent(conn: &mut Conn, id: i64, provider_ref: &str, now: Timestamp) -> Result<()> {
     sqlx::query(

@@ -56,6 +56,9 @@ pub struct WebConfig {
     pub twilio_auth_token: Option<String>,
     /// Sends e-mail; `None` only logs each message.
     pub mailer: Option<Arc<dyn gatehouse_delivery::Mailer>>,
+    /// Run the delivery worker in this process (off only to hold the queue,
+    /// e.g. on an instance that should not send).
+    pub delivery_worker: bool,
 }
 
 impl Default for WebConfig {
@@ -81,6 +84,7 @@ impl Default for WebConfig {
             gateway: None,
             twilio_auth_token: None,
             mailer: None,
+            delivery_worker: true,
         }
     }
 }

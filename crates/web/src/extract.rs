@@ -210,7 +210,10 @@ impl FromRequestParts<AppState> for PageUser {
                 Err(Redirect::to("/password").into_response())
             }
             (Some(SessionState::SecondFactorRequired), _) => {
-                Err(Redirect::to("/login/security-code").into_response())
+                Err(Redirect::to("/login/second-factor").into_response())
+            }
+            (Some(SessionState::ActivationRequired), _) => {
+                Err(Redirect::to("/phonefactor/activate").into_response())
             }
             _ => {
                 let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());

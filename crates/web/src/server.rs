@@ -13,12 +13,26 @@ pub async fn serve(st: AppState, listen: &str) -> anyhow::Result<()> {
     tracing::info!(address = %local, "Gatehouse is listening on http://{local}");
     let housekeeping = tokio::spawn(housekeeping(st.clone()));
     let sealer = tokio::spawn(sealer(st.clone()));
+    let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
+    let worker = if st.config.delivery_worker {
+        Some(tokio::spawn(crate::service::delivery::run_worker(
+            st.clone(),
+            worker_stop,
+        )))
+    } else {
+        tracing::warn!("the delivery worker is off: texts, calls and e-mail stay queued");
+        None
+    };
     let app = router(st.clone()).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     housekeeping.abort();
     sealer.abort();
+    let _ = stop_worker.send(true);
+    if let Some(w) = worker {
+        let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
+    }
     if let Err(e) = gatehouse_store::audit::seal_all(&st.store).await {
         tracing::warn!(error = %e, "sealing the audit log at shutdown failed");
     }

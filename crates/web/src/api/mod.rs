@@ -4,6 +4,7 @@ mod accounts;
 mod audit;
 mod catalog;
 mod external;
+pub mod phonefactor;
 mod session;
 mod users;
 
@@ -71,6 +72,67 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens/soft", post(catalog::token_soft))
         .route("/api-clients", post(catalog::api_client_create))
         .route("/orders/{number}", get(catalog::order_get))
+        .route("/login/phonefactor/start", post(phonefactor::login_start))
+        .route("/login/phonefactor/verify", post(phonefactor::login_verify))
+        .route("/login/phonefactor/status", get(phonefactor::login_status))
+        .route("/me/phonefactor", get(phonefactor::me))
+        .route(
+            "/me/phonefactor/activation",
+            post(phonefactor::activation_start),
+        )
+        .route(
+            "/me/phonefactor/activation/verify",
+            post(phonefactor::activation_verify),
+        )
+        .route(
+            "/me/phonefactor/activation/status",
+            get(phonefactor::activation_status),
+        )
+        .route(
+            "/me/phonefactor/deactivate",
+            post(phonefactor::me_deactivate),
+        )
+        .route(
+            "/users/{id}/phonefactor/deactivate",
+            post(phonefactor::user_deactivate),
+        )
+        .route(
+            "/users/{id}/phonefactor/clear-block",
+            post(phonefactor::user_clear_block),
+        )
+        .route(
+            "/users/{id}/phonefactor/bypass",
+            post(phonefactor::user_bypass),
+        )
+        .route(
+            "/virtual-phone/{e164}/messages",
+            get(phonefactor::vp_messages).post(phonefactor::vp_reply),
+        )
+        .route("/virtual-phone/{e164}/calls", get(phonefactor::vp_calls))
+        .route(
+            "/virtual-phone/{e164}/calls/{id}/keys",
+            post(phonefactor::vp_keys),
+        )
+        .route(
+            "/virtual-phone/{e164}/notifications",
+            get(phonefactor::vp_notifications),
+        )
+        .route("/authenticator/pair", post(phonefactor::app_pair))
+        .route("/authenticator/requests", get(phonefactor::app_requests))
+        .route(
+            "/authenticator/requests/{id}/answer",
+            post(phonefactor::app_answer),
+        )
+        .route(
+            "/telephony/twilio/voice/{challenge}",
+            post(phonefactor::twilio_voice),
+        )
+        .route(
+            "/telephony/twilio/gather/{challenge}",
+            post(phonefactor::twilio_gather),
+        )
+        .route("/telephony/twilio/sms", post(phonefactor::twilio_sms))
+        .route("/telephony/twilio/status", post(phonefactor::twilio_status))
         .fallback(|| async { AppError::NotFound })
 }
 
@@ -125,6 +187,25 @@ pub fn openapi_routes() -> Router<AppState> {
         catalog::token_soft,
         catalog::api_client_create,
         catalog::order_get,
+        phonefactor::login_start,
+        phonefactor::login_verify,
+        phonefactor::login_status,
+        phonefactor::me,
+        phonefactor::activation_start,
+        phonefactor::activation_verify,
+        phonefactor::activation_status,
+        phonefactor::me_deactivate,
+        phonefactor::user_deactivate,
+        phonefactor::user_clear_block,
+        phonefactor::user_bypass,
+        phonefactor::vp_messages,
+        phonefactor::vp_reply,
+        phonefactor::vp_calls,
+        phonefactor::vp_keys,
+        phonefactor::vp_notifications,
+        phonefactor::app_pair,
+        phonefactor::app_requests,
+        phonefactor::app_answer,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecurityAddon)

@@ -48,10 +48,7 @@ pub async fn login(
         previous.as_deref(),
     )
     .await?;
-    let methods = match signed.session.state {
-        SessionState::SecondFactorRequired => vec!["security_code".to_owned()],
-        _ => vec![],
-    };
+    let methods = signed.methods.iter().map(|m| (*m).to_owned()).collect();
     let body = LoginResponse {
         state: signed.session.state.as_str().to_owned(),
         methods,

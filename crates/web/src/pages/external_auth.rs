@@ -50,6 +50,18 @@ pub fn routes() -> Router<AppState> {
             "/users/{id}/security-code/enable",
             get(page_enable).post(enable_submit),
         )
+        .route(
+            "/users/{id}/phonefactor/clear-block",
+            get(page_clear_block).post(clear_block_submit),
+        )
+        .route(
+            "/users/{id}/phonefactor/deactivate",
+            get(page_pf_deactivate).post(pf_deactivate_submit),
+        )
+        .route(
+            "/users/{id}/phonefactor/bypass",
+            get(page_bypass).post(bypass_submit),
+        )
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -437,26 +449,158 @@ fn admin_form(me: &User, ctx: &Ctx, csrf: &str) -> Result<(), AppError> {
     ctx.check_csrf(csrf)
 }
 
+/// The methods a user has, for the remove page.
+async fn methods_of(st: &AppState, u: &User) -> Result<Vec<Method>, AppError> {
+    let ext = svc::external_auth_for(st, std::slice::from_ref(u)).await?;
+    Ok(ext
+        .get(&u.id)
+        .map(|v| v.iter().map(|e| e.method).collect())
+        .unwrap_or_default())
+}
+
 async fn page_remove(
     State(st): State<AppState>,
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
 ) -> PageResult {
-    confirm_for(&st, &me, &ctx, id, Ask { title: "Remove External Authentication", action: format!("/users/{id}/external-authentication/remove"), danger: true }, |u| html! {
-        p { "Remove Symantec Identity Protection from " strong { (u.username) } "? The monthly fee stops, the credential goes back to the inventory, and " (u.username) " signs in with username and password only." }
-    })
-    .await
+    require_admin(&me, "manage external authentication")?;
+    let u = target(&st, &ctx, id).await?;
+    let methods = methods_of(&st, &u).await?;
+    Ok(confirm(
+        &me,
+        &ctx,
+        "Remove External Authentication",
+        html! {
+            @match methods.as_slice() {
+                [] => p { strong { (u.username) } " has no external authentication." },
+                [m] => {
+                    input type="hidden" name="method" value=(m.as_str());
+                    p { "Remove " (m.label()) " from " strong { (u.username) } "? The monthly fee stops, "
+                        @if *m == Method::SymantecVip { "the credential goes back to the inventory, " }
+                        @else { "the phone number and paired app are forgotten, " }
+                        "and " (u.username) " signs in without it." }
+                }
+                _ => {
+                    p { "Which external authentication do you want to remove from " strong { (u.username) } "? Its monthly fee stops." }
+                    fieldset {
+                        legend { "Method" }
+                        @for m in &methods {
+                            div.radio {
+                                input type="radio" id=(format!("rm-{}", m.as_str())) name="method" value=(m.as_str()) required;
+                                label for=(format!("rm-{}", m.as_str())) { (m.label()) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        &format!("/users/{id}/external-authentication/remove"),
+        true,
+    ))
+}
+
+#[derive(Deserialize)]
+struct RemoveForm {
+    csrf: String,
+    #[serde(default)]
+    method: String,
 }
 
 async fn remove_submit(
     State(st): State<AppState>,
     PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
+    Form(f): Form<RemoveForm>,
+) -> PageResult {
+    admin_form(&me, &ctx, &f.csrf)?;
+    let method = if f.method.is_empty() {
+        Method::SymantecVip
+    } else {
+        Method::parse(&f.method)?
+    };
+    creds::remove(&st, &ctx.caller(), UserId(id), method).await?;
+    Ok(Redirect::to("/users?notice=external-auth-removed").into_response())
+}
+
+async fn page_clear_block(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    confirm_for(&st, &me, &ctx, id, Ask { title: "Clear Fraud Block", action: format!("/users/{id}/phonefactor/clear-block"), danger: false }, |u| html! {
+        p { "A sign-in of " strong { (u.username) } " was reported as fraud, so their sign-in is blocked. Clear the block only once you are sure the report was a mistake or the password has been changed." }
+    })
+    .await
+}
+
+async fn clear_block_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
     admin_form(&me, &ctx, &f.csrf)?;
-    creds::remove(&st, &ctx.caller(), UserId(id), Method::SymantecVip).await?;
-    Ok(Redirect::to("/users?notice=external-auth-removed").into_response())
+    crate::service::phonefactor::clear_block(&st, &ctx.caller(), UserId(id)).await?;
+    Ok(Redirect::to("/users?notice=fraud-block-cleared").into_response())
+}
+
+async fn page_pf_deactivate(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    confirm_for(&st, &me, &ctx, id, Ask { title: "Deactivate PhoneFactor", action: format!("/users/{id}/phonefactor/deactivate"), danger: true }, |u| html! {
+        p { "Deactivate PhoneFactor for " strong { (u.username) } "? Their sign-ins are no longer confirmed by phone until they activate it again; they are told by e-mail. The monthly fee continues until you use Remove External Authentication." }
+    })
+    .await
+}
+
+async fn pf_deactivate_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    admin_form(&me, &ctx, &f.csrf)?;
+    crate::service::phonefactor::deactivate_for(&st, &ctx.caller(), UserId(id)).await?;
+    Ok(Redirect::to("/users?notice=phonefactor-deactivated").into_response())
+}
+
+async fn page_bypass(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    confirm_for(&st, &me, &ctx, id, Ask { title: "Grant One-time Bypass", action: format!("/users/{id}/phonefactor/bypass"), danger: false }, |u| html! {
+        p { "Let " strong { (u.username) } " sign in once without the PhoneFactor confirmation, e.g. when their phone is lost. The bypass is used by the next sign-in, or expires." }
+        div.field {
+            label for="minutes" { "Valid for" }
+            select id="minutes" name="minutes" {
+                option value="5" selected { "5 minutes" }
+                option value="15" { "15 minutes" }
+                option value="60" { "1 hour" }
+                option value="1440" { "1 day" }
+            }
+        }
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct BypassForm {
+    csrf: String,
+    minutes: Option<i64>,
+}
+
+async fn bypass_submit(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Path(id): Path<i64>,
+    Form(f): Form<BypassForm>,
+) -> PageResult {
+    admin_form(&me, &ctx, &f.csrf)?;
+    crate::service::phonefactor::grant_bypass(&st, &ctx.caller(), UserId(id), f.minutes).await?;
+    Ok(Redirect::to("/users?notice=bypass-granted").into_response())
 }
 
 #[derive(Deserialize)]

@@ -79,7 +79,10 @@ async fn page_login(
             return Ok(Redirect::to("/password").into_response());
         }
         Some(SessionState::SecondFactorRequired) => {
-            return Ok(Redirect::to("/login/security-code").into_response());
+            return Ok(Redirect::to("/login/second-factor").into_response());
+        }
+        Some(SessionState::ActivationRequired) => {
+            return Ok(Redirect::to("/phonefactor/activate").into_response());
         }
         _ => {}
     }
@@ -134,7 +137,11 @@ async fn login_submit(
         Ok(signed) => {
             let target = match signed.session.state {
                 SessionState::PasswordChangeRequired => "/password".to_owned(),
+                SessionState::SecondFactorRequired if signed.methods.contains(&"phonefactor") => {
+                    "/login/phonefactor".to_owned()
+                }
                 SessionState::SecondFactorRequired => "/login/security-code".to_owned(),
+                SessionState::ActivationRequired => "/phonefactor/activate".to_owned(),
                 _ => safe_next(f.next.as_deref())
                     .unwrap_or(home_for(&signed.user))
                     .to_owned(),
@@ -342,6 +349,7 @@ fn security_code_form(ctx: &Ctx, error: Option<&str>) -> maud::Markup {
                     (field("Security Code", "code", "text", "", error, FieldExtra { required: true, autofocus: true, autocomplete: Some("one-time-code"), hint: Some("6 digits, from your token or the VIP Access app. A temporary security code from your administrator works here too."), ..Default::default() }))
                     div.buttons { button.primary type="submit" { "Verify" } }
                 }
+                p { a href="/login/phonefactor" { "Confirm with PhoneFactor instead" } }
                 form method="post" action="/logout" {
                     (csrf_input(csrf))
                     button.link type="submit" { "Cancel and sign out" }
@@ -382,6 +390,7 @@ async fn security_code_submit(
         Ok(issued) => {
             let target = match (issued.state, live.user.as_ref()) {
                 (SessionState::PasswordChangeRequired, _) => "/password",
+                (SessionState::ActivationRequired, _) => "/phonefactor/activate",
                 (_, Some(u)) => home_for(u),
                 _ => "/",
             };

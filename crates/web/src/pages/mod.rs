@@ -6,6 +6,7 @@ mod audit;
 mod external_auth;
 mod login;
 mod operator;
+mod phonefactor;
 mod security;
 mod users;
 
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(audit::routes())
         .merge(security::routes())
+        .merge(phonefactor::routes())
         .fallback(|| async { error_page(AppError::NotFound) })
 }
 
@@ -285,9 +287,9 @@ pub fn confirm_page(
         html! {
             section.card.narrow {
                 h1 { (title) }
-                (question)
                 form method="post" action=(action) {
                     (csrf_input(csrf))
+                    (question)
                     div.buttons {
                         button.primary.danger[danger] type="submit" { (button) }
                         a.button href="/users" { "Cancel" }

@@ -284,7 +284,7 @@ fn report_message(done: &str, report: &creds::ImportReport) -> Markup {
     }
 }
 
-fn qr_svg(data: &str) -> Markup {
+pub(crate) fn qr_svg(data: &str) -> Markup {
     match qrcode::QrCode::new(data.as_bytes()) {
         // Our own data rendered by the qrcode crate: safe to embed.
         Ok(code) => PreEscaped(

@@ -4,7 +4,7 @@ use super::{PageResult, layout};
 use crate::AppState;
 use crate::extract::PageUser;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use maud::html;
@@ -13,13 +13,41 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/security", get(page_security))
 }
 
-async fn page_security(State(st): State<AppState>, PageUser(me, ctx): PageUser) -> PageResult {
+#[derive(serde::Deserialize, Default)]
+struct SecurityQuery {
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "phonefactor-activated" => "PhoneFactor is active with your new number and mode.",
+        "phonefactor-deactivated" => {
+            "PhoneFactor is deactivated: your sign-ins are no longer confirmed by phone."
+        }
+        _ => return None,
+    })
+}
+
+async fn page_security(
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
+    Query(q): Query<SecurityQuery>,
+) -> PageResult {
+    let error = q
+        .error
+        .as_deref()
+        .filter(|e| *e == "The password is not right.");
+    let pf_card =
+        super::phonefactor::security_card(&st, &me, ctx.csrf_token().unwrap_or_default(), error)
+            .await?;
     let history = {
         let mut conn = st.store.conn().await?;
         gatehouse_store::audit::sign_in_history(&mut conn, me.id, 20).await?
     };
     Ok(layout("Security Settings", Some(&me), ctx.csrf_token(), html! {
         h1 { "Security Settings" }
+        (super::notice(q.notice.as_deref().and_then(notice_text)))
         section.card {
             h2 { "Your profile" }
             dl.props {
@@ -35,10 +63,7 @@ async fn page_security(State(st): State<AppState>, PageUser(me, ctx): PageUser) 
             p { "Changing your password signs you out on every other device." }
             a.button href="/password" { "Change password" }
         }
-        section.card {
-            h2 { "External authentication" }
-            p.muted { "No external authentication is active for your user. Your administrator can order it for you." }
-        }
+        (pf_card)
         section.card {
             h2 { "Recent sign-in activity" }
             div.table-wrap {

@@ -61,6 +61,13 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "credential-disabled" => "The credential was disabled.",
         "credential-enabled" => "The credential was enabled.",
         "credential-synchronized" => "The credential was synchronized.",
+        "fraud-block-cleared" => "The fraud block was cleared; the user can sign in again.",
+        "phonefactor-deactivated" => {
+            "PhoneFactor was deactivated; the user was told by e-mail. Billing continues until you remove it."
+        }
+        "bypass-granted" => {
+            "One-time bypass granted: the user's next sign-in skips PhoneFactor once."
+        }
         _ => return None,
     })
 }
@@ -95,6 +102,26 @@ fn actions_for(viewer: &User, u: &User, ext: &[ExternalAuth]) -> Vec<(&'static s
             a.push(("disable-credential", "Disable Credential"));
         }
     }
+    if let Some(p) = ext.iter().find(|e| e.method == Method::PhoneFactor) {
+        if !a.contains(&(
+            "remove-external-authentication",
+            "Remove External Authentication",
+        )) {
+            a.push((
+                "remove-external-authentication",
+                "Remove External Authentication",
+            ));
+        }
+        if p.state == "blocked" {
+            a.push(("clear-fraud-block", "Clear Fraud Block"));
+        }
+        if p.state == "active" {
+            a.push(("phonefactor-bypass", "Grant One-time Bypass"));
+        }
+        if matches!(p.state, "active" | "awaiting_activation" | "blocked") {
+            a.push(("deactivate-phonefactor", "Deactivate PhoneFactor"));
+        }
+    }
     if viewer.id == u.id {
         // One's own password is changed, not reset (a reset ends one's session).
         a.push(("change-password", "Change Password"));
@@ -116,7 +143,7 @@ fn external_auth_cell(ext: &[ExternalAuth]) -> Markup {
         } @else {
             ul.ext {
                 @for e in ext {
-                    li { (e.label()) " " span class=(format!("badge badge-{}", e.state)) { (e.state) } }
+                    li { (e.label()) " " span class=(format!("badge badge-{}", e.state)) { (e.state_label()) } }
                 }
             }
         }
@@ -259,6 +286,9 @@ async fn user_action_dispatch(
         "synchronize-credential" => format!("/users/{id}/security-code/sync"),
         "disable-credential" => format!("/users/{id}/security-code/disable"),
         "enable-credential" => format!("/users/{id}/security-code/enable"),
+        "clear-fraud-block" => format!("/users/{id}/phonefactor/clear-block"),
+        "phonefactor-bypass" => format!("/users/{id}/phonefactor/bypass"),
+        "deactivate-phonefactor" => format!("/users/{id}/phonefactor/deactivate"),
         a @ ("edit" | "reset-password" | "disable" | "enable" | "delete") => {
             format!("/users/{id}/{a}")
         }

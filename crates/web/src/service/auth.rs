@@ -40,12 +40,20 @@ pub async fn issue_session(
     addr: &str,
     replace: Option<&str>,
 ) -> Result<IssuedSession> {
+    // The CSRF token carries over to the renewed session: it is as secret
+    // as before, and pages and API clients that hold it keep working.
+    let mut csrf_token = None;
     if let Some(old) = replace {
+        match sessions::get(conn, old).await {
+            Ok(s) => csrf_token = Some(s.csrf_token),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
         sessions::delete(conn, old).await?;
     }
     let now = st.now();
     let token = secret::new_token("gh_s_");
-    let csrf_token = secret::new_token("");
+    let csrf_token = csrf_token.unwrap_or_else(|| secret::new_token(""));
     sessions::insert(
         conn,
         &NewSession {

@@ -420,7 +420,7 @@ pub async fn issue_temporary_code(
         ));
     }
     let (user, cred) = user_and_credential(st, caller, id).await?;
-    let code = format!("{:06}", secret::random_below(1_000_000));
+    let code = secret::numeric_code(6);
     let now = st.now();
     let expires = now.plus_minutes(hours * 60);
     let mut tx = st.store.begin().await?;

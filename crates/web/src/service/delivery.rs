@@ -52,9 +52,31 @@ pub async fn deliver_next(st: &AppState) -> Result<bool> {
         tx.commit().await?;
         item
     };
-    let Some(item) = item else {
-        return Ok(false);
+    match item {
+        Some(item) => deliver(st, item).await.map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// Sends one queued message right away (the request that queued it does
+/// this after its commit, so a code is on the phone when the page answers).
+/// If it is already claimed or sent, nothing happens; if this process dies
+/// first, the worker sends it.
+pub async fn deliver_now(st: &AppState, id: i64) -> Result<()> {
+    let item = {
+        let mut tx = st.store.begin().await?;
+        let item = delivery::claim(&mut tx, id, st.now(), LEASE_MS).await?;
+        tx.commit().await?;
+        item
     };
+    match item {
+        Some(item) => deliver(st, item).await,
+        None => Ok(()),
+    }
+}
+
+async fn deliver(st: &AppState, item: Queued) -> Result<()> {
+    let now = st.now();
     let body = match item
         .body
         .as_deref()
@@ -65,11 +87,11 @@ pub async fn deliver_next(st: &AppState) -> Result<bool> {
             let mut tx = st.store.begin().await?;
             delivery::mark_failed(&mut tx, item.id, "body missing or does not open", now).await?;
             tx.commit().await?;
-            return Ok(true);
+            return Ok(());
         }
     };
     let outcome = match (item.kind.as_str(), &st.config.gateway) {
-        ("sms" | "call", None) => return deliver_virtual(st, &item, &body).await.map(|_| true),
+        ("sms" | "call", None) => return deliver_virtual(st, &item, &body).await,
         ("sms", Some(g)) => {
             g.send_sms(&SmsRequest {
                 to: item.destination.clone(),
@@ -121,7 +143,7 @@ pub async fn deliver_next(st: &AppState) -> Result<bool> {
         }
     }
     tx.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 fn idempotency_key(item: &Queued) -> String {

@@ -355,24 +355,37 @@ pub async fn place(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalAuth {
     pub method: Method,
-    /// `active`, `locked` or `disabled` (Symantec); PhoneFactor states come
-    /// with its activation.
+    /// Symantec: `active`, `locked` or `disabled`. PhoneFactor:
+    /// `awaiting_activation`, `active`, `deactivated` or `blocked` (fraud).
     pub state: &'static str,
     pub credential_id: Option<String>,
+    /// PhoneFactor: the mode and masked number, once active.
+    pub detail: Option<String>,
     pub order_number: String,
 }
 
 impl ExternalAuth {
-    /// `Symantec Identity Protection (VSST••••5678)`.
+    /// `Symantec Identity Protection (VSST••••5678)`,
+    /// `PhoneFactor (Text message, +1••••0123)`.
     pub fn label(&self) -> String {
-        match &self.credential_id {
-            Some(id) => {
+        match (&self.credential_id, &self.detail) {
+            (Some(id), _) => {
                 let masked = CredentialId::parse(id)
                     .map(|c| c.masked())
                     .unwrap_or_else(|_| id.clone());
                 format!("{} ({masked})", self.method.label())
             }
-            None => self.method.label().to_owned(),
+            (None, Some(d)) => format!("{} ({d})", self.method.label()),
+            (None, None) => self.method.label().to_owned(),
+        }
+    }
+
+    /// The state as people read it.
+    pub fn state_label(&self) -> &'static str {
+        match self.state {
+            "awaiting_activation" => "awaiting activation",
+            "blocked" => "blocked (fraud)",
+            s => s,
         }
     }
 }
@@ -387,6 +400,7 @@ pub async fn external_auth_for(
     let mut conn = st.store.conn().await?;
     let subs = orders::active_for_users(&mut conn, &ids).await?;
     let creds = credentials::for_users(&mut conn, &ids).await?;
+    let pfs = gatehouse_store::phonefactor::for_users(&mut conn, &ids).await?;
     let now = st.now();
     let mut out: std::collections::HashMap<UserId, Vec<ExternalAuth>> =
         std::collections::HashMap::new();
@@ -395,15 +409,44 @@ pub async fn external_auth_for(
             continue;
         };
         let cred = creds.iter().find(|c| c.user_id == Some(s.user_id));
-        let state = match (method, cred) {
-            (Method::SymantecVip, Some(c)) if !c.enabled => "disabled",
-            (Method::SymantecVip, Some(c)) if c.locked_until.is_some_and(|t| now < t) => "locked",
+        let pf = pfs.iter().find(|p| p.user_id == s.user_id);
+        let state = match (method, cred, pf) {
+            (Method::SymantecVip, Some(c), _) if !c.enabled => "disabled",
+            (Method::SymantecVip, Some(c), _) if c.locked_until.is_some_and(|t| now < t) => {
+                "locked"
+            }
+            (Method::PhoneFactor, _, Some(p)) if p.fraud_blocked_until.is_some_and(|t| now < t) => {
+                "blocked"
+            }
+            (Method::PhoneFactor, _, Some(p)) if p.status == "awaiting_activation" => {
+                "awaiting_activation"
+            }
+            (Method::PhoneFactor, _, Some(p)) if p.status == "deactivated" => "deactivated",
+            (Method::PhoneFactor, _, None) => "awaiting_activation",
             _ => "active",
+        };
+        let detail = match (method, pf) {
+            (Method::PhoneFactor, Some(p)) if p.status == "active" => Some(format!(
+                "{}, {}",
+                p.mode
+                    .as_deref()
+                    .and_then(|m| gatehouse_domain::phonefactor::Mode::parse(m).ok())
+                    .map_or("?", |m| m.label()),
+                p.phone
+                    .as_deref()
+                    .map(gatehouse_domain::phonefactor::mask)
+                    .unwrap_or_default()
+            )),
+            _ => None,
         };
         out.entry(s.user_id).or_default().push(ExternalAuth {
             method,
             state,
-            credential_id: cred.map(|c| c.credential_id.clone()).or(s.credential_id),
+            credential_id: match method {
+                Method::SymantecVip => cred.map(|c| c.credential_id.clone()).or(s.credential_id),
+                Method::PhoneFactor => None,
+            },
+            detail,
             order_number: s.order_number,
         });
     }

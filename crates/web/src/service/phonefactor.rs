@@ -150,7 +150,7 @@ async fn queue_delivery(
     user: &User,
     code: Option<&str>,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<Option<i64>> {
     let portal = &st.config.portal_name;
     let (kind, body) = match mode {
         Mode::Sms => (
@@ -165,26 +165,38 @@ async fn queue_delivery(
                 st.config.phonefactor.sms_code_minutes
             ),
         ),
-        Mode::Call => (
-            "call",
-            format!(
-                "This is {portal}. {} for {}. Press the pound key to {}. If you did not try to sign in, press zero, then pound, to report fraud.",
-                match c.purpose {
-                    "activation" => "Someone is activating phone sign-in confirmation",
-                    _ => "Someone is signing in",
-                },
-                user.username,
-                match c.purpose {
-                    "activation" => "confirm this phone",
-                    _ => "sign in",
-                }
-            ),
-        ),
-        Mode::App => return Ok(()),
+        Mode::Call => ("call", call_prompt(portal, c.purpose, &user.username)),
+        Mode::App => return Ok(None),
     };
     let sealed = st.config.master_key.seal(body.as_bytes(), OUTBOX_AAD);
-    delivery::enqueue(conn, kind, c.phone, "", &sealed, Some(c.id), now).await?;
-    Ok(())
+    let id = delivery::enqueue(conn, kind, c.phone, "", &sealed, Some(c.id), now).await?;
+    Ok(Some(id))
+}
+
+/// After the commit that queued `queued`: send it now; the worker covers
+/// what this misses.
+async fn send_now(st: &AppState, queued: Option<i64>) {
+    if let Some(id) = queued
+        && let Err(e) = super::delivery::deliver_now(st, id).await
+    {
+        tracing::warn!(error = %e, id, "sending at once failed; the delivery worker retries");
+        st.delivery_wake.notify_one();
+    }
+}
+
+/// What a call says: who is calling, why, and which keys to press.
+pub fn call_prompt(portal: &str, purpose: &str, username: &str) -> String {
+    let (what, action) = match purpose {
+        "activation" => (
+            "Someone is activating phone sign-in confirmation",
+            "confirm this phone",
+        ),
+        _ => ("Someone is signing in", "sign in"),
+    };
+    format!(
+        "This is {portal}. {what} for {username}. Press the pound key to {action}. \
+         If you did not try to sign in, press zero, then pound, to report fraud."
+    )
 }
 
 fn code_digest(st: &AppState, challenge: &str, code: &str) -> String {
@@ -246,7 +258,7 @@ pub async fn start_activation(
     }
     let id = secret::new_token("pfc_");
     let policy = st.config.phonefactor;
-    let code = (mode == Mode::Sms).then(secret::one_time_password);
+    let code = (mode == Mode::Sms).then(|| secret::numeric_code(6));
     let code_hash = code.as_deref().map(|c| code_digest(st, &id, c));
     let (pairing, app_secret_sealed, secret_plain) = if mode == Mode::App {
         let token = secret::new_token("gh_p_");
@@ -286,7 +298,7 @@ pub async fn start_activation(
         count_send(st, &mut tx, &user, phone.as_str(), now).await?;
     }
     pf::insert_challenge(&mut tx, &new, now).await?;
-    queue_delivery(st, &mut tx, &new, mode, &user, code.as_deref(), now).await?;
+    let queued = queue_delivery(st, &mut tx, &new, mode, &user, code.as_deref(), now).await?;
     let rec = caller.audit(
         now,
         "phonefactor_activation_start",
@@ -298,7 +310,7 @@ pub async fn start_activation(
     audit::append(&mut tx, &rec).await?;
     let stored = pf::challenge(&mut tx, &id).await?;
     tx.commit().await?;
-    st.delivery_wake.notify_one();
+    send_now(st, queued).await;
     let uri = match (&pairing, &secret_plain) {
         (Some(t), Some(s)) => Some(pairing_uri(st, t, &user, s)),
         _ => None,
@@ -381,11 +393,18 @@ pub async fn verify_activation(
         ],
     )?;
     let now = st.now();
-    let mut tx = st.store.begin().await?;
-    let c = pf::latest_for_session(&mut tx, &live.session.id_hash, Purpose::Activation.as_str())
+    let c = {
+        let mut conn = st.store.conn().await?;
+        pf::latest_for_session(
+            &mut conn,
+            &live.session.id_hash,
+            Purpose::Activation.as_str(),
+        )
         .await?
-        .ok_or_else(|| AppError::invalid("code", "Start the activation first."))?;
-    check_code(st, &mut tx, &c, code, now).await?;
+        .ok_or_else(|| AppError::invalid("code", "Start the activation first."))?
+    };
+    check_code(st, &c, code, now).await?;
+    let mut tx = st.store.begin().await?;
     if !pf::transition(&mut tx, &c.id, &["pending"], "used", now).await? {
         return Err(code_refused());
     }
@@ -404,13 +423,7 @@ fn code_refused() -> AppError {
 
 /// Checks a text-message code against a challenge (constant time), counting
 /// wrong attempts in their own transaction so a failure is remembered.
-async fn check_code(
-    st: &AppState,
-    conn: &mut Conn,
-    c: &Challenge,
-    code: &str,
-    now: Timestamp,
-) -> Result<()> {
+async fn check_code(st: &AppState, c: &Challenge, code: &str, now: Timestamp) -> Result<()> {
     let status = ChallengeStatus::parse(&c.status)
         .unwrap_or(ChallengeStatus::Expired)
         .at(c.expires_at, now);
@@ -433,7 +446,6 @@ async fn check_code(
             pf::transition(&mut tx, &c.id, &["pending"], "denied", now).await?;
         }
         tx.commit().await?;
-        let _ = conn;
         return Err(code_refused());
     }
     Ok(())
@@ -511,7 +523,7 @@ pub async fn start_sign_in(
         .unwrap_or(Mode::Sms);
     let phone = p.phone.clone().unwrap_or_default();
     let id = secret::new_token("pfc_");
-    let code = (mode == Mode::Sms).then(secret::one_time_password);
+    let code = (mode == Mode::Sms).then(|| secret::numeric_code(6));
     let code_hash = code.as_deref().map(|c| code_digest(st, &id, c));
     if mode == Mode::App && p.device_id.is_none() {
         return Err(AppError::invalid(
@@ -539,7 +551,7 @@ pub async fn start_sign_in(
         count_send(st, &mut tx, &user, &phone, now).await?;
     }
     pf::insert_challenge(&mut tx, &new, now).await?;
-    queue_delivery(st, &mut tx, &new, mode, &user, code.as_deref(), now).await?;
+    let queued = queue_delivery(st, &mut tx, &new, mode, &user, code.as_deref(), now).await?;
     let rec = caller.audit(
         now,
         "phonefactor_challenge",
@@ -555,7 +567,7 @@ pub async fn start_sign_in(
     audit::append(&mut tx, &rec).await?;
     let stored = pf::challenge(&mut tx, &id).await?;
     tx.commit().await?;
-    st.delivery_wake.notify_one();
+    send_now(st, queued).await;
     metrics::counter!("gatehouse_phonefactor_challenges_total", "mode" => mode.as_str())
         .increment(1);
     Ok(ChallengeView::of(&stored, now, None))
@@ -582,25 +594,33 @@ pub async fn verify_sign_in(
 ) -> Result<IssuedSession> {
     let user = session_user(live, &[SessionState::SecondFactorRequired])?;
     let now = st.now();
-    let mut tx = st.store.begin().await?;
-    let p = pf::get(&mut tx, user.id)
-        .await?
-        .filter(|p| p.status == "active")
-        .ok_or_else(bad_session)?;
+    let (p, latest) = {
+        let mut conn = st.store.conn().await?;
+        let p = pf::get(&mut conn, user.id)
+            .await?
+            .filter(|p| p.status == "active")
+            .ok_or_else(bad_session)?;
+        let latest =
+            pf::latest_for_session(&mut conn, &live.session.id_hash, Purpose::SignIn.as_str())
+                .await?;
+        (p, latest)
+    };
     if let Some(until) = p.fraud_blocked_until.filter(|t| now < *t) {
         return Err(AppError::Forbidden(blocked_message(until)));
     }
-    let latest =
-        pf::latest_for_session(&mut tx, &live.session.id_hash, Purpose::SignIn.as_str()).await?;
-    let how = match (&latest, p.mode.as_deref()) {
-        (Some(c), _) if c.mode == "sms" => {
-            check_code(st, &mut tx, c, code, now).await?;
+    let sms = latest.as_ref().filter(|c| c.mode == "sms");
+    if let Some(c) = sms {
+        check_code(st, c, code, now).await?;
+    }
+    let mut tx = st.store.begin().await?;
+    let how = match (sms, p.mode.as_deref()) {
+        (Some(c), _) => {
             if !pf::transition(&mut tx, &c.id, &["pending"], "used", now).await? {
                 return Err(code_refused());
             }
             "password and PhoneFactor text message"
         }
-        (_, Some("app")) => {
+        (None, Some("app")) => {
             check_app_code(st, &mut tx, &user, &p, code, now).await?;
             if let Some(c) = &latest {
                 pf::transition(&mut tx, &c.id, &["pending", "approved"], "used", now).await?;
@@ -721,7 +741,8 @@ async fn report_fraud(
     }
     let until = now.plus_minutes(st.config.phonefactor.fraud_block_days * 24 * 60);
     pf::set_fraud_block(conn, c.user_id, until, now).await?;
-    sessions::delete_for_user(conn, c.user_id, None).await?;
+    // Every other session ends; the one that asked can only learn "fraud".
+    sessions::delete_for_user(conn, c.user_id, Some(&c.session_hash)).await?;
     let user = Users::new(Scope::All).get(conn, c.user_id).await?;
     let rec = Caller::anonymous(addr.to_owned(), "web").audit(
         now,
