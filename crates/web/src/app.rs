@@ -56,8 +56,9 @@ pub struct WebConfig {
     pub twilio_auth_token: Option<String>,
     /// Sends e-mail; `None` only logs each message.
     pub mailer: Option<Arc<dyn gatehouse_delivery::Mailer>>,
-    /// Run the delivery worker in this process (off only to hold the queue,
-    /// e.g. on an instance that should not send).
+    /// Send queued texts, calls and e-mail from this process (the worker,
+    /// and requests sending what they queued). Off holds the queue, e.g. on
+    /// an instance that should not send.
     pub delivery_worker: bool,
 }
 

@@ -807,7 +807,11 @@ pub async fn twilio_gather(
 ) -> Result<Response> {
     let params = twilio_checked(&st, &uri, &headers, &body)?;
     // With finishOnKey="#", Twilio leaves the # out: "" is #, "0" is 0#.
-    let keys = match gatehouse_delivery::classify_digits(param(&params, "Digits")) {
+    let digits = param(&params, "Digits");
+    let finished = param(&params, "FinishedOnKey");
+    let keys = match gatehouse_delivery::classify_digits(digits) {
+        // An empty result approves only if # ended it (not a timeout).
+        gatehouse_delivery::KeyPress::Approve if digits.is_empty() && finished != "#" => "*",
         gatehouse_delivery::KeyPress::Approve => "#",
         gatehouse_delivery::KeyPress::Fraud => "0#",
         gatehouse_delivery::KeyPress::Other => "*",

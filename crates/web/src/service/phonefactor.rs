@@ -176,6 +176,9 @@ async fn queue_delivery(
 /// After the commit that queued `queued`: send it now; the worker covers
 /// what this misses.
 async fn send_now(st: &AppState, queued: Option<i64>) {
+    if !st.config.delivery_worker {
+        return;
+    }
     if let Some(id) = queued
         && let Err(e) = super::delivery::deliver_now(st, id).await
     {

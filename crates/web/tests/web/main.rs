@@ -4,6 +4,7 @@
 mod isolation;
 mod ops;
 mod pages;
+mod phonefactor;
 mod signin;
 mod support;
 mod symantec;

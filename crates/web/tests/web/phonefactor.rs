@@ -1,0 +1,709 @@
+//! PhoneFactor: activation, sign-in by text and call, fraud, bypass,
+//! deactivation, abuse limits, the delivery queue and the Twilio gateway.
+
+use crate::support::*;
+use axum::http::StatusCode;
+use gatehouse_domain::UserId;
+use gatehouse_store::delivery;
+use gatehouse_web::service::{Caller, catalog};
+use gatehouse_web::{AppState, WebConfig, router};
+use serde_json::json;
+use std::sync::Arc;
+
+const PHONE: &str = "+14155550123";
+
+impl App {
+    async fn pf_catalog(&self) {
+        self.catalog().await;
+        catalog::set_price(&self.st, &Caller::cli(), "phonefactor", 300, "USD")
+            .await
+            .unwrap();
+    }
+
+    /// Texts on the virtual phone for `phone`, oldest first.
+    async fn texts(&self, phone: &str) -> Vec<String> {
+        let mut conn = self.st.store.conn().await.unwrap();
+        delivery::virtual_messages(&mut conn, phone)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.direction == "out")
+            .map(|m| m.body)
+            .collect()
+    }
+
+    async fn last_code(&self, phone: &str) -> String {
+        let texts = self.texts(phone).await;
+        let last = texts.last().expect("a text message");
+        last.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("a 6-digit code")
+            .to_owned()
+    }
+}
+
+async fn order_pf(admin: &mut Client, user: UserId, key: &str) -> Resp {
+    admin
+        .send_with(
+            axum::http::Method::POST,
+            &format!("/api/v1/users/{}/external-authentication/orders", user.0),
+            Body2::Json(json!({
+                "method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true
+            })),
+            true,
+            &[("idempotency-key", key)],
+        )
+        .await
+}
+
+/// An app with a customer whose user has PhoneFactor ordered.
+async fn ordered(app: &App, prefix: &str) -> Customer {
+    app.pf_catalog().await;
+    let c = app.customer(prefix).await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    let r = order_pf(&mut admin, c.user, &format!("{prefix}-order")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    c
+}
+
+/// Signs the user in and activates PhoneFactor by text message.
+async fn activated(app: &App, c: &Customer) -> Client {
+    let mut u = app.client();
+    let r = u.api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "activation_required", "{}", r.text);
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": "+1 415 555 0123", "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let code = app.last_code(PHONE).await;
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation/verify",
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    u
+}
+
+#[tokio::test]
+async fn activation_then_sign_in_by_text_message_single_use() {
+    let app = spawn_app().await;
+    let c = ordered(&app, "pf1").await;
+    // Before activation the portal is out of reach.
+    let mut u = app.client();
+    u.api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(
+        u.get("/api/v1/users").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(u.get("/security").await.location(), "/phonefactor/activate");
+    // A wrong code is refused and changes nothing; the right one activates
+    // and signs in.
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": "+1 415 555 0123", "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.json()["challenge"]["phone"], "+1••••0123");
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation/verify",
+            json!({"code": "000000"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let code = app.last_code(PHONE).await;
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation/verify",
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(
+        u.get("/api/v1/session").await.json()["state"],
+        "authenticated"
+    );
+
+    let mut s = app.client();
+    let r = s.api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "second_factor_required");
+    assert_eq!(r.json()["methods"], json!(["phonefactor"]));
+    let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
+    assert_eq!(r.json()["challenge"]["mode"], "sms", "{}", r.text);
+    let code = app.last_code(PHONE).await;
+    let r = s
+        .post("/api/v1/login/phonefactor/verify", json!({"code": code}))
+        .await;
+    assert_eq!(r.json()["state"], "authenticated", "{}", r.text);
+
+    // The same code again, in a new sign-in, is refused.
+    let mut t = app.client();
+    t.api_login(&c.user_name(), PASSWORD).await;
+    t.post("/api/v1/login/phonefactor/start", json!({})).await;
+    let r = t
+        .post("/api/v1/login/phonefactor/verify", json!({"code": code}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // An expired code is refused.
+    let fresh = app.last_code(PHONE).await;
+    app.clock.advance_seconds(5 * 60 + 1);
+    let r = t
+        .post("/api/v1/login/phonefactor/verify", json!({"code": fresh}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    // The Users screen and API show the state.
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    let users = admin.get("/api/v1/users").await.json();
+    let me = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == c.user_name())
+        .unwrap()
+        .clone();
+    assert_eq!(me["external_authentication"][0]["method"], "phonefactor");
+    assert_eq!(me["external_authentication"][0]["state"], "active");
+}
+
+#[tokio::test]
+async fn call_approves_with_hash_and_zero_hash_reports_fraud() {
+    let app = spawn_app().await;
+    let c = ordered(&app, "pf2").await;
+    let mut u = activated(&app, &c).await;
+    // Switch to phone call from a signed-in session: re-verified by a call.
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": PHONE, "mode": "call"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let calls = u
+        .get(&format!("/api/v1/virtual-phone/{PHONE}/calls"))
+        .await
+        .json();
+    let call = calls.as_array().unwrap().last().unwrap().clone();
+    assert!(call["prompt"].as_str().unwrap().contains("pound"), "{call}");
+    let r = u
+        .post(
+            &format!(
+                "/api/v1/virtual-phone/{PHONE}/calls/{}/keys",
+                call["id"].as_str().unwrap()
+            ),
+            json!({"digits": "#"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = u.get("/api/v1/me/phonefactor/activation/status").await;
+    assert_eq!(r.json()["status"], "active");
+
+    // Sign-in by call: pending until # is pressed.
+    let mut s = app.client();
+    s.api_login(&c.user_name(), PASSWORD).await;
+    s.post("/api/v1/login/phonefactor/start", json!({})).await;
+    assert_eq!(
+        s.get("/api/v1/login/phonefactor/status").await.json()["status"],
+        "pending"
+    );
+    let calls = s
+        .get(&format!("/api/v1/virtual-phone/{PHONE}/calls"))
+        .await
+        .json();
+    let id = calls.as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.post(
+        &format!("/api/v1/virtual-phone/{PHONE}/calls/{id}/keys"),
+        json!({"digits": "#"}),
+    )
+    .await;
+    let r = s.get("/api/v1/login/phonefactor/status").await;
+    assert_eq!(
+        r.json(),
+        json!({"status": "approved", "state": "authenticated"})
+    );
+    // The ended call cannot be answered again.
+    let r = s
+        .post(
+            &format!("/api/v1/virtual-phone/{PHONE}/calls/{id}/keys"),
+            json!({"digits": "#"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+
+    // 0# reports fraud: refused, blocked, the admins are told, audited.
+    let mut f = app.client();
+    f.api_login(&c.user_name(), PASSWORD).await;
+    f.post("/api/v1/login/phonefactor/start", json!({})).await;
+    let calls = f
+        .get(&format!("/api/v1/virtual-phone/{PHONE}/calls"))
+        .await
+        .json();
+    let id = calls.as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    f.post(
+        &format!("/api/v1/virtual-phone/{PHONE}/calls/{id}/keys"),
+        json!({"digits": "0#"}),
+    )
+    .await;
+    assert_eq!(
+        f.get("/api/v1/login/phonefactor/status").await.json()["status"],
+        "fraud"
+    );
+    // The signed-in session of before was ended too.
+    assert_eq!(
+        s.get("/api/v1/users/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = app.client().api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.json()["error"].as_str().unwrap().contains("fraud"));
+    let mut conn = app.st.store.conn().await.unwrap();
+    let counts = delivery::counts(&mut conn).await.unwrap();
+    drop(conn);
+    assert!(
+        counts.iter().any(|(s, n)| s == "queued" && *n >= 1),
+        "{counts:?}"
+    );
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    let audit = admin.get("/api/v1/audit").await.text;
+    assert!(audit.contains("phonefactor_fraud_report"));
+    // Clear Fraud Block: challenged again.
+    let r = admin
+        .post(
+            &format!("/api/v1/users/{}/phonefactor/clear-block", c.user.0),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = admin
+        .post(
+            &format!("/api/v1/users/{}/phonefactor/clear-block", c.user.0),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = app.client().api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "second_factor_required");
+}
+
+#[tokio::test]
+async fn fraud_reply_bypass_and_deactivation() {
+    let app = spawn_app().await;
+    let c = ordered(&app, "pf3").await;
+    activated(&app, &c).await;
+    // Replying FRAUD to a sign-in code blocks.
+    let mut s = app.client();
+    s.api_login(&c.user_name(), PASSWORD).await;
+    s.post("/api/v1/login/phonefactor/start", json!({})).await;
+    let r = s
+        .post(
+            &format!("/api/v1/virtual-phone/{PHONE}/messages"),
+            json!({"body": "FRAUD"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.get("/api/v1/login/phonefactor/status").await.json()["status"],
+        "fraud"
+    );
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    admin
+        .post(
+            &format!("/api/v1/users/{}/phonefactor/clear-block", c.user.0),
+            json!({}),
+        )
+        .await;
+
+    // One-time bypass: the next sign-in skips the challenge once.
+    let r = admin
+        .post(
+            &format!("/api/v1/users/{}/phonefactor/bypass", c.user.0),
+            json!({"minutes": 99999}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = admin
+        .post(
+            &format!("/api/v1/users/{}/phonefactor/bypass", c.user.0),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = app.client().api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "authenticated");
+    let r = app.client().api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "second_factor_required");
+    // An expired bypass does nothing.
+    admin
+        .post(
+            &format!("/api/v1/users/{}/phonefactor/bypass", c.user.0),
+            json!({"minutes": 5}),
+        )
+        .await;
+    app.clock.advance_seconds(301);
+    let r = app.client().api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "second_factor_required");
+
+    // Another account's administrator can do none of this.
+    let other = app.customer("pf3x").await;
+    let mut stranger = app.signed_in(&other.admin_name()).await;
+    for action in ["deactivate", "clear-block", "bypass"] {
+        let r = stranger
+            .post(
+                &format!("/api/v1/users/{}/phonefactor/{action}", c.user.0),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{action}: {}", r.text);
+    }
+
+    // The user deactivates with their password; then password alone.
+    let mut u = app.client();
+    u.api_login(&c.user_name(), PASSWORD).await;
+    u.post("/api/v1/login/phonefactor/start", json!({})).await;
+    let code = app.last_code(PHONE).await;
+    let r = u
+        .post("/api/v1/login/phonefactor/verify", json!({"code": code}))
+        .await;
+    assert_eq!(r.json()["state"], "authenticated", "{}", r.text);
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/deactivate",
+            json!({"password": "nope"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/deactivate",
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = app.client().api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "authenticated");
+    // Billing continues: the subscription is still active.
+    let users = admin.get("/api/v1/users").await.json();
+    assert!(users.to_string().contains("deactivated"), "{users}");
+    // The administrator deactivating it again is a conflict; activating again works.
+    let r = admin
+        .post(
+            &format!("/api/v1/users/{}/phonefactor/deactivate", c.user.0),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn the_sixth_text_in_15_minutes_is_refused_with_the_wait() {
+    let app = spawn_app().await;
+    let c = ordered(&app, "pf4").await;
+    let mut u = app.client();
+    u.api_login(&c.user_name(), PASSWORD).await;
+    for i in 0..5 {
+        let r = u
+            .post(
+                "/api/v1/me/phonefactor/activation",
+                json!({"phone": PHONE, "mode": "sms"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "send {i}: {}", r.text);
+        app.clock.advance_seconds(60);
+    }
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": PHONE, "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("Try again in 10 minutes"),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.headers["retry-after"], "600");
+    assert_eq!(
+        app.texts(PHONE).await.len(),
+        5,
+        "the refused send sent nothing"
+    );
+    // Premium-rate numbers are refused with a reason.
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": "+44 909 879 0000", "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["field"], "phone");
+    // After the window, sending works again.
+    app.clock.advance_seconds(10 * 60);
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": PHONE, "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_crash_between_queueing_and_sending_loses_nothing_and_duplicates_nothing() {
+    // The first instance queues but never sends (as if it died right after
+    // the commit).
+    let held = WebConfig {
+        delivery_worker: false,
+        ..Default::default()
+    };
+    let app = spawn_app_with(held).await;
+    let c = ordered(&app, "pf5").await;
+    let mut u = app.client();
+    u.api_login(&c.user_name(), PASSWORD).await;
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": PHONE, "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(app.texts(PHONE).await.is_empty());
+
+    // A second process on the same database, with the same master key.
+    let restarted = AppState::new(
+        app.st.store.clone(),
+        app.clock.clone(),
+        WebConfig {
+            master_key: app.st.config.master_key.clone(),
+            ..Default::default()
+        },
+        None,
+    );
+    let _router = router(restarted.clone());
+    // It claims the message and dies while sending: the lease keeps other
+    // workers off until it runs out.
+    {
+        let mut tx = restarted.store.begin().await.unwrap();
+        let claimed = delivery::claim_due(&mut tx, app.clock_now(), 30_000)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(claimed.is_some());
+    }
+    assert!(
+        !gatehouse_web::service::delivery::deliver_next(&restarted)
+            .await
+            .unwrap()
+    );
+    app.clock.advance_seconds(31);
+    assert!(
+        gatehouse_web::service::delivery::deliver_next(&restarted)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !gatehouse_web::service::delivery::deliver_next(&restarted)
+            .await
+            .unwrap()
+    );
+    assert_eq!(app.texts(PHONE).await.len(), 1);
+    // Even a delivery retried after a crash between the phone and "sent"
+    // shows once: the virtual phone keys deliveries by queue entry.
+    let mut conn = app.st.store.conn().await.unwrap();
+    let first = delivery::get(&mut conn, 1).await.unwrap();
+    assert_eq!(first.status, "sent");
+    assert!(first.body.is_none(), "the code is forgotten once sent");
+    assert!(
+        !delivery::virtual_text(
+            &mut conn,
+            PHONE,
+            "out",
+            "again",
+            Some(first.id),
+            app.clock_now()
+        )
+        .await
+        .unwrap()
+    );
+    drop(conn);
+    let code = app.last_code(PHONE).await;
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation/verify",
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
+    use gatehouse_delivery::fake::FakeTwilio;
+    let fake = FakeTwilio::start().await;
+    // The portal listens on a real port so that the fake can call back.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = WebConfig {
+        gateway: Some(Arc::new(fake.gateway("+15005550006"))),
+        twilio_auth_token: Some(fake.auth_token().to_owned()),
+        public_url: base.clone(),
+        ..Default::default()
+    };
+    let app = spawn_app_with(config).await;
+    let served =
+        router(app.st.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, served).await.unwrap() });
+    let c = ordered(&app, "pf6").await;
+    let mut u = app.client();
+    u.api_login(&c.user_name(), PASSWORD).await;
+    // Fictional 555-01xx numbers cannot be used with a real gateway.
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": PHONE, "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let phone = "+14152345678";
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": phone, "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let sent = fake.messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, phone);
+    assert!(
+        sent[0]
+            .idempotency_token
+            .as_deref()
+            .unwrap()
+            .starts_with("gatehouse-outbox-")
+    );
+    let code: String = sent[0]
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation/verify",
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    // The virtual phone is off with a real gateway.
+    assert_eq!(
+        u.get(&format!("/api/v1/virtual-phone/{phone}/messages"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Phone call through Twilio: the fake fetches the TwiML and posts the
+    // keys back, both signed; # approves the change of mode.
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": phone, "mode": "call"}),
+        )
+        .await;
+    let challenge = r.json()["challenge"]["id"].as_str().unwrap().to_owned();
+    let call = fake.calls().last().unwrap().clone();
+    assert!(
+        call.url
+            .ends_with(&format!("/api/v1/telephony/twilio/voice/{challenge}"))
+    );
+    // A gather callback with a wrong signature is refused and changes nothing.
+    let forged = reqwest_post_form(
+        &format!("{base}/api/v1/telephony/twilio/gather/{challenge}"),
+        &[
+            ("Digits", ""),
+            ("FinishedOnKey", "#"),
+            ("CallSid", &call.sid),
+        ],
+        "bm90IGEgc2lnbmF0dXJl",
+    )
+    .await;
+    assert_eq!(forged, 403);
+    assert_eq!(
+        u.get("/api/v1/me/phonefactor/activation/status")
+            .await
+            .json()["status"],
+        "pending"
+    );
+    let answered = fake.answer_call(&call.sid, "#").await.unwrap();
+    assert_eq!(
+        answered.instructions_status, 200,
+        "{}",
+        answered.instructions
+    );
+    assert!(answered.instructions.contains("<Gather"));
+    assert_eq!(answered.status(), 200);
+    assert_eq!(
+        u.get("/api/v1/me/phonefactor/activation/status")
+            .await
+            .json()["status"],
+        "active"
+    );
+}
+
+/// A form POST with an `X-Twilio-Signature`, by hand (no HTTP client in
+/// the dev-dependencies): returns the status code.
+async fn reqwest_post_form(url: &str, params: &[(&str, &str)], signature: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let body: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    let body = body.join("&");
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         X-Twilio-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl App {
+    fn clock_now(&self) -> gatehouse_domain::Timestamp {
+        use gatehouse_domain::Clock;
+        self.clock.now()
+    }
+}
