@@ -54,7 +54,11 @@ async fn quote_normalises_and_explains_every_refusal() {
             "no promo code NOSUCH",
         ),
         (json!({"method": "carrier_pigeon"}), "method", "Choose"),
-        (json!({"method": "phonefactor"}), "method", "not available"),
+        (
+            json!({"method": "phonefactor"}),
+            "method",
+            "has no price yet",
+        ),
         (
             json!({"method": "symantec_vip", "credential_id": "VSST00000001", "security_code": "000000"}),
             "security_code",
@@ -859,6 +863,10 @@ async fn security_code_page_signs_in() {
     assert_eq!(r.location(), "/login/security-code");
     assert_eq!(
         user.get("/security").await.location(),
+        "/login/second-factor"
+    );
+    assert_eq!(
+        user.get("/login/second-factor").await.location(),
         "/login/security-code"
     );
     let page = user.get("/login/security-code").await;
