@@ -55,16 +55,16 @@ struct CodeForm {
 }
 
 /// The session if it is in `state`, else where to go instead.
-fn session_in(ctx: &Ctx, states: &[SessionState]) -> Result<(LiveSession, User), Response> {
+fn session_in(ctx: &Ctx, states: &[SessionState]) -> Result<(LiveSession, User), Redirect> {
     match &ctx.live {
         Some(l) if states.contains(&l.session.state) => match &l.user {
             Some(u) => Ok((l.clone(), u.clone())),
-            None => Err(Redirect::to("/login").into_response()),
+            None => Err(Redirect::to("/login")),
         },
         Some(l) if l.session.state == SessionState::Authenticated => {
-            Err(Redirect::to(l.user.as_ref().map_or("/", home_for)).into_response())
+            Err(Redirect::to(l.user.as_ref().map_or("/", home_for)))
         }
-        _ => Err(Redirect::to("/login").into_response()),
+        _ => Err(Redirect::to("/login")),
     }
 }
 
@@ -204,7 +204,7 @@ async fn login_page(
 async fn page_second_factor(State(st): State<AppState>, ctx: Ctx) -> PageResult {
     let (_, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     let active = svc::own(&st, user.id)
         .await?
@@ -220,7 +220,7 @@ async fn page_second_factor(State(st): State<AppState>, ctx: Ctx) -> PageResult 
 async fn page_login(State(st): State<AppState>, ctx: Ctx) -> PageResult {
     let (live, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     login_page(&st, &ctx, &live, &user, None).await
 }
@@ -228,7 +228,7 @@ async fn page_login(State(st): State<AppState>, ctx: Ctx) -> PageResult {
 async fn login_start(State(st): State<AppState>, ctx: Ctx, Form(f): Form<CsrfForm>) -> PageResult {
     let (live, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     ctx.check_csrf(&f.csrf)?;
     match svc::start_sign_in(&st, &caller_for(&ctx, &user), &live).await {
@@ -254,7 +254,7 @@ async fn login_verify(
 ) -> PageResult {
     let (live, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     ctx.check_csrf(&f.csrf)?;
     match svc::verify_sign_in(&st, &caller_for(&ctx, &user), &live, &f.code).await {
@@ -282,7 +282,7 @@ async fn login_check(
 ) -> PageResult {
     let (live, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     ctx.check_csrf(&f.csrf)?;
     match svc::sign_in_status(&st, &caller_for(&ctx, &user), &live).await {
@@ -429,7 +429,7 @@ async fn page_activate(
 ) -> PageResult {
     let (live, user) = match session_in_activation(&ctx) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     let signed_in = live.session.state == SessionState::Authenticated;
     if q.change.is_none()
@@ -456,7 +456,7 @@ async fn page_activate(
 
 /// Activation is for an `activation_required` session, or a signed-in user
 /// changing number or mode.
-fn session_in_activation(ctx: &Ctx) -> Result<(LiveSession, User), Response> {
+fn session_in_activation(ctx: &Ctx) -> Result<(LiveSession, User), Redirect> {
     match &ctx.live {
         Some(l)
             if matches!(
@@ -466,10 +466,10 @@ fn session_in_activation(ctx: &Ctx) -> Result<(LiveSession, User), Response> {
         {
             match &l.user {
                 Some(u) => Ok((l.clone(), u.clone())),
-                None => Err(Redirect::to("/login").into_response()),
+                None => Err(Redirect::to("/login")),
             }
         }
-        _ => Err(Redirect::to("/login").into_response()),
+        _ => Err(Redirect::to("/login")),
     }
 }
 
@@ -503,7 +503,7 @@ async fn activate_start(
 ) -> PageResult {
     let (live, user) = match session_in_activation(&ctx) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     ctx.check_csrf(&f.csrf)?;
     let signed_in = live.session.state == SessionState::Authenticated;
@@ -567,7 +567,7 @@ async fn activate_verify(
 ) -> PageResult {
     let (live, user) = match session_in_activation(&ctx) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     ctx.check_csrf(&f.csrf)?;
     let signed_in = live.session.state == SessionState::Authenticated;
@@ -619,7 +619,7 @@ async fn activate_check(
 ) -> PageResult {
     let (live, user) = match session_in_activation(&ctx) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     ctx.check_csrf(&f.csrf)?;
     let signed_in = live.session.state == SessionState::Authenticated;
