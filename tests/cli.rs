@@ -232,3 +232,293 @@ async fn audit_verify_names_the_first_tampered_entry() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("entry 2"), "{out}");
 }
+
+/// A tiny HTTP/1.1 client for the process tests: one request per
+/// connection, cookies and the CSRF token kept by hand.
+mod http {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    pub struct Client {
+        pub port: u16,
+        pub cookie: Option<String>,
+        pub csrf: Option<String>,
+    }
+
+    pub struct Resp {
+        pub status: u16,
+        pub body: String,
+        pub headers: String,
+    }
+
+    impl Client {
+        pub fn new(port: u16) -> Self {
+            Self {
+                port,
+                cookie: None,
+                csrf: None,
+            }
+        }
+
+        pub fn send(
+            &mut self,
+            method: &str,
+            path: &str,
+            body: Option<&str>,
+            extra: &[(&str, &str)],
+        ) -> Resp {
+            let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+            let body = body.unwrap_or("");
+            let mut req = format!(
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+            if let Some(c) = &self.cookie {
+                req.push_str(&format!("Cookie: {c}\r\n"));
+            }
+            if let Some(t) = &self.csrf {
+                req.push_str(&format!("X-CSRF-Token: {t}\r\n"));
+            }
+            for (k, v) in extra {
+                req.push_str(&format!("{k}: {v}\r\n"));
+            }
+            req.push_str("\r\n");
+            req.push_str(body);
+            s.write_all(req.as_bytes()).unwrap();
+            let mut raw = String::new();
+            s.read_to_string(&mut raw).unwrap();
+            let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+            for line in head.lines() {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("set-cookie: ") {
+                    let len = v.len();
+                    let original = &line[line.len() - len..];
+                    self.cookie = Some(original.split(';').next().unwrap().to_owned());
+                }
+            }
+            // Chunked bodies: keep it simple, the JSON is in one chunk.
+            let body = if head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked")
+            {
+                body.split_once("\r\n")
+                    .map_or("", |(_, rest)| rest)
+                    .rsplit_once("\r\n0")
+                    .map_or("", |(b, _)| b)
+                    .to_owned()
+            } else {
+                body.to_owned()
+            };
+            Resp {
+                status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+                body,
+                headers: head.to_owned(),
+            }
+        }
+
+        pub fn login(&mut self, username: &str, password: &str) -> Resp {
+            self.refresh();
+            let r = self.send(
+                "POST",
+                "/api/v1/login",
+                Some(&format!(
+                    r#"{{"username":"{username}","password":"{password}"}}"#
+                )),
+                &[],
+            );
+            self.refresh();
+            r
+        }
+
+        pub fn refresh(&mut self) {
+            let r = self.send("GET", "/api/v1/session", None, &[]);
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+            if let Some(t) = v["csrf_token"].as_str() {
+                self.csrf = Some(t.to_owned());
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_server(dir: &Path, port: u16, worker: bool) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env(
+            "GATEHOUSE_DELIVERY_WORKER",
+            if worker { "true" } else { "false" },
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gatehouse serve");
+    for _ in 0..300 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if out.starts_with("HTTP/1.1 200") {
+                return child;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the server did not start");
+}
+
+/// SIGKILL between queueing a text and sending it: after a restart the text
+/// arrives exactly once, and its code still works.
+#[test]
+fn a_killed_server_loses_no_queued_text_and_sends_none_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    last_line(&gatehouse(d, &["migrate"], None));
+    gatehouse(
+        d,
+        &[
+            "price",
+            "set",
+            "--method",
+            "phonefactor",
+            "--amount",
+            "300",
+            "--currency",
+            "USD",
+        ],
+        None,
+    );
+    let msa = d.join("msa.txt");
+    std::fs::write(&msa, "MSA\n").unwrap();
+    gatehouse(
+        d,
+        &[
+            "msa",
+            "publish",
+            "--version",
+            "1",
+            "--file",
+            msa.to_str().unwrap(),
+        ],
+        None,
+    );
+    let account = last_line(&gatehouse(
+        d,
+        &["account", "create", "--name", "Kill Test"],
+        None,
+    ));
+    let pw = "Correct-Horse-Battery-9";
+    last_line(&gatehouse(
+        d,
+        &[
+            "user",
+            "create",
+            "--account",
+            &account,
+            "--username",
+            "kadmin",
+            "--email",
+            "k@example.test",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some(pw),
+    ));
+    let uid = last_line(&gatehouse(
+        d,
+        &[
+            "user",
+            "create",
+            "--account",
+            &account,
+            "--username",
+            "kuser",
+            "--email",
+            "u@example.test",
+            "--role",
+            "user",
+            "--password-stdin",
+        ],
+        Some(pw),
+    ));
+
+    let port = free_port();
+    let mut server = start_server(d, port, false);
+    let mut admin = http::Client::new(port);
+    assert_eq!(admin.login("kadmin", pw).status, 200);
+    let r = admin.send(
+        "POST",
+        &format!("/api/v1/users/{uid}/external-authentication/orders"),
+        Some(r#"{"method":"phonefactor","msa_version":"1","msa_acknowledged":true}"#),
+        &[("Idempotency-Key", "kill-1")],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut user = http::Client::new(port);
+    assert!(user.login("kuser", pw).body.contains("activation_required"));
+    let r = user.send(
+        "POST",
+        "/api/v1/me/phonefactor/activation",
+        Some(r#"{"phone":"+14155550123","mode":"sms"}"#),
+        &[],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let messages = |c: &mut http::Client| -> Vec<serde_json::Value> {
+        let r = c.send(
+            "GET",
+            "/api/v1/virtual-phone/+14155550123/messages",
+            None,
+            &[],
+        );
+        serde_json::from_str::<serde_json::Value>(&r.body)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", r.headers, r.body))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(
+        messages(&mut user).is_empty(),
+        "this instance holds the queue"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let mut server = start_server(d, port, true);
+    let mut seen = vec![];
+    for _ in 0..100 {
+        seen = messages(&mut user);
+        if !seen.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let after = messages(&mut user);
+    assert_eq!(after.len(), 1, "exactly one text: {after:?}");
+    assert_eq!(seen.len(), 1);
+    let body = after[0]["body"].as_str().unwrap();
+    let code: String = body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    let r = user.send(
+        "POST",
+        "/api/v1/me/phonefactor/activation/verify",
+        Some(&format!(r#"{{"code":"{code}"}}"#)),
+        &[],
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
