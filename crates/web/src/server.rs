@@ -53,6 +53,14 @@ async fn housekeeping(st: AppState) {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "session purge failed"),
                 }
+                // Finished PhoneFactor challenges are kept a month for
+                // investigations (the audit log keeps the story for good).
+                let month_ago = st.now().plus_minutes(-30 * 24 * 60);
+                if let Err(e) =
+                    gatehouse_store::phonefactor::purge_challenges(&mut conn, month_ago).await
+                {
+                    tracing::warn!(error = %e, "challenge purge failed");
+                }
             }
             Err(e) => tracing::warn!(error = %e, "session purge: no connection"),
         }

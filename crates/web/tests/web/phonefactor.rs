@@ -707,3 +707,164 @@ impl App {
         self.clock.now()
     }
 }
+
+#[tokio::test]
+async fn the_pages_work_without_javascript() {
+    let app = spawn_app().await;
+    let c = ordered(&app, "pf7").await;
+    let mut u = app.client();
+    let r = u.page_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.location(), "/phonefactor/activate");
+    assert_eq!(u.get("/users").await.location(), "/phonefactor/activate");
+    let page = u.get("/phonefactor/activate").await;
+    for label in [
+        "Activate PhoneFactor",
+        "Phone number",
+        "Phone call",
+        "Text message",
+        "Mobile app",
+    ] {
+        assert!(page.text.contains(label), "{label}");
+    }
+    let csrf = Client::csrf_in(&page.text);
+    // A bad number: the error is next to the field, nothing is sent.
+    let r = u
+        .form(
+            "/phonefactor/activate",
+            &[
+                ("csrf", &csrf),
+                ("country", "US"),
+                ("phone", "12"),
+                ("mode", "sms"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text.contains("f-phone-error"), "{}", r.text);
+    assert!(app.texts(PHONE).await.is_empty());
+    // National format with the country selector.
+    let r = u
+        .form(
+            "/phonefactor/activate",
+            &[
+                ("csrf", &csrf),
+                ("country", "US"),
+                ("phone", "(415) 555-0123"),
+                ("mode", "sms"),
+            ],
+        )
+        .await;
+    assert!(r.text.contains("Verify"), "{}", r.text);
+    let code = app.last_code(PHONE).await;
+    let r = u
+        .form(
+            "/phonefactor/activate/verify",
+            &[("csrf", &csrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(r.location(), "/security");
+    let page = u.get("/security").await;
+    assert!(page.text.contains("Text message") && page.text.contains("+1••••0123"));
+
+    // Sign-in by text message through the pages.
+    let mut s = app.client();
+    let r = s.page_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.location(), "/login/phonefactor");
+    let page = s.get("/login/phonefactor").await;
+    assert!(page.text.contains("Text me a code"));
+    let csrf = Client::csrf_in(&page.text);
+    s.form("/login/phonefactor/start", &[("csrf", &csrf)]).await;
+    let page = s.get("/login/phonefactor").await;
+    assert!(page.text.contains("Send again"));
+    let r = s
+        .form(
+            "/login/phonefactor/verify",
+            &[("csrf", &csrf), ("code", "999999")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let code = app.last_code(PHONE).await;
+    let r = s
+        .form(
+            "/login/phonefactor/verify",
+            &[("csrf", &csrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(r.location(), "/security");
+
+    // Switch to a phone call; "I answered" before and after pressing #.
+    let page = s.get("/phonefactor/activate?change=1").await;
+    let csrf = Client::csrf_in(&page.text);
+    let r = s
+        .form(
+            "/phonefactor/activate",
+            &[("csrf", &csrf), ("phone", PHONE), ("mode", "call")],
+        )
+        .await;
+    assert!(r.text.contains("I answered"), "{}", r.text);
+    let r = s
+        .form("/phonefactor/activate/check", &[("csrf", &csrf)])
+        .await;
+    assert!(r.text.contains("Not confirmed yet"));
+    let vp = s
+        .get(&format!("/virtual-phone?number={}", "%2B14155550123"))
+        .await;
+    assert!(
+        vp.text.contains("Incoming call") && vp.text.contains("Press #"),
+        "{}",
+        vp.text
+    );
+    let call = {
+        let mut conn = app.st.store.conn().await.unwrap();
+        delivery::virtual_calls(&mut conn, PHONE)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+    };
+    let vcsrf = Client::csrf_in(&vp.text);
+    let r = s
+        .form(
+            "/virtual-phone/keys",
+            &[
+                ("csrf", &vcsrf),
+                ("number", PHONE),
+                ("call", &call.id),
+                ("digits", "#"),
+            ],
+        )
+        .await;
+    assert!(r.location().starts_with("/virtual-phone?number="));
+    let r = s
+        .form("/phonefactor/activate/check", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.location(), "/security?notice=phonefactor-activated");
+
+    // The administrator's Actions: Deactivate PhoneFactor, with a confirmation.
+    let mut admin = app.client();
+    admin.page_login(&c.admin_name(), PASSWORD).await;
+    let users = admin.get("/users").await;
+    assert!(
+        users.text.contains("PhoneFactor (Phone call, +1••••0123)"),
+        "{}",
+        users.text
+    );
+    assert!(
+        users.text.contains("Deactivate PhoneFactor")
+            && users.text.contains("Grant One-time Bypass")
+    );
+    let page = admin
+        .get(&format!("/users/{}/phonefactor/deactivate", c.user.0))
+        .await;
+    let csrf = Client::csrf_in(&page.text);
+    let r = admin
+        .form(
+            &format!("/users/{}/phonefactor/deactivate", c.user.0),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.location(), "/users?notice=phonefactor-deactivated");
+    assert!(admin.get("/users").await.text.contains("deactivated"));
+    let r = app.client().page_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.location(), "/security");
+}
