@@ -157,6 +157,9 @@ pub struct ActivationRequest {
     pub country: Option<String>,
     /// `call`, `sms` or `app`.
     pub mode: String,
+    /// The user's password: needed to change an active PhoneFactor from a
+    /// signed-in session.
+    pub password: Option<String>,
 }
 
 /// Starts activation (or a change of number or mode) with a first challenge.
@@ -176,6 +179,7 @@ pub async fn activation_start(
         &req.phone,
         req.country.as_deref(),
         &req.mode,
+        req.password.as_deref(),
     )
     .await?;
     Ok((

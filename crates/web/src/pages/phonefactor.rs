@@ -354,9 +354,11 @@ struct ActivateForm {
     phone: String,
     #[serde(default)]
     mode: String,
+    password: Option<String>,
 }
 
 struct ActivateErrors<'a> {
+    password: Option<String>,
     phone: Option<String>,
     mode: Option<String>,
     form: Option<String>,
@@ -407,6 +409,9 @@ fn activate_form(ctx: &Ctx, user: &User, signed_in: bool, e: &ActivateErrors<'_>
                         }
                         @if let Some(m) = &e.mode { p.error role="alert" { (m) } }
                     }
+                    @if signed_in {
+                        (field("Your password", "password", "password", "", e.password.as_deref(), FieldExtra { optional: true, autocomplete: Some("current-password"), hint: Some("Needed to change an active PhoneFactor."), ..Default::default() }))
+                    }
                     div.buttons { button.primary type="submit" { "Continue" } }
                 }
                 @if !signed_in {
@@ -445,6 +450,7 @@ async fn page_activate(
         &user,
         signed_in,
         &ActivateErrors {
+            password: None,
             phone: None,
             mode: None,
             form: None,
@@ -514,6 +520,7 @@ async fn activate_start(
         &f.phone,
         Some(&f.country),
         &f.mode,
+        f.password.as_deref(),
     )
     .await
     {
@@ -528,18 +535,28 @@ async fn activate_start(
             let msg = e.message();
             let errors = match e.field() {
                 Some("phone") | Some("country") => ActivateErrors {
+                    password: None,
                     phone: Some(msg),
                     mode: None,
                     form: None,
                     values: &f,
                 },
                 Some("mode") => ActivateErrors {
+                    password: None,
                     phone: None,
                     mode: Some(msg),
                     form: None,
                     values: &f,
                 },
+                Some("password") => ActivateErrors {
+                    password: Some(msg),
+                    phone: None,
+                    mode: None,
+                    form: None,
+                    values: &f,
+                },
                 _ => ActivateErrors {
+                    password: None,
                     phone: None,
                     mode: None,
                     form: Some(msg),
@@ -596,6 +613,7 @@ async fn activate_verify(
                             &user,
                             signed_in,
                             &ActivateErrors {
+                                password: None,
                                 phone: None,
                                 mode: None,
                                 form: Some(e.message()),
@@ -651,6 +669,7 @@ async fn activate_check(
                 &user,
                 signed_in,
                 &ActivateErrors {
+                    password: None,
                     phone: None,
                     mode: None,
                     form: Some(msg.into()),

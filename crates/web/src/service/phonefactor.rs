@@ -237,6 +237,7 @@ pub async fn start_activation(
     phone_input: &str,
     region: Option<&str>,
     mode_input: &str,
+    password_input: Option<&str>,
 ) -> Result<ChallengeView> {
     let user = session_user(
         live,
@@ -247,6 +248,30 @@ pub async fn start_activation(
     )?;
     let mode = Mode::parse(mode_input)?;
     let phone = parse_phone(st, phone_input, region)?;
+    // Changing an active factor needs the password again (ASVS 2.5/3.7):
+    // a stolen session must not move sign-in confirmations to another phone.
+    if live.session.state == SessionState::Authenticated
+        && own(st, user.id)
+            .await?
+            .is_some_and(|p| p.status == "active")
+    {
+        let given = password_input.unwrap_or("").to_owned();
+        if given.is_empty() {
+            return Err(AppError::invalid(
+                "password",
+                "Enter your password to change the number or mode.",
+            ));
+        }
+        let phc = {
+            let mut conn = st.store.conn().await?;
+            Users::new(Scope::Own(user.id))
+                .password_hash(&mut conn, user.id)
+                .await?
+        };
+        if !st.hashing(move || password::verify(&given, &phc)).await? {
+            return Err(AppError::invalid("password", "The password is not right."));
+        }
+    }
     let now = st.now();
     let mut tx = st.store.begin().await?;
     let Some(current) = pf::get(&mut tx, user.id).await? else {

@@ -184,6 +184,25 @@ async fn call_approves_with_hash_and_zero_hash_reports_fraud() {
             json!({"phone": PHONE, "mode": "call"}),
         )
         .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the password is needed"
+    );
+    assert_eq!(r.json()["field"], "password");
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": PHONE, "mode": "call", "password": "wrong"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": PHONE, "mode": "call", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let calls = u
         .get(&format!("/api/v1/virtual-phone/{PHONE}/calls"))
@@ -623,7 +642,7 @@ async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
     let r = u
         .post(
             "/api/v1/me/phonefactor/activation",
-            json!({"phone": phone, "mode": "call"}),
+            json!({"phone": phone, "mode": "call", "password": PASSWORD}),
         )
         .await;
     let challenge = r.json()["challenge"]["id"].as_str().unwrap().to_owned();
@@ -798,7 +817,12 @@ async fn the_pages_work_without_javascript() {
     let r = s
         .form(
             "/phonefactor/activate",
-            &[("csrf", &csrf), ("phone", PHONE), ("mode", "call")],
+            &[
+                ("csrf", &csrf),
+                ("phone", PHONE),
+                ("mode", "call"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert!(r.text.contains("I answered"), "{}", r.text);
