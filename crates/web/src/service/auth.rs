@@ -391,6 +391,41 @@ pub async fn finish_sign_in(
     Ok(issued)
 }
 
+/// Whether `input` is `user`'s password (a re-authentication before a
+/// sensitive change). Argon2 runs on the hashing threads.
+pub async fn verify_own_password(st: &AppState, user: &User, input: &str) -> Result<bool> {
+    let phc = {
+        let mut conn = st.store.conn().await?;
+        Users::new(Scope::Own(user.id))
+            .password_hash(&mut conn, user.id)
+            .await?
+    };
+    let given = input.to_owned();
+    st.hashing(move || password::verify(&given, &phc)).await
+}
+
+/// Audits a refused sensitive action in a transaction of its own.
+pub async fn audit_refusal(
+    st: &AppState,
+    caller: &Caller,
+    user: &User,
+    action: &str,
+    detail: &str,
+) -> Result<()> {
+    let mut tx = st.store.begin().await?;
+    let rec = caller.audit(
+        st.now(),
+        action,
+        user_target(user),
+        "failure",
+        Some(user.account_id.0),
+        detail,
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
@@ -409,23 +444,15 @@ pub async fn change_password(
         .clone()
         .ok_or_else(|| AppError::Unauthorized("Sign in first.".into()))?;
     let users = Users::new(Scope::Own(user.id));
-    let phc = {
-        let mut conn = st.store.conn().await?;
-        users.password_hash(&mut conn, user.id).await?
-    };
-    let cur = current.to_owned();
-    if !st.hashing(move || password::verify(&cur, &phc)).await? {
-        let mut tx = st.store.begin().await?;
-        let rec = caller.audit(
-            st.now(),
+    if !verify_own_password(st, &user, current).await? {
+        audit_refusal(
+            st,
+            caller,
+            &user,
             "password_change",
-            user_target(&user),
-            "failure",
-            Some(user.account_id.0),
             "current password wrong",
-        );
-        audit::append(&mut tx, &rec).await?;
-        tx.commit().await?;
+        )
+        .await?;
         return Err(AppError::invalid(
             "current_password",
             "The current password is not right.",

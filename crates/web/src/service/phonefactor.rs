@@ -17,7 +17,7 @@ use gatehouse_domain::phonefactor::{
     number_match,
 };
 use gatehouse_domain::session::SessionState;
-use gatehouse_domain::{Method, Timestamp, UserId, oath, password, secret};
+use gatehouse_domain::{Method, Timestamp, UserId, oath, secret};
 use gatehouse_store::phonefactor::{self as pf, Challenge, NewChallenge, PhoneFactor};
 use gatehouse_store::{
     Conn, Scope, StoreError, User, Users, audit, delivery, orders, sessions, throttle,
@@ -262,13 +262,15 @@ pub async fn start_activation(
                 "Enter your password to change the number or mode.",
             ));
         }
-        let phc = {
-            let mut conn = st.store.conn().await?;
-            Users::new(Scope::Own(user.id))
-                .password_hash(&mut conn, user.id)
-                .await?
-        };
-        if !st.hashing(move || password::verify(&given, &phc)).await? {
+        if !auth::verify_own_password(st, &user, &given).await? {
+            auth::audit_refusal(
+                st,
+                caller,
+                &user,
+                "phonefactor_activation_start",
+                "password wrong",
+            )
+            .await?;
             return Err(AppError::invalid("password", "The password is not right."));
         }
     }
@@ -1050,25 +1052,8 @@ pub async fn deactivate_own(
     user: &User,
     password_input: &str,
 ) -> Result<()> {
-    let phc = {
-        let mut conn = st.store.conn().await?;
-        Users::new(Scope::Own(user.id))
-            .password_hash(&mut conn, user.id)
-            .await?
-    };
-    let pw = password_input.to_owned();
-    if !st.hashing(move || password::verify(&pw, &phc)).await? {
-        let mut tx = st.store.begin().await?;
-        let rec = caller.audit(
-            st.now(),
-            "phonefactor_deactivate",
-            user_target(user),
-            "failure",
-            Some(user.account_id.0),
-            "password wrong",
-        );
-        audit::append(&mut tx, &rec).await?;
-        tx.commit().await?;
+    if !auth::verify_own_password(st, user, password_input).await? {
+        auth::audit_refusal(st, caller, user, "phonefactor_deactivate", "password wrong").await?;
         return Err(AppError::Unauthorized("The password is not right.".into()));
     }
     deactivate(st, caller, user, "by the user").await
