@@ -160,23 +160,27 @@ async function answerCall(number, button) {
 // --- the pages ------------------------------------------------------------
 
 /** Activate PhoneFactor's first step: number and mode, Continue. */
-async function chooseNumberAndMode(page, number, mode) {
+async function chooseNumberAndMode(page, number, mode, password) {
   assert.equal(await heading(page), 'Activate PhoneFactor');
   await page.getByLabel('Phone number', { exact: true }).fill(number);
   await page.getByRole('radio', { name: mode, exact: true }).check();
+  if (password !== undefined) {
+    // Changing an active PhoneFactor asks for the password again.
+    await page.getByLabel(/^Your password/).fill(password);
+  }
   await submit(page, 'Continue');
   assert.equal(await heading(page), 'Activate PhoneFactor');
   assert.match(await mainText(page), /Step 2 of 2/, await mainText(page));
 }
 
-/** From Security Settings: "Change number or mode". */
-async function changeNumberOrMode(page, number, mode) {
+/** From Security Settings: "Change number or mode" (with the password). */
+async function changeNumberOrMode(page, number, mode, password) {
   await page.goto('/security');
   await Promise.all([
     page.waitForURL('**/phonefactor/activate?change=1'),
     page.getByRole('link', { name: 'Change number or mode' }).click(),
   ]);
-  await chooseNumberAndMode(page, number, mode);
+  await chooseNumberAndMode(page, number, mode, password);
 }
 
 /** Signs in with the password and expects the PhoneFactor confirmation page. */
@@ -256,7 +260,7 @@ test('the next sign-in: "Text me a code", the code from the virtual phone, Verif
 });
 
 test('frank changes to Phone call in Security Settings and signs in by call: "Call me", Press # on the phone, "I answered"', async () => {
-  await changeNumberOrMode(frank, FRANK_PHONE, 'Phone call');
+  await changeNumberOrMode(frank, FRANK_PHONE, 'Phone call', people.frank.password);
   assert.match(await mainText(frank), /We are calling/);
   assert.match(await answerCall(FRANK_PHONE, 'Press #'), /the sign-in was confirmed/);
   // The page checks by itself every two seconds and then goes on.
@@ -274,7 +278,7 @@ test('frank changes to Phone call in Security Settings and signs in by call: "Ca
 });
 
 test('frank changes to Mobile app: the authenticator pairs from the page\'s link and approves with the number shown; then signs in with the app', async () => {
-  await changeNumberOrMode(frank, FRANK_PHONE, 'Mobile app');
+  await changeNumberOrMode(frank, FRANK_PHONE, 'Mobile app', people.frank.password);
   assert.equal(await frank.locator('.qr svg').count(), 1, 'a QR code');
   const link = (await frank.locator('code.pairing').innerText()).trim();
   assert.match(link, /^gatehouse-authenticator:\/\/pair\?/);
