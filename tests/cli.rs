@@ -349,7 +349,7 @@ fn free_port() -> u16 {
 }
 
 fn start_server(dir: &Path, port: u16, worker: bool) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .arg("--data-dir")
         .arg(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -374,6 +374,8 @@ fn start_server(dir: &Path, port: u16, worker: bool) -> std::process::Child {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start");
 }
 

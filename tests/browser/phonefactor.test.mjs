@@ -304,15 +304,7 @@ test('frank changes to Mobile app: the authenticator pairs from the page\'s link
   });
 });
 
-// Known server bug (reported): from an activation_required session, app.js's
-// poll of GET /api/v1/me/phonefactor/activation/status completes the sign-in
-// and renews the session; the form it then submits to
-// /phonefactor/activate/check finds no activation for the renewed session and
-// shows "Start the activation." instead of going on to Security Settings.
-// PhoneFactor is active all the same, so the tests after this one hold.
-const ACTIVATION_POLL_BUG = 'server bug: the activation page\'s own check ends on "Start the activation." after a call/app activation from the first sign-in';
-
-test('gina activates PhoneFactor by phone call at her first sign-in; the page goes on by itself', { todo: ACTIVATION_POLL_BUG }, async () => {
+test('gina activates PhoneFactor by phone call at her first sign-in; the page goes on by itself', async () => {
   await withPage(async (page) => {
     await signIn(page, people.gina.username, people.gina.password);
     assert.equal(pathOf(page), '/phonefactor/activate');

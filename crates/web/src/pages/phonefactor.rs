@@ -659,6 +659,16 @@ async fn activate_check(
             Some("Not confirmed yet. Answer the call or the app, then try again."),
         )
         .into_response()),
+        // The poll of the status API may already have renewed the session
+        // (the activation signed the user in): nothing is left to check.
+        ("none", _)
+            if live.session.state == SessionState::Authenticated
+                && svc::own(&st, user.id)
+                    .await?
+                    .is_some_and(|p| p.status == "active") =>
+        {
+            Ok(Redirect::to(home_for(&user)).into_response())
+        }
         (_, v) => {
             let values = ActivateForm::default();
             let msg = v
