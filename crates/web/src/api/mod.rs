@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod billing;
 mod catalog;
 mod external;
 mod session;
@@ -14,6 +15,8 @@ use axum::extract::{FromRequest, Request};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
+
+pub use billing::csv_response as billing_csv_response;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -71,6 +74,13 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens/soft", post(catalog::token_soft))
         .route("/api-clients", post(catalog::api_client_create))
         .route("/orders/{number}", get(catalog::order_get))
+        .route("/billing/statements", get(billing::billing_statements))
+        .route(
+            "/billing/statements/csv",
+            get(billing::billing_statements_csv),
+        )
+        .route("/billing/current", get(billing::billing_current))
+        .route("/billing/run", post(billing::billing_run))
         .fallback(|| async { AppError::NotFound })
 }
 
@@ -125,6 +135,10 @@ pub fn openapi_routes() -> Router<AppState> {
         catalog::token_soft,
         catalog::api_client_create,
         catalog::order_get,
+        billing::billing_statements,
+        billing::billing_statements_csv,
+        billing::billing_current,
+        billing::billing_run,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecurityAddon)
