@@ -91,12 +91,12 @@ async fn main() -> Result<(), Error> {
 
         // Subscription i: user i / 2, method by parity.
         let spec = |i: usize| {
-            let method = if i % 2 == 0 {
+            let method = if i.is_multiple_of(2) {
                 "symantec_vip"
             } else {
                 "phonefactor"
             };
-            let price: i64 = if i % 2 == 0 { 500 } else { 300 };
+            let price: i64 = if i.is_multiple_of(2) { 500 } else { 300 };
             let day = (i as i64 * 7 + a as i64) % period.days();
             let (start, end) = match i % 10 {
                 0..=6 => (period.start().0 - (10 + day) * DAY, None),
@@ -106,9 +106,9 @@ async fn main() -> Result<(), Error> {
                     Some(period.start().0 + day * DAY + 7_200_000),
                 ),
             };
-            let promo: Option<(&str, i64, Option<i64>)> = if i % 5 == 0 {
+            let promo: Option<(&str, i64, Option<i64>)> = if i.is_multiple_of(5) {
                 Some(("percent", 50, Some(3)))
-            } else if i % 7 == 0 {
+            } else if i.is_multiple_of(7) {
                 Some(("amount", 100, None))
             } else {
                 None

@@ -76,6 +76,8 @@ fn terms(s: &ChargeSource) -> Result<Terms> {
 
 /// Charges of `period` grouped into one statement per account (accounts
 /// without a charged day get none), counting days up to `until` if given.
+/// Lines are ordered by user and method, then as ordered; statements by
+/// account number.
 fn compute(
     period: Period,
     sources: &[ChargeSource],
@@ -124,6 +126,11 @@ fn compute(
                 });
             }
         }
+    }
+    for s in &mut out {
+        // Stable: one user's subscriptions to a method stay in order.
+        s.lines
+            .sort_by(|a, b| (&a.username, &a.method).cmp(&(&b.username, &b.method)));
     }
     out.sort_by(|a, b| a.account_number.cmp(&b.account_number));
     Ok(out)

@@ -619,7 +619,11 @@ async fn billing_pages_for_administrators_and_the_operator() {
     assert!(page.text.contains("href=\"/billing\""), "navigation link");
     assert!(page.text.contains("Current charges, 2026-04 so far"));
     // amy and ben's two subscriptions run on: 2 days each of April.
-    assert!(page.text.contains("amy") && page.text.contains("ben"));
+    assert!(page.text.contains("<td>amy</td>") && page.text.contains("<td>ben</td>"));
+    assert!(
+        !page.text.contains("<td>eve</td>") && !page.text.contains("<td>fay</td>"),
+        "nothing of another account"
+    );
     assert!(page.text.contains("No statements yet"));
     assert!(
         !page.text.contains("Run billing"),
