@@ -334,7 +334,10 @@ pub fn csv_record<S: AsRef<str>>(fields: &[S]) -> String {
             out.push(',');
         }
         let f = f.as_ref();
-        let numeric = !f.is_empty() && f.parse::<f64>().is_ok();
+        let digits = f.strip_prefix('-').unwrap_or(f);
+        let numeric = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && digits.bytes().filter(|b| *b == b'.').count() <= 1;
         let mut text = String::new();
         if !numeric && f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
             text.push('\'');
@@ -606,6 +609,10 @@ mod tests {
         assert_eq!(
             csv_record(&["a", "b,c", "say \"hi\"", "=SUM(A1)", "-3", "12.50"]),
             "a,\"b,c\",\"say \"\"hi\"\"\",'=SUM(A1),-3,12.50\r\n"
+        );
+        assert_eq!(
+            csv_record(&["-inf", "+1", "@x", "-", "1.2.3"]),
+            "'-inf,'+1,'@x,'-,1.2.3\r\n"
         );
     }
 
