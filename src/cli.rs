@@ -92,6 +92,26 @@ enum Command {
         #[command(subcommand)]
         command: ApiClientCommand,
     },
+    /// Monthly billing.
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BillingCommand {
+    /// Close a month that has ended: one statement per account with charges.
+    /// Running it again for a closed month changes nothing. Prints one line
+    /// per statement and, last, the period's total.
+    Run {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        period: String,
+        /// Also write the period's statements to this file as CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -459,6 +479,58 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(human)?;
             println!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Billing {
+            command: BillingCommand::Run { period, csv },
+        } => {
+            let st = state(&config, &cli.data_dir).await?;
+            let caller = Caller::cli();
+            let out = service::billing::run(&st, &caller, &period)
+                .await
+                .map_err(human)?;
+            if out.newly_closed {
+                println!(
+                    "closed {}: {} statement(s)",
+                    out.period,
+                    out.statements.len()
+                );
+            } else {
+                println!(
+                    "{} was already closed on {}; statements unchanged",
+                    out.period,
+                    out.closed_at.display()
+                );
+            }
+            for s in &out.statements {
+                println!(
+                    "{} {}: {} line(s), {}",
+                    s.account_number,
+                    s.account_name,
+                    s.lines.len(),
+                    s.totals.display()
+                );
+            }
+            if let Some(file) = csv {
+                std::fs::write(&file, service::billing::to_csv(&out.statements)).with_context(
+                    || {
+                        format!(
+                            "writing {} (the period is closed; run again to retry the CSV)",
+                            file.display()
+                        )
+                    },
+                )?;
+                service::billing::record_export(
+                    &st,
+                    &caller,
+                    out.period,
+                    &out.statements,
+                    &format!("written to {}", file.display()),
+                )
+                .await
+                .map_err(human)?;
+            }
+            println!("total {}", out.total.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

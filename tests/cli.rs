@@ -524,3 +524,126 @@ fn a_killed_server_loses_no_queued_text_and_sends_none_twice() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[tokio::test]
+async fn billing_run_closes_a_past_month_once_and_refuses_unfinished_ones() {
+    use gatehouse_domain::{AccountId, Timestamp, UserId};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let number = last_line(&gatehouse(
+        d,
+        &["account", "create", "--name", "Alpha, \"Billing\""],
+        None,
+    ));
+    let id = last_line(&gatehouse(
+        d,
+        &[
+            "user",
+            "create",
+            "--account",
+            &number,
+            "--username",
+            "hank",
+            "--email",
+            "hank@example.test",
+            "--role",
+            "user",
+            "--password-stdin",
+        ],
+        Some("Correct-Horse-Battery-9\n"),
+    ));
+    // An order placed on 2020-01-16 at 300 a month: 16 of 31 days,
+    // 300 × 16/31 = 154.84 → 155.
+    let url = format!("sqlite://{}", d.join("gatehouse.db").display());
+    let store = gatehouse_store::Store::open(&url, 1).await.unwrap();
+    let mut conn = store.conn().await.unwrap();
+    let account = gatehouse_store::accounts::find_by_number(&mut conn, &number)
+        .await
+        .unwrap()
+        .id;
+    let user = UserId(id.parse().unwrap());
+    gatehouse_store::orders::place(
+        &mut conn,
+        &gatehouse_store::orders::NewOrder {
+            number: "EA-00000001",
+            account_id: AccountId(account.0),
+            user_id: user,
+            username: "hank",
+            method: "phonefactor",
+            credential_id: None,
+            monthly_price: 300,
+            currency: "USD",
+            promo_code: None,
+            promo_kind: None,
+            promo_value: None,
+            promo_months: None,
+            msa_version: "1",
+            msa_sha256: "x",
+            acknowledged_by: user,
+            acknowledged_name: "admin",
+            acknowledged_addr: "127.0.0.1",
+            idempotency_key: "k1",
+        },
+        Timestamp(1_579_132_800_000), // 2020-01-16T00:00:00Z
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    store.close().await;
+
+    let csv = d.join("jan.csv");
+    let first = gatehouse(d, &["billing", "run", "--period", "2020-01", "--csv"], None);
+    assert!(!first.status.success(), "--csv needs a file");
+    let first = gatehouse(
+        d,
+        &[
+            "billing",
+            "run",
+            "--period",
+            "2020-01",
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(last_line(&first), "total 1.55 USD");
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(out.contains("closed 2020-01: 1 statement(s)"), "{out}");
+    let again = gatehouse(d, &["billing", "run", "--period", "2020-01"], None);
+    assert_eq!(last_line(&again), "total 1.55 USD");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already closed"));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows[0].starts_with("period,account_number,account_name,username,"));
+    assert_eq!(
+        rows[1],
+        format!(
+            "2020-01,{number},\"Alpha, \"\"Billing\"\"\",hank,phonefactor,EA-00000001,16,31,300,155,0,155,USD"
+        )
+    );
+    // An empty month closes with a zero total.
+    assert_eq!(
+        last_line(&gatehouse(
+            d,
+            &["billing", "run", "--period", "2019-12"],
+            None
+        )),
+        "total 0.00"
+    );
+    for (period, says) in [
+        ("2999-01", "future"),
+        ("2020-13", "01 to 12"),
+        ("Jan 2020", "YYYY-MM"),
+    ] {
+        let o = gatehouse(d, &["billing", "run", "--period", period], None);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{period} should be refused");
+        assert!(err.contains(says), "{period}: {err}");
+    }
+    // Account, user, two runs (one closing), a CSV written, an empty month.
+    assert_eq!(
+        last_line(&gatehouse(d, &["audit", "verify"], None)),
+        "ok 6 entries"
+    );
+}

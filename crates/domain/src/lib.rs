@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod billing;
 pub mod clock;
 pub mod credential_id;
 pub mod device;

@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod api_clients;
 pub mod audit;
+pub mod billing;
 pub mod catalog;
 pub mod credentials;
 mod db;

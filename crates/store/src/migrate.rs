@@ -6,6 +6,12 @@
 //! bookkeeping is a table of applied versions; each migration runs in its
 //! own transaction, and on PostgreSQL an advisory lock keeps two instances
 //! that start together from migrating at once.
+//!
+//! Versions are applied in ascending order and each one only if it is not
+//! recorded yet, so numbering may have gaps and a version filled in later
+//! (developed alongside a higher one) is still applied to a database that
+//! already has the higher one. Independent migrations only may be numbered
+//! that way.
 
 use crate::{Backend, Result, Store, StoreError};
 use sqlx::{Executor, Row};
@@ -35,6 +41,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "phonefactor",
         sqlite: include_str!("../migrations/sqlite/0003_phonefactor.sql"),
         postgres: include_str!("../migrations/postgres/0003_phonefactor.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "billing",
+        sqlite: include_str!("../migrations/sqlite/0004_billing.sql"),
+        postgres: include_str!("../migrations/postgres/0004_billing.sql"),
     },
 ];
 
@@ -95,4 +107,13 @@ async fn apply(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<()> {
         tracing::info!(version = m.version, name = m.name, "applied migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_ascend_and_are_unique() {
+        let v: Vec<i64> = super::MIGRATIONS.iter().map(|m| m.version).collect();
+        assert!(v.windows(2).all(|w| w[0] < w[1]), "{v:?}");
+    }
 }

@@ -849,3 +849,177 @@ async fn promo_redemptions_never_exceed_the_maximum() {
         700
     );
 }
+
+#[tokio::test]
+async fn billing_sources_statements_and_immutability() {
+    use gatehouse_store::billing::{self, Line, NewStatement};
+    use gatehouse_store::orders;
+    let db = fresh().await;
+    let s = &db.store;
+    let a = account(s, "40000001").await;
+    let b = account(s, "40000002").await;
+    let ua = user(s, a, "anna", Role::User).await;
+    let ub = user(s, b, "bert", Role::User).await;
+    let day = 86_400_000;
+    let mut c = s.conn().await.unwrap();
+    for (acc, u, name, key, at, promo) in [
+        (a, ua, "anna", "k1", T0, Some(("percent", 50, Some(2)))),
+        (b, ub, "bert", "k2", Timestamp(T0.0 + 3 * day), None),
+    ] {
+        orders::place(
+            &mut c,
+            &orders::NewOrder {
+                number: key,
+                account_id: acc,
+                user_id: u,
+                username: name,
+                method: "phonefactor",
+                credential_id: None,
+                monthly_price: 300,
+                currency: "USD",
+                promo_code: promo.map(|_| "HALF"),
+                promo_kind: promo.map(|p| p.0),
+                promo_value: promo.map(|p| p.1),
+                promo_months: promo.and_then(|p| p.2),
+                msa_version: "1",
+                msa_sha256: "x",
+                acknowledged_by: u,
+                acknowledged_name: name,
+                acknowledged_addr: "127.0.0.1",
+                idempotency_key: key,
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    }
+    orders::end(&mut c, ub, "phonefactor", Timestamp(T0.0 + 5 * day))
+        .await
+        .unwrap();
+    // A window that bert's subscription (T0+3d … T0+5d) overlaps, and one
+    // after it ended.
+    let all = billing::sources(&mut c, T0, Timestamp(T0.0 + 10 * day), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|x| x.username.as_str()).collect::<Vec<_>>(),
+        ["anna", "bert"]
+    );
+    assert_eq!(all[0].promo_kind.as_deref(), Some("percent"));
+    assert_eq!(
+        (all[0].promo_value, all[0].promo_months),
+        (Some(50), Some(2))
+    );
+    assert_eq!(all[1].ended_at, Some(Timestamp(T0.0 + 5 * day)));
+    assert_eq!(all[1].account_number, "40000002");
+    let later = billing::sources(
+        &mut c,
+        Timestamp(T0.0 + 6 * day),
+        Timestamp(T0.0 + 9 * day),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(later.len(), 1);
+    let only_b = billing::sources(&mut c, T0, Timestamp(T0.0 + 10 * day), Some(b))
+        .await
+        .unwrap();
+    assert_eq!(only_b.len(), 1);
+    drop(c);
+
+    // Closing: once only; statements and lines round-trip.
+    let lines: Vec<Line> = (0..1203)
+        .map(|i| Line {
+            user_id: Some(ua),
+            username: format!("anna{i}"),
+            method: "phonefactor".into(),
+            order_number: "k1".into(),
+            days: 30,
+            days_in_month: 30,
+            monthly_price: 300,
+            gross: 300,
+            discount: 150,
+            amount: 150,
+            currency: "USD".into(),
+        })
+        .collect();
+    let mut tx = s.begin().await.unwrap();
+    assert!(
+        billing::mark_closed(&mut tx, "2025-11", T0, "cli")
+            .await
+            .unwrap()
+    );
+    billing::insert_statements(
+        &mut tx,
+        "2025-11",
+        T0,
+        &[NewStatement {
+            account_id: a,
+            account_number: "40000001",
+            account_name: "Account 40000001",
+            lines: lines.clone(),
+        }],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut c = s.conn().await.unwrap();
+    assert!(
+        !billing::mark_closed(&mut c, "2025-11", T0, "again")
+            .await
+            .unwrap()
+    );
+    let got = billing::statements(&mut c, Some("2025-11"), None)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].lines, lines,
+        "every line, in order (several batches)"
+    );
+    assert!(
+        billing::statements(&mut c, None, Some(b))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let closed = billing::closed_period(&mut c, "2025-11")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(closed.closed_by, "cli");
+    let before = billing::footprint(&mut c).await.unwrap();
+    assert_eq!(before, (1, 1, 1203, 1203 * 150));
+
+    // Closed rows cannot be changed or removed, even by direct SQL.
+    for sql in [
+        "UPDATE statement_lines SET amount = 0",
+        "DELETE FROM statement_lines",
+        "UPDATE statements SET account_name = 'x'",
+        "DELETE FROM statements",
+        "UPDATE billing_periods SET closed_by = 'x'",
+        "DELETE FROM billing_periods",
+    ] {
+        assert!(
+            sqlx::query(sql).execute(&mut *c).await.is_err(),
+            "{sql} succeeded"
+        );
+    }
+    // A second statement for the same account and period is refused.
+    let mut tx = s.begin().await.unwrap();
+    let dup = billing::insert_statements(
+        &mut tx,
+        "2025-11",
+        T0,
+        &[NewStatement {
+            account_id: a,
+            account_number: "40000001",
+            account_name: "x",
+            lines: vec![],
+        }],
+    )
+    .await;
+    assert!(dup.is_err());
+    drop(tx);
+    assert_eq!(billing::footprint(&mut c).await.unwrap(), before);
+}

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod billing;
 mod catalog;
 mod external;
 pub mod phonefactor;
@@ -15,6 +16,8 @@ use axum::extract::{FromRequest, Request};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
+
+pub use billing::csv_response as billing_csv_response;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -133,6 +136,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/telephony/twilio/sms", post(phonefactor::twilio_sms))
         .route("/telephony/twilio/status", post(phonefactor::twilio_status))
+        .route("/billing/statements", get(billing::billing_statements))
+        .route(
+            "/billing/statements/csv",
+            get(billing::billing_statements_csv),
+        )
+        .route("/billing/current", get(billing::billing_current))
+        .route("/billing/run", post(billing::billing_run))
         .fallback(|| async { AppError::NotFound })
 }
 
@@ -206,6 +216,10 @@ pub fn openapi_routes() -> Router<AppState> {
         phonefactor::app_pair,
         phonefactor::app_requests,
         phonefactor::app_answer,
+        billing::billing_statements,
+        billing::billing_statements_csv,
+        billing::billing_current,
+        billing::billing_run,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecurityAddon)

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod billing;
 mod external_auth;
 mod login;
 mod operator;
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .merge(operator::routes())
         .merge(accounts::routes())
         .merge(audit::routes())
+        .merge(billing::routes())
         .merge(security::routes())
         .merge(phonefactor::routes())
         .fallback(|| async { error_page(AppError::NotFound) })
@@ -98,6 +100,7 @@ pub fn layout(title: &str, user: Option<&User>, csrf: Option<&str>, body: Markup
                                     li { a href="/catalog" { "Catalog" } }
                                 }
                                 @if u.role.is_admin() {
+                                    li { a href="/billing" { "Billing" } }
                                     li { a href="/audit" { "Audit Log" } }
                                 }
                                 li { a href="/security" { "Security Settings" } }
