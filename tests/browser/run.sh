@@ -23,6 +23,14 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
+if ! python3 -c 'import pskc' 2>/dev/null; then
+  echo "run.sh: installing python-pskc (writes the vendor seed files of the tests)" >&2
+  python3 -m pip install --quiet python-pskc
+fi
+if [ ! -x "$root/target/debug/authenticator" ] && [ -z "${AUTHENTICATOR_BIN:-}" ]; then
+  (cd "$root" && cargo build --bin authenticator)
+fi
+
 cd "$here"
 if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund
