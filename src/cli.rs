@@ -695,17 +695,67 @@ pub async fn seed_demo(st: &AppState, base: &str) -> anyhow::Result<()> {
     )
     .await
     .map_err(human)?;
+    let mut demo_users = Vec::new();
     for (u, n) in [
         ("alice", "Alice Archer"),
         ("bob", "Bob Baker"),
         ("carol", "Carol Chen"),
         ("dave", "Dave Diaz"),
     ] {
-        service::users::create(st, &caller, create(&format!("demo-{u}"), n, "user", None))
+        let created =
+            service::users::create(st, &caller, create(&format!("demo-{u}"), n, "user", None))
+                .await
+                .map_err(human)?;
+        demo_users.push((created.user.username, created.one_time_password));
+    }
+    // A catalog to order from, if the operator has not set one up yet.
+    let (has_prices, has_msa) = {
+        let mut conn = st.store.conn().await?;
+        (
+            gatehouse_store::catalog::price(&mut conn, "phonefactor")
+                .await?
+                .is_some(),
+            gatehouse_store::catalog::current_msa(&mut conn)
+                .await?
+                .is_some(),
+        )
+    };
+    if !has_prices {
+        service::catalog::set_price(st, &caller, "symantec_vip", 500, "USD")
+            .await
+            .map_err(human)?;
+        service::catalog::set_price(st, &caller, "phonefactor", 300, "USD")
             .await
             .map_err(human)?;
     }
+    if !has_msa {
+        service::catalog::publish_msa(
+            st,
+            &caller,
+            "demo-1",
+            "Demo Master Services Agreement\n\nThis agreement is for demonstration only.\n",
+        )
+        .await
+        .map_err(human)?;
+    }
+    let soft = service::credentials::issue_soft(st, &caller, 3)
+        .await
+        .map_err(human)?;
     println!("Demo customer account {} created.", acc.number);
     println!("   Sign in at {base}/login as demo-admin with password {admin_password}");
+    for (name, otp) in &demo_users {
+        if let Some(p) = otp {
+            println!("   Demo user {name}: one-time password {p} (changed at the first sign-in)");
+        }
+    }
+    println!(
+        "   Soft credentials for Symantec Identity Protection (add them to an authenticator app):"
+    );
+    for c in &soft {
+        println!("     {} {}", c.credential_id, c.uri);
+    }
+    println!(
+        "   Order PhoneFactor for a demo user and follow its texts and calls at {base}/virtual-phone"
+    );
     Ok(())
 }
