@@ -72,7 +72,7 @@ pub fn canonical_request(method: &str, path: &str, timestamp_ms: i64, body: &[u8
 
 /// Whether a request's timestamp is close enough to `now_ms`.
 pub fn fresh(timestamp_ms: i64, now_ms: i64) -> bool {
-    (timestamp_ms - now_ms).abs() <= MAX_SKEW_MS
+    timestamp_ms.abs_diff(now_ms) <= MAX_SKEW_MS as u64
 }
 
 /// A device's private key (kept by the authenticator, never by the server).

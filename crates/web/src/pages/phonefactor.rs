@@ -430,16 +430,32 @@ fn activate_form(ctx: &Ctx, user: &User, signed_in: bool, e: &ActivateErrors<'_>
 async fn page_activate(
     State(st): State<AppState>,
     ctx: Ctx,
+    jar: CookieJar,
     Query(q): Query<ActivateQuery>,
 ) -> PageResult {
     let (live, user) = match session_in_activation(&ctx) {
         Ok(x) => x,
         Err(r) => return Ok(r.into_response()),
     };
+    // Activated already (e.g. the page was reloaded after the call was
+    // answered): finish this session's sign-in.
+    if live.session.state == SessionState::ActivationRequired
+        && svc::own(&st, user.id)
+            .await?
+            .is_some_and(|p| p.status == "active")
+        && let (_, _, Some(issued)) =
+            svc::activation_status(&st, &caller_for(&ctx, &user), &live).await?
+    {
+        return Ok(with_cookie(
+            &st,
+            jar,
+            &issued,
+            after_sign_in(&issued, &user),
+        ));
+    }
     let signed_in = live.session.state == SessionState::Authenticated;
     if q.change.is_none()
-        && let (_, Some(view), _) =
-            svc::activation_status(&st, &caller_for(&ctx, &user), &live).await?
+        && let Some(view) = svc::latest_activation(&st, &live).await?
         && view.status.is_open()
     {
         return Ok(activation_challenge_page(&ctx, &user, signed_in, &view, None).into_response());
@@ -597,7 +613,7 @@ async fn activate_verify(
             })
         }
         Err(e @ (AppError::Unauthorized(_) | AppError::Invalid { .. })) => {
-            let (_, view, _) = svc::activation_status(&st, &caller_for(&ctx, &user), &live).await?;
+            let view = svc::latest_activation(&st, &live).await?;
             match view {
                 Some(v) if v.status.is_open() => Ok((
                     StatusCode::UNAUTHORIZED,

@@ -375,6 +375,12 @@ pub async fn finish_sign_in(
         .await?;
     let next = match super::phonefactor::gate(conn, user, now).await? {
         Gate::Activation => SessionState::ActivationRequired,
+        // A fraud report since the password step wins over any factor.
+        Gate::Blocked(until) => {
+            return Err(AppError::Forbidden(super::phonefactor::blocked_message(
+                until,
+            )));
+        }
         _ => after_all_factors(user),
     };
     let issued = issue_session(st, conn, Some(user), next, &caller.addr, Some(old_session)).await?;

@@ -286,6 +286,11 @@ pub async fn start_activation(
             current.fraud_blocked_until.unwrap_or(now),
         )));
     }
+    if current.status == "active" && live.session.state == SessionState::ActivationRequired {
+        return Err(AppError::Unauthorized(
+            "PhoneFactor is already active for you. Sign in again.".into(),
+        ));
+    }
     let id = secret::new_token("pfc_");
     let policy = st.config.phonefactor;
     let code = (mode == Mode::Sms).then(|| secret::numeric_code(6));
@@ -351,6 +356,25 @@ pub async fn start_activation(
 /// Finishes an activation whose challenge was approved: stores the number,
 /// mode and device; audits.
 async fn activate_from(conn: &mut Conn, c: &Challenge, via: &str, now: Timestamp) -> Result<()> {
+    // Re-pointing an active PhoneFactor is for a fully signed-in session
+    // only (one that passed the current factor), never for a stale
+    // activation_required one.
+    if pf::get(conn, c.user_id)
+        .await?
+        .is_some_and(|p| p.status == "active")
+    {
+        let signed_in = match sessions::get(conn, &c.session_hash).await {
+            Ok(s) => s.state == SessionState::Authenticated,
+            Err(StoreError::NotFound) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !signed_in {
+            return Err(AppError::Conflict {
+                field: None,
+                message: "PhoneFactor was activated meanwhile. Sign in again.".into(),
+            });
+        }
+    }
     let activation = pf::Activation {
         phone: &c.phone,
         mode: &c.mode,
@@ -479,6 +503,20 @@ async fn check_code(st: &AppState, c: &Challenge, code: &str, now: Timestamp) ->
         return Err(code_refused());
     }
     Ok(())
+}
+
+/// The session's latest activation challenge, read only (pages showing it
+/// must not renew the session).
+pub async fn latest_activation(st: &AppState, live: &LiveSession) -> Result<Option<ChallengeView>> {
+    let mut conn = st.store.conn().await?;
+    let now = st.now();
+    Ok(pf::latest_for_session(
+        &mut conn,
+        &live.session.id_hash,
+        Purpose::Activation.as_str(),
+    )
+    .await?
+    .map(|c| ChallengeView::of(&c, now, None)))
 }
 
 /// `pending`, `active`, `failed` or `expired` for the session's latest
@@ -638,9 +676,13 @@ pub async fn verify_sign_in(
     if let Some(until) = p.fraud_blocked_until.filter(|t| now < *t) {
         return Err(AppError::Forbidden(blocked_message(until)));
     }
+    refuse_after_failures(st, &user, now).await?;
     let sms = latest.as_ref().filter(|c| c.mode == "sms");
-    if let Some(c) = sms {
-        check_code(st, c, code, now).await?;
+    if let Some(c) = sms
+        && let Err(e) = check_code(st, c, code, now).await
+    {
+        code_failure(st, caller, &user, "text-message code wrong").await?;
+        return Err(e);
     }
     let mut tx = st.store.begin().await?;
     let how = match (sms, p.mode.as_deref()) {
@@ -651,7 +693,11 @@ pub async fn verify_sign_in(
             "password and PhoneFactor text message"
         }
         (None, Some("app")) => {
-            check_app_code(st, &mut tx, &user, &p, code, now).await?;
+            if let Err(e) = check_app_code(st, &mut tx, &user, &p, code, now).await {
+                drop(tx);
+                code_failure(st, caller, &user, "app verification code wrong").await?;
+                return Err(e);
+            }
             if let Some(c) = &latest {
                 pf::transition(&mut tx, &c.id, &["pending", "approved"], "used", now).await?;
             }
@@ -663,6 +709,67 @@ pub async fn verify_sign_in(
         auth::finish_sign_in(st, &mut tx, caller, &user, &live.session.id_hash, how).await?;
     tx.commit().await?;
     Ok(issued)
+}
+
+/// Wrong second-factor codes a user may enter per window, across
+/// challenges and code kinds (the 6-digit space must not be searchable by
+/// starting challenge after challenge).
+const CODE_FAILURES_ALLOWED: i64 = 10;
+const CODE_FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
+
+fn code_failure_key(user: &User) -> String {
+    format!("pf-code-failures:user:{}", user.id.0)
+}
+
+/// Refuses codes while the user has too many recent wrong ones.
+async fn refuse_after_failures(st: &AppState, user: &User, now: Timestamp) -> Result<()> {
+    let mut conn = st.store.conn().await?;
+    let (count, start) = throttle::peek(
+        &mut conn,
+        &code_failure_key(user),
+        CODE_FAILURE_WINDOW_SECONDS,
+        now,
+    )
+    .await?;
+    if count >= CODE_FAILURES_ALLOWED {
+        let wait = ((start.plus_seconds(CODE_FAILURE_WINDOW_SECONDS).millis() - now.millis())
+            / 1000)
+            .max(1);
+        return Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many wrong codes. Try again in {} minutes, or ask your administrator for a one-time bypass.",
+                (wait + 59) / 60
+            ),
+            retry_after: wait,
+        });
+    }
+    Ok(())
+}
+
+/// Counts and audits a wrong second-factor code.
+async fn code_failure(st: &AppState, caller: &Caller, user: &User, what: &str) -> Result<()> {
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    throttle::hit(
+        &mut tx,
+        &code_failure_key(user),
+        CODE_FAILURE_WINDOW_SECONDS,
+        now,
+    )
+    .await?;
+    let rec = caller.audit(
+        now,
+        "sign_in",
+        user_target(user),
+        "failure",
+        Some(user.account_id.0),
+        what,
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    metrics::counter!("gatehouse_sign_ins_total", "outcome" => "second_factor_failure")
+        .increment(1);
+    Ok(())
 }
 
 /// The app's offline verification code: TOTP from the pairing secret, each
@@ -744,6 +851,12 @@ async fn approve(
     via: &str,
     now: Timestamp,
 ) -> Result<bool> {
+    let open = ChallengeStatus::parse(&c.status)
+        .unwrap_or(ChallengeStatus::Expired)
+        .at(c.expires_at, now);
+    if open != ChallengeStatus::Pending {
+        return Ok(false);
+    }
     if c.purpose == Purpose::Activation.as_str() {
         if !pf::transition(conn, &c.id, &["pending"], "used", now).await? {
             return Ok(false);

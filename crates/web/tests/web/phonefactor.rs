@@ -892,3 +892,58 @@ async fn the_pages_work_without_javascript() {
     let r = app.client().page_login(&c.user_name(), PASSWORD).await;
     assert_eq!(r.location(), "/security");
 }
+
+#[tokio::test]
+async fn wrong_codes_across_challenges_and_stale_activation_sessions_are_refused() {
+    let app = spawn_app().await;
+    let c = ordered(&app, "pf8").await;
+    // An attacker who knows the password keeps an activation_required
+    // session while the real user activates their own phone.
+    let mut stale = app.client();
+    stale.api_login(&c.user_name(), PASSWORD).await;
+    activated(&app, &c).await;
+    let r = stale
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": "+14155550188", "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+
+    // Ten wrong codes, over several challenges, stop code guessing for a while.
+    let mut s = app.client();
+    s.api_login(&c.user_name(), PASSWORD).await;
+    for i in 0..10 {
+        if i % 5 == 0 {
+            let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        }
+        let r = s
+            .post(
+                "/api/v1/login/phonefactor/verify",
+                json!({"code": "000000"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    app.clock.advance_seconds(60);
+    s.post("/api/v1/login/phonefactor/start", json!({})).await;
+    let code = app.last_code(PHONE).await;
+    let r = s
+        .post("/api/v1/login/phonefactor/verify", json!({"code": code}))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    // After the window the right code works.
+    app.clock.advance_seconds(15 * 60);
+    let mut t = app.client();
+    t.api_login(&c.user_name(), PASSWORD).await;
+    t.post("/api/v1/login/phonefactor/start", json!({})).await;
+    let code = app.last_code(PHONE).await;
+    let r = t
+        .post("/api/v1/login/phonefactor/verify", json!({"code": code}))
+        .await;
+    assert_eq!(r.json()["state"], "authenticated", "{}", r.text);
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    let audit = admin.get("/api/v1/audit").await.text;
+    assert!(audit.contains("text-message code wrong"));
+}
