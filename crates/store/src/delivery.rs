@@ -71,6 +71,18 @@ pub async fn enqueue(
     .try_get(0)?)
 }
 
+/// Whether any message is due: a read, so that an idle worker never takes
+/// the write lock (SQLite) just to find nothing.
+pub async fn any_due(conn: &mut Conn, now: Timestamp) -> Result<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 FROM outbox WHERE status IN ('queued', 'sending') AND available_at <= $1 LIMIT 1",
+    )
+    .bind(now.millis())
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some())
+}
+
 /// Claims the oldest due message for `lease_ms`: queued ones, and ones whose
 /// earlier claim ran out (a worker died while sending). The conditional
 /// update makes the claim exclusive across workers and instances.

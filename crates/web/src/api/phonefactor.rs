@@ -569,9 +569,7 @@ pub async fn vp_notifications(
             .await?
             .into_iter()
             .map(|c| NotificationDto {
-                status: ChallengeStatus::parse(&c.status)
-                    .unwrap_or(ChallengeStatus::Expired)
-                    .at(c.expires_at, now)
+                status: ChallengeStatus::stored(&c.status, c.expires_at, now)
                     .as_str()
                     .into(),
                 id: c.id,

@@ -879,7 +879,7 @@ async fn page_virtual_phone(
                 ul {
                     @for c in &pushes {
                         li { (c.created_at.display()) " · " (if c.purpose == "activation" { "Activation request" } else { "Sign-in request" }) " · "
-                            span.badge { (ChallengeStatus::parse(&c.status).unwrap_or(ChallengeStatus::Expired).at(c.expires_at, now).as_str()) } }
+                            span.badge { (ChallengeStatus::stored(&c.status, c.expires_at, now).as_str()) } }
                     }
                 }
             }

@@ -46,6 +46,12 @@ pub async fn run_worker(st: AppState, mut shutdown: tokio::sync::watch::Receiver
 /// Delivers the oldest due message, if any; `true` if there was one.
 pub async fn deliver_next(st: &AppState) -> Result<bool> {
     let now = st.now();
+    {
+        let mut conn = st.store.conn().await?;
+        if !delivery::any_due(&mut conn, now).await? {
+            return Ok(false);
+        }
+    }
     let item = {
         let mut tx = st.store.begin().await?;
         let item = delivery::claim_due(&mut tx, now, LEASE_MS).await?;

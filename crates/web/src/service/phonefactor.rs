@@ -49,9 +49,7 @@ impl ChallengeView {
             id: c.id.clone(),
             mode: Mode::parse(&c.mode).unwrap_or(Mode::Sms),
             purpose: Purpose::parse(&c.purpose).unwrap_or(Purpose::SignIn),
-            status: ChallengeStatus::parse(&c.status)
-                .unwrap_or(ChallengeStatus::Expired)
-                .at(c.expires_at, now),
+            status: ChallengeStatus::stored(&c.status, c.expires_at, now),
             number_match: c.number_match,
             phone_masked: gatehouse_domain::phonefactor::mask(&c.phone),
             expires_at: c.expires_at,
@@ -478,9 +476,7 @@ fn code_refused() -> AppError {
 /// Checks a text-message code against a challenge (constant time), counting
 /// wrong attempts in their own transaction so a failure is remembered.
 async fn check_code(st: &AppState, c: &Challenge, code: &str, now: Timestamp) -> Result<()> {
-    let status = ChallengeStatus::parse(&c.status)
-        .unwrap_or(ChallengeStatus::Expired)
-        .at(c.expires_at, now);
+    let status = ChallengeStatus::stored(&c.status, c.expires_at, now);
     let Some(expected) = c.code_hash.as_deref() else {
         return Err(AppError::invalid(
             "code",
@@ -823,9 +819,7 @@ pub async fn sign_in_status(
     else {
         return Err(AppError::NotFound);
     };
-    let status = ChallengeStatus::parse(&c.status)
-        .unwrap_or(ChallengeStatus::Expired)
-        .at(c.expires_at, now);
+    let status = ChallengeStatus::stored(&c.status, c.expires_at, now);
     if status != ChallengeStatus::Approved {
         return Ok((status, None));
     }
@@ -851,9 +845,7 @@ async fn approve(
     via: &str,
     now: Timestamp,
 ) -> Result<bool> {
-    let open = ChallengeStatus::parse(&c.status)
-        .unwrap_or(ChallengeStatus::Expired)
-        .at(c.expires_at, now);
+    let open = ChallengeStatus::stored(&c.status, c.expires_at, now);
     if open != ChallengeStatus::Pending {
         return Ok(false);
     }
@@ -955,11 +947,21 @@ pub async fn answer_call(
         KeyPress::Fraud => report_fraud(st, &mut tx, &c, source, addr, now).await?,
         KeyPress::Other => pf::transition(&mut tx, &c.id, &["pending"], "denied", now).await?,
     };
-    let after = pf::challenge(&mut tx, challenge_id).await?;
-    tx.commit().await?;
     if !done {
         tracing::info!(challenge = %c.id, "key press on a call that was no longer open");
     }
+    commit_answer(st, tx, challenge_id).await
+}
+
+/// Commits an answer to a challenge (a fraud report may have queued
+/// e-mail) and returns the challenge's status after it.
+async fn commit_answer(
+    st: &AppState,
+    mut tx: gatehouse_store::Tx,
+    challenge_id: &str,
+) -> Result<ChallengeStatus> {
+    let after = pf::challenge(&mut tx, challenge_id).await?;
+    tx.commit().await?;
     st.delivery_wake.notify_one();
     Ok(ChallengeStatus::parse(&after.status).unwrap_or(ChallengeStatus::Expired))
 }
@@ -1107,10 +1109,7 @@ pub async fn device_answer(
         Ok(_) | Err(StoreError::NotFound) => return Err(AppError::NotFound),
         Err(e) => return Err(e.into()),
     };
-    let open = ChallengeStatus::parse(&c.status)
-        .unwrap_or(ChallengeStatus::Expired)
-        .at(c.expires_at, now)
-        == ChallengeStatus::Pending;
+    let open = ChallengeStatus::stored(&c.status, c.expires_at, now) == ChallengeStatus::Pending;
     if !open {
         return Err(AppError::Conflict {
             field: None,
@@ -1151,10 +1150,7 @@ pub async fn device_answer(
             report_fraud(st, &mut tx, &c, "the mobile app", addr, now).await?;
         }
     }
-    let after = pf::challenge(&mut tx, challenge_id).await?;
-    tx.commit().await?;
-    st.delivery_wake.notify_one();
-    Ok(ChallengeStatus::parse(&after.status).unwrap_or(ChallengeStatus::Expired))
+    commit_answer(st, tx, challenge_id).await
 }
 
 /// The user deactivates their own PhoneFactor after re-entering their
