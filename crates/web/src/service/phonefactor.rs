@@ -17,11 +17,9 @@ use gatehouse_domain::phonefactor::{
     number_match,
 };
 use gatehouse_domain::session::SessionState;
-use gatehouse_domain::{Method, Timestamp, UserId, oath, secret};
+use gatehouse_domain::{Timestamp, UserId, oath, secret};
 use gatehouse_store::phonefactor::{self as pf, Challenge, NewChallenge, PhoneFactor};
-use gatehouse_store::{
-    Conn, Scope, StoreError, User, Users, audit, delivery, orders, sessions, throttle,
-};
+use gatehouse_store::{Conn, Scope, StoreError, User, Users, audit, delivery, sessions, throttle};
 
 /// Associated data for sealed queue bodies.
 pub const OUTBOX_AAD: &[u8] = b"gatehouse-outbox";
@@ -1326,13 +1324,4 @@ pub async fn on_order(conn: &mut Conn, user: &User, now: Timestamp) -> Result<()
 pub async fn on_remove(conn: &mut Conn, user: UserId) -> Result<()> {
     pf::remove(conn, user).await?;
     Ok(())
-}
-
-/// Whether `user` has an active PhoneFactor subscription (for checks that
-/// need the order, not just the state).
-pub async fn subscribed(conn: &mut Conn, user: UserId) -> Result<bool> {
-    Ok(orders::active_for_users(conn, &[user])
-        .await?
-        .iter()
-        .any(|s| s.method == Method::PhoneFactor.as_str()))
 }
