@@ -30,8 +30,9 @@ pub struct Cli {
     /// Configuration file (TOML); default DATA_DIR/gatehouse.toml if present.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// What to do; with none, `serve` (the portal on its configured address).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -249,13 +250,23 @@ enum AuditCommand {
     Verify,
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    // `gatehouse` alone serves the portal: the README's first command is
+    // `cargo run --release` with no arguments (SPEC §11).
+    let command = cli.command.take().unwrap_or(Command::Serve {
+        listen: None,
+        demo: false,
+    });
+    run_parsed(cli, command).await
+}
+
+async fn run_parsed(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
     let writes = !matches!(
-        cli.command,
+        command,
         Command::Serve { .. } | Command::Migrate | Command::Audit { .. }
     );
     let (data_dir, config_path) = (cli.data_dir.clone(), cli.config.clone());
-    let code = run_command(cli).await?;
+    let code = run_command(cli, command).await?;
     if writes {
         // Link this command's audit entries into the chain before exiting.
         let config = Config::load(&data_dir, config_path.as_deref())?;
@@ -265,16 +276,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run_command(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(&cli.data_dir, cli.config.as_deref())?;
     if let Command::Serve {
         listen: Some(l), ..
-    } = &cli.command
+    } = &command
     {
         config.listen = l.clone();
     }
-    init_tracing(&config, matches!(cli.command, Command::Serve { .. }));
-    match cli.command {
+    init_tracing(&config, matches!(command, Command::Serve { .. }));
+    match command {
         Command::Serve { demo, .. } => {
             serve_command(&config, &cli.data_dir, demo).await?;
             Ok(ExitCode::SUCCESS)
