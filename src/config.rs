@@ -100,6 +100,11 @@ pub struct Config {
     pub phonefactor_bypass_minutes: i64,
     /// Run the delivery worker in this instance.
     pub delivery_worker: bool,
+    /// Bearer token a Prometheus scraper sends for `/metrics`
+    /// (`GATEHOUSE_METRICS_TOKEN`); without one only this host and
+    /// operators read the metrics.
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<String>,
     /// Where e-mail goes when no SMTP server is configured (`.eml` files);
     /// default `DATA_DIR/outbox`.
     pub mail_outbox_dir: Option<PathBuf>,
@@ -154,6 +159,7 @@ impl Default for Config {
             phonefactor_fraud_block_days: 90,
             phonefactor_bypass_minutes: 5,
             delivery_worker: true,
+            metrics_token: None,
             mail_outbox_dir: None,
             mail_from: gatehouse_delivery::DEFAULT_OUTBOX_FROM.into(),
             twilio: None,
@@ -314,6 +320,7 @@ impl Config {
         w.phonefactor.fraud_block_days = self.phonefactor_fraud_block_days.max(1);
         w.phonefactor.bypass_default_minutes = self.phonefactor_bypass_minutes.max(1);
         w.delivery_worker = self.delivery_worker;
+        w.metrics_token = self.metrics_token.clone().filter(|t| !t.is_empty());
         let gateway_error = |e: gatehouse_delivery::ConfigError| anyhow::anyhow!("{e}");
         match (&self.twilio, &self.http_sms) {
             (Some(_), Some(_)) => {

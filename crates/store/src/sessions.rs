@@ -107,3 +107,11 @@ pub async fn purge_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
         .await?
         .rows_affected())
 }
+
+/// How many session rows exist (all states); for tests and the metric.
+pub async fn count(conn: &mut Conn) -> Result<i64> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM sessions")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?)
+}

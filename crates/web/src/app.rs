@@ -1,3 +1,4 @@
+use crate::routing::Routes;
 use crate::{api, ops, pages};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -60,6 +61,9 @@ pub struct WebConfig {
     /// and requests sending what they queued). Off holds the queue, e.g. on
     /// an instance that should not send.
     pub delivery_worker: bool,
+    /// A bearer token for Prometheus scrapers of `/metrics`; without one,
+    /// only this host (loopback) and operators read the metrics.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -86,6 +90,7 @@ impl Default for WebConfig {
             twilio_auth_token: None,
             mailer: None,
             delivery_worker: true,
+            metrics_token: None,
         }
     }
 }
@@ -201,17 +206,34 @@ impl AppState {
     }
 }
 
-/// The whole application: pages, API, operations endpoints, and the
-/// security headers every response carries.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(pages::routes().layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            pages::with_navigation,
-        )))
+/// Every route of the application (pages, API, operations), as
+/// registered: what the access-matrix test walks.
+pub fn route_table() -> Vec<crate::routing::RouteInfo> {
+    all_routes(None).into_parts().1
+}
+
+fn all_routes(state: Option<&AppState>) -> Routes {
+    let pages = match state {
+        Some(state) => pages::routes().map_router(|r| {
+            r.layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                pages::with_navigation,
+            ))
+        }),
+        None => pages::routes(),
+    };
+    Routes::new()
+        .merge(pages)
         .nest("/api/v1", api::routes())
         .merge(api::openapi_routes())
         .merge(ops::routes())
+}
+
+/// The whole application: pages, API, operations endpoints, and the
+/// security headers every response carries.
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = all_routes(Some(&state)).into_parts();
+    routes
         .route_layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::service::Caller;
 use crate::service::auth::{self, COOKIE, IssuedSession, LiveSession};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,6 +14,7 @@ use gatehouse_domain::UserStatus;
 use gatehouse_domain::secret;
 use gatehouse_domain::session::SessionState;
 use gatehouse_store::{Scope, StoreError, User, Users, tokens};
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 
 /// The client's network address: the TCP peer, or the last
@@ -54,6 +55,9 @@ pub struct Ctx {
     pub bearer: Option<User>,
     pub addr: String,
     csrf_header: Option<String>,
+    /// The anonymous CSRF token of the double-submit cookie, only if its
+    /// signature and age check out (forms shown before any session exists).
+    anon_csrf: Option<String>,
     method: Method,
     pub is_api: bool,
 }
@@ -68,7 +72,12 @@ impl FromRequestParts<AppState> for Ctx {
         let ClientAddr(addr) = ClientAddr::from_request_parts(parts, st)
             .await
             .unwrap_or_else(|e| match e {});
-        let is_api = parts.uri.path().starts_with("/api/");
+        // Inside the nested `/api/v1` router the URI has lost its prefix.
+        let is_api = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(parts.uri.path(), |o| o.0.path())
+            .starts_with("/api/");
         let bearer = match parts
             .headers
             .get(header::AUTHORIZATION)
@@ -79,10 +88,14 @@ impl FromRequestParts<AppState> for Ctx {
             None => None,
         };
         let jar = CookieJar::from_headers(&parts.headers);
-        let live = match (&bearer, jar.get(COOKIE)) {
+        let live = match (&bearer, jar.get(session_cookie_name(st))) {
             (None, Some(c)) => auth::load_session(st, c.value()).await?,
             _ => None,
         };
+        let anon_csrf = jar
+            .get(csrf_cookie_name(st))
+            .map(|c| c.value().to_owned())
+            .filter(|t| anon_csrf_valid(st, t));
         let ctx = Ctx {
             live,
             bearer,
@@ -92,6 +105,7 @@ impl FromRequestParts<AppState> for Ctx {
                 .get("x-csrf-token")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            anon_csrf,
             method: parts.method.clone(),
             is_api,
         };
@@ -116,7 +130,7 @@ async fn bearer_user(st: &AppState, token: &str) -> Result<User, AppError> {
 }
 
 impl Ctx {
-    fn via(&self) -> &'static str {
+    pub fn via(&self) -> &'static str {
         if self.is_api { "api" } else { "web" }
     }
 
@@ -148,10 +162,15 @@ impl Ctx {
         self.live.as_ref().map(|l| l.session.csrf_token.as_str())
     }
 
-    /// Checks a form's CSRF token against the session's (constant time).
+    /// Checks a form's CSRF token (constant time) against the session's or,
+    /// before there is a session, against the signed double-submit cookie.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
-        match self.csrf_token() {
-            Some(expected) if secret::ct_eq(expected, submitted) => Ok(()),
+        let expected = match &self.live {
+            Some(l) => Some(l.session.csrf_token.as_str()),
+            None => self.anon_csrf.as_deref(),
+        };
+        match expected {
+            Some(expected) if !submitted.is_empty() && secret::ct_eq(expected, submitted) => Ok(()),
             _ => Err(AppError::Forbidden(
                 "The form has expired or did not come from this site. Go back, reload the page and try again."
                     .into(),
@@ -204,28 +223,173 @@ impl FromRequestParts<AppState> for PageUser {
         let ctx = Ctx::from_request_parts(parts, st)
             .await
             .map_err(crate::pages::error_page)?;
-        match (ctx.session_state(), ctx.user().cloned()) {
-            (_, Some(u)) => Ok(PageUser(u, ctx)),
-            (Some(SessionState::PasswordChangeRequired), _) => {
-                Err(Redirect::to("/password").into_response())
-            }
-            (Some(SessionState::SecondFactorRequired), _) => {
-                Err(Redirect::to("/login/second-factor").into_response())
-            }
-            (Some(SessionState::ActivationRequired), _) => {
-                Err(Redirect::to("/phonefactor/activate").into_response())
-            }
-            _ => {
-                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                let target = if next == "/" || !next.starts_with('/') || next.starts_with("//") {
-                    "/login".to_owned()
-                } else {
-                    format!("/login?next={}", urlencode(next))
-                };
-                Err(Redirect::to(&target).into_response())
-            }
+        match ctx.user().cloned() {
+            Some(u) => Ok(PageUser(u, ctx)),
+            None => Err(redirect_for(&ctx, parts)),
         }
     }
+}
+
+/// Where a page request that may not go on is sent: the step its session
+/// must finish first, or the sign-in form (coming back here afterwards).
+fn redirect_for(ctx: &Ctx, parts: &Parts) -> Response {
+    if let Some(step) = ctx.session_state().and_then(step_page) {
+        return Redirect::to(step).into_response();
+    }
+    let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = match safe_next(next) {
+        Some(n) if n != "/" => format!("/login?next={}", urlencode(n)),
+        _ => "/login".to_owned(),
+    };
+    Redirect::to(&target).into_response()
+}
+
+/// The page that finishes a half-signed-in session's current step.
+pub fn step_page(state: SessionState) -> Option<&'static str> {
+    match state {
+        SessionState::PasswordChangeRequired => Some("/password"),
+        SessionState::SecondFactorRequired => Some("/login/second-factor"),
+        SessionState::ActivationRequired => Some("/phonefactor/activate"),
+        _ => None,
+    }
+}
+
+/// A sign-in stage: which session states an endpoint of that stage admits.
+/// Each half-signed-in step has its own, so an endpoint of one step cannot
+/// be reached from another (a password-only session cannot change the
+/// password, a forced password change cannot activate PhoneFactor).
+pub trait Stage: Send + Sync + 'static {
+    fn admits(state: SessionState) -> bool;
+}
+
+/// Password accepted, second factor pending.
+pub struct SecondFactorStep;
+impl Stage for SecondFactorStep {
+    fn admits(state: SessionState) -> bool {
+        state == SessionState::SecondFactorRequired
+    }
+}
+
+/// PhoneFactor ordered but not activated (signed in otherwise), or a
+/// signed-in user re-activating or changing their number.
+pub struct ActivationStep;
+impl Stage for ActivationStep {
+    fn admits(state: SessionState) -> bool {
+        matches!(
+            state,
+            SessionState::ActivationRequired | SessionState::Authenticated
+        )
+    }
+}
+
+/// A forced password change (after a one-time password), or a signed-in
+/// user changing their password.
+pub struct PasswordStep;
+impl Stage for PasswordStep {
+    fn admits(state: SessionState) -> bool {
+        matches!(
+            state,
+            SessionState::PasswordChangeRequired | SessionState::Authenticated
+        )
+    }
+}
+
+/// Fully signed in with a session cookie (not a bearer token).
+pub struct SignedInStep;
+impl Stage for SignedInStep {
+    fn admits(state: SessionState) -> bool {
+        state == SessionState::Authenticated
+    }
+}
+
+/// A cookie session at stage `S` and its user; the only way a handler gets
+/// at a half-signed-in session. API writes are CSRF-checked here; page
+/// forms check the token from their body with `ctx.check_csrf`.
+pub struct InSession<S: Stage> {
+    pub live: LiveSession,
+    pub user: User,
+    pub ctx: Ctx,
+    _stage: PhantomData<S>,
+}
+
+impl<S: Stage> InSession<S> {
+    /// The session's user as the caller of their own actions.
+    pub fn caller(&self) -> Caller {
+        Caller::user(self.user.clone(), self.ctx.addr.clone(), self.ctx.via())
+    }
+
+    pub fn state(&self) -> SessionState {
+        self.live.session.state
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        &self.live.session.csrf_token
+    }
+}
+
+impl<S: Stage> FromRequestParts<AppState> for InSession<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
+        let ctx = Ctx::from_request_parts(parts, st).await.map_err(|e| {
+            if parts
+                .extensions
+                .get::<OriginalUri>()
+                .map_or(parts.uri.path(), |o| o.0.path())
+                .starts_with("/api/")
+            {
+                e.into_response()
+            } else {
+                crate::pages::error_page(e)
+            }
+        })?;
+        let admitted = ctx.live.as_ref().and_then(|l| match &l.user {
+            Some(u) if S::admits(l.session.state) => Some((l.clone(), u.clone())),
+            _ => None,
+        });
+        let Some((live, user)) = admitted else {
+            return Err(if ctx.is_api {
+                AppError::Unauthorized(
+                    "This needs a session at another step of signing in: sign in with your username and password (and second factor) first."
+                        .into(),
+                )
+                .into_response()
+            } else {
+                redirect_for(&ctx, parts)
+            });
+        };
+        if ctx.is_api {
+            ctx.check_api_csrf().map_err(IntoResponse::into_response)?;
+        }
+        Ok(InSession {
+            live,
+            user,
+            ctx,
+            _stage: PhantomData,
+        })
+    }
+}
+
+/// `next` as a same-origin path, or nothing. Parsed as a URL against the
+/// portal's own origin: only a result on that origin survives, so values
+/// that browsers resolve to another site (`//evil`, `/\evil`, `/\tevil`,
+/// control characters, `https:evil`) are dropped.
+pub fn safe_next(next: &str) -> Option<&str> {
+    // Browsers strip ASCII tab and newline anywhere and C0 controls and
+    // space at the ends before parsing (WHATWG URL); refuse them outright.
+    if next.is_empty()
+        || next.len() > 2000
+        || next.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'\\')
+    {
+        return None;
+    }
+    const ORIGIN: &str = "http://gatehouse.invalid";
+    let base = url::Url::parse(ORIGIN).ok()?;
+    let joined = base.join(next).ok()?;
+    if joined.origin() != base.origin() || !next.starts_with('/') || next.starts_with("//") {
+        return None;
+    }
+    Some(next)
 }
 
 /// Percent-encodes everything but unreserved characters.
@@ -241,47 +405,99 @@ pub fn urlencode(s: &str) -> String {
     out
 }
 
-/// The cookie that carries a session token.
-pub fn session_cookie(st: &AppState, issued: &IssuedSession) -> Cookie<'static> {
-    Cookie::build((COOKIE, issued.token.clone()))
+/// Whether cookies are marked `Secure` (and `__Host-` prefixed): when the
+/// configuration says so or the public address is `https`.
+pub fn secure_cookies(st: &AppState) -> bool {
+    st.config.secure_cookies || st.config.public_url.starts_with("https://")
+}
+
+/// The session cookie's name. `__Host-` (Secure, `Path=/`, no `Domain`)
+/// means no other host — a sibling subdomain, a plain-http page — can set
+/// or overwrite it; browsers accept that prefix only on Secure cookies.
+pub fn session_cookie_name(st: &AppState) -> &'static str {
+    if secure_cookies(st) {
+        "__Host-gatehouse_session"
+    } else {
+        COOKIE
+    }
+}
+
+/// The name of the anonymous CSRF cookie (double submit).
+pub fn csrf_cookie_name(st: &AppState) -> &'static str {
+    if secure_cookies(st) {
+        "__Host-gatehouse_csrf"
+    } else {
+        "gatehouse_csrf"
+    }
+}
+
+fn base_cookie(st: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(st.config.secure_cookies)
+        .secure(secure_cookies(st))
         .build()
+}
+
+/// The cookie that carries a session token.
+pub fn session_cookie(st: &AppState, issued: &IssuedSession) -> Cookie<'static> {
+    base_cookie(st, session_cookie_name(st), issued.token.clone())
 }
 
 /// A cookie that removes the session cookie.
 pub fn clear_cookie(st: &AppState) -> Cookie<'static> {
-    let mut c = Cookie::build((COOKIE, ""))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(st.config.secure_cookies)
-        .build();
+    let mut c = base_cookie(st, session_cookie_name(st), String::new());
     c.make_removal();
     c
 }
 
-/// Makes sure the request has a session (an anonymous one if need be) so a
-/// form can carry a CSRF token; returns its CSRF token and, when a new
-/// session was made, the cookie to set.
-pub async fn ensure_session(
-    st: &AppState,
-    ctx: &Ctx,
-) -> Result<(String, Option<Cookie<'static>>), AppError> {
+/// How long a sign-in form's anonymous CSRF token stays good.
+const ANON_CSRF_HOURS: i64 = 12;
+
+fn anon_csrf_mac(st: &AppState, issued_ms: i64, nonce: &str) -> String {
+    st.config
+        .master_key
+        .keyed_digest(format!("anonymous-csrf:{issued_ms}:{nonce}").as_bytes())
+}
+
+/// A signed anonymous CSRF token: `a.ISSUED_MS.NONCE.MAC`, MAC keyed by a
+/// key derived from the master key.
+fn new_anon_csrf(st: &AppState) -> String {
+    let issued = st.now().millis();
+    let nonce = secret::new_token("");
+    let mac = anon_csrf_mac(st, issued, &nonce);
+    format!("a.{issued}.{nonce}.{mac}")
+}
+
+fn anon_csrf_valid(st: &AppState, token: &str) -> bool {
+    let mut it = token.splitn(4, '.');
+    let (Some("a"), Some(issued), Some(nonce), Some(mac)) = (it.next(), it.next(), it.next(), it.next())
+    else {
+        return false;
+    };
+    let Ok(issued) = issued.parse::<i64>() else {
+        return false;
+    };
+    let age = st.now().millis() - issued;
+    (0..ANON_CSRF_HOURS * 3_600_000).contains(&age)
+        && secret::ct_eq(&anon_csrf_mac(st, issued, nonce), mac)
+}
+
+/// The CSRF token for a form: the session's, or — before any session
+/// exists — a signed double-submit token, with the cookie to set when a new
+/// one was made. Writes nothing to the database: anonymous requests (the
+/// sign-in form, `GET /api/v1/session`) create no session row; a row is
+/// made only once a password has been accepted.
+pub fn form_csrf(st: &AppState, ctx: &Ctx) -> (String, Option<Cookie<'static>>) {
     if let Some(t) = ctx.csrf_token() {
-        return Ok((t.to_owned(), None));
+        return (t.to_owned(), None);
     }
-    let mut conn = st.store.conn().await?;
-    let issued = auth::issue_session(
-        st,
-        &mut conn,
-        None,
-        SessionState::Anonymous,
-        &ctx.addr,
-        None,
-    )
-    .await?;
-    Ok((issued.csrf_token.clone(), Some(session_cookie(st, &issued))))
+    if let Some(t) = &ctx.anon_csrf {
+        return (t.clone(), None);
+    }
+    let token = new_anon_csrf(st);
+    // A browser-session cookie; the server refuses it after ANON_CSRF_HOURS.
+    let cookie = base_cookie(st, csrf_cookie_name(st), token.clone());
+    (token, Some(cookie))
 }

@@ -15,9 +15,10 @@ mod error;
 pub mod extract;
 mod ops;
 pub mod pages;
+pub mod routing;
 mod server;
 pub mod service;
 
-pub use app::{AppState, WebConfig, router};
+pub use app::{AppState, WebConfig, route_table, router};
 pub use error::AppError;
 pub use server::serve;

@@ -2,16 +2,20 @@
 //! request metrics middleware.
 
 use crate::AppState;
-use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use crate::routing::Routes;
+use crate::extract::Ctx;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use gatehouse_domain::Role;
+use std::net::SocketAddr;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use crate::routing::get;
 use std::time::Instant;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
@@ -33,7 +37,51 @@ async fn readyz(State(st): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_page(State(st): State<AppState>) -> Response {
+/// Who may read `/metrics`: a scraper with the configured metrics token
+/// (`Authorization: Bearer …`), an operator, or — when no token is
+/// configured — a direct connection from this host (loopback, not relayed
+/// by a proxy). Metrics tell sign-in rates, failures and queue depths:
+/// useful to an attacker timing a guessing campaign, so not public.
+async fn metrics_allowed(parts: &mut Parts, st: &AppState) -> bool {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let (Some(want), Some(given)) = (&st.config.metrics_token, bearer) {
+        return gatehouse_domain::secret::ct_eq(want, given);
+    }
+    let direct_loopback = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback())
+        && !parts.headers.contains_key("x-forwarded-for")
+        && !parts.headers.contains_key("forwarded");
+    if st.config.metrics_token.is_none() && direct_loopback {
+        return true;
+    }
+    if bearer.is_some() {
+        // A bearer that is not the metrics token may be a user's API token.
+        return match Ctx::from_request_parts(parts, st).await {
+            Ok(ctx) => ctx.user().is_some_and(|u| u.role == Role::Operator),
+            Err(_) => false,
+        };
+    }
+    Ctx::from_request_parts(parts, st)
+        .await
+        .is_ok_and(|ctx| ctx.user().is_some_and(|u| u.role == Role::Operator))
+}
+
+async fn metrics_page(State(st): State<AppState>, req: Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    if !metrics_allowed(&mut parts, &st).await {
+        return (
+            StatusCode::FORBIDDEN,
+            "Metrics are served to this host, to operators and with the metrics token.\n",
+        )
+            .into_response();
+    }
     let body = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     (
         [(

@@ -3,8 +3,8 @@
 
 use super::ApiJson;
 use crate::AppState;
-use crate::error::{AppError, Result};
-use crate::extract::{ApiCaller, ClientAddr, Ctx, session_cookie};
+use crate::error::Result;
+use crate::extract::{ApiCaller, ClientAddr, InSession, SecondFactorStep, session_cookie};
 use crate::service::orders::{self, OrderInput, Placed};
 use crate::service::{auth, credentials as creds, validate};
 use axum::Json;
@@ -32,15 +32,11 @@ pub struct StateResponse {
     responses((status = 200, body = StateResponse), (status = 401, body = super::ErrorBody)))]
 pub async fn login_security_code(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<SecondFactorStep>,
     jar: CookieJar,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> Result<Response> {
-    ctx.check_api_csrf()?;
-    let live = ctx.live.clone().ok_or_else(|| {
-        AppError::Unauthorized("Sign in with your username and password first.".into())
-    })?;
-    let issued = auth::complete_security_code(&st, &ctx.caller(), &live, &req.code).await?;
+    let issued = auth::complete_security_code(&st, &s.ctx.caller(), &s.live, &req.code).await?;
     let body = StateResponse {
         state: issued.state.as_str().into(),
     };

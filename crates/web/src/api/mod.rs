@@ -9,18 +9,17 @@ pub mod phonefactor;
 mod session;
 mod users;
 
-use crate::AppState;
 use crate::error::AppError;
-use axum::Router;
+use crate::routing::Routes;
 use axum::extract::{FromRequest, Request};
-use axum::routing::{get, post};
+use crate::routing::{get, post};
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 
 pub use billing::csv_response as billing_csv_response;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/login", post(session::login))
         .route("/session", get(session::session_get))
         .route("/logout", post(session::logout))
@@ -52,7 +51,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/users/{id}/external-authentication/{method}",
-            axum::routing::delete(external::remove),
+            crate::routing::delete(external::remove),
         )
         .route(
             "/users/{id}/security-code/temporary",
@@ -64,7 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/security-code/enable", post(external::enable))
         .route("/validate", post(external::validate_code))
         .route("/prices", get(catalog::price_list))
-        .route("/prices/{method}", axum::routing::put(catalog::price_set))
+        .route("/prices/{method}", crate::routing::put(catalog::price_set))
         .route(
             "/promo-codes",
             get(catalog::promo_list).post(catalog::promo_create),
@@ -146,8 +145,8 @@ pub fn routes() -> Router<AppState> {
         .fallback(|| async { AppError::NotFound })
 }
 
-pub fn openapi_routes() -> Router<AppState> {
-    Router::new().route(
+pub fn openapi_routes() -> Routes {
+    Routes::new().route(
         "/api/openapi.json",
         get(|| async { axum::Json(ApiDoc::openapi()) }),
     )

@@ -5,10 +5,9 @@
 use super::ApiJson;
 use crate::AppState;
 use crate::error::{AppError, Result};
-use crate::extract::{ApiCaller, Ctx, session_cookie};
-use crate::service::auth::LiveSession;
+use crate::extract::{ActivationStep, ApiCaller, Ctx, InSession, SecondFactorStep, session_cookie};
 use crate::service::phonefactor::{self as svc, ChallengeView};
-use crate::service::{Caller, auth};
+use crate::service::auth;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
@@ -18,7 +17,6 @@ use axum_extra::extract::CookieJar;
 use gatehouse_domain::UserId;
 use gatehouse_domain::device;
 use gatehouse_domain::phonefactor::ChallengeStatus;
-use gatehouse_domain::session::SessionState;
 use gatehouse_store::delivery as vp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -71,20 +69,6 @@ pub struct StatusResponse {
     pub state: String,
 }
 
-fn live(ctx: &Ctx) -> Result<LiveSession> {
-    ctx.live.clone().ok_or_else(|| {
-        AppError::Unauthorized("Sign in with your username and password first.".into())
-    })
-}
-
-/// The user of a session, as the caller of their own PhoneFactor actions.
-fn own_caller(ctx: &Ctx, live: &LiveSession) -> Caller {
-    match &live.user {
-        Some(u) => Caller::user(u.clone(), ctx.addr.clone(), "api"),
-        None => ctx.caller(),
-    }
-}
-
 fn with_session(
     st: &AppState,
     jar: CookieJar,
@@ -100,10 +84,8 @@ fn with_session(
 /// Sends the sign-in challenge (text, call or app push) in the user's mode.
 #[utoipa::path(post, path = "/api/v1/login/phonefactor/start", tag = "phonefactor",
     responses((status = 200, body = ChallengeResponse), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
-pub async fn login_start(State(st): State<AppState>, ctx: Ctx) -> Result<Json<ChallengeResponse>> {
-    ctx.check_api_csrf()?;
-    let live = live(&ctx)?;
-    let c = svc::start_sign_in(&st, &own_caller(&ctx, &live), &live).await?;
+pub async fn login_start(State(st): State<AppState>, s: InSession<SecondFactorStep>) -> Result<Json<ChallengeResponse>> {
+    let c = svc::start_sign_in(&st, &s.caller(), &s.live).await?;
     Ok(Json(ChallengeResponse {
         challenge: (&c).into(),
     }))
@@ -114,13 +96,11 @@ pub async fn login_start(State(st): State<AppState>, ctx: Ctx) -> Result<Json<Ch
     responses((status = 200, body = StatusResponse), (status = 401, body = super::ErrorBody)))]
 pub async fn login_verify(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<SecondFactorStep>,
     jar: CookieJar,
     ApiJson(req): ApiJson<CodeBody>,
 ) -> Result<Response> {
-    ctx.check_api_csrf()?;
-    let live = live(&ctx)?;
-    let issued = svc::verify_sign_in(&st, &own_caller(&ctx, &live), &live, &req.code).await?;
+    let issued = svc::verify_sign_in(&st, &s.caller(), &s.live, &req.code).await?;
     let body = Json(StatusResponse {
         status: "approved".into(),
         state: issued.state.as_str().into(),
@@ -135,12 +115,11 @@ pub async fn login_verify(
     responses((status = 200, body = StatusResponse), (status = 404, body = super::ErrorBody)))]
 pub async fn login_status(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<SecondFactorStep>,
     jar: CookieJar,
 ) -> Result<Response> {
-    let live = live(&ctx)?;
-    let (status, issued) = svc::sign_in_status(&st, &own_caller(&ctx, &live), &live).await?;
-    let state = issued.as_ref().map_or(live.session.state, |i| i.state);
+    let (status, issued) = svc::sign_in_status(&st, &s.caller(), &s.live).await?;
+    let state = issued.as_ref().map_or(s.state(), |i| i.state);
     let body = Json(StatusResponse {
         status: status.as_str().into(),
         state: state.as_str().into(),
@@ -167,15 +146,13 @@ pub struct ActivationRequest {
     responses((status = 201, body = ChallengeResponse), (status = 422, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
 pub async fn activation_start(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<ActivationStep>,
     ApiJson(req): ApiJson<ActivationRequest>,
 ) -> Result<Response> {
-    ctx.check_api_csrf()?;
-    let live = live(&ctx)?;
     let c = svc::start_activation(
         &st,
-        &own_caller(&ctx, &live),
-        &live,
+        &s.caller(),
+        &s.live,
         &req.phone,
         req.country.as_deref(),
         &req.mode,
@@ -196,13 +173,11 @@ pub async fn activation_start(
     responses((status = 204), (status = 401, body = super::ErrorBody)))]
 pub async fn activation_verify(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<ActivationStep>,
     jar: CookieJar,
     ApiJson(req): ApiJson<CodeBody>,
 ) -> Result<Response> {
-    ctx.check_api_csrf()?;
-    let live = live(&ctx)?;
-    let issued = svc::verify_activation(&st, &own_caller(&ctx, &live), &live, &req.code).await?;
+    let issued = svc::verify_activation(&st, &s.caller(), &s.live, &req.code).await?;
     Ok(with_session(
         &st,
         jar,
@@ -225,13 +200,12 @@ pub struct ActivationStatus {
     responses((status = 200, body = ActivationStatus)))]
 pub async fn activation_status(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<ActivationStep>,
     jar: CookieJar,
 ) -> Result<Response> {
-    let live = live(&ctx)?;
     let (status, view, issued) =
-        svc::activation_status(&st, &own_caller(&ctx, &live), &live).await?;
-    let state = issued.as_ref().map_or(live.session.state, |i| i.state);
+        svc::activation_status(&st, &s.caller(), &s.live).await?;
+    let state = issued.as_ref().map_or(s.state(), |i| i.state);
     let body = Json(ActivationStatus {
         status: status.into(),
         challenge: view.as_ref().map(Into::into),
@@ -254,18 +228,11 @@ pub struct MyPhoneFactor {
 /// The caller's own PhoneFactor.
 #[utoipa::path(get, path = "/api/v1/me/phonefactor", tag = "phonefactor",
     responses((status = 200, body = MyPhoneFactor)))]
-pub async fn me(State(st): State<AppState>, ctx: Ctx) -> Result<Json<MyPhoneFactor>> {
-    let live = live(&ctx)?;
-    let user = live
-        .user
-        .clone()
-        .ok_or_else(|| AppError::Unauthorized("Sign in first.".into()))?;
-    if !matches!(
-        live.session.state,
-        SessionState::Authenticated | SessionState::ActivationRequired
-    ) {
-        return Err(AppError::Unauthorized("Finish signing in first.".into()));
-    }
+pub async fn me(
+    State(st): State<AppState>,
+    s: InSession<ActivationStep>,
+) -> Result<Json<MyPhoneFactor>> {
+    let user = &s.user;
     let p = svc::own(&st, user.id).await?;
     let now = st.now();
     Ok(Json(match p {

@@ -1,8 +1,8 @@
 use super::ApiJson;
 use crate::AppState;
 use crate::api::users::UserDto;
-use crate::error::{AppError, Result};
-use crate::extract::{Ctx, clear_cookie, session_cookie};
+use crate::error::Result;
+use crate::extract::{Ctx, InSession, PasswordStep, clear_cookie, session_cookie};
 use crate::service::auth;
 use axum::Json;
 use axum::extract::State;
@@ -66,8 +66,8 @@ pub struct SessionResponse {
     pub csrf_token: String,
 }
 
-/// The current session; starts an anonymous one (for its CSRF token) if
-/// there is none.
+/// The current session. Without one, a CSRF token for the sign-in call
+/// (a signed double-submit cookie; nothing is stored).
 #[utoipa::path(get, path = "/api/v1/session", tag = "session", responses((status = 200, body = SessionResponse)))]
 pub async fn session_get(State(st): State<AppState>, ctx: Ctx, jar: CookieJar) -> Result<Response> {
     if let Some(u) = &ctx.bearer {
@@ -78,7 +78,7 @@ pub async fn session_get(State(st): State<AppState>, ctx: Ctx, jar: CookieJar) -
         })
         .into_response());
     }
-    let (csrf, cookie) = crate::extract::ensure_session(&st, &ctx).await?;
+    let (csrf, cookie) = crate::extract::form_csrf(&st, &ctx);
     let body = SessionResponse {
         user: ctx
             .live
@@ -117,22 +117,17 @@ pub struct PasswordChange {
 /// Change one's own password (also completes a forced change after a
 /// one-time password). Ends the user's other sessions.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "session", request_body = PasswordChange,
-    responses((status = 204), (status = 422, body = super::ErrorBody)))]
+    responses((status = 204), (status = 401, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn password_change(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<PasswordStep>,
     jar: CookieJar,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<Response> {
-    ctx.check_api_csrf()?;
-    let not_signed_in = || AppError::Unauthorized("Sign in with a session first.".into());
-    let live = ctx.live.clone().ok_or_else(not_signed_in)?;
-    let user = live.user.clone().ok_or_else(not_signed_in)?;
-    let caller = crate::service::Caller::user(user, ctx.addr.clone(), "api");
     let issued = auth::change_password(
         &st,
-        &caller,
-        &live,
+        &s.caller(),
+        &s.live,
         &req.current_password,
         &req.new_password,
     )

@@ -5,15 +5,15 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::extract::PageUser;
 use crate::service::accounts as svc;
-use axum::Router;
+use crate::routing::Routes;
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::get;
+use crate::routing::get;
 use maud::html;
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/accounts", get(page_accounts).post(account_create_submit))
+pub fn routes() -> Routes {
+    Routes::new().route("/accounts", get(page_accounts).post(account_create_submit))
 }
 
 #[derive(Deserialize)]

@@ -4,16 +4,16 @@ use super::{PageResult, layout};
 use crate::AppState;
 use crate::extract::PageUser;
 use crate::service::audit as svc;
-use axum::Router;
+use crate::routing::Routes;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use crate::routing::get;
 use maud::html;
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/audit", get(page_audit))
         .route("/audit/export.jsonl", get(audit_export))
 }

@@ -7,10 +7,10 @@ use crate::api::billing_csv_response;
 use crate::error::AppError;
 use crate::extract::{Ctx, PageUser};
 use crate::service::billing as svc;
-use axum::Router;
+use crate::routing::Routes;
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
+use crate::routing::{get, post};
 use gatehouse_domain::billing::{Period, Totals};
 use gatehouse_domain::pricing::format_money;
 use gatehouse_domain::{Method, Role};
@@ -19,8 +19,8 @@ use gatehouse_store::billing::Line;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/billing", get(page_billing))
         .route("/billing/run", post(billing_run_submit))
         .route("/billing/statements.csv", get(billing_csv))

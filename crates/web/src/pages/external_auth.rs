@@ -7,19 +7,19 @@ use crate::error::AppError;
 use crate::extract::{Ctx, PageUser};
 use crate::service::credentials as creds;
 use crate::service::orders::{self as svc, Checked, OrderInput, Placed};
-use axum::Router;
+use crate::routing::Routes;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use crate::routing::get;
 use gatehouse_domain::pricing::format_money;
 use gatehouse_domain::{Method, UserId, secret};
 use gatehouse_store::User;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route(
             "/users/{id}/external-authentication",
             get(page_wizard).post(wizard_submit),

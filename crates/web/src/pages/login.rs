@@ -3,20 +3,23 @@
 use super::{FieldExtra, PageResult, alert, csrf_input, field, home_for, layout};
 use crate::AppState;
 use crate::error::AppError;
-use crate::extract::{Ctx, clear_cookie, ensure_session, session_cookie};
-use crate::service::{Caller, auth};
-use axum::Router;
+use crate::extract::{
+    Ctx, InSession, PasswordStep, SecondFactorStep, clear_cookie, form_csrf, session_cookie,
+    step_page,
+};
+use crate::service::auth;
+use crate::routing::Routes;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
+use crate::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use gatehouse_domain::session::SessionState;
 use maud::html;
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/login", get(page_login).post(login_submit))
         .route("/logout", post(logout_submit))
         .route("/password", get(page_password).post(password_submit))
@@ -32,9 +35,9 @@ struct LoginQuery {
     signed_out: Option<String>,
 }
 
-/// Only local paths, so `next` cannot send people to another site.
+/// Only same-origin paths, so `next` cannot send people to another site.
 fn safe_next(next: Option<&str>) -> Option<&str> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+    next.and_then(crate::extract::safe_next)
 }
 
 fn login_form(
@@ -74,19 +77,10 @@ async fn page_login(
     if let Some(u) = ctx.user() {
         return Ok(Redirect::to(home_for(u)).into_response());
     }
-    match ctx.session_state() {
-        Some(SessionState::PasswordChangeRequired) => {
-            return Ok(Redirect::to("/password").into_response());
-        }
-        Some(SessionState::SecondFactorRequired) => {
-            return Ok(Redirect::to("/login/second-factor").into_response());
-        }
-        Some(SessionState::ActivationRequired) => {
-            return Ok(Redirect::to("/phonefactor/activate").into_response());
-        }
-        _ => {}
+    if let Some(step) = ctx.session_state().and_then(step_page) {
+        return Ok(Redirect::to(step).into_response());
     }
-    let (csrf, cookie) = ensure_session(&st, &ctx).await?;
+    let (csrf, cookie) = form_csrf(&st, &ctx);
     let info = q.signed_out.as_ref().map(|_| "You have signed out.");
     let page = login_form(&csrf, "", safe_next(q.next.as_deref()), None, info);
     Ok(match cookie {
@@ -110,8 +104,8 @@ async fn login_submit(
     Form(f): Form<LoginForm>,
 ) -> PageResult {
     if let Err(e) = ctx.check_csrf(&f.csrf) {
-        // A stale or missing session: give a fresh form rather than a dead end.
-        let (csrf, cookie) = ensure_session(&st, &ctx).await?;
+        // A stale or missing token: give a fresh form rather than a dead end.
+        let (csrf, cookie) = form_csrf(&st, &ctx);
         let page = login_form(
             &csrf,
             &f.username,
@@ -153,7 +147,7 @@ async fn login_submit(
                 .into_response())
         }
         Err(e @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
-            let csrf = ctx.csrf_token().unwrap_or_default().to_owned();
+            let (csrf, _) = form_csrf(&st, &ctx);
             let status = e.status();
             Ok((
                 status,
@@ -201,13 +195,12 @@ struct PasswordErrors {
     form: Option<String>,
 }
 
-fn password_form(ctx: &Ctx, forced: bool, errors: &PasswordErrors) -> maud::Markup {
-    let live = ctx.live.as_ref();
-    let user = live.and_then(|l| l.user.as_ref());
-    let csrf = ctx.csrf_token().unwrap_or_default();
+fn password_form(s: &InSession<PasswordStep>, errors: &PasswordErrors) -> maud::Markup {
+    let forced = is_forced(s);
+    let csrf = s.csrf_token();
     layout(
         "Change password",
-        if forced { None } else { user },
+        if forced { None } else { Some(&s.user) },
         Some(csrf),
         html! {
             section.card.narrow {
@@ -237,22 +230,13 @@ fn password_form(ctx: &Ctx, forced: bool, errors: &PasswordErrors) -> maud::Mark
     )
 }
 
-fn needs_session(ctx: &Ctx) -> Option<bool> {
-    match (
-        ctx.session_state(),
-        ctx.live.as_ref().and_then(|l| l.user.as_ref()),
-    ) {
-        (Some(SessionState::PasswordChangeRequired), Some(_)) => Some(true),
-        (Some(SessionState::Authenticated), Some(_)) => Some(false),
-        _ => None,
-    }
+/// A forced change after a one-time password (rather than the user's own choice).
+fn is_forced(s: &InSession<PasswordStep>) -> bool {
+    s.state() == SessionState::PasswordChangeRequired
 }
 
-async fn page_password(ctx: Ctx) -> PageResult {
-    let Some(forced) = needs_session(&ctx) else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    Ok(password_form(&ctx, forced, &PasswordErrors::default()).into_response())
+async fn page_password(s: InSession<PasswordStep>) -> PageResult {
+    Ok(password_form(&s, &PasswordErrors::default()).into_response())
 }
 
 #[derive(Deserialize)]
@@ -265,14 +249,12 @@ struct PasswordForm {
 
 async fn password_submit(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<PasswordStep>,
     jar: CookieJar,
     Form(f): Form<PasswordForm>,
 ) -> PageResult {
-    let Some(forced) = needs_session(&ctx) else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    ctx.check_csrf(&f.csrf)?;
+    let forced = is_forced(&s);
+    s.ctx.check_csrf(&f.csrf)?;
     if f.new_password != f.confirm_password {
         let errors = PasswordErrors {
             confirm: Some("The two new passwords do not match.".into()),
@@ -280,21 +262,15 @@ async fn password_submit(
         };
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            password_form(&ctx, forced, &errors),
+            password_form(&s, &errors),
         )
             .into_response());
     }
-    let (Some(live), Some(user)) = (
-        ctx.live.as_ref(),
-        ctx.live.as_ref().and_then(|l| l.user.clone()),
-    ) else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    let caller = Caller::user(user.clone(), ctx.addr.clone(), "web");
-    match auth::change_password(&st, &caller, live, &f.current_password, &f.new_password).await {
+    let caller = s.caller();
+    match auth::change_password(&st, &caller, &s.live, &f.current_password, &f.new_password).await {
         Ok(issued) => Ok((
             jar.add(session_cookie(&st, &issued)),
-            Redirect::to(home_for(&user)),
+            Redirect::to(home_for(&s.user)),
         )
             .into_response()),
         Err(e @ AppError::Invalid { .. }) => {
@@ -320,7 +296,7 @@ async fn password_submit(
             };
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
-                password_form(&ctx, forced, &errors),
+                password_form(&s, &errors),
             )
                 .into_response())
         }
@@ -328,14 +304,9 @@ async fn password_submit(
     }
 }
 
-fn security_code_form(ctx: &Ctx, error: Option<&str>) -> maud::Markup {
-    let csrf = ctx.csrf_token().unwrap_or_default();
-    let who = ctx
-        .live
-        .as_ref()
-        .and_then(|l| l.user.as_ref())
-        .map(|u| u.username.clone())
-        .unwrap_or_default();
+fn security_code_form(s: &InSession<SecondFactorStep>, error: Option<&str>) -> maud::Markup {
+    let csrf = s.csrf_token();
+    let who = s.user.username.clone();
     layout(
         "Security Code",
         None,
@@ -359,11 +330,8 @@ fn security_code_form(ctx: &Ctx, error: Option<&str>) -> maud::Markup {
     )
 }
 
-async fn page_security_code(ctx: Ctx) -> PageResult {
-    if ctx.session_state() != Some(SessionState::SecondFactorRequired) {
-        return Ok(Redirect::to("/login").into_response());
-    }
-    Ok(security_code_form(&ctx, None).into_response())
+async fn page_security_code(s: InSession<SecondFactorStep>) -> PageResult {
+    Ok(security_code_form(&s, None).into_response())
 }
 
 #[derive(Deserialize)]
@@ -374,31 +342,19 @@ struct CodeForm {
 
 async fn security_code_submit(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<SecondFactorStep>,
     jar: CookieJar,
     Form(f): Form<CodeForm>,
 ) -> PageResult {
-    let Some(live) = ctx
-        .live
-        .clone()
-        .filter(|l| l.session.state == SessionState::SecondFactorRequired)
-    else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    ctx.check_csrf(&f.csrf)?;
-    match auth::complete_security_code(&st, &ctx.caller(), &live, &f.code).await {
+    s.ctx.check_csrf(&f.csrf)?;
+    match auth::complete_security_code(&st, &s.ctx.caller(), &s.live, &f.code).await {
         Ok(issued) => {
-            let target = match (issued.state, live.user.as_ref()) {
-                (SessionState::PasswordChangeRequired, _) => "/password",
-                (SessionState::ActivationRequired, _) => "/phonefactor/activate",
-                (_, Some(u)) => home_for(u),
-                _ => "/",
-            };
+            let target = step_page(issued.state).unwrap_or(home_for(&s.user));
             Ok((jar.add(session_cookie(&st, &issued)), Redirect::to(target)).into_response())
         }
         Err(e @ AppError::Unauthorized(_)) => Ok((
             StatusCode::UNAUTHORIZED,
-            security_code_form(&ctx, Some(&e.message())),
+            security_code_form(&s, Some(&e.message())),
         )
             .into_response()),
         Err(e) => Err(e.into()),

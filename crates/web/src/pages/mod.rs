@@ -13,16 +13,16 @@ mod users;
 
 use crate::AppState;
 use crate::error::AppError;
-use axum::Router;
+use crate::routing::Routes;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use crate::routing::get;
 use gatehouse_domain::Role;
 use gatehouse_store::User;
 use maud::{DOCTYPE, Markup, html};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/", get(page_home))
         .route("/static/app.css", get(static_css))
         .route("/static/app.js", get(static_js))

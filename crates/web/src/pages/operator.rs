@@ -7,11 +7,11 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::extract::{Ctx, PageUser};
 use crate::service::{catalog, credentials as creds};
-use axum::Router;
+use crate::routing::Routes;
 use axum::extract::{Form, Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
+use crate::routing::{get, post};
 use gatehouse_domain::Role;
 use gatehouse_domain::pricing::format_money;
 use gatehouse_domain::pskc::DecryptionKey;
@@ -19,8 +19,8 @@ use gatehouse_store::User;
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/tokens", get(page_tokens))
         .route("/tokens/import", post(tokens_import_submit))
         .route("/tokens/soft", post(tokens_soft_submit))

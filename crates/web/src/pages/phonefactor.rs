@@ -8,15 +8,15 @@
 use super::{FieldExtra, PageResult, alert, csrf_input, field, home_for, layout, notice};
 use crate::AppState;
 use crate::error::AppError;
-use crate::extract::{Ctx, session_cookie};
+use crate::extract::{ActivationStep, Ctx, InSession, PageUser, SecondFactorStep, session_cookie};
 use crate::service::Caller;
 use crate::service::auth::{IssuedSession, LiveSession};
 use crate::service::phonefactor::{self as svc, ChallengeView};
-use axum::Router;
+use crate::routing::Routes;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use crate::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use gatehouse_domain::phonefactor::{ChallengeStatus, Mode};
 use gatehouse_domain::session::SessionState;
@@ -24,8 +24,8 @@ use gatehouse_store::User;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/login/second-factor", get(page_second_factor))
         .route("/login/phonefactor", get(page_login))
         .route("/login/phonefactor/start", post(login_start))
@@ -52,20 +52,6 @@ struct CsrfForm {
 struct CodeForm {
     csrf: String,
     code: String,
-}
-
-/// The session if it is in `state`, else where to go instead.
-fn session_in(ctx: &Ctx, states: &[SessionState]) -> Result<(LiveSession, User), Redirect> {
-    match &ctx.live {
-        Some(l) if states.contains(&l.session.state) => match &l.user {
-            Some(u) => Ok((l.clone(), u.clone())),
-            None => Err(Redirect::to("/login")),
-        },
-        Some(l) if l.session.state == SessionState::Authenticated => {
-            Err(Redirect::to(l.user.as_ref().map_or("/", home_for)))
-        }
-        _ => Err(Redirect::to("/login")),
-    }
 }
 
 fn caller_for(ctx: &Ctx, user: &User) -> Caller {
@@ -201,11 +187,8 @@ async fn login_page(
 
 /// Sends a half-signed-in user to the second factor they have: PhoneFactor
 /// if active, else the Security Code.
-async fn page_second_factor(State(st): State<AppState>, ctx: Ctx) -> PageResult {
-    let (_, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
-        Ok(x) => x,
-        Err(r) => return Ok(r.into_response()),
-    };
+async fn page_second_factor(State(st): State<AppState>, s: InSession<SecondFactorStep>) -> PageResult {
+    let user = s.user;
     let active = svc::own(&st, user.id)
         .await?
         .is_some_and(|p| p.status == "active");
@@ -217,19 +200,13 @@ async fn page_second_factor(State(st): State<AppState>, ctx: Ctx) -> PageResult 
     .into_response())
 }
 
-async fn page_login(State(st): State<AppState>, ctx: Ctx) -> PageResult {
-    let (live, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
-        Ok(x) => x,
-        Err(r) => return Ok(r.into_response()),
-    };
+async fn page_login(State(st): State<AppState>, s: InSession<SecondFactorStep>) -> PageResult {
+    let InSession { live, user, ctx, .. } = s;
     login_page(&st, &ctx, &live, &user, None).await
 }
 
-async fn login_start(State(st): State<AppState>, ctx: Ctx, Form(f): Form<CsrfForm>) -> PageResult {
-    let (live, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
-        Ok(x) => x,
-        Err(r) => return Ok(r.into_response()),
-    };
+async fn login_start(State(st): State<AppState>, s: InSession<SecondFactorStep>, Form(f): Form<CsrfForm>) -> PageResult {
+    let InSession { live, user, ctx, .. } = s;
     ctx.check_csrf(&f.csrf)?;
     match svc::start_sign_in(&st, &caller_for(&ctx, &user), &live).await {
         Ok(_) => Ok(Redirect::to("/login/phonefactor").into_response()),
@@ -248,14 +225,11 @@ async fn login_start(State(st): State<AppState>, ctx: Ctx, Form(f): Form<CsrfFor
 
 async fn login_verify(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<SecondFactorStep>,
     jar: CookieJar,
     Form(f): Form<CodeForm>,
 ) -> PageResult {
-    let (live, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
-        Ok(x) => x,
-        Err(r) => return Ok(r.into_response()),
-    };
+    let InSession { live, user, ctx, .. } = s;
     ctx.check_csrf(&f.csrf)?;
     match svc::verify_sign_in(&st, &caller_for(&ctx, &user), &live, &f.code).await {
         Ok(issued) => Ok(with_cookie(
@@ -276,14 +250,11 @@ async fn login_verify(
 
 async fn login_check(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<SecondFactorStep>,
     jar: CookieJar,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    let (live, user) = match session_in(&ctx, &[SessionState::SecondFactorRequired]) {
-        Ok(x) => x,
-        Err(r) => return Ok(r.into_response()),
-    };
+    let InSession { live, user, ctx, .. } = s;
     ctx.check_csrf(&f.csrf)?;
     match svc::sign_in_status(&st, &caller_for(&ctx, &user), &live).await {
         Ok((_, Some(issued))) => Ok(with_cookie(
@@ -429,14 +400,11 @@ fn activate_form(ctx: &Ctx, user: &User, signed_in: bool, e: &ActivateErrors<'_>
 
 async fn page_activate(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<ActivationStep>,
     jar: CookieJar,
     Query(q): Query<ActivateQuery>,
 ) -> PageResult {
-    let (live, user) = match session_in_activation(&ctx) {
-        Ok(x) => x,
-        Err(r) => return Ok(r.into_response()),
-    };
+    let InSession { live, user, ctx, .. } = s;
     // Activated already (e.g. the page was reloaded after the call was
     // answered): finish this session's sign-in.
     if live.session.state == SessionState::ActivationRequired
@@ -476,25 +444,6 @@ async fn page_activate(
     .into_response())
 }
 
-/// Activation is for an `activation_required` session, or a signed-in user
-/// changing number or mode.
-fn session_in_activation(ctx: &Ctx) -> Result<(LiveSession, User), Redirect> {
-    match &ctx.live {
-        Some(l)
-            if matches!(
-                l.session.state,
-                SessionState::ActivationRequired | SessionState::Authenticated
-            ) =>
-        {
-            match &l.user {
-                Some(u) => Ok((l.clone(), u.clone())),
-                None => Err(Redirect::to("/login")),
-            }
-        }
-        _ => Err(Redirect::to("/login")),
-    }
-}
-
 fn activation_challenge_page(
     ctx: &Ctx,
     user: &User,
@@ -520,13 +469,10 @@ fn activation_challenge_page(
 
 async fn activate_start(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<ActivationStep>,
     Form(f): Form<ActivateForm>,
 ) -> PageResult {
-    let (live, user) = match session_in_activation(&ctx) {
-        Ok(x) => x,
-        Err(r) => return Ok(r.into_response()),
-    };
+    let InSession { live, user, ctx, .. } = s;
     ctx.check_csrf(&f.csrf)?;
     let signed_in = live.session.state == SessionState::Authenticated;
     match svc::start_activation(
@@ -594,14 +540,11 @@ fn activated_target(issued: Option<&IssuedSession>, user: &User) -> &'static str
 
 async fn activate_verify(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<ActivationStep>,
     jar: CookieJar,
     Form(f): Form<CodeForm>,
 ) -> PageResult {
-    let (live, user) = match session_in_activation(&ctx) {
-        Ok(x) => x,
-        Err(r) => return Ok(r.into_response()),
-    };
+    let InSession { live, user, ctx, .. } = s;
     ctx.check_csrf(&f.csrf)?;
     let signed_in = live.session.state == SessionState::Authenticated;
     match svc::verify_activation(&st, &caller_for(&ctx, &user), &live, &f.code).await {
@@ -647,14 +590,11 @@ async fn activate_verify(
 
 async fn activate_check(
     State(st): State<AppState>,
-    ctx: Ctx,
+    s: InSession<ActivationStep>,
     jar: CookieJar,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    let (live, user) = match session_in_activation(&ctx) {
-        Ok(x) => x,
-        Err(r) => return Ok(r.into_response()),
-    };
+    let InSession { live, user, ctx, .. } = s;
     ctx.check_csrf(&f.csrf)?;
     let signed_in = live.session.state == SessionState::Authenticated;
     let (status, view, issued) =
@@ -765,12 +705,9 @@ struct DeactivateForm {
 
 async fn own_deactivate(
     State(st): State<AppState>,
-    ctx: Ctx,
+    PageUser(user, ctx): PageUser,
     Form(f): Form<DeactivateForm>,
 ) -> PageResult {
-    let Some(user) = ctx.user().cloned() else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     ctx.check_csrf(&f.csrf)?;
     match svc::deactivate_own(&st, &caller_for(&ctx, &user), &user, &f.password).await {
         Ok(()) => Ok(Redirect::to("/security?notice=phonefactor-deactivated").into_response()),
@@ -800,7 +737,7 @@ async fn page_virtual_phone(
     if st.config.gateway.is_some() {
         return Err(AppError::NotFound.into());
     }
-    let (csrf, cookie) = crate::extract::ensure_session(&st, &ctx).await?;
+    let (csrf, cookie) = crate::extract::form_csrf(&st, &ctx);
     let mut conn = st.store.conn().await?;
     let numbers = gatehouse_store::delivery::virtual_numbers(&mut conn).await?;
     let number = q

@@ -3,14 +3,14 @@
 use super::{PageResult, layout};
 use crate::AppState;
 use crate::extract::PageUser;
-use axum::Router;
+use crate::routing::Routes;
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use crate::routing::get;
 use maud::html;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/security", get(page_security))
+pub fn routes() -> Routes {
+    Routes::new().route("/security", get(page_security))
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -9,18 +9,18 @@ use crate::error::AppError;
 use crate::extract::PageUser;
 use crate::service::orders::ExternalAuth;
 use crate::service::users::{self as svc, CreateUser, EditUser};
-use axum::Router;
+use crate::routing::Routes;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use crate::routing::get;
 use gatehouse_domain::{AccountId, Method, Role, UserId, UserStatus};
 use gatehouse_store::User;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/users", get(page_users))
         .route("/users/new", get(page_user_new).post(user_create_submit))
         .route("/users/{id}/action", get(user_action_dispatch))

@@ -40,20 +40,30 @@ pub async fn issue_session(
     addr: &str,
     replace: Option<&str>,
 ) -> Result<IssuedSession> {
-    // The CSRF token carries over to the renewed session: it is as secret
-    // as before, and pages and API clients that hold it keep working.
-    let mut csrf_token = None;
+    // The CSRF token is new whenever the session changes hands or gains a
+    // user: a token seen by anyone before the password was accepted is no
+    // good after it. Only the steps of one sign-in of one user (password →
+    // second factor → activation) keep it, as API clients that follow
+    // SPEC §11 fetch it once after `POST /api/v1/login`; that token was
+    // minted after the password and handed only to this session.
+    let mut kept_csrf = None;
     if let Some(old) = replace {
         match sessions::get(conn, old).await {
-            Ok(s) => csrf_token = Some(s.csrf_token),
-            Err(StoreError::NotFound) => {}
+            Ok(prev)
+                if prev.user_id.is_some()
+                    && prev.user_id == user.map(|u| u.id)
+                    && prev.state != SessionState::Authenticated =>
+            {
+                kept_csrf = Some(prev.csrf_token);
+            }
+            Ok(_) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
         sessions::delete(conn, old).await?;
     }
     let now = st.now();
     let token = secret::new_token("gh_s_");
-    let csrf_token = csrf_token.unwrap_or_else(|| secret::new_token(""));
+    let csrf_token = kept_csrf.unwrap_or_else(|| secret::new_token(""));
     sessions::insert(
         conn,
         &NewSession {
@@ -445,10 +455,20 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> Result<IssuedSession> {
-    let user = live
-        .user
-        .clone()
-        .ok_or_else(|| AppError::Unauthorized("Sign in first.".into()))?;
+    // Only a signed-in session or a forced change after a one-time
+    // password: a password-only session (second factor pending) or one
+    // waiting for PhoneFactor activation must not reach this.
+    let user = match (&live.user, live.session.state) {
+        (
+            Some(u),
+            SessionState::Authenticated | SessionState::PasswordChangeRequired,
+        ) => u.clone(),
+        _ => {
+            return Err(AppError::Unauthorized(
+                "Finish signing in before changing the password.".into(),
+            ));
+        }
+    };
     let users = Users::new(Scope::Own(user.id));
     if !verify_own_password(st, &user, current).await? {
         audit_refusal(

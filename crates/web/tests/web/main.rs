@@ -5,6 +5,7 @@ mod billing;
 mod isolation;
 mod ops;
 mod pages;
+mod sessions;
 mod phonefactor;
 mod signin;
 mod support;

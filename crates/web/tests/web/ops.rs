@@ -7,6 +7,8 @@ async fn health_readiness_metrics_and_openapi() {
     let mut c = app.client();
     assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(c.get("/readyz").await.status, StatusCode::OK);
+    // `/metrics` only for this host (c is 10.1.2.3, see `metrics_are_not_public`).
+    c.addr = "127.0.0.1:40000".parse().unwrap();
     assert_eq!(c.get("/metrics").await.status, StatusCode::OK);
     let doc = c.get("/api/openapi.json").await.json();
     for path in [
@@ -71,4 +73,48 @@ async fn secure_cookies_when_configured() {
             .unwrap()
             .contains("Secure")
     );
+}
+
+#[tokio::test]
+async fn metrics_are_not_public() {
+    let app = spawn_app().await;
+    let mut remote = app.client();
+    assert_eq!(remote.get("/metrics").await.status, StatusCode::FORBIDDEN);
+    // A loopback peer relaying someone else (a reverse proxy) is not local.
+    let mut proxied = app.client();
+    proxied.addr = "127.0.0.1:40000".parse().unwrap();
+    let r = proxied
+        .send_with(
+            axum::http::Method::GET,
+            "/metrics",
+            Body2::None,
+            false,
+            &[("x-forwarded-for", "203.0.113.9")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A signed-in customer is not enough; an operator is.
+    let c = app.customer("alpha").await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    assert_eq!(admin.get("/metrics").await.status, StatusCode::FORBIDDEN);
+    app.operator("ops-1").await;
+    let mut op = app.signed_in("ops-1").await;
+    assert_eq!(op.get("/metrics").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_token_is_required_once_configured() {
+    let app = spawn_app_with(gatehouse_web::WebConfig {
+        metrics_token: Some("scrape-secret-0123456789".into()),
+        ..Default::default()
+    })
+    .await;
+    let mut local = app.client();
+    local.addr = "127.0.0.1:40000".parse().unwrap();
+    assert_eq!(local.get("/metrics").await.status, StatusCode::FORBIDDEN);
+    local.bearer = Some("wrong-secret".into());
+    assert_eq!(local.get("/metrics").await.status, StatusCode::FORBIDDEN);
+    let mut scraper = app.client();
+    scraper.bearer = Some("scrape-secret-0123456789".into());
+    assert_eq!(scraper.get("/metrics").await.status, StatusCode::OK);
 }

@@ -9,9 +9,12 @@ async fn api_login_succeeds_and_rotates_the_session() {
     let c = app.customer("alpha").await;
     let mut client = app.client();
     client.refresh_csrf().await;
-    let anonymous = client
-        .session_cookie()
-        .expect("an anonymous session for the CSRF token");
+    assert_eq!(
+        client.session_cookie(),
+        None,
+        "no session before a password is accepted"
+    );
+    let anonymous_csrf = client.csrf.clone().expect("a CSRF token for the sign-in");
     let r = client
         .post(
             "/api/v1/login",
@@ -21,21 +24,17 @@ async fn api_login_succeeds_and_rotates_the_session() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["state"], "authenticated");
     assert_eq!(r.json()["methods"], json!([]));
-    let signed_in = client.session_cookie().unwrap();
-    assert_ne!(anonymous, signed_in, "session id renewed at sign-in");
+    assert!(client.session_cookie().is_some());
     let cookie = r.headers.get("set-cookie").unwrap().to_str().unwrap();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    // The old anonymous session is gone.
-    let mut stale = app.client();
-    stale.cookies.insert("gatehouse_session".into(), anonymous);
-    assert_eq!(
-        stale.get("/api/v1/users").await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    // The anonymous token is no good for the signed-in session.
+    let r = client.post("/api/v1/logout", json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     client.refresh_csrf().await;
+    assert_ne!(client.csrf.as_deref(), Some(anonymous_csrf.as_str()));
     let s = client.get("/api/v1/session").await.json();
     assert_eq!(s["user"]["username"], c.admin_name());
     assert_eq!(s["state"], "authenticated");

@@ -94,6 +94,19 @@ impl App {
         }
     }
 
+    /// An operator `username` in the provider's account (made on first use).
+    pub async fn operator(&self, username: &str) -> UserId {
+        accounts::first_run(&self.st).await.unwrap();
+        let provider = {
+            let mut conn = self.st.store.conn().await.unwrap();
+            gatehouse_store::accounts::provider(&mut conn)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        self.user(provider.id, username, "operator").await
+    }
+
     /// A signed-in API client for `username`.
     pub async fn signed_in(&self, username: &str) -> Client {
         let mut c = self.client();

@@ -1,0 +1,317 @@
+//! Session states and the guards that keep each one to its own endpoints;
+//! CSRF before and after sign-in; cookies; `next` after sign-in. Each test
+//! here is an attack that once worked (issue: no way around the second
+//! factor).
+
+use crate::support::*;
+use axum::http::{Method, StatusCode};
+use gatehouse_domain::UserId;
+use gatehouse_web::WebConfig;
+use gatehouse_web::service::{Caller, catalog};
+use serde_json::json;
+
+const CREDENTIAL: &str = "UBHE10000001";
+
+/// A customer whose user has a Symantec credential (second factor).
+async fn with_security_code(app: &App, prefix: &str) -> Customer {
+    app.catalog().await;
+    app.credential(CREDENTIAL, false).await;
+    let c = app.customer(prefix).await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    let r = order(&mut admin, c.user, CREDENTIAL, &format!("{prefix}-1")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    c
+}
+
+/// A customer whose user has PhoneFactor ordered, not yet activated.
+async fn with_phonefactor_ordered(app: &App, prefix: &str) -> Customer {
+    app.catalog().await;
+    catalog::set_price(&app.st, &Caller::cli(), "phonefactor", 300, "USD")
+        .await
+        .unwrap();
+    let c = app.customer(prefix).await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    let r = admin
+        .send_with(
+            Method::POST,
+            &format!("/api/v1/users/{}/external-authentication/orders", c.user.0),
+            Body2::Json(json!({
+                "method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true
+            })),
+            true,
+            &[("idempotency-key", "pf-1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    c
+}
+
+async fn password_still(app: &App, username: &str) {
+    let r = app.client().api_login(username, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "the victim's password is unchanged");
+}
+
+async fn user_sessions(app: &App, user: UserId) -> i64 {
+    let _ = user;
+    let mut conn = app.st.store.conn().await.unwrap();
+    gatehouse_store::sessions::count(&mut conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn password_only_session_cannot_change_the_password_through_the_api() {
+    let app = spawn_app().await;
+    let c = with_security_code(&app, "alpha").await;
+    let mut attacker = app.client();
+    let r = attacker.api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "second_factor_required", "{}", r.text);
+    let before = user_sessions(&app, c.user).await;
+    let r = attacker
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": PASSWORD, "new_password": "Attacker-Chosen-Pass-77"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let s = attacker.get("/api/v1/session").await.json();
+    assert_eq!(s["state"], "second_factor_required");
+    assert_eq!(user_sessions(&app, c.user).await, before, "nobody signed out");
+    password_still(&app, &c.user_name()).await;
+    // Nor through the page.
+    let r = attacker
+        .form(
+            "/password",
+            &[
+                ("csrf", attacker.csrf.clone().unwrap().as_str()),
+                ("current_password", PASSWORD),
+                ("new_password", "Attacker-Chosen-Pass-77"),
+                ("confirm_password", "Attacker-Chosen-Pass-77"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/login/second-factor");
+    password_still(&app, &c.user_name()).await;
+}
+
+#[tokio::test]
+async fn activation_session_cannot_change_the_password() {
+    let app = spawn_app().await;
+    let c = with_phonefactor_ordered(&app, "alpha").await;
+    let mut attacker = app.client();
+    let r = attacker.api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "activation_required", "{}", r.text);
+    let r = attacker
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": PASSWORD, "new_password": "Attacker-Chosen-Pass-77"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(
+        attacker.get("/api/v1/session").await.json()["state"],
+        "activation_required"
+    );
+    password_still(&app, &c.user_name()).await;
+}
+
+#[tokio::test]
+async fn half_signed_in_sessions_reach_only_their_own_step() {
+    let app = spawn_app().await;
+    let c = with_security_code(&app, "alpha").await;
+    let mut pending = app.client();
+    pending.api_login(&c.user_name(), PASSWORD).await;
+    // Another step's endpoints: activation, own PhoneFactor, signed-in API.
+    for (method, path) in [
+        (Method::GET, "/api/v1/me/phonefactor"),
+        (Method::POST, "/api/v1/me/phonefactor/activation"),
+        (Method::POST, "/api/v1/me/phonefactor/deactivate"),
+        (Method::GET, "/api/v1/users"),
+    ] {
+        let r = pending
+            .send(method.clone(), path, Body2::Json(json!({})), true)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}: {}", r.text);
+    }
+    // A signed-in session has left the second-factor step behind.
+    let mut signed_in = app.signed_in(&c.admin_name()).await;
+    let r = signed_in
+        .post("/api/v1/login/security-code", json!({"code": "123456"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+}
+
+#[tokio::test]
+async fn forced_password_change_still_works_through_the_api() {
+    let app = spawn_app().await;
+    let c = app.customer("alpha").await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    let r = admin
+        .post(&format!("/api/v1/users/{}/reset-password", c.user.0), json!({}))
+        .await;
+    let otp = r.json()["one_time_password"].as_str().unwrap().to_owned();
+    let mut u = app.client();
+    assert_eq!(
+        u.api_login(&c.user_name(), &otp).await.json()["state"],
+        "password_change_required"
+    );
+    let r = u
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": otp, "new_password": "Brand-New-Password-42"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    u.refresh_csrf().await;
+    assert_eq!(u.get("/api/v1/session").await.json()["state"], "authenticated");
+}
+
+#[tokio::test]
+async fn anonymous_requests_write_no_session_rows() {
+    let app = spawn_app().await;
+    let c = app.customer("alpha").await;
+    let before = user_sessions(&app, c.user).await;
+    for _ in 0..20 {
+        let mut anon = app.client();
+        assert_eq!(anon.get("/login").await.status, StatusCode::OK);
+        assert_eq!(anon.get("/api/v1/session").await.status, StatusCode::OK);
+        anon.get("/virtual-phone").await;
+        anon.get("/users").await;
+    }
+    assert_eq!(user_sessions(&app, c.user).await, before);
+    // The sign-in form still works with its cookie-bound token.
+    let mut browser = app.client();
+    let r = browser.page_login(&c.admin_name(), PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(user_sessions(&app, c.user).await, before + 1);
+}
+
+#[tokio::test]
+async fn sign_in_form_refuses_forged_swapped_and_stale_tokens() {
+    let app = spawn_app().await;
+    let c = app.customer("alpha").await;
+    let mut a = app.client();
+    let page = a.get("/login").await;
+    let token = Client::csrf_in(&page.text);
+    let submit = |token: String| {
+        let name = c.admin_name();
+        move |mut cl: Client| async move {
+            cl.form(
+                "/login",
+                &[("csrf", &token), ("username", &name), ("password", PASSWORD)],
+            )
+            .await
+        }
+    };
+    // No cookie: a token copied into another browser is refused.
+    let r = submit(token.clone())(app.client()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A forged token set as both cookie and field (wrong MAC).
+    let forged = {
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let last = parts.len() - 1;
+        parts[last] = "00";
+        parts.join(".")
+    };
+    let mut f = app.client();
+    f.cookies.insert("gatehouse_csrf".into(), forged.clone());
+    let r = submit(forged)(f).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // An empty token with an empty cookie.
+    let mut e = app.client();
+    e.cookies.insert("gatehouse_csrf".into(), String::new());
+    let r = submit(String::new())(e).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A stale one (13 hours later).
+    app.clock.advance_seconds(13 * 3600);
+    let r = submit(token.clone())(a.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A fresh form works.
+    let r = a.page_login(&c.admin_name(), PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+}
+
+#[tokio::test]
+async fn cookies_are_host_prefixed_and_secure_behind_https() {
+    let app = spawn_app_with(WebConfig {
+        public_url: "https://portal.example.test".into(),
+        ..Default::default()
+    })
+    .await;
+    let c = app.customer("alpha").await;
+    let mut browser = app.client();
+    let page = browser.get("/login").await;
+    let set = page.headers.get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(set.starts_with("__Host-gatehouse_csrf="), "{set}");
+    assert!(set.contains("Secure") && set.contains("Path=/") && !set.contains("Domain"), "{set}");
+    let token = Client::csrf_in(&page.text);
+    let r = browser
+        .form(
+            "/login",
+            &[("csrf", &token), ("username", &c.admin_name()), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let set = r.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(set.starts_with("__Host-gatehouse_session="), "{set}");
+    assert!(set.contains("Secure") && set.contains("HttpOnly"), "{set}");
+    // The unprefixed name is not read on such an instance.
+    let token = browser.cookies.get("__Host-gatehouse_session").unwrap().clone();
+    let mut plain = app.client();
+    plain.cookies.insert("gatehouse_session".into(), token);
+    assert_eq!(plain.get("/api/v1/users").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn next_after_sign_in_stays_on_the_portal() {
+    let app = spawn_app().await;
+    let c = app.customer("alpha").await;
+    for evil in [
+        "//evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "https://evil.example/",
+        "/\u{0}/evil.example",
+        " /\\/evil.example",
+    ] {
+        let mut b = app.client();
+        let page = b
+            .get(&format!("/login?next={}", pct(evil)))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let token = Client::csrf_in(&page.text);
+        let r = b
+            .form(
+                "/login",
+                &[
+                    ("csrf", &token),
+                    ("username", &c.admin_name()),
+                    ("password", PASSWORD),
+                    ("next", evil),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{evil:?}: {}", r.text);
+        assert_eq!(r.location(), "/users", "{evil:?}");
+    }
+    let mut b = app.client();
+    let page = b.get("/login?next=/audit%3Fpage%3D2").await;
+    let token = Client::csrf_in(&page.text);
+    let r = b
+        .form(
+            "/login",
+            &[
+                ("csrf", &token),
+                ("username", &c.admin_name()),
+                ("password", PASSWORD),
+                ("next", "/audit?page=2"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/audit?page=2");
+}
+
+fn pct(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
