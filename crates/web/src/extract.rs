@@ -78,11 +78,14 @@ impl FromRequestParts<AppState> for Ctx {
             .get::<OriginalUri>()
             .map_or(parts.uri.path(), |o| o.0.path())
             .starts_with("/api/");
+        // Bearer tokens are for the API; pages are for browsers, which
+        // sign in with the session cookie.
         let bearer = match parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|_| is_api)
         {
             Some(token) => Some(bearer_user(st, token.trim()).await?),
             None => None,
@@ -233,6 +236,10 @@ impl FromRequestParts<AppState> for PageUser {
 /// Where a page request that may not go on is sent: the step its session
 /// must finish first, or the sign-in form (coming back here afterwards).
 fn redirect_for(ctx: &Ctx, parts: &Parts) -> Response {
+    // Signed in already (the step is behind them): their home page.
+    if ctx.user().is_some() {
+        return Redirect::to("/").into_response();
+    }
     if let Some(step) = ctx.session_state().and_then(step_page) {
         return Redirect::to(step).into_response();
     }
@@ -379,7 +386,9 @@ pub fn safe_next(next: &str) -> Option<&str> {
     // space at the ends before parsing (WHATWG URL); refuse them outright.
     if next.is_empty()
         || next.len() > 2000
-        || next.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'\\')
+        || next
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ' || b == b'\\')
     {
         return None;
     }
@@ -472,7 +481,8 @@ fn new_anon_csrf(st: &AppState) -> String {
 
 fn anon_csrf_valid(st: &AppState, token: &str) -> bool {
     let mut it = token.splitn(4, '.');
-    let (Some("a"), Some(issued), Some(nonce), Some(mac)) = (it.next(), it.next(), it.next(), it.next())
+    let (Some("a"), Some(issued), Some(nonce), Some(mac)) =
+        (it.next(), it.next(), it.next(), it.next())
     else {
         return false;
     };

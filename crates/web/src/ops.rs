@@ -2,16 +2,16 @@
 //! request metrics middleware.
 
 use crate::AppState;
-use crate::routing::Routes;
 use crate::extract::Ctx;
+use crate::routing::Routes;
+use crate::routing::get;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use gatehouse_domain::Role;
-use std::net::SocketAddr;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use crate::routing::get;
+use gatehouse_domain::Role;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 pub fn routes() -> Routes {

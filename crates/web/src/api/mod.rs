@@ -11,8 +11,8 @@ mod users;
 
 use crate::error::AppError;
 use crate::routing::Routes;
-use axum::extract::{FromRequest, Request};
 use crate::routing::{get, post};
+use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 

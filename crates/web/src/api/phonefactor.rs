@@ -6,8 +6,8 @@ use super::ApiJson;
 use crate::AppState;
 use crate::error::{AppError, Result};
 use crate::extract::{ActivationStep, ApiCaller, Ctx, InSession, SecondFactorStep, session_cookie};
-use crate::service::phonefactor::{self as svc, ChallengeView};
 use crate::service::auth;
+use crate::service::phonefactor::{self as svc, ChallengeView};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
@@ -84,7 +84,10 @@ fn with_session(
 /// Sends the sign-in challenge (text, call or app push) in the user's mode.
 #[utoipa::path(post, path = "/api/v1/login/phonefactor/start", tag = "phonefactor",
     responses((status = 200, body = ChallengeResponse), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
-pub async fn login_start(State(st): State<AppState>, s: InSession<SecondFactorStep>) -> Result<Json<ChallengeResponse>> {
+pub async fn login_start(
+    State(st): State<AppState>,
+    s: InSession<SecondFactorStep>,
+) -> Result<Json<ChallengeResponse>> {
     let c = svc::start_sign_in(&st, &s.caller(), &s.live).await?;
     Ok(Json(ChallengeResponse {
         challenge: (&c).into(),
@@ -203,8 +206,7 @@ pub async fn activation_status(
     s: InSession<ActivationStep>,
     jar: CookieJar,
 ) -> Result<Response> {
-    let (status, view, issued) =
-        svc::activation_status(&st, &s.caller(), &s.live).await?;
+    let (status, view, issued) = svc::activation_status(&st, &s.caller(), &s.live).await?;
     let state = issued.as_ref().map_or(s.state(), |i| i.state);
     let body = Json(ActivationStatus {
         status: status.into(),

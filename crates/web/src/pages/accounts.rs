@@ -4,11 +4,11 @@ use super::{FieldExtra, PageResult, csrf_input, field, layout, notice};
 use crate::AppState;
 use crate::error::AppError;
 use crate::extract::PageUser;
-use crate::service::accounts as svc;
 use crate::routing::Routes;
+use crate::routing::get;
+use crate::service::accounts as svc;
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect};
-use crate::routing::get;
 use maud::html;
 use serde::Deserialize;
 

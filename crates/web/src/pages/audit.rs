@@ -3,12 +3,12 @@
 use super::{PageResult, layout};
 use crate::AppState;
 use crate::extract::PageUser;
-use crate::service::audit as svc;
 use crate::routing::Routes;
+use crate::routing::get;
+use crate::service::audit as svc;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use crate::routing::get;
 use maud::html;
 use serde::Deserialize;
 

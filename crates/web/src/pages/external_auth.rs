@@ -5,13 +5,13 @@ use super::{FieldExtra, FormErrors, PageResult, alert, csrf_input, field, layout
 use crate::AppState;
 use crate::error::AppError;
 use crate::extract::{Ctx, PageUser};
+use crate::routing::Routes;
+use crate::routing::get;
 use crate::service::credentials as creds;
 use crate::service::orders::{self as svc, Checked, OrderInput, Placed};
-use crate::routing::Routes;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use crate::routing::get;
 use gatehouse_domain::pricing::format_money;
 use gatehouse_domain::{Method, UserId, secret};
 use gatehouse_store::User;

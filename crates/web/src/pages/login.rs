@@ -7,12 +7,12 @@ use crate::extract::{
     Ctx, InSession, PasswordStep, SecondFactorStep, clear_cookie, form_csrf, session_cookie,
     step_page,
 };
-use crate::service::auth;
 use crate::routing::Routes;
+use crate::routing::{get, post};
+use crate::service::auth;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use crate::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use gatehouse_domain::session::SessionState;
 use maud::html;
@@ -260,11 +260,7 @@ async fn password_submit(
             confirm: Some("The two new passwords do not match.".into()),
             ..Default::default()
         };
-        return Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            password_form(&s, &errors),
-        )
-            .into_response());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, password_form(&s, &errors)).into_response());
     }
     let caller = s.caller();
     match auth::change_password(&st, &caller, &s.live, &f.current_password, &f.new_password).await {
@@ -294,11 +290,7 @@ async fn password_submit(
                     ..Default::default()
                 },
             };
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                password_form(&s, &errors),
-            )
-                .into_response())
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, password_form(&s, &errors)).into_response())
         }
         Err(e) => Err(e.into()),
     }

@@ -9,14 +9,14 @@ use super::{FieldExtra, PageResult, alert, csrf_input, field, home_for, layout, 
 use crate::AppState;
 use crate::error::AppError;
 use crate::extract::{ActivationStep, Ctx, InSession, PageUser, SecondFactorStep, session_cookie};
+use crate::routing::Routes;
+use crate::routing::{get, post};
 use crate::service::Caller;
 use crate::service::auth::{IssuedSession, LiveSession};
 use crate::service::phonefactor::{self as svc, ChallengeView};
-use crate::routing::Routes;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use crate::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use gatehouse_domain::phonefactor::{ChallengeStatus, Mode};
 use gatehouse_domain::session::SessionState;
@@ -187,7 +187,10 @@ async fn login_page(
 
 /// Sends a half-signed-in user to the second factor they have: PhoneFactor
 /// if active, else the Security Code.
-async fn page_second_factor(State(st): State<AppState>, s: InSession<SecondFactorStep>) -> PageResult {
+async fn page_second_factor(
+    State(st): State<AppState>,
+    s: InSession<SecondFactorStep>,
+) -> PageResult {
     let user = s.user;
     let active = svc::own(&st, user.id)
         .await?
@@ -201,12 +204,20 @@ async fn page_second_factor(State(st): State<AppState>, s: InSession<SecondFacto
 }
 
 async fn page_login(State(st): State<AppState>, s: InSession<SecondFactorStep>) -> PageResult {
-    let InSession { live, user, ctx, .. } = s;
+    let InSession {
+        live, user, ctx, ..
+    } = s;
     login_page(&st, &ctx, &live, &user, None).await
 }
 
-async fn login_start(State(st): State<AppState>, s: InSession<SecondFactorStep>, Form(f): Form<CsrfForm>) -> PageResult {
-    let InSession { live, user, ctx, .. } = s;
+async fn login_start(
+    State(st): State<AppState>,
+    s: InSession<SecondFactorStep>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let InSession {
+        live, user, ctx, ..
+    } = s;
     ctx.check_csrf(&f.csrf)?;
     match svc::start_sign_in(&st, &caller_for(&ctx, &user), &live).await {
         Ok(_) => Ok(Redirect::to("/login/phonefactor").into_response()),
@@ -229,7 +240,9 @@ async fn login_verify(
     jar: CookieJar,
     Form(f): Form<CodeForm>,
 ) -> PageResult {
-    let InSession { live, user, ctx, .. } = s;
+    let InSession {
+        live, user, ctx, ..
+    } = s;
     ctx.check_csrf(&f.csrf)?;
     match svc::verify_sign_in(&st, &caller_for(&ctx, &user), &live, &f.code).await {
         Ok(issued) => Ok(with_cookie(
@@ -254,7 +267,9 @@ async fn login_check(
     jar: CookieJar,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    let InSession { live, user, ctx, .. } = s;
+    let InSession {
+        live, user, ctx, ..
+    } = s;
     ctx.check_csrf(&f.csrf)?;
     match svc::sign_in_status(&st, &caller_for(&ctx, &user), &live).await {
         Ok((_, Some(issued))) => Ok(with_cookie(
@@ -404,7 +419,9 @@ async fn page_activate(
     jar: CookieJar,
     Query(q): Query<ActivateQuery>,
 ) -> PageResult {
-    let InSession { live, user, ctx, .. } = s;
+    let InSession {
+        live, user, ctx, ..
+    } = s;
     // Activated already (e.g. the page was reloaded after the call was
     // answered): finish this session's sign-in.
     if live.session.state == SessionState::ActivationRequired
@@ -472,7 +489,9 @@ async fn activate_start(
     s: InSession<ActivationStep>,
     Form(f): Form<ActivateForm>,
 ) -> PageResult {
-    let InSession { live, user, ctx, .. } = s;
+    let InSession {
+        live, user, ctx, ..
+    } = s;
     ctx.check_csrf(&f.csrf)?;
     let signed_in = live.session.state == SessionState::Authenticated;
     match svc::start_activation(
@@ -544,7 +563,9 @@ async fn activate_verify(
     jar: CookieJar,
     Form(f): Form<CodeForm>,
 ) -> PageResult {
-    let InSession { live, user, ctx, .. } = s;
+    let InSession {
+        live, user, ctx, ..
+    } = s;
     ctx.check_csrf(&f.csrf)?;
     let signed_in = live.session.state == SessionState::Authenticated;
     match svc::verify_activation(&st, &caller_for(&ctx, &user), &live, &f.code).await {
@@ -594,7 +615,9 @@ async fn activate_check(
     jar: CookieJar,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    let InSession { live, user, ctx, .. } = s;
+    let InSession {
+        live, user, ctx, ..
+    } = s;
     ctx.check_csrf(&f.csrf)?;
     let signed_in = live.session.state == SessionState::Authenticated;
     let (status, view, issued) =

@@ -4,9 +4,9 @@ use super::{PageResult, layout};
 use crate::AppState;
 use crate::extract::PageUser;
 use crate::routing::Routes;
+use crate::routing::get;
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
-use crate::routing::get;
 use maud::html;
 
 pub fn routes() -> Routes {

@@ -7,13 +7,13 @@ use super::{
 use crate::AppState;
 use crate::error::AppError;
 use crate::extract::PageUser;
+use crate::routing::Routes;
+use crate::routing::get;
 use crate::service::orders::ExternalAuth;
 use crate::service::users::{self as svc, CreateUser, EditUser};
-use crate::routing::Routes;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use crate::routing::get;
 use gatehouse_domain::{AccountId, Method, Role, UserId, UserStatus};
 use gatehouse_store::User;
 use maud::{Markup, html};

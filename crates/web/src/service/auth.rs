@@ -459,10 +459,7 @@ pub async fn change_password(
     // password: a password-only session (second factor pending) or one
     // waiting for PhoneFactor activation must not reach this.
     let user = match (&live.user, live.session.state) {
-        (
-            Some(u),
-            SessionState::Authenticated | SessionState::PasswordChangeRequired,
-        ) => u.clone(),
+        (Some(u), SessionState::Authenticated | SessionState::PasswordChangeRequired) => u.clone(),
         _ => {
             return Err(AppError::Unauthorized(
                 "Finish signing in before changing the password.".into(),

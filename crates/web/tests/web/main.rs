@@ -3,10 +3,11 @@
 
 mod billing;
 mod isolation;
+mod matrix;
 mod ops;
 mod pages;
-mod sessions;
 mod phonefactor;
+mod sessions;
 mod signin;
 mod support;
 mod symantec;

@@ -48,7 +48,11 @@ async fn with_phonefactor_ordered(app: &App, prefix: &str) -> Customer {
 
 async fn password_still(app: &App, username: &str) {
     let r = app.client().api_login(username, PASSWORD).await;
-    assert_eq!(r.status, StatusCode::OK, "the victim's password is unchanged");
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the victim's password is unchanged"
+    );
 }
 
 async fn user_sessions(app: &App, user: UserId) -> i64 {
@@ -74,7 +78,11 @@ async fn password_only_session_cannot_change_the_password_through_the_api() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     let s = attacker.get("/api/v1/session").await.json();
     assert_eq!(s["state"], "second_factor_required");
-    assert_eq!(user_sessions(&app, c.user).await, before, "nobody signed out");
+    assert_eq!(
+        user_sessions(&app, c.user).await,
+        before,
+        "nobody signed out"
+    );
     password_still(&app, &c.user_name()).await;
     // Nor through the page.
     let r = attacker
@@ -130,7 +138,12 @@ async fn half_signed_in_sessions_reach_only_their_own_step() {
         let r = pending
             .send(method.clone(), path, Body2::Json(json!({})), true)
             .await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            r.text
+        );
     }
     // A signed-in session has left the second-factor step behind.
     let mut signed_in = app.signed_in(&c.admin_name()).await;
@@ -146,7 +159,10 @@ async fn forced_password_change_still_works_through_the_api() {
     let c = app.customer("alpha").await;
     let mut admin = app.signed_in(&c.admin_name()).await;
     let r = admin
-        .post(&format!("/api/v1/users/{}/reset-password", c.user.0), json!({}))
+        .post(
+            &format!("/api/v1/users/{}/reset-password", c.user.0),
+            json!({}),
+        )
         .await;
     let otp = r.json()["one_time_password"].as_str().unwrap().to_owned();
     let mut u = app.client();
@@ -162,7 +178,10 @@ async fn forced_password_change_still_works_through_the_api() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     u.refresh_csrf().await;
-    assert_eq!(u.get("/api/v1/session").await.json()["state"], "authenticated");
+    assert_eq!(
+        u.get("/api/v1/session").await.json()["state"],
+        "authenticated"
+    );
 }
 
 #[tokio::test]
@@ -197,7 +216,11 @@ async fn sign_in_form_refuses_forged_swapped_and_stale_tokens() {
         move |mut cl: Client| async move {
             cl.form(
                 "/login",
-                &[("csrf", &token), ("username", &name), ("password", PASSWORD)],
+                &[
+                    ("csrf", &token),
+                    ("username", &name),
+                    ("password", PASSWORD),
+                ],
             )
             .await
         }
@@ -240,14 +263,27 @@ async fn cookies_are_host_prefixed_and_secure_behind_https() {
     let c = app.customer("alpha").await;
     let mut browser = app.client();
     let page = browser.get("/login").await;
-    let set = page.headers.get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let set = page
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(set.starts_with("__Host-gatehouse_csrf="), "{set}");
-    assert!(set.contains("Secure") && set.contains("Path=/") && !set.contains("Domain"), "{set}");
+    assert!(
+        set.contains("Secure") && set.contains("Path=/") && !set.contains("Domain"),
+        "{set}"
+    );
     let token = Client::csrf_in(&page.text);
     let r = browser
         .form(
             "/login",
-            &[("csrf", &token), ("username", &c.admin_name()), ("password", PASSWORD)],
+            &[
+                ("csrf", &token),
+                ("username", &c.admin_name()),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
@@ -255,10 +291,17 @@ async fn cookies_are_host_prefixed_and_secure_behind_https() {
     assert!(set.starts_with("__Host-gatehouse_session="), "{set}");
     assert!(set.contains("Secure") && set.contains("HttpOnly"), "{set}");
     // The unprefixed name is not read on such an instance.
-    let token = browser.cookies.get("__Host-gatehouse_session").unwrap().clone();
+    let token = browser
+        .cookies
+        .get("__Host-gatehouse_session")
+        .unwrap()
+        .clone();
     let mut plain = app.client();
     plain.cookies.insert("gatehouse_session".into(), token);
-    assert_eq!(plain.get("/api/v1/users").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        plain.get("/api/v1/users").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -276,9 +319,7 @@ async fn next_after_sign_in_stays_on_the_portal() {
         " /\\/evil.example",
     ] {
         let mut b = app.client();
-        let page = b
-            .get(&format!("/login?next={}", pct(evil)))
-            .await;
+        let page = b.get(&format!("/login?next={}", pct(evil))).await;
         assert_eq!(page.status, StatusCode::OK);
         let token = Client::csrf_in(&page.text);
         let r = b

@@ -165,6 +165,8 @@ pub enum Body2<'a> {
     None,
     Json(Value),
     Form(&'a [(&'a str, &'a str)]),
+    /// A body of the given content type, as is.
+    Raw(&'a str, Vec<u8>),
 }
 
 impl Client {
@@ -217,6 +219,10 @@ impl Client {
                     .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
                     .collect();
                 Body::from(encoded.join("&"))
+            }
+            Body2::Raw(content_type, bytes) => {
+                req = req.header(header::CONTENT_TYPE, content_type);
+                Body::from(bytes)
             }
         };
         let mut req = req.body(body).unwrap();
