@@ -354,6 +354,7 @@ fn start_server(dir: &Path, port: u16, worker: bool) -> std::process::Child {
         .arg(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env_remove("GATEHOUSE_DATABASE_URL")
+        .env("GATEHOUSE_DELIVERY", "virtual")
         .env(
             "GATEHOUSE_DELIVERY_WORKER",
             if worker { "true" } else { "false" },

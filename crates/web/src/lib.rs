@@ -18,6 +18,6 @@ pub mod pages;
 mod server;
 pub mod service;
 
-pub use app::{AppState, WebConfig, router};
+pub use app::{AppState, DELIVERY_NOT_CONFIGURED, Delivery, DeliveryMode, WebConfig, router};
 pub use error::AppError;
 pub use server::serve;

@@ -97,7 +97,16 @@ pub async fn check(
             }
             Some(cred)
         }
-        Method::PhoneFactor => None,
+        Method::PhoneFactor => {
+            // Nothing would reach the user's phone: no activation, no sign-in.
+            if st.config.delivery.mode() == crate::DeliveryMode::None {
+                return Err(AppError::invalid(
+                    "method",
+                    crate::DELIVERY_NOT_CONFIGURED,
+                ));
+            }
+            None
+        }
     };
     let price = catalog::price(&mut conn, method.as_str())
         .await?
