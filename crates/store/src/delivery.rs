@@ -344,7 +344,7 @@ pub async fn virtual_ring(conn: &mut Conn, c: &NewVirtualCall<'_>, now: Timestam
 
 pub async fn virtual_calls(conn: &mut Conn, phone: &str) -> Result<Vec<VirtualCall>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CALL_COLUMNS} FROM virtual_calls WHERE phone = $1 ORDER BY created_at, id"
+        "SELECT {CALL_COLUMNS} FROM virtual_calls WHERE phone = $1 ORDER BY created_at, outbox_id, id"
     )))
     .bind(phone)
     .fetch_all(&mut *conn)
@@ -362,7 +362,7 @@ pub async fn virtual_calls_of(
 ) -> Result<Vec<VirtualCall>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CALL_COLUMNS} FROM virtual_calls WHERE phone = $1 AND user_id = $2 \
-         ORDER BY created_at, id"
+         ORDER BY created_at, outbox_id, id"
     )))
     .bind(phone)
     .bind(user.0)

@@ -97,16 +97,7 @@ pub async fn check(
             }
             Some(cred)
         }
-        Method::PhoneFactor => {
-            // Nothing would reach the user's phone: no activation, no sign-in.
-            if st.config.delivery.mode() == crate::DeliveryMode::None {
-                return Err(AppError::invalid(
-                    "method",
-                    crate::DELIVERY_NOT_CONFIGURED,
-                ));
-            }
-            None
-        }
+        Method::PhoneFactor => None,
     };
     let price = catalog::price(&mut conn, method.as_str())
         .await?
@@ -119,6 +110,13 @@ pub async fn check(
                 ),
             )
         })?;
+    // Nothing would reach the user's phone: no activation, no sign-in.
+    if method == Method::PhoneFactor && st.config.delivery.mode() == crate::DeliveryMode::None {
+        return Err(AppError::invalid(
+            "method",
+            crate::DELIVERY_NOT_CONFIGURED,
+        ));
+    }
     let msa = catalog::current_msa(&mut conn).await?.ok_or_else(|| {
         AppError::invalid(
             "msa_version",

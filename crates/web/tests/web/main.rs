@@ -10,3 +10,4 @@ mod signin;
 mod support;
 mod symantec;
 mod users;
+mod virtual_phone;
