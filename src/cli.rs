@@ -731,7 +731,9 @@ async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::
             println!(" read that user's codes there: do not use this for real users.");
             println!(" For production configure [twilio] or [http_sms] in gatehouse.toml.");
             println!("****************************************************************");
-            tracing::warn!("virtual delivery: PhoneFactor texts and calls go to the virtual phone, not to real phones");
+            tracing::warn!(
+                "virtual delivery: PhoneFactor texts and calls go to the virtual phone, not to real phones"
+            );
         }
         DeliveryMode::None => {
             println!("----------------------------------------------------------------");
@@ -742,7 +744,9 @@ async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::
             println!(" `serve --demo` or delivery = \"virtual\" (GATEHOUSE_DELIVERY=virtual),");
             println!(" then run `gatehouse delivery-mode set <mode>` once and restart.");
             println!("----------------------------------------------------------------");
-            tracing::warn!("no delivery for texts and calls configured: PhoneFactor cannot be ordered or activated");
+            tracing::warn!(
+                "no delivery for texts and calls configured: PhoneFactor cannot be ordered or activated"
+            );
         }
         DeliveryMode::Gateway => {}
     }
@@ -753,7 +757,9 @@ async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::
 fn describe(mode: DeliveryMode) -> &'static str {
     match mode {
         DeliveryMode::None => "no [twilio] or [http_sms] table and no delivery setting",
-        DeliveryMode::Virtual => "delivery = \"virtual\", GATEHOUSE_DELIVERY=virtual or serve --demo",
+        DeliveryMode::Virtual => {
+            "delivery = \"virtual\", GATEHOUSE_DELIVERY=virtual or serve --demo"
+        }
         DeliveryMode::Gateway => "a [twilio] or [http_sms] table",
     }
 }

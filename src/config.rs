@@ -423,7 +423,11 @@ mod tests {
         let c = Config::load(dir.path(), None).unwrap();
         let w = c.web(dir.path()).unwrap();
         assert_eq!(w.delivery.mode(), gatehouse_web::DeliveryMode::Virtual);
-        std::fs::write(dir.path().join("gatehouse.toml"), "delivery = \"gateway\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("gatehouse.toml"),
+            "delivery = \"gateway\"\n",
+        )
+        .unwrap();
         let err = Config::load(dir.path(), None)
             .unwrap()
             .web(dir.path())
@@ -441,7 +445,10 @@ mod tests {
         let keys = known_keys();
         assert!(keys.contains(&"listen".to_owned()));
         assert!(keys.contains(&"database_url".to_owned()));
-        assert!(keys.contains(&"delivery".to_owned()), "GATEHOUSE_DELIVERY is read");
+        assert!(
+            keys.contains(&"delivery".to_owned()),
+            "GATEHOUSE_DELIVERY is read"
+        );
         assert!(
             keys.contains(&"hash_concurrency".to_owned()),
             "None-valued keys are listed too: {keys:?}"

@@ -305,7 +305,14 @@ async fn wizard_submit(
             }
             Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
                 e.status(),
-                step1(st.config.delivery.mode(), &me, &ctx, &user, &f, &FormErrors::from_app(&e)),
+                step1(
+                    st.config.delivery.mode(),
+                    &me,
+                    &ctx,
+                    &user,
+                    &f,
+                    &FormErrors::from_app(&e),
+                ),
             )
                 .into_response()),
             Err(e) => Err(e.into()),
@@ -332,7 +339,14 @@ async fn review_with_error(
         Ok(c) => Ok((e.status(), step2(me, ctx, &c, f, &FormErrors::from_app(&e))).into_response()),
         Err(first @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
             first.status(),
-            step1(st.config.delivery.mode(), me, ctx, user, f, &FormErrors::from_app(&first)),
+            step1(
+                st.config.delivery.mode(),
+                me,
+                ctx,
+                user,
+                f,
+                &FormErrors::from_app(&first),
+            ),
         )
             .into_response()),
         Err(other) => Err(other.into()),

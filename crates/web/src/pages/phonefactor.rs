@@ -804,11 +804,10 @@ async fn page_virtual_phone(
                 Some(n) => format!("/virtual-phone?number={}", crate::extract::urlencode(n)),
                 None => "/virtual-phone".to_owned(),
             };
-            return Ok(Redirect::to(&format!(
-                "/login?next={}",
-                crate::extract::urlencode(&next)
-            ))
-            .into_response());
+            return Ok(
+                Redirect::to(&format!("/login?next={}", crate::extract::urlencode(&next)))
+                    .into_response(),
+            );
         }
         Err(e) => return Err(e.into()),
     };

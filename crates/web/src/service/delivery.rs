@@ -102,8 +102,13 @@ async fn deliver(st: &AppState, item: Queued) -> Result<()> {
             // Never to the virtual phone by default: without a configured
             // delivery a text or call is not sent at all.
             let mut tx = st.store.begin().await?;
-            delivery::mark_failed(&mut tx, item.id, "no delivery for texts and calls is configured", now)
-                .await?;
+            delivery::mark_failed(
+                &mut tx,
+                item.id,
+                "no delivery for texts and calls is configured",
+                now,
+            )
+            .await?;
             tx.commit().await?;
             tracing::error!(id = item.id, kind = %item.kind, "a text or call was queued but no delivery is configured");
             return Ok(());

@@ -245,10 +245,7 @@ pub async fn start_activation(
         ],
     )?;
     if st.config.delivery.mode() == crate::DeliveryMode::None {
-        return Err(AppError::invalid(
-            "phone",
-            crate::DELIVERY_NOT_CONFIGURED,
-        ));
+        return Err(AppError::invalid("phone", crate::DELIVERY_NOT_CONFIGURED));
     }
     let mode = Mode::parse(mode_input)?;
     let phone = parse_phone(st, phone_input, region)?;

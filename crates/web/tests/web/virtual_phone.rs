@@ -111,10 +111,7 @@ async fn without_delivery_phonefactor_cannot_be_ordered_or_activated() {
     let mut admin = app.signed_in(&c.admin_name()).await;
     let r = admin
         .post(
-            &format!(
-                "/api/v1/users/{}/external-authentication/quote",
-                c.user.0
-            ),
+            &format!("/api/v1/users/{}/external-authentication/quote", c.user.0),
             json!({"method": "phonefactor"}),
         )
         .await;
@@ -135,7 +132,8 @@ async fn without_delivery_phonefactor_cannot_be_ordered_or_activated() {
         .get(&format!("/users/{}/external-authentication", c.user.0))
         .await;
     assert!(
-        form.text.contains("no delivery for texts and calls is configured"),
+        form.text
+            .contains("no delivery for texts and calls is configured"),
         "{}",
         form.text
     );
@@ -254,7 +252,9 @@ async fn anonymous_callers_see_nothing_on_the_virtual_phone() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     let mut b = two.b_session;
     assert_eq!(
-        b.get("/api/v1/me/phonefactor/activation/status").await.json()["status"],
+        b.get("/api/v1/me/phonefactor/activation/status")
+            .await
+            .json()["status"],
         "pending",
         "the anonymous key press changed nothing"
     );
@@ -266,9 +266,17 @@ async fn another_user_cannot_read_texts_or_press_keys_on_a_users_phone() {
     let two = two_activating(&app).await;
     let (mut a, mut b) = (two.a_session, two.b_session);
     // A sees the activation code on A's number (the number being activated).
-    let texts = list(&a.get(&format!("/api/v1/virtual-phone/{A_PHONE}/messages")).await);
+    let texts = list(
+        &a.get(&format!("/api/v1/virtual-phone/{A_PHONE}/messages"))
+            .await,
+    );
     assert_eq!(texts.len(), 1);
-    assert!(texts[0]["body"].as_str().unwrap().contains("activation code"));
+    assert!(
+        texts[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("activation code")
+    );
     // B sees none of it, by API or page, and cannot reply FRAUD for A.
     for path in ["messages", "calls", "notifications"] {
         let r = b
@@ -330,7 +338,9 @@ async fn another_user_cannot_read_texts_or_press_keys_on_a_users_phone() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     assert_eq!(
-        b.get("/api/v1/me/phonefactor/activation/status").await.json()["status"],
+        b.get("/api/v1/me/phonefactor/activation/status")
+            .await
+            .json()["status"],
         "pending"
     );
 
@@ -341,7 +351,10 @@ async fn another_user_cannot_read_texts_or_press_keys_on_a_users_phone() {
     let r = order_pf(&mut admin, intruder, "vp-3").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let mut i = activating(&app, "vp-intruder", A_PHONE, "sms").await;
-    let seen = list(&i.get(&format!("/api/v1/virtual-phone/{A_PHONE}/messages")).await);
+    let seen = list(
+        &i.get(&format!("/api/v1/virtual-phone/{A_PHONE}/messages"))
+            .await,
+    );
     assert_eq!(seen.len(), 1, "only the intruder's own text: {seen:?}");
     assert_ne!(seen[0]["body"], texts[0]["body"]);
     // Its FRAUD reply does not touch A's open challenge.
@@ -365,7 +378,12 @@ async fn another_user_cannot_read_texts_or_press_keys_on_a_users_phone() {
             json!({"code": code}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "A's code still works: {}", r.text);
+    assert_eq!(
+        r.status,
+        StatusCode::NO_CONTENT,
+        "A's code still works: {}",
+        r.text
+    );
     let _ = two.b;
 }
 
@@ -375,7 +393,10 @@ async fn the_numbers_user_at_any_stage_and_operators_see_it() {
     let two = two_activating(&app).await;
     let mut b = two.b_session;
     // B (activation_required) answers B's own call.
-    let calls = list(&b.get(&format!("/api/v1/virtual-phone/{B_PHONE}/calls")).await);
+    let calls = list(
+        &b.get(&format!("/api/v1/virtual-phone/{B_PHONE}/calls"))
+            .await,
+    );
     assert_eq!(calls.len(), 1);
     let id = calls[0]["id"].as_str().unwrap().to_owned();
     let r = b
@@ -386,7 +407,9 @@ async fn the_numbers_user_at_any_stage_and_operators_see_it() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
-        b.get("/api/v1/me/phonefactor/activation/status").await.json()["status"],
+        b.get("/api/v1/me/phonefactor/activation/status")
+            .await
+            .json()["status"],
         "active"
     );
     // A password-only session (second_factor_required) of B sees B's
@@ -396,7 +419,10 @@ async fn the_numbers_user_at_any_stage_and_operators_see_it() {
     assert_eq!(r.json()["state"], "second_factor_required", "{}", r.text);
     let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
     assert!(r.status.is_success(), "{}", r.text);
-    let calls = list(&s.get(&format!("/api/v1/virtual-phone/{B_PHONE}/calls")).await);
+    let calls = list(
+        &s.get(&format!("/api/v1/virtual-phone/{B_PHONE}/calls"))
+            .await,
+    );
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[1]["status"], "ringing", "the newest last: {calls:?}");
     let mut p = app.client();
@@ -410,9 +436,15 @@ async fn the_numbers_user_at_any_stage_and_operators_see_it() {
 
     // An operator sees every number and may press keys on any call.
     let mut op = operator(&app).await;
-    let texts = list(&op.get(&format!("/api/v1/virtual-phone/{A_PHONE}/messages")).await);
+    let texts = list(
+        &op.get(&format!("/api/v1/virtual-phone/{A_PHONE}/messages"))
+            .await,
+    );
     assert_eq!(texts.len(), 1);
-    let calls = list(&op.get(&format!("/api/v1/virtual-phone/{B_PHONE}/calls")).await);
+    let calls = list(
+        &op.get(&format!("/api/v1/virtual-phone/{B_PHONE}/calls"))
+            .await,
+    );
     let ringing = calls[1]["id"].as_str().unwrap().to_owned();
     let r = op
         .post(
@@ -453,7 +485,10 @@ async fn call_ids_are_random() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let calls = list(&b.get(&format!("/api/v1/virtual-phone/{B_PHONE}/calls")).await);
+    let calls = list(
+        &b.get(&format!("/api/v1/virtual-phone/{B_PHONE}/calls"))
+            .await,
+    );
     assert_eq!(calls.len(), 2);
     let ids: Vec<&str> = calls.iter().map(|c| c["id"].as_str().unwrap()).collect();
     for id in &ids {
@@ -477,8 +512,14 @@ async fn call_ids_are_random() {
 #[tokio::test]
 async fn a_mode_differing_from_the_recorded_one_refuses_to_start() {
     let app = spawn_virtual().await;
-    assert_eq!(deliver::check_mode(&app.st).await.unwrap(), ModeCheck::Recorded);
-    assert_eq!(deliver::check_mode(&app.st).await.unwrap(), ModeCheck::Matches);
+    assert_eq!(
+        deliver::check_mode(&app.st).await.unwrap(),
+        ModeCheck::Recorded
+    );
+    assert_eq!(
+        deliver::check_mode(&app.st).await.unwrap(),
+        ModeCheck::Matches
+    );
     // Another instance on the same database, with no delivery configured
     // or with a gateway: refused.
     for other in [WebConfig::default(), {
@@ -508,7 +549,10 @@ async fn a_mode_differing_from_the_recorded_one_refuses_to_start() {
         .await
         .unwrap();
     assert_eq!(before.as_deref(), Some("virtual"));
-    assert_eq!(deliver::check_mode(&plain).await.unwrap(), ModeCheck::Matches);
+    assert_eq!(
+        deliver::check_mode(&plain).await.unwrap(),
+        ModeCheck::Matches
+    );
     assert_eq!(
         deliver::check_mode(&app.st).await.unwrap(),
         ModeCheck::Differs {
