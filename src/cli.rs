@@ -696,11 +696,11 @@ async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::
         }
         service::delivery::ModeCheck::Matches => {}
         service::delivery::ModeCheck::Differs { recorded } => bail!(
-            "refusing to start: this instance's delivery mode is {mode}, but the database records {recorded}. \
-             An instance delivering differently from the others would send real users' texts and calls \
-             elsewhere (e.g. to the virtual phone). Fix this instance's configuration ({}), \
-             or, to change the delivery of every instance on purpose, run \
-             `gatehouse delivery-mode set {mode}` and start again.",
+            "refusing to start: this instance is configured for delivery mode {mode} ({}), \
+             but the database records {recorded}. An instance delivering differently from the others \
+             would send real users' texts and calls elsewhere (e.g. to the virtual phone). \
+             Make this instance's configuration match, or, to change the delivery of every instance \
+             on purpose, run `gatehouse delivery-mode set {mode}` and start again.",
             describe(mode)
         ),
     }
@@ -756,7 +756,7 @@ async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::
 /// Where a delivery mode comes from in the configuration.
 fn describe(mode: DeliveryMode) -> &'static str {
     match mode {
-        DeliveryMode::None => "no [twilio] or [http_sms] table and no delivery setting",
+        DeliveryMode::None => "no [twilio] or [http_sms] table, no delivery setting",
         DeliveryMode::Virtual => {
             "delivery = \"virtual\", GATEHOUSE_DELIVERY=virtual or serve --demo"
         }
