@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use gatehouse_domain::{AccountNumber, SystemClock, Username, secret};
 use gatehouse_store::{Scope, Store, Users, accounts, tokens};
 use gatehouse_web::service::{self, Caller};
-use gatehouse_web::{AppError, AppState};
+use gatehouse_web::{AppError, AppState, DeliveryMode};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,9 +42,15 @@ enum Command {
         /// Address to listen on (overrides the configuration).
         #[arg(long)]
         listen: Option<String>,
-        /// Also create a demo customer account with users.
+        /// Also create a demo customer account with users, and deliver
+        /// texts and calls to the virtual phone (`delivery = "virtual"`).
         #[arg(long)]
         demo: bool,
+    },
+    /// The delivery mode recorded in the database (none, virtual, gateway).
+    DeliveryMode {
+        #[command(subcommand)]
+        command: DeliveryModeCommand,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -245,6 +251,18 @@ enum ApiTokenCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum DeliveryModeCommand {
+    /// Print the recorded mode and the mode of this configuration.
+    Show,
+    /// Record a mode on purpose (a deliberate change of delivery): every
+    /// instance configured otherwise refuses to start from then on.
+    Set {
+        /// none, virtual or gateway.
+        mode: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum AuditCommand {
     /// Check the hash chain; prints `ok N entries` or names the first bad entry.
     Verify,
@@ -278,16 +296,51 @@ async fn run_parsed(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
 
 async fn run_command(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(&cli.data_dir, cli.config.as_deref())?;
-    if let Command::Serve {
-        listen: Some(l), ..
-    } = &command
-    {
-        config.listen = l.clone();
+    if let Command::Serve { listen, demo } = &command {
+        if let Some(l) = listen {
+            config.listen = l.clone();
+        }
+        if *demo {
+            config.delivery = Some(crate::config::DeliveryChoice::Virtual);
+        }
     }
     init_tracing(&config, matches!(command, Command::Serve { .. }));
     match command {
         Command::Serve { demo, .. } => {
             serve_command(&config, &cli.data_dir, demo).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DeliveryMode {
+            command: DeliveryModeCommand::Show,
+        } => {
+            let st = state(&config, &cli.data_dir).await?;
+            let recorded = service::delivery::recorded_mode(&st).await.map_err(human)?;
+            println!("configured {}", st.config.delivery.mode());
+            println!("recorded {}", recorded.as_deref().unwrap_or("(not yet)"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DeliveryMode {
+            command: DeliveryModeCommand::Set { mode },
+        } => {
+            let Some(mode) = DeliveryMode::parse(mode.trim()) else {
+                bail!("the delivery mode is none, virtual or gateway, not \"{mode}\"");
+            };
+            let store = open(&config, &cli.data_dir).await?;
+            // The configuration of this machine need not be the one the
+            // servers run with, so it is not checked against `mode`.
+            let st = AppState::new(
+                store,
+                Arc::new(SystemClock),
+                gatehouse_web::WebConfig::default(),
+                None,
+            );
+            let before = service::delivery::set_mode(&st, &Caller::cli(), mode)
+                .await
+                .map_err(human)?;
+            println!(
+                "delivery mode {mode} recorded (was {})",
+                before.as_deref().unwrap_or("not recorded")
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
@@ -636,6 +689,21 @@ async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::
         Some(metrics),
     );
     let base = format!("http://{}", config.listen);
+    let mode = st.config.delivery.mode();
+    match service::delivery::check_mode(&st).await.map_err(human)? {
+        service::delivery::ModeCheck::Recorded => {
+            tracing::info!(mode = %mode, "recorded the delivery mode in the database");
+        }
+        service::delivery::ModeCheck::Matches => {}
+        service::delivery::ModeCheck::Differs { recorded } => bail!(
+            "refusing to start: this instance is configured for delivery mode {mode} ({}), \
+             but the database records {recorded}. An instance delivering differently from the others \
+             would send real users' texts and calls elsewhere (e.g. to the virtual phone). \
+             Make this instance's configuration match, or, to change the delivery of every instance \
+             on purpose, run `gatehouse delivery-mode set {mode}` and start again.",
+            describe(mode)
+        ),
+    }
     if let Some(first) = service::accounts::first_run(&st).await.map_err(human)? {
         println!();
         println!("================================================================");
@@ -653,16 +721,47 @@ async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::
     if demo {
         crate::cli::seed_demo(&st, &base).await?;
     }
-    if st.config.gateway.is_none() {
-        println!("****************************************************************");
-        println!(" DEMO DELIVERY: no text or voice gateway is configured.");
-        println!(" PhoneFactor texts and calls go to the VIRTUAL PHONE, not to real");
-        println!(" phones: {base}/virtual-phone");
-        println!(" Configure [twilio] or [http_sms] in gatehouse.toml for production.");
-        println!("****************************************************************");
-        tracing::warn!("no text or voice gateway configured: delivering to the virtual phone");
+    match mode {
+        DeliveryMode::Virtual => {
+            println!("****************************************************************");
+            println!(" VIRTUAL DELIVERY (demo and test mode, chosen explicitly).");
+            println!(" PhoneFactor texts and calls go to the VIRTUAL PHONE, not to real");
+            println!(" phones: {base}/virtual-phone (each user sees only their own");
+            println!(" numbers; operators see all). Anyone with a user's password can");
+            println!(" read that user's codes there: do not use this for real users.");
+            println!(" For production configure [twilio] or [http_sms] in gatehouse.toml.");
+            println!("****************************************************************");
+            tracing::warn!(
+                "virtual delivery: PhoneFactor texts and calls go to the virtual phone, not to real phones"
+            );
+        }
+        DeliveryMode::None => {
+            println!("----------------------------------------------------------------");
+            println!(" PhoneFactor is OFF: no delivery for texts and calls is configured,");
+            println!(" so PhoneFactor cannot be ordered or activated.");
+            println!(" To offer it, add a [twilio] or [http_sms] table to");
+            println!(" gatehouse.toml (see the README), or for a demo start with");
+            println!(" `serve --demo` or delivery = \"virtual\" (GATEHOUSE_DELIVERY=virtual),");
+            println!(" then run `gatehouse delivery-mode set <mode>` once and restart.");
+            println!("----------------------------------------------------------------");
+            tracing::warn!(
+                "no delivery for texts and calls configured: PhoneFactor cannot be ordered or activated"
+            );
+        }
+        DeliveryMode::Gateway => {}
     }
     gatehouse_web::serve(st, &config.listen).await
+}
+
+/// Where a delivery mode comes from in the configuration.
+fn describe(mode: DeliveryMode) -> &'static str {
+    match mode {
+        DeliveryMode::None => "no [twilio] or [http_sms] table, no delivery setting",
+        DeliveryMode::Virtual => {
+            "delivery = \"virtual\", GATEHOUSE_DELIVERY=virtual or serve --demo"
+        }
+        DeliveryMode::Gateway => "a [twilio] or [http_sms] table",
+    }
 }
 
 /// `serve --demo`: a demo customer with an administrator and a few users.

@@ -23,6 +23,15 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `delivery` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryChoice {
+    None,
+    Virtual,
+    Gateway,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -98,6 +107,13 @@ pub struct Config {
     pub phonefactor_fraud_block_days: i64,
     /// Default length of a one-time bypass.
     pub phonefactor_bypass_minutes: i64,
+    /// Where PhoneFactor's texts and calls go: `gateway` (the `[twilio]` or
+    /// `[http_sms]` table), `virtual` (the virtual phone, for demos and
+    /// tests) or `none` (PhoneFactor cannot be ordered or activated).
+    /// Unset: `gateway` if a gateway table is configured, else `none`.
+    /// Never `virtual` unless asked for. Recorded in the database on the
+    /// first start; an instance configured differently refuses to start.
+    pub delivery: Option<DeliveryChoice>,
     /// Run the delivery worker in this instance.
     pub delivery_worker: bool,
     /// Bearer token a Prometheus scraper sends for `/metrics`
@@ -158,6 +174,7 @@ impl Default for Config {
             phonefactor_blocked_countries: Vec::new(),
             phonefactor_fraud_block_days: 90,
             phonefactor_bypass_minutes: 5,
+            delivery: None,
             delivery_worker: true,
             metrics_token: None,
             mail_outbox_dir: None,
@@ -322,24 +339,42 @@ impl Config {
         w.delivery_worker = self.delivery_worker;
         w.metrics_token = self.metrics_token.clone().filter(|t| !t.is_empty());
         let gateway_error = |e: gatehouse_delivery::ConfigError| anyhow::anyhow!("{e}");
-        match (&self.twilio, &self.http_sms) {
-            (Some(_), Some(_)) => {
-                anyhow::bail!("configure one text gateway: either [twilio] or [http_sms], not both")
-            }
-            (Some(t), None) => {
-                use secrecy::ExposeSecret;
-                w.gateway = Some(std::sync::Arc::new(
-                    gatehouse_delivery::TwilioGateway::new(t).map_err(gateway_error)?,
-                ));
-                w.twilio_auth_token = Some(t.auth_token.expose_secret().to_owned());
-            }
-            (None, Some(h)) => {
-                w.gateway = Some(std::sync::Arc::new(
+        let gateway: Option<std::sync::Arc<dyn gatehouse_delivery::Gateway>> =
+            match (&self.twilio, &self.http_sms) {
+                (Some(_), Some(_)) => {
+                    anyhow::bail!(
+                        "configure one text gateway: either [twilio] or [http_sms], not both"
+                    )
+                }
+                (Some(t), None) => {
+                    use secrecy::ExposeSecret;
+                    w.twilio_auth_token = Some(t.auth_token.expose_secret().to_owned());
+                    Some(std::sync::Arc::new(
+                        gatehouse_delivery::TwilioGateway::new(t).map_err(gateway_error)?,
+                    ))
+                }
+                (None, Some(h)) => Some(std::sync::Arc::new(
                     gatehouse_delivery::HttpSmsGateway::new(h).map_err(gateway_error)?,
-                ));
+                )),
+                (None, None) => None,
+            };
+        w.delivery = match (self.delivery, gateway) {
+            (Some(DeliveryChoice::Gateway) | None, Some(g)) => gatehouse_web::Delivery::Gateway(g),
+            (Some(DeliveryChoice::Gateway), None) => anyhow::bail!(
+                "delivery = \"gateway\" needs a text and voice gateway: add a [twilio] or [http_sms] table to the configuration"
+            ),
+            (Some(DeliveryChoice::Virtual), Some(_)) => anyhow::bail!(
+                "delivery = \"virtual\" (or serve --demo) would send texts and calls to the virtual phone although a gateway \
+                 ([twilio] or [http_sms]) is configured: remove one of the two"
+            ),
+            (Some(DeliveryChoice::Virtual), None) => gatehouse_web::Delivery::Virtual,
+            (Some(DeliveryChoice::None), Some(_)) => {
+                tracing::warn!("delivery = \"none\": the configured gateway is not used");
+                w.twilio_auth_token = None;
+                gatehouse_web::Delivery::None
             }
-            (None, None) => {}
-        }
+            (Some(DeliveryChoice::None) | None, None) => gatehouse_web::Delivery::None,
+        };
         let clock: std::sync::Arc<dyn gatehouse_domain::Clock> =
             std::sync::Arc::new(gatehouse_domain::SystemClock);
         w.mailer = Some(match &self.smtp {
@@ -381,10 +416,46 @@ mod tests {
     }
 
     #[test]
+    fn delivery_is_virtual_only_when_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(dir.path(), None).unwrap();
+        assert_eq!(c.delivery, None);
+        let w = c.web(dir.path()).unwrap();
+        assert_eq!(w.delivery.mode(), gatehouse_web::DeliveryMode::None);
+        std::fs::write(
+            dir.path().join("gatehouse.toml"),
+            "delivery = \"virtual\"\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path(), None).unwrap();
+        let w = c.web(dir.path()).unwrap();
+        assert_eq!(w.delivery.mode(), gatehouse_web::DeliveryMode::Virtual);
+        std::fs::write(
+            dir.path().join("gatehouse.toml"),
+            "delivery = \"gateway\"\n",
+        )
+        .unwrap();
+        let err = Config::load(dir.path(), None)
+            .unwrap()
+            .web(dir.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("[twilio]"), "{err}");
+        std::fs::write(dir.path().join("gatehouse.toml"), "delivery = \"virtul\"\n").unwrap();
+        let err = Config::load(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("virtul"), "{err}");
+    }
+
+    #[test]
     fn known_keys_follow_the_struct() {
         let keys = known_keys();
         assert!(keys.contains(&"listen".to_owned()));
         assert!(keys.contains(&"database_url".to_owned()));
+        assert!(
+            keys.contains(&"delivery".to_owned()),
+            "GATEHOUSE_DELIVERY is read"
+        );
         assert!(
             keys.contains(&"hash_concurrency".to_owned()),
             "None-valued keys are listed too: {keys:?}"

@@ -68,6 +68,8 @@ impl Server {
             .arg(dir.path())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env_remove("GATEHOUSE_DATABASE_URL")
+            // PhoneFactor needs a delivery; the virtual phone, explicitly.
+            .env("GATEHOUSE_DELIVERY", "virtual")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

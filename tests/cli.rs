@@ -354,6 +354,7 @@ fn start_server(dir: &Path, port: u16, worker: bool) -> std::process::Child {
         .arg(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env_remove("GATEHOUSE_DATABASE_URL")
+        .env("GATEHOUSE_DELIVERY", "virtual")
         .env(
             "GATEHOUSE_DELIVERY_WORKER",
             if worker { "true" } else { "false" },
@@ -646,4 +647,59 @@ async fn billing_run_closes_a_past_month_once_and_refuses_unfinished_ones() {
         last_line(&gatehouse(d, &["audit", "verify"], None)),
         "ok 6 entries"
     );
+}
+
+/// The delivery mode is recorded in the database: an instance configured
+/// for another mode (here: none, the plain `serve`, on a database recorded
+/// as virtual) refuses to start and says how to change it on purpose.
+#[test]
+fn an_instance_whose_delivery_mode_differs_from_the_recorded_one_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(
+        last_line(&gatehouse(d, &["delivery-mode", "set", "virtual"], None)),
+        "delivery mode virtual recorded (was not recorded)"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env_remove("GATEHOUSE_DELIVERY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gatehouse serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve started although the recorded delivery mode differs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("refusing to start")
+            && stderr.contains("records virtual")
+            && stderr.contains("gatehouse delivery-mode set none"),
+        "{stderr}"
+    );
+    let shown = gatehouse(d, &["delivery-mode", "show"], None);
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        stdout.contains("configured none") && stdout.contains("recorded virtual"),
+        "{stdout}"
+    );
+    // An unknown mode is refused.
+    let o = gatehouse(d, &["delivery-mode", "set", "bogus"], None);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("none, virtual or gateway"));
 }

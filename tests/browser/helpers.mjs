@@ -59,8 +59,10 @@ function serverEnv(extra = {}) {
  * Starts `gatehouse serve` on a fresh data directory and a free port, waits
  * for GET /healthz == 200 and for the first-run banner, and returns
  * { baseURL, dataDir, operator: { username, password }, stop() }.
+ * `env` adds configuration, e.g. { GATEHOUSE_DELIVERY: 'virtual' } for the
+ * virtual phone (never on by default).
  */
-export async function startServer() {
+export async function startServer({ env = {} } = {}) {
   if (!existsSync(BIN)) {
     throw new Error(`gatehouse binary not found at ${BIN}; build it with 'cargo build --bin gatehouse' or set GATEHOUSE_BIN`);
   }
@@ -69,7 +71,7 @@ export async function startServer() {
   const baseURL = `http://127.0.0.1:${port}`;
   const child = spawn(BIN, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: serverEnv({ GATEHOUSE_LOG_LEVEL: 'warn' }),
+    env: serverEnv({ GATEHOUSE_LOG_LEVEL: 'warn', ...env }),
   });
   let stdout = '';
   let stderr = '';

@@ -25,6 +25,7 @@ import {
   createUser,
   launchBrowser,
   signIn,
+  signInAsOperator,
   submit,
   userRow,
   chooseActionWithGo,
@@ -44,7 +45,12 @@ let stateFile;
 let admin;
 /** frank's page while he is signed in (tests 2 to 5 use it). */
 let frank;
-/** The "phone": a separate browser profile showing the virtual phone. */
+/**
+ * The "phone": a separate browser profile showing the virtual phone. The
+ * virtual phone shows a number's texts and calls only to that number's user
+ * and to operators, so this profile is signed in as the operator (who sees
+ * every number, like a person holding both frank's and gina's phones).
+ */
 let phone;
 const people = {};
 
@@ -52,7 +58,8 @@ before(async () => {
   if (!existsSync(AUTHENTICATOR)) {
     throw new Error(`authenticator binary not found at ${AUTHENTICATOR}; build it with 'cargo build --bin gatehouse --bin authenticator' or set AUTHENTICATOR_BIN`);
   }
-  server = await startServer();
+  // Virtual delivery is chosen explicitly; a plain serve has none.
+  server = await startServer({ env: { GATEHOUSE_DELIVERY: 'virtual' } });
   browser = await launchBrowser();
   tmp = await mkdtemp(path.join(tmpdir(), 'gatehouse-phonefactor-'));
   stateFile = path.join(tmp, 'authenticator.json');
@@ -70,6 +77,7 @@ before(async () => {
   }
   admin = await newPage();
   phone = await newPage();
+  await signInAsOperator(phone, server);
 });
 
 after(async () => {

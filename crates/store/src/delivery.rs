@@ -6,7 +6,7 @@
 //! claimed again, with the same idempotency key for the gateway).
 
 use crate::{Conn, Result, StoreError};
-use gatehouse_domain::Timestamp;
+use gatehouse_domain::{Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -204,27 +204,33 @@ pub struct VirtualMessage {
     /// `out` (from the portal to the phone) or `in` (a reply).
     pub direction: String,
     pub body: String,
+    /// The user it was sent for (or who replied); `None` only for traffic
+    /// stored before users were recorded.
+    pub user_id: Option<UserId>,
     pub created_at: Timestamp,
 }
 
 /// Delivers a text to the virtual phone; `false` if this queue entry was
-/// delivered before (so a retried delivery never shows twice).
+/// delivered before (so a retried delivery never shows twice). `user` is
+/// whom it was sent for, or who replied.
 pub async fn virtual_text(
     conn: &mut Conn,
     phone: &str,
     direction: &str,
     body: &str,
     outbox_id: Option<i64>,
+    user: Option<UserId>,
     now: Timestamp,
 ) -> Result<bool> {
     Ok(sqlx::query(
-        "INSERT INTO virtual_messages (phone, direction, body, outbox_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (outbox_id) DO NOTHING",
+        "INSERT INTO virtual_messages (phone, direction, body, outbox_id, user_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (outbox_id) DO NOTHING",
     )
     .bind(phone)
     .bind(direction)
     .bind(body)
     .bind(outbox_id)
+    .bind(user.map(|u| u.0))
     .bind(now.millis())
     .execute(&mut *conn)
     .await?
@@ -232,23 +238,47 @@ pub async fn virtual_text(
         == 1)
 }
 
+fn message_from_row(r: &AnyRow) -> Result<VirtualMessage> {
+    Ok(VirtualMessage {
+        id: r.try_get(0)?,
+        phone: r.try_get(1)?,
+        direction: r.try_get(2)?,
+        body: r.try_get(3)?,
+        user_id: r.try_get::<Option<i64>, _>(4)?.map(UserId),
+        created_at: Timestamp(r.try_get(5)?),
+    })
+}
+
+/// Every text of a number, whoever it was for (operators' view).
 pub async fn virtual_messages(conn: &mut Conn, phone: &str) -> Result<Vec<VirtualMessage>> {
     sqlx::query(
-        "SELECT id, phone, direction, body, created_at FROM virtual_messages WHERE phone = $1 ORDER BY id",
+        "SELECT id, phone, direction, body, user_id, created_at FROM virtual_messages \
+         WHERE phone = $1 ORDER BY id",
     )
     .bind(phone)
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| {
-        Ok(VirtualMessage {
-            id: r.try_get(0)?,
-            phone: r.try_get(1)?,
-            direction: r.try_get(2)?,
-            body: r.try_get(3)?,
-            created_at: Timestamp(r.try_get(4)?),
-        })
-    })
+    .map(message_from_row)
+    .collect()
+}
+
+/// The texts of a number sent for (or replied by) one user.
+pub async fn virtual_messages_of(
+    conn: &mut Conn,
+    phone: &str,
+    user: UserId,
+) -> Result<Vec<VirtualMessage>> {
+    sqlx::query(
+        "SELECT id, phone, direction, body, user_id, created_at FROM virtual_messages \
+         WHERE phone = $1 AND user_id = $2 ORDER BY id",
+    )
+    .bind(phone)
+    .bind(user.0)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(message_from_row)
     .collect()
 }
 
@@ -262,10 +292,12 @@ pub struct VirtualCall {
     /// `ringing` or `completed`.
     pub status: String,
     pub digits: Option<String>,
+    /// The user the call was placed for.
+    pub user_id: Option<UserId>,
     pub created_at: Timestamp,
 }
 
-const CALL_COLUMNS: &str = "id, phone, prompt, challenge_id, status, digits, created_at";
+const CALL_COLUMNS: &str = "id, phone, prompt, challenge_id, status, digits, user_id, created_at";
 
 fn call_from_row(r: &AnyRow) -> Result<VirtualCall> {
     Ok(VirtualCall {
@@ -275,29 +307,34 @@ fn call_from_row(r: &AnyRow) -> Result<VirtualCall> {
         challenge_id: r.try_get(3)?,
         status: r.try_get(4)?,
         digits: r.try_get(5)?,
-        created_at: Timestamp(r.try_get(6)?),
+        user_id: r.try_get::<Option<i64>, _>(6)?.map(UserId),
+        created_at: Timestamp(r.try_get(7)?),
     })
 }
 
+/// A call to place on the virtual phone.
+pub struct NewVirtualCall<'a> {
+    /// Random and unguessable: it is all a key press names.
+    pub id: &'a str,
+    pub phone: &'a str,
+    pub prompt: &'a str,
+    pub challenge_id: Option<&'a str>,
+    pub user_id: Option<UserId>,
+    pub outbox_id: i64,
+}
+
 /// Rings the virtual phone; `false` if this queue entry rang it before.
-pub async fn virtual_ring(
-    conn: &mut Conn,
-    id: &str,
-    phone: &str,
-    prompt: &str,
-    challenge_id: Option<&str>,
-    outbox_id: i64,
-    now: Timestamp,
-) -> Result<bool> {
+pub async fn virtual_ring(conn: &mut Conn, c: &NewVirtualCall<'_>, now: Timestamp) -> Result<bool> {
     Ok(sqlx::query(
-        "INSERT INTO virtual_calls (id, phone, prompt, challenge_id, status, outbox_id, created_at) \
-         VALUES ($1, $2, $3, $4, 'ringing', $5, $6) ON CONFLICT (outbox_id) DO NOTHING",
+        "INSERT INTO virtual_calls (id, phone, prompt, challenge_id, status, outbox_id, user_id, created_at) \
+         VALUES ($1, $2, $3, $4, 'ringing', $5, $6, $7) ON CONFLICT (outbox_id) DO NOTHING",
     )
-    .bind(id)
-    .bind(phone)
-    .bind(prompt)
-    .bind(challenge_id)
-    .bind(outbox_id)
+    .bind(c.id)
+    .bind(c.phone)
+    .bind(c.prompt)
+    .bind(c.challenge_id)
+    .bind(c.outbox_id)
+    .bind(c.user_id.map(|u| u.0))
     .bind(now.millis())
     .execute(&mut *conn)
     .await?
@@ -307,9 +344,28 @@ pub async fn virtual_ring(
 
 pub async fn virtual_calls(conn: &mut Conn, phone: &str) -> Result<Vec<VirtualCall>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CALL_COLUMNS} FROM virtual_calls WHERE phone = $1 ORDER BY created_at, id"
+        "SELECT {CALL_COLUMNS} FROM virtual_calls WHERE phone = $1 ORDER BY created_at, outbox_id, id"
     )))
     .bind(phone)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(call_from_row)
+    .collect()
+}
+
+/// The calls of a number placed for one user.
+pub async fn virtual_calls_of(
+    conn: &mut Conn,
+    phone: &str,
+    user: UserId,
+) -> Result<Vec<VirtualCall>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CALL_COLUMNS} FROM virtual_calls WHERE phone = $1 AND user_id = $2 \
+         ORDER BY created_at, outbox_id, id"
+    )))
+    .bind(phone)
+    .bind(user.0)
     .fetch_all(&mut *conn)
     .await?
     .iter()
@@ -347,6 +403,75 @@ pub async fn virtual_hang_up(
     .await?
     .rows_affected()
         == 1)
+}
+
+/// The numbers a user's PhoneFactor uses or has sent challenges to (the
+/// number being activated included), most recent first: the numbers whose
+/// virtual phone the user may open.
+pub async fn virtual_numbers_of(conn: &mut Conn, user: UserId) -> Result<Vec<String>> {
+    sqlx::query(
+        "SELECT phone FROM (SELECT phone, created_at FROM pf_challenges WHERE user_id = $1 \
+           UNION ALL SELECT phone, updated_at FROM phonefactor WHERE user_id = $1 AND phone IS NOT NULL) t \
+         GROUP BY phone ORDER BY MAX(created_at) DESC LIMIT 50",
+    )
+    .bind(user.0)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok(r.try_get(0)?))
+    .collect()
+}
+
+/// The settings key of the delivery mode.
+const DELIVERY_MODE_KEY: &str = "delivery_mode";
+
+/// The delivery mode recorded for this database, if any.
+pub async fn recorded_mode(conn: &mut Conn) -> Result<Option<String>> {
+    Ok(sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(DELIVERY_MODE_KEY)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?)
+}
+
+/// Records `mode` unless a mode is recorded already (one statement, so two
+/// instances starting together agree on the first); returns the mode in
+/// force and whether this call recorded it.
+pub async fn record_mode_once(
+    conn: &mut Conn,
+    mode: &str,
+    now: Timestamp,
+) -> Result<(String, bool)> {
+    let inserted = sqlx::query(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(DELIVERY_MODE_KEY)
+    .bind(mode)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    let recorded = recorded_mode(conn).await?.ok_or(StoreError::NotFound)?;
+    Ok((recorded, inserted))
+}
+
+/// Records `mode` whatever was recorded before (the operator's deliberate
+/// change); returns the mode recorded before.
+pub async fn set_mode(conn: &mut Conn, mode: &str, now: Timestamp) -> Result<Option<String>> {
+    let before = recorded_mode(conn).await?;
+    sqlx::query(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3",
+    )
+    .bind(DELIVERY_MODE_KEY)
+    .bind(mode)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(before)
 }
 
 /// Every number the virtual phone has seen, most recent first.

@@ -48,6 +48,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_billing.sql"),
         postgres: include_str!("../migrations/postgres/0004_billing.sql"),
     },
+    Migration {
+        version: 7,
+        name: "delivery_mode",
+        sqlite: include_str!("../migrations/sqlite/0007_delivery_mode.sql"),
+        postgres: include_str!("../migrations/postgres/0007_delivery_mode.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("GATEHOUS" in ASCII).

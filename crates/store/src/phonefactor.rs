@@ -478,6 +478,29 @@ pub async fn latest_open_for_phone(
     r.as_ref().map(ch_from_row).transpose()
 }
 
+/// The newest open challenge of one user sent to a number in a mode (a
+/// reply from that user's virtual phone refers only to their own).
+pub async fn latest_open_for_phone_of(
+    conn: &mut Conn,
+    phone: &str,
+    mode: &str,
+    user: UserId,
+    now: Timestamp,
+) -> Result<Option<Challenge>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CH_COLUMNS} FROM pf_challenges WHERE phone = $1 AND mode = $2 \
+         AND user_id = $3 AND status = 'pending' AND expires_at > $4 \
+         ORDER BY created_at DESC LIMIT 1"
+    )))
+    .bind(phone)
+    .bind(mode)
+    .bind(user.0)
+    .bind(now.millis())
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.as_ref().map(ch_from_row).transpose()
+}
+
 /// App pushes sent to a number's owner, newest first (the virtual phone).
 pub async fn app_pushes_for_phone(
     conn: &mut Conn,

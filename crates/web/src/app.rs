@@ -12,6 +12,78 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, mpsc};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+/// How texts and calls leave Gatehouse (SPEC §10), as recorded in the
+/// database: an instance whose mode differs from the recorded one refuses
+/// to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// No delivery: PhoneFactor cannot be ordered or activated.
+    None,
+    /// The virtual phone (`serve --demo`, `delivery = "virtual"`).
+    Virtual,
+    /// A text and voice gateway (`[twilio]` or `[http_sms]`).
+    Gateway,
+}
+
+impl DeliveryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::None => "none",
+            DeliveryMode::Virtual => "virtual",
+            DeliveryMode::Gateway => "gateway",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(DeliveryMode::None),
+            "virtual" => Some(DeliveryMode::Virtual),
+            "gateway" => Some(DeliveryMode::Gateway),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where texts and calls go. There is no default to the virtual phone: it
+/// is chosen explicitly, or nothing is delivered.
+#[derive(Clone, Default)]
+pub enum Delivery {
+    /// Nothing is delivered; PhoneFactor cannot be ordered or activated.
+    #[default]
+    None,
+    /// Texts, calls and app notifications go to `/virtual-phone`, shown to
+    /// the user they are for and to operators.
+    Virtual,
+    /// A text and voice gateway.
+    Gateway(Arc<dyn gatehouse_delivery::Gateway>),
+}
+
+impl Delivery {
+    pub fn mode(&self) -> DeliveryMode {
+        match self {
+            Delivery::None => DeliveryMode::None,
+            Delivery::Virtual => DeliveryMode::Virtual,
+            Delivery::Gateway(_) => DeliveryMode::Gateway,
+        }
+    }
+
+    pub fn is_virtual(&self) -> bool {
+        matches!(self, Delivery::Virtual)
+    }
+}
+
+/// What to tell someone who wants PhoneFactor while nothing delivers texts
+/// and calls.
+pub const DELIVERY_NOT_CONFIGURED: &str = "PhoneFactor is not available: no delivery for texts and calls is configured. \
+     The provider's operator configures a text and voice gateway ([twilio] or [http_sms] in gatehouse.toml), \
+     or for a demo the virtual phone (delivery = \"virtual\", GATEHOUSE_DELIVERY=virtual or serve --demo), then restarts Gatehouse.";
+
 /// Settings of the web layer (the binary fills them from configuration).
 #[derive(Clone)]
 pub struct WebConfig {
@@ -50,8 +122,9 @@ pub struct WebConfig {
     /// The portal's address as the outside world reaches it, for call
     /// instructions, callbacks and pairing links (`http://127.0.0.1:8080`).
     pub public_url: String,
-    /// The text and voice gateway; `None` delivers to the virtual phone.
-    pub gateway: Option<Arc<dyn gatehouse_delivery::Gateway>>,
+    /// Where texts and calls go: nowhere (the default), the virtual phone,
+    /// or a gateway.
+    pub delivery: Delivery,
     /// The Twilio auth token that signs Twilio's callbacks, if Twilio is
     /// the gateway.
     pub twilio_auth_token: Option<String>,
@@ -86,7 +159,7 @@ impl Default for WebConfig {
             send_limits: Default::default(),
             blocked_regions: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
-            gateway: None,
+            delivery: Delivery::None,
             twilio_auth_token: None,
             mailer: None,
             delivery_worker: true,

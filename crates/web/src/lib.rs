@@ -19,6 +19,8 @@ pub mod routing;
 mod server;
 pub mod service;
 
-pub use app::{AppState, WebConfig, route_table, router};
+pub use app::{
+    AppState, DELIVERY_NOT_CONFIGURED, Delivery, DeliveryMode, WebConfig, route_table, router,
+};
 pub use error::AppError;
 pub use server::serve;

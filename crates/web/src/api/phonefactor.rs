@@ -8,6 +8,7 @@ use crate::error::{AppError, Result};
 use crate::extract::{ActivationStep, ApiCaller, Ctx, InSession, SecondFactorStep, session_cookie};
 use crate::service::auth;
 use crate::service::phonefactor::{self as svc, ChallengeView};
+use crate::service::virtual_phone::{self as vps, Viewer};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
@@ -17,7 +18,7 @@ use axum_extra::extract::CookieJar;
 use gatehouse_domain::UserId;
 use gatehouse_domain::device;
 use gatehouse_domain::phonefactor::ChallengeStatus;
-use gatehouse_store::delivery as vp;
+use gatehouse_domain::session::SessionState;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -330,16 +331,15 @@ pub async fn user_bypass(
 
 // ---- The virtual phone -------------------------------------------------
 
-fn virtual_only(st: &AppState) -> Result<()> {
-    if st.config.gateway.is_some() {
-        return Err(AppError::NotFound);
-    }
-    Ok(())
-}
-
-fn e164(raw: &str) -> Result<String> {
-    let p = gatehouse_domain::phonefactor::Phone::parse(raw, None, &[])?;
-    Ok(p.as_str().to_owned())
+/// Who looks at the virtual phone: the session's user at any sign-in stage
+/// (or a bearer token's); 404 unless delivery is virtual, 401 if nobody.
+pub fn virtual_viewer(st: &AppState, ctx: &Ctx) -> Result<Viewer> {
+    let partial = ctx
+        .live
+        .as_ref()
+        .filter(|l| l.session.state != SessionState::Anonymous)
+        .and_then(|l| l.user.as_ref());
+    Viewer::of(st, ctx.user(), partial)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -351,18 +351,20 @@ pub struct VirtualMessageDto {
     pub received_at: String,
 }
 
-/// Texts received by a number on the virtual phone (demo mode only).
+/// Texts received by a number on the virtual phone (virtual delivery only;
+/// the number's user at any sign-in stage, or an operator).
 #[utoipa::path(get, path = "/api/v1/virtual-phone/{e164}/messages", tag = "virtual-phone",
-    params(("e164" = String, Path)), responses((status = 200, body = [VirtualMessageDto])))]
+    params(("e164" = String, Path)), responses((status = 200, body = [VirtualMessageDto]),
+    (status = 401, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
 pub async fn vp_messages(
     State(st): State<AppState>,
+    ctx: Ctx,
     Path(number): Path<String>,
 ) -> Result<Json<Vec<VirtualMessageDto>>> {
-    virtual_only(&st)?;
-    let number = e164(&number)?;
-    let mut conn = st.store.conn().await?;
+    let viewer = virtual_viewer(&st, &ctx)?;
+    let number = vps::open(&st, &viewer, &number).await?;
     Ok(Json(
-        vp::virtual_messages(&mut conn, &number)
+        vps::messages(&st, &viewer, &number)
             .await?
             .into_iter()
             .map(|m| VirtualMessageDto {
@@ -382,39 +384,24 @@ pub struct ReplyBody {
 
 /// Replies from the virtual phone (e.g. `FRAUD`).
 #[utoipa::path(post, path = "/api/v1/virtual-phone/{e164}/messages", tag = "virtual-phone",
-    params(("e164" = String, Path)), request_body = ReplyBody, responses((status = 204)))]
+    params(("e164" = String, Path)), request_body = ReplyBody, responses((status = 204),
+    (status = 401, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
 pub async fn vp_reply(
     State(st): State<AppState>,
     ctx: Ctx,
     Path(number): Path<String>,
     ApiJson(req): ApiJson<ReplyBody>,
 ) -> Result<StatusCode> {
-    virtual_only(&st)?;
+    let viewer = virtual_viewer(&st, &ctx)?;
     ctx.check_api_csrf()?;
-    let number = e164(&number)?;
-    reply(&st, &number, &req.body, &ctx.addr).await?;
+    let number = vps::open(&st, &viewer, &number).await?;
+    vps::reply(&st, &viewer, &number, &req.body, &ctx.addr).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Stores a reply on the virtual phone and acts on it.
-pub async fn reply(st: &AppState, number: &str, body: &str, addr: &str) -> Result<()> {
-    let body = body.trim();
-    if body.is_empty() || body.len() > 1600 {
-        return Err(AppError::invalid(
-            "body",
-            "Type a reply of 1 to 1,600 characters.",
-        ));
-    }
-    {
-        let mut conn = st.store.conn().await?;
-        vp::virtual_text(&mut conn, number, "in", body, None, st.now()).await?;
-    }
-    svc::text_reply(st, number, body, "a text-message reply", addr).await?;
-    Ok(())
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct VirtualCallDto {
+    /// Random: it cannot be guessed from another call's.
     pub id: String,
     /// `ringing` or `completed`.
     pub status: String,
@@ -425,16 +412,17 @@ pub struct VirtualCallDto {
 
 /// Calls to a number on the virtual phone.
 #[utoipa::path(get, path = "/api/v1/virtual-phone/{e164}/calls", tag = "virtual-phone",
-    params(("e164" = String, Path)), responses((status = 200, body = [VirtualCallDto])))]
+    params(("e164" = String, Path)), responses((status = 200, body = [VirtualCallDto]),
+    (status = 401, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
 pub async fn vp_calls(
     State(st): State<AppState>,
+    ctx: Ctx,
     Path(number): Path<String>,
 ) -> Result<Json<Vec<VirtualCallDto>>> {
-    virtual_only(&st)?;
-    let number = e164(&number)?;
-    let mut conn = st.store.conn().await?;
+    let viewer = virtual_viewer(&st, &ctx)?;
+    let number = vps::open(&st, &viewer, &number).await?;
     Ok(Json(
-        vp::virtual_calls(&mut conn, &number)
+        vps::calls(&st, &viewer, &number)
             .await?
             .into_iter()
             .map(|c| VirtualCallDto {
@@ -463,54 +451,21 @@ pub struct KeysResponse {
 /// Presses keys on a ringing call of the virtual phone (which then hangs up).
 #[utoipa::path(post, path = "/api/v1/virtual-phone/{e164}/calls/{id}/keys", tag = "virtual-phone",
     params(("e164" = String, Path), ("id" = String, Path)), request_body = KeysBody,
-    responses((status = 200, body = KeysResponse), (status = 409, body = super::ErrorBody)))]
+    responses((status = 200, body = KeysResponse), (status = 401, body = super::ErrorBody),
+    (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn vp_keys(
     State(st): State<AppState>,
     ctx: Ctx,
     Path((number, id)): Path<(String, String)>,
     ApiJson(req): ApiJson<KeysBody>,
 ) -> Result<Json<KeysResponse>> {
-    virtual_only(&st)?;
+    let viewer = virtual_viewer(&st, &ctx)?;
     ctx.check_api_csrf()?;
-    let number = e164(&number)?;
-    let status = press_keys(&st, &number, &id, &req.digits, &ctx.addr).await?;
+    let number = vps::open(&st, &viewer, &number).await?;
+    let status = vps::press_keys(&st, &viewer, &number, &id, &req.digits, &ctx.addr).await?;
     Ok(Json(KeysResponse {
         status: status.as_str().into(),
     }))
-}
-
-/// Answers a virtual call with keys: the call ends and the challenge moves.
-pub async fn press_keys(
-    st: &AppState,
-    number: &str,
-    id: &str,
-    digits: &str,
-    addr: &str,
-) -> Result<ChallengeStatus> {
-    let digits = digits.trim();
-    if digits.is_empty()
-        || digits.len() > 20
-        || !digits
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '#' || c == '*')
-    {
-        return Err(AppError::invalid("digits", "Press keys 0–9, * or #."));
-    }
-    let call = {
-        let mut conn = st.store.conn().await?;
-        let call = vp::virtual_call(&mut conn, number, id).await?;
-        if !vp::virtual_hang_up(&mut conn, id, digits, st.now()).await? {
-            return Err(AppError::Conflict {
-                field: None,
-                message: "This call has ended.".into(),
-            });
-        }
-        call
-    };
-    match call.challenge_id {
-        Some(c) => svc::answer_call(st, &c, digits, "a key press on the call", addr).await,
-        None => Ok(ChallengeStatus::Expired),
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -522,19 +477,20 @@ pub struct NotificationDto {
     pub received_at: String,
 }
 
-/// App notifications sent to the owner of a number (demo mode only).
+/// App notifications sent to the owner of a number (virtual delivery only).
 #[utoipa::path(get, path = "/api/v1/virtual-phone/{e164}/notifications", tag = "virtual-phone",
-    params(("e164" = String, Path)), responses((status = 200, body = [NotificationDto])))]
+    params(("e164" = String, Path)), responses((status = 200, body = [NotificationDto]),
+    (status = 401, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
 pub async fn vp_notifications(
     State(st): State<AppState>,
+    ctx: Ctx,
     Path(number): Path<String>,
 ) -> Result<Json<Vec<NotificationDto>>> {
-    virtual_only(&st)?;
-    let number = e164(&number)?;
+    let viewer = virtual_viewer(&st, &ctx)?;
+    let number = vps::open(&st, &viewer, &number).await?;
     let now = st.now();
-    let mut conn = st.store.conn().await?;
     Ok(Json(
-        gatehouse_store::phonefactor::app_pushes_for_phone(&mut conn, &number, 50)
+        vps::notifications(&st, &viewer, &number, 50)
             .await?
             .into_iter()
             .map(|c| NotificationDto {

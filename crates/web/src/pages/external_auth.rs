@@ -117,7 +117,14 @@ async fn target(st: &AppState, ctx: &Ctx, id: i64) -> Result<User, AppError> {
     crate::service::users::get(st, &ctx.caller(), UserId(id)).await
 }
 
-fn step1(me: &User, ctx: &Ctx, user: &User, f: &WizardForm, errors: &FormErrors) -> Markup {
+fn step1(
+    delivery: crate::DeliveryMode,
+    me: &User,
+    ctx: &Ctx,
+    user: &User,
+    f: &WizardForm,
+    errors: &FormErrors,
+) -> Markup {
     let csrf = ctx.csrf_token().unwrap_or_default();
     let method = if f.method.is_empty() {
         "symantec_vip"
@@ -145,7 +152,12 @@ fn step1(me: &User, ctx: &Ctx, user: &User, f: &WizardForm, errors: &FormErrors)
                         div.choice {
                             input type="radio" id="m-phonefactor" name="method" value="phonefactor" checked[method == "phonefactor"];
                             label for="m-phonefactor" { "PhoneFactor" }
-                            p.hint { "Out-of-band authentication by phone call, SMS or mobile app. Not yet available: activation by phone comes in a later release." }
+                            p.hint { "Out-of-band authentication by phone call, SMS or mobile app; the user activates it with their phone at the next sign-in." }
+                            @if delivery == crate::DeliveryMode::None {
+                                p.hint.delivery-off { "Not available on this portal yet: no delivery for texts and calls is configured. The provider's operator must configure a text and voice gateway ([twilio] or [http_sms] in gatehouse.toml) and restart Gatehouse before PhoneFactor can be ordered." }
+                            } @else if delivery == crate::DeliveryMode::Virtual {
+                                p.hint { "Demo delivery: texts and calls go to the portal's virtual phone, not to real phones." }
+                            }
                         }
                     }
                     (field("Credential ID", "credential_id", "text", &f.credential_id, errors.get("credential_id"), FieldExtra { autofocus: true, autocomplete: Some("off"), hint: Some("For Symantec Identity Protection: the ID printed on the token or shown in the app, e.g. VSST 1234 5678."), ..Default::default() }))
@@ -227,6 +239,7 @@ async fn page_wizard(
     require_admin(&me, "manage external authentication")?;
     let user = target(&st, &ctx, id).await?;
     Ok(step1(
+        st.config.delivery.mode(),
         &me,
         &ctx,
         &user,
@@ -292,7 +305,14 @@ async fn wizard_submit(
             }
             Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
                 e.status(),
-                step1(&me, &ctx, &user, &f, &FormErrors::from_app(&e)),
+                step1(
+                    st.config.delivery.mode(),
+                    &me,
+                    &ctx,
+                    &user,
+                    &f,
+                    &FormErrors::from_app(&e),
+                ),
             )
                 .into_response()),
             Err(e) => Err(e.into()),
@@ -319,7 +339,14 @@ async fn review_with_error(
         Ok(c) => Ok((e.status(), step2(me, ctx, &c, f, &FormErrors::from_app(&e))).into_response()),
         Err(first @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
             first.status(),
-            step1(me, ctx, user, f, &FormErrors::from_app(&first)),
+            step1(
+                st.config.delivery.mode(),
+                me,
+                ctx,
+                user,
+                f,
+                &FormErrors::from_app(&first),
+            ),
         )
             .into_response()),
         Err(other) => Err(other.into()),

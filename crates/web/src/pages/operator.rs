@@ -323,6 +323,28 @@ struct CatalogQuery {
     notice: Option<String>,
 }
 
+/// What the operator is told about PhoneFactor's delivery, and how to change it.
+fn delivery_card(mode: crate::DeliveryMode) -> Markup {
+    html! {
+        section.card #delivery {
+            h2 { "Text and call delivery" }
+            @match mode {
+                crate::DeliveryMode::None => {
+                    p.alert { strong { "PhoneFactor is off: " } "no delivery for texts and calls is configured, so PhoneFactor cannot be ordered or activated." }
+                    p { "To offer PhoneFactor, add a " code { "[twilio]" } " or " code { "[http_sms]" } " table to " code { "gatehouse.toml" } " (see the README). For a demo, start with " code { "gatehouse serve --demo" } " or set " code { "delivery = "virtual"" } " (" code { "GATEHOUSE_DELIVERY=virtual" } "). The mode is recorded in the database: run " code { "gatehouse delivery-mode set gateway" } " (or " code { "virtual" } ") once, then restart every instance with the new configuration." }
+                }
+                crate::DeliveryMode::Virtual => {
+                    p.alert { strong { "Virtual delivery (demo and test mode): " } "texts and calls go to the " a href="/virtual-phone" { "virtual phone" } ", not to real phones. Each user sees only their own numbers there; operators see all." }
+                    p { "For real users, configure a " code { "[twilio]" } " or " code { "[http_sms]" } " table, run " code { "gatehouse delivery-mode set gateway" } " and restart." }
+                }
+                crate::DeliveryMode::Gateway => {
+                    p { "Texts and calls are sent through the configured gateway." }
+                }
+            }
+        }
+    }
+}
+
 async fn catalog_page(
     st: &AppState,
     me: &User,
@@ -341,6 +363,7 @@ async fn catalog_page(
         html! {
             h1 { "Catalog" }
             @if let Some(m) = message { (m) }
+            (delivery_card(st.config.delivery.mode()))
             section.card {
                 h2 { "Monthly prices" }
                 p.hint { "The price at order time is kept on each order; a change applies to new orders only." }

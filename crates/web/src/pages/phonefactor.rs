@@ -14,6 +14,7 @@ use crate::routing::{get, post};
 use crate::service::Caller;
 use crate::service::auth::{IssuedSession, LiveSession};
 use crate::service::phonefactor::{self as svc, ChallengeView};
+use crate::service::virtual_phone as vps;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -754,38 +755,47 @@ struct PhoneQuery {
 async fn page_virtual_phone(
     State(st): State<AppState>,
     ctx: Ctx,
-    jar: CookieJar,
     Query(q): Query<PhoneQuery>,
 ) -> PageResult {
-    if st.config.gateway.is_some() {
-        return Err(AppError::NotFound.into());
-    }
-    let (csrf, cookie) = crate::extract::form_csrf(&st, &ctx);
-    let mut conn = st.store.conn().await?;
-    let numbers = gatehouse_store::delivery::virtual_numbers(&mut conn).await?;
-    let number = q
-        .number
-        .as_deref()
-        .and_then(|n| gatehouse_domain::phonefactor::Phone::parse(n, None, &[]).ok())
-        .map(|p| p.as_str().to_owned());
+    let viewer = match crate::api::phonefactor::virtual_viewer(&st, &ctx) {
+        Ok(v) => v,
+        Err(AppError::Unauthorized(_)) => {
+            let next = match q.number.as_deref() {
+                Some(n) => format!("/virtual-phone?number={}", crate::extract::urlencode(n)),
+                None => "/virtual-phone".to_owned(),
+            };
+            return Ok(
+                Redirect::to(&format!("/login?next={}", crate::extract::urlencode(&next)))
+                    .into_response(),
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let csrf = ctx.csrf_token().unwrap_or_default().to_owned();
+    let numbers = vps::numbers(&st, &viewer).await?;
+    let number = match q.number.as_deref().filter(|n| !n.trim().is_empty()) {
+        Some(n) => Some(vps::open(&st, &viewer, n).await?),
+        None => None,
+    };
     let (messages, calls, pushes) = match &number {
         Some(n) => (
-            gatehouse_store::delivery::virtual_messages(&mut conn, n).await?,
-            gatehouse_store::delivery::virtual_calls(&mut conn, n).await?,
-            gatehouse_store::phonefactor::app_pushes_for_phone(&mut conn, n, 20).await?,
+            vps::messages(&st, &viewer, n).await?,
+            vps::calls(&st, &viewer, n).await?,
+            vps::notifications(&st, &viewer, n, 20).await?,
         ),
         None => (vec![], vec![], vec![]),
     };
-    drop(conn);
     let now = st.now();
     let me = ctx.user().cloned();
-    let jar = match cookie {
-        Some(c) => jar.add(c),
-        None => jar,
-    };
-    Ok((jar, layout("Virtual Phone", me.as_ref(), Some(&csrf), html! {
+    let operator = matches!(viewer, vps::Viewer::Operator(_));
+    Ok(layout("Virtual Phone", me.as_ref(), Some(&csrf), html! {
         h1 { "Virtual Phone" }
-        p.lead { "No text or voice gateway is configured, so texts and calls go to this virtual phone instead of real phones (demo and test mode)." }
+        p.lead { "Delivery is set to the virtual phone (demo and test mode): texts and calls go to this page instead of real phones." }
+        @if operator {
+            p.muted { "As an operator you see every number's texts, calls and notifications." }
+        } @else {
+            p.muted { "You see only your own numbers, and on them only what was sent for you." }
+        }
         (notice(q.notice.as_deref()))
         form.search method="get" action="/virtual-phone" {
             label for="vp-number" { "Phone number" }
@@ -845,7 +855,7 @@ async fn page_virtual_phone(
             }
             }
         }
-    })).into_response())
+    }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -857,14 +867,10 @@ struct KeysForm {
 }
 
 async fn virtual_keys(State(st): State<AppState>, ctx: Ctx, Form(f): Form<KeysForm>) -> PageResult {
-    if st.config.gateway.is_some() {
-        return Err(AppError::NotFound.into());
-    }
+    let viewer = crate::api::phonefactor::virtual_viewer(&st, &ctx)?;
     ctx.check_csrf(&f.csrf)?;
-    let number = gatehouse_domain::phonefactor::Phone::parse(&f.number, None, &[])?;
-    let status =
-        crate::api::phonefactor::press_keys(&st, number.as_str(), &f.call, &f.digits, &ctx.addr)
-            .await?;
+    let number = vps::open(&st, &viewer, &f.number).await?;
+    let status = vps::press_keys(&st, &viewer, &number, &f.call, &f.digits, &ctx.addr).await?;
     let said = match status {
         ChallengeStatus::Approved | ChallengeStatus::Used => {
             "You pressed the key; the call ended and the sign-in was confirmed."
@@ -874,7 +880,7 @@ async fn virtual_keys(State(st): State<AppState>, ctx: Ctx, Form(f): Form<KeysFo
     };
     Ok(Redirect::to(&format!(
         "/virtual-phone?number={}&notice={}",
-        crate::extract::urlencode(number.as_str()),
+        crate::extract::urlencode(&number),
         crate::extract::urlencode(said)
     ))
     .into_response())
@@ -892,15 +898,13 @@ async fn virtual_reply(
     ctx: Ctx,
     Form(f): Form<ReplyForm>,
 ) -> PageResult {
-    if st.config.gateway.is_some() {
-        return Err(AppError::NotFound.into());
-    }
+    let viewer = crate::api::phonefactor::virtual_viewer(&st, &ctx)?;
     ctx.check_csrf(&f.csrf)?;
-    let number = gatehouse_domain::phonefactor::Phone::parse(&f.number, None, &[])?;
-    crate::api::phonefactor::reply(&st, number.as_str(), &f.body, &ctx.addr).await?;
+    let number = vps::open(&st, &viewer, &f.number).await?;
+    vps::reply(&st, &viewer, &number, &f.body, &ctx.addr).await?;
     Ok(Redirect::to(&format!(
         "/virtual-phone?number={}&notice=Reply+sent.",
-        crate::extract::urlencode(number.as_str())
+        crate::extract::urlencode(&number)
     ))
     .into_response())
 }

@@ -7,8 +7,8 @@
 //! claiming a message leaves it to be claimed again when its lease runs out.
 
 use super::phonefactor::OUTBOX_AAD;
-use crate::AppState;
 use crate::error::Result;
+use crate::{AppState, Delivery, DeliveryMode};
 use gatehouse_delivery::{CallRequest, DeliveryError, Mail, SmsRequest};
 use gatehouse_store::delivery::{self, Queued};
 use std::time::Duration;
@@ -96,9 +96,24 @@ async fn deliver(st: &AppState, item: Queued) -> Result<()> {
             return Ok(());
         }
     };
-    let outcome = match (item.kind.as_str(), &st.config.gateway) {
-        ("sms" | "call", None) => return deliver_virtual(st, &item, &body).await,
-        ("sms", Some(g)) => {
+    let outcome = match (item.kind.as_str(), &st.config.delivery) {
+        ("sms" | "call", Delivery::Virtual) => return deliver_virtual(st, &item, &body).await,
+        ("sms" | "call", Delivery::None) => {
+            // Never to the virtual phone by default: without a configured
+            // delivery a text or call is not sent at all.
+            let mut tx = st.store.begin().await?;
+            delivery::mark_failed(
+                &mut tx,
+                item.id,
+                "no delivery for texts and calls is configured",
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::error!(id = item.id, kind = %item.kind, "a text or call was queued but no delivery is configured");
+            return Ok(());
+        }
+        ("sms", Delivery::Gateway(g)) => {
             g.send_sms(&SmsRequest {
                 to: item.destination.clone(),
                 body,
@@ -110,7 +125,7 @@ async fn deliver(st: &AppState, item: Queued) -> Result<()> {
             })
             .await
         }
-        ("call", Some(g)) => {
+        ("call", Delivery::Gateway(g)) => {
             let challenge = item.challenge_id.clone().unwrap_or_default();
             g.place_call(&CallRequest {
                 to: item.destination.clone(),
@@ -156,23 +171,46 @@ fn idempotency_key(item: &Queued) -> String {
     format!("gatehouse-outbox-{}-{}", item.id, item.created_at.millis())
 }
 
-/// The virtual phone: the text or call appears on the number's page, and
-/// the queue entry is marked sent, in one transaction.
+/// The virtual phone: the text or call appears on the number's page (for
+/// the user it is sent for), and the queue entry is marked sent, in one
+/// transaction.
 async fn deliver_virtual(st: &AppState, item: &Queued, body: &str) -> Result<()> {
     let now = st.now();
     let mut tx = st.store.begin().await?;
+    let user = match item.challenge_id.as_deref() {
+        Some(c) => match gatehouse_store::phonefactor::challenge(&mut tx, c).await {
+            Ok(c) => Some(c.user_id),
+            Err(gatehouse_store::StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
     let provider_ref = if item.kind == "sms" {
-        delivery::virtual_text(&mut tx, &item.destination, "out", body, Some(item.id), now).await?;
+        delivery::virtual_text(
+            &mut tx,
+            &item.destination,
+            "out",
+            body,
+            Some(item.id),
+            user,
+            now,
+        )
+        .await?;
         format!("virtual-sms-{}", item.id)
     } else {
-        let id = format!("call-{}", item.id);
+        // Random, not the queue id: a call id is all a key press names, so
+        // it must not be guessable from another call's.
+        let id = gatehouse_domain::secret::new_token("call_");
         delivery::virtual_ring(
             &mut tx,
-            &id,
-            &item.destination,
-            body,
-            item.challenge_id.as_deref(),
-            item.id,
+            &delivery::NewVirtualCall {
+                id: &id,
+                phone: &item.destination,
+                prompt: body,
+                challenge_id: item.challenge_id.as_deref(),
+                user_id: user,
+                outbox_id: item.id,
+            },
             now,
         )
         .await?;
@@ -205,4 +243,79 @@ async fn send_mail(
             })
         }
     }
+}
+
+/// How the configured delivery mode compares with the database's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModeCheck {
+    /// No mode was recorded: this start recorded the configured one.
+    Recorded,
+    /// The configured mode is the recorded one.
+    Matches,
+    /// The database records another mode: this instance must not start.
+    Differs { recorded: String },
+}
+
+/// Compares the configured delivery mode with the one recorded in the
+/// database, recording it on the first start (audited). Run before serving:
+/// an instance that would deliver differently from the others on the same
+/// database (e.g. to the virtual phone, diverting real users' codes) must
+/// refuse to start.
+pub async fn check_mode(st: &AppState) -> Result<ModeCheck> {
+    let mode = st.config.delivery.mode();
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    let (recorded, inserted) = delivery::record_mode_once(&mut tx, mode.as_str(), now).await?;
+    if inserted {
+        let rec = super::Caller::cli().audit(
+            now,
+            "delivery_mode_record",
+            "delivery",
+            "success",
+            None,
+            format!("delivery mode {mode} recorded at the first start"),
+        );
+        gatehouse_store::audit::append(&mut tx, &rec).await?;
+    }
+    tx.commit().await?;
+    Ok(if inserted {
+        ModeCheck::Recorded
+    } else if recorded == mode.as_str() {
+        ModeCheck::Matches
+    } else {
+        ModeCheck::Differs { recorded }
+    })
+}
+
+/// The operator's deliberate change of the recorded delivery mode (CLI);
+/// audited. Returns the mode recorded before.
+pub async fn set_mode(
+    st: &AppState,
+    caller: &super::Caller,
+    mode: DeliveryMode,
+) -> Result<Option<String>> {
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    let before = delivery::set_mode(&mut tx, mode.as_str(), now).await?;
+    let rec = caller.audit(
+        now,
+        "delivery_mode_set",
+        "delivery",
+        "success",
+        None,
+        format!(
+            "delivery mode {} (was {})",
+            mode,
+            before.as_deref().unwrap_or("not recorded")
+        ),
+    );
+    gatehouse_store::audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(before)
+}
+
+/// The delivery mode recorded in the database, if any.
+pub async fn recorded_mode(st: &AppState) -> Result<Option<String>> {
+    let mut conn = st.store.conn().await?;
+    Ok(delivery::recorded_mode(&mut conn).await?)
 }

@@ -13,6 +13,7 @@ pub mod orders;
 pub mod phonefactor;
 pub mod users;
 pub mod validate;
+pub mod virtual_phone;
 
 use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::{Role, Timestamp, UserId};

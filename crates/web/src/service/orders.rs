@@ -110,6 +110,10 @@ pub async fn check(
                 ),
             )
         })?;
+    // Nothing would reach the user's phone: no activation, no sign-in.
+    if method == Method::PhoneFactor && st.config.delivery.mode() == crate::DeliveryMode::None {
+        return Err(AppError::invalid("method", crate::DELIVERY_NOT_CONFIGURED));
+    }
     let msa = catalog::current_msa(&mut conn).await?.ok_or_else(|| {
         AppError::invalid(
             "msa_version",

@@ -127,7 +127,9 @@ async fn count_send(
 
 fn parse_phone(st: &AppState, input: &str, region: Option<&str>) -> Result<Phone> {
     let phone = Phone::parse(input, region, &st.config.blocked_regions)?;
-    if st.config.gateway.is_some() && gatehouse_domain::phonefactor::is_fictional(phone.as_str()) {
+    if matches!(st.config.delivery, crate::Delivery::Gateway(_))
+        && gatehouse_domain::phonefactor::is_fictional(phone.as_str())
+    {
         return Err(AppError::invalid(
             "phone",
             "Numbers 555-0100 to 555-0199 are reserved for examples and cannot receive calls or texts.",
@@ -242,6 +244,9 @@ pub async fn start_activation(
             SessionState::Authenticated,
         ],
     )?;
+    if st.config.delivery.mode() == crate::DeliveryMode::None {
+        return Err(AppError::invalid("phone", crate::DELIVERY_NOT_CONFIGURED));
+    }
     let mode = Mode::parse(mode_input)?;
     let phone = parse_phone(st, phone_input, region)?;
     // Changing an active factor needs the password again (ASVS 2.5/3.7):
@@ -587,6 +592,13 @@ pub async fn start_sign_in(
     let id = secret::new_token("pfc_");
     let code = (mode == Mode::Sms).then(|| secret::numeric_code(6));
     let code_hash = code.as_deref().map(|c| code_digest(st, &id, c));
+    if mode != Mode::App && st.config.delivery.mode() == crate::DeliveryMode::None {
+        return Err(AppError::invalid(
+            "method",
+            "Texts and calls cannot be sent: no delivery is configured on this portal. \
+             Ask your administrator for a one-time bypass.",
+        ));
+    }
     if mode == Mode::App && p.device_id.is_none() {
         return Err(AppError::invalid(
             "method",
@@ -973,12 +985,29 @@ pub async fn text_reply(
     source: &str,
     addr: &str,
 ) -> Result<bool> {
+    text_reply_of(st, from, body, source, addr, None).await
+}
+
+/// A reply as [`text_reply`], acting only on `only_user`'s challenges when
+/// given (a user's virtual phone reports only their own sign-ins).
+pub async fn text_reply_of(
+    st: &AppState,
+    from: &str,
+    body: &str,
+    source: &str,
+    addr: &str,
+    only_user: Option<UserId>,
+) -> Result<bool> {
     if !is_fraud_reply(body) {
         return Ok(false);
     }
     let now = st.now();
     let mut tx = st.store.begin().await?;
-    let Some(c) = pf::latest_open_for_phone(&mut tx, from, "sms", now).await? else {
+    let open = match only_user {
+        None => pf::latest_open_for_phone(&mut tx, from, "sms", now).await?,
+        Some(u) => pf::latest_open_for_phone_of(&mut tx, from, "sms", u, now).await?,
+    };
+    let Some(c) = open else {
         return Ok(false);
     };
     let done = report_fraud(st, &mut tx, &c, source, addr, now).await?;

@@ -12,3 +12,4 @@ mod signin;
 mod support;
 mod symantec;
 mod users;
+mod virtual_phone;

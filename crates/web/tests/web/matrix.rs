@@ -390,7 +390,9 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let app = spawn_app().await;
+        // Virtual delivery, so PhoneFactor can be ordered and its virtual
+        // phone is there to be tried.
+        let app = spawn_virtual().await;
         app.catalog().await;
         catalog::set_price(&app.st, &Caller::cli(), "phonefactor", 300, "USD")
             .await

@@ -91,7 +91,7 @@ async fn activated(app: &App, c: &Customer) -> Client {
 
 #[tokio::test]
 async fn activation_then_sign_in_by_text_message_single_use() {
-    let app = spawn_app().await;
+    let app = spawn_virtual().await;
     let c = ordered(&app, "pf1").await;
     // Before activation the portal is out of reach.
     let mut u = app.client();
@@ -174,7 +174,7 @@ async fn activation_then_sign_in_by_text_message_single_use() {
 
 #[tokio::test]
 async fn call_approves_with_hash_and_zero_hash_reports_fraud() {
-    let app = spawn_app().await;
+    let app = spawn_virtual().await;
     let c = ordered(&app, "pf2").await;
     let mut u = activated(&app, &c).await;
     // Switch to phone call from a signed-in session: re-verified by a call.
@@ -318,7 +318,7 @@ async fn call_approves_with_hash_and_zero_hash_reports_fraud() {
 
 #[tokio::test]
 async fn fraud_reply_bypass_and_deactivation() {
-    let app = spawn_app().await;
+    let app = spawn_virtual().await;
     let c = ordered(&app, "pf3").await;
     activated(&app, &c).await;
     // Replying FRAUD to a sign-in code blocks.
@@ -427,7 +427,7 @@ async fn fraud_reply_bypass_and_deactivation() {
 
 #[tokio::test]
 async fn the_sixth_text_in_15_minutes_is_refused_with_the_wait() {
-    let app = spawn_app().await;
+    let app = spawn_virtual().await;
     let c = ordered(&app, "pf4").await;
     let mut u = app.client();
     u.api_login(&c.user_name(), PASSWORD).await;
@@ -488,7 +488,7 @@ async fn a_crash_between_queueing_and_sending_loses_nothing_and_duplicates_nothi
     // the commit).
     let held = WebConfig {
         delivery_worker: false,
-        ..Default::default()
+        ..virtual_config()
     };
     let app = spawn_app_with(held).await;
     let c = ordered(&app, "pf5").await;
@@ -509,7 +509,7 @@ async fn a_crash_between_queueing_and_sending_loses_nothing_and_duplicates_nothi
         app.clock.clone(),
         WebConfig {
             master_key: app.st.config.master_key.clone(),
-            ..Default::default()
+            ..virtual_config()
         },
         None,
     );
@@ -554,6 +554,7 @@ async fn a_crash_between_queueing_and_sending_loses_nothing_and_duplicates_nothi
             "out",
             "again",
             Some(first.id),
+            None,
             app.clock_now()
         )
         .await
@@ -578,7 +579,7 @@ async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = WebConfig {
-        gateway: Some(Arc::new(fake.gateway("+15005550006"))),
+        delivery: gatehouse_web::Delivery::Gateway(Arc::new(fake.gateway("+15005550006"))),
         twilio_auth_token: Some(fake.auth_token().to_owned()),
         public_url: base.clone(),
         ..Default::default()
@@ -729,7 +730,7 @@ impl App {
 
 #[tokio::test]
 async fn the_pages_work_without_javascript() {
-    let app = spawn_app().await;
+    let app = spawn_virtual().await;
     let c = ordered(&app, "pf7").await;
     let mut u = app.client();
     let r = u.page_login(&c.user_name(), PASSWORD).await;
@@ -895,7 +896,7 @@ async fn the_pages_work_without_javascript() {
 
 #[tokio::test]
 async fn wrong_codes_across_challenges_and_stale_activation_sessions_are_refused() {
-    let app = spawn_app().await;
+    let app = spawn_virtual().await;
     let c = ordered(&app, "pf8").await;
     // An attacker who knows the password keeps an activation_required
     // session while the real user activates their own phone.

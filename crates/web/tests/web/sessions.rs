@@ -103,7 +103,7 @@ async fn password_only_session_cannot_change_the_password_through_the_api() {
 
 #[tokio::test]
 async fn activation_session_cannot_change_the_password() {
-    let app = spawn_app().await;
+    let app = spawn_virtual().await;
     let c = with_phonefactor_ordered(&app, "alpha").await;
     let mut attacker = app.client();
     let r = attacker.api_login(&c.user_name(), PASSWORD).await;

@@ -30,6 +30,20 @@ pub async fn spawn_app() -> App {
     spawn_app_with(WebConfig::default()).await
 }
 
+/// An app that delivers texts and calls to the virtual phone (asked for
+/// explicitly, as `delivery = "virtual"` does).
+pub async fn spawn_virtual() -> App {
+    spawn_app_with(virtual_config()).await
+}
+
+/// The default configuration with virtual delivery.
+pub fn virtual_config() -> WebConfig {
+    WebConfig {
+        delivery: gatehouse_web::Delivery::Virtual,
+        ..WebConfig::default()
+    }
+}
+
 pub async fn spawn_app_with(config: WebConfig) -> App {
     let db = fresh().await;
     let clock = Arc::new(FixedClock::at(T0));
