@@ -703,3 +703,65 @@ fn an_instance_whose_delivery_mode_differs_from_the_recorded_one_refuses_to_star
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("none, virtual or gateway"));
 }
+
+/// The README's first command, `cargo run --release`, runs the binary with
+/// no arguments: it must serve the portal (on `GATEHOUSE_LISTEN` here, as
+/// the default port may be taken) and print the operator's one-time
+/// password on the first start.
+#[test]
+fn no_command_serves_the_portal_and_prints_the_first_run_password() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .env("GATEHOUSE_DATA_DIR", dir.path().join("data"))
+        .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env_remove("GATEHOUSE_DELIVERY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gatehouse with no arguments");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut served = false;
+    while std::time::Instant::now() < deadline && !served {
+        while let Ok(l) = rx.try_recv() {
+            seen.push_str(&l);
+            seen.push('\n');
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("gatehouse exited with {status}: {seen}");
+        }
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            served = out.starts_with("HTTP/1.1 200") && out.contains("Sign in");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    while let Ok(l) = rx.try_recv() {
+        seen.push_str(&l);
+        seen.push('\n');
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(served, "the portal did not answer: {seen}");
+    assert!(
+        seen.contains(&format!("http://127.0.0.1:{port}/login")) && seen.contains("Password"),
+        "first-run instructions printed: {seen}"
+    );
+}
