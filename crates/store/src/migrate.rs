@@ -48,6 +48,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_billing.sql"),
         postgres: include_str!("../migrations/postgres/0004_billing.sql"),
     },
+    Migration {
+        version: 6,
+        name: "api_tokens",
+        sqlite: include_str!("../migrations/sqlite/0006_api_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0006_api_tokens.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("GATEHOUS" in ASCII).

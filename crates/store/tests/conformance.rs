@@ -387,12 +387,12 @@ async fn deleting_a_user_ends_sessions_and_tokens() {
     let a = account(s, "40000001").await;
     let id = user(s, a, "carol", Role::User).await;
     let mut c = s.conn().await.unwrap();
-    tokens::create(&mut c, id, "t", "digest1", T0)
+    tokens::create(&mut c, id, "t", "digest1", T0, T0.plus_minutes(60))
         .await
         .unwrap();
-    assert_eq!(tokens::user_for(&mut c, "digest1").await.unwrap(), id);
+    assert_eq!(tokens::user_for(&mut c, "digest1", T0).await.unwrap(), id);
     assert!(matches!(
-        tokens::create(&mut c, id, "t2", "digest1", T0).await,
+        tokens::create(&mut c, id, "t2", "digest1", T0, T0.plus_minutes(60)).await,
         Err(StoreError::Conflict { .. })
     ));
     sessions::insert(
@@ -410,7 +410,7 @@ async fn deleting_a_user_ends_sessions_and_tokens() {
     .await
     .unwrap();
     Users::new(Scope::All).delete(&mut c, id).await.unwrap();
-    assert!(tokens::user_for(&mut c, "digest1").await.is_err());
+    assert!(tokens::user_for(&mut c, "digest1", T0).await.is_err());
     assert!(sessions::get(&mut c, "h").await.is_err());
 }
 
