@@ -6,6 +6,7 @@ mod isolation;
 mod ops;
 mod pages;
 mod phonefactor;
+mod roles;
 mod signin;
 mod support;
 mod symantec;
