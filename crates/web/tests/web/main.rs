@@ -10,4 +10,5 @@ mod roles;
 mod signin;
 mod support;
 mod symantec;
+mod tokens;
 mod users;
