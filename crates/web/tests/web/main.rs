@@ -4,6 +4,7 @@
 mod billing;
 mod isolation;
 mod ops;
+mod ordering;
 mod pages;
 mod phonefactor;
 mod roles;
