@@ -4,7 +4,7 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gatehouse_domain::{AccountNumber, SystemClock, Username, secret};
-use gatehouse_store::{Scope, Store, Users, accounts, tokens};
+use gatehouse_store::{Scope, Store, Users, accounts};
 use gatehouse_web::service::{self, Caller};
 use gatehouse_web::{AppError, AppState, DeliveryMode};
 use std::io::Read;
@@ -247,6 +247,20 @@ enum ApiTokenCommand {
         /// A label for the token.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Days until the token expires (1 to 366).
+        #[arg(long, default_value_t = service::tokens::DEFAULT_DAYS)]
+        expires_in_days: i64,
+    },
+    /// One line per live token: `ID USERNAME CREATED EXPIRES`.
+    List {
+        /// Only this user's tokens.
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Revoke a token: it is refused from then on.
+    Revoke {
+        /// The token's ID, as `list` shows it.
+        id: i64,
     },
 }
 
@@ -399,29 +413,9 @@ async fn run_command(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
             println!("{}", created.user.id.0);
             Ok(ExitCode::SUCCESS)
         }
-        Command::ApiToken {
-            command: ApiTokenCommand::Create { username, name },
-        } => {
+        Command::ApiToken { command } => {
             let st = state(&config, &cli.data_dir).await?;
-            let username = Username::parse(&username).map_err(|e| anyhow::anyhow!(e.message))?;
-            let mut tx = st.store.begin().await?;
-            let user = Users::new(Scope::All)
-                .find_by_username(&mut tx, username.as_str())
-                .await
-                .map_err(|_| anyhow::anyhow!("no user named {username}"))?;
-            let token = secret::new_token("gh_t_");
-            tokens::create(&mut tx, user.id, &name, &secret::digest(&token), st.now()).await?;
-            let rec = Caller::cli().audit(
-                st.now(),
-                "api_token_create",
-                service::user_target(&user),
-                "success",
-                Some(user.account_id.0),
-                format!("token \"{name}\""),
-            );
-            gatehouse_store::audit::append(&mut tx, &rec).await?;
-            tx.commit().await?;
-            println!("{token}");
+            api_token_command(&st, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tokens {
@@ -619,6 +613,67 @@ async fn run_command(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
 }
 
 /// Service errors carry messages meant for people; show them as they are.
+async fn api_token_command(st: &AppState, command: ApiTokenCommand) -> anyhow::Result<()> {
+    let caller = Caller::cli();
+    match command {
+        ApiTokenCommand::Create {
+            username,
+            name,
+            expires_in_days,
+        } => {
+            let user = find_user(st, &username).await?;
+            let created =
+                service::tokens::create(st, &caller, user, Some(&name), Some(expires_in_days))
+                    .await
+                    .map_err(human)?;
+            eprintln!(
+                "token {} for {} expires {}",
+                created.token.id,
+                created.token.username,
+                created.token.expires_at.to_rfc3339()
+            );
+            println!("{}", created.secret);
+        }
+        ApiTokenCommand::List { username } => {
+            let user = match username {
+                Some(u) => Some(find_user(st, &u).await?),
+                None => None,
+            };
+            for t in service::tokens::list(st, &caller, user)
+                .await
+                .map_err(human)?
+            {
+                println!(
+                    "{} {} {} {}",
+                    t.id,
+                    t.username,
+                    t.created_at.to_rfc3339(),
+                    t.expires_at.to_rfc3339()
+                );
+            }
+        }
+        ApiTokenCommand::Revoke { id } => {
+            service::tokens::revoke(st, &caller, id)
+                .await
+                .map_err(|e| match e {
+                    AppError::NotFound => anyhow::anyhow!("no API token with ID {id}"),
+                    e => human(e),
+                })?;
+        }
+    }
+    Ok(())
+}
+
+async fn find_user(st: &AppState, username: &str) -> anyhow::Result<gatehouse_domain::UserId> {
+    let username = Username::parse(username).map_err(|e| anyhow::anyhow!(e.message))?;
+    let mut conn = st.store.conn().await?;
+    Ok(Users::new(Scope::All)
+        .find_by_username(&mut conn, username.as_str())
+        .await
+        .map_err(|_| anyhow::anyhow!("no user named {username}"))?
+        .id)
+}
+
 fn human(e: AppError) -> anyhow::Error {
     if let AppError::Internal(cause) = &e {
         return anyhow::anyhow!("internal error: {cause}");

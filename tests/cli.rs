@@ -765,3 +765,138 @@ fn no_command_serves_the_portal_and_prints_the_first_run_password() {
         "first-run instructions printed: {seen}"
     );
 }
+
+/// `api-token create | list | revoke` (SPEC §11): a listed token is live,
+/// a revoked one is refused by the running server from then on.
+#[test]
+fn api_tokens_are_created_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let number = last_line(&gatehouse(
+        d,
+        &["account", "create", "--name", "Alpha"],
+        None,
+    ));
+    for name in ["alice", "bob"] {
+        last_line(&gatehouse(
+            d,
+            &[
+                "user",
+                "create",
+                "--account",
+                &number,
+                "--username",
+                name,
+                "--email",
+                &format!("{name}@example.test"),
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            Some("Correct-Horse-Battery-9\n"),
+        ));
+    }
+    let short = last_line(&gatehouse(
+        d,
+        &[
+            "api-token",
+            "create",
+            "--username",
+            "alice",
+            "--expires-in-days",
+            "30",
+        ],
+        None,
+    ));
+    let long = last_line(&gatehouse(
+        d,
+        &["api-token", "create", "--username", "alice"],
+        None,
+    ));
+    last_line(&gatehouse(
+        d,
+        &["api-token", "create", "--username", "bob"],
+        None,
+    ));
+    assert!(short.starts_with("gh_t_") && long.starts_with("gh_t_"));
+
+    let list = |args: &[&str]| -> Vec<Vec<String>> {
+        let o = gatehouse(d, args, None);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .collect()
+    };
+    let alice = list(&["api-token", "list", "--username", "alice"]);
+    assert_eq!(alice.len(), 2, "{alice:?}");
+    let days = |row: &[String]| day_number(&row[3]) - day_number(&row[2]);
+    for row in &alice {
+        assert_eq!(row.len(), 4, "ID USERNAME CREATED EXPIRES: {row:?}");
+        assert!(row[0].parse::<i64>().is_ok());
+        assert_eq!(row[1], "alice");
+    }
+    assert_eq!((days(&alice[0]), days(&alice[1])), (30, 90));
+    assert_eq!(list(&["api-token", "list"]).len(), 3);
+    let o = gatehouse(d, &["api-token", "list", "--username", "nobody"], None);
+    assert!(!o.status.success());
+
+    let port = free_port();
+    let mut server = start_server(d, port, false);
+    let bearer = |t: &str| {
+        http::Client::new(port)
+            .send(
+                "GET",
+                "/api/v1/users",
+                None,
+                &[("Authorization", &format!("Bearer {t}"))],
+            )
+            .status
+    };
+    assert_eq!(bearer(&short), 200);
+    let id = alice[0][0].clone();
+    last_line(&gatehouse(d, &["api-token", "revoke", &id], None));
+    assert_eq!(bearer(&short), 401, "refused from then on");
+    assert_eq!(bearer(&long), 200, "the other token lives on");
+    server.kill().unwrap();
+    let _ = server.wait();
+
+    let alice = list(&["api-token", "list", "--username", "alice"]);
+    assert_eq!(alice.len(), 1);
+    assert_ne!(alice[0][0], id);
+    let o = gatehouse(d, &["api-token", "revoke", &id], None);
+    assert!(!o.status.success(), "already revoked");
+    let o = gatehouse(d, &["api-token", "revoke", "999999"], None);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no API token with ID 999999"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = gatehouse(
+        d,
+        &[
+            "api-token",
+            "create",
+            "--username",
+            "alice",
+            "--expires-in-days",
+            "0",
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expires_in_days"));
+}
+
+/// Days since 1970-01-01 of an RFC 3339 `YYYY-MM-DDT…` (proleptic Gregorian).
+fn day_number(rfc3339: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| rfc3339[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}

@@ -156,6 +156,16 @@ impl Role {
     pub fn is_admin(self) -> bool {
         matches!(self, Role::Operator | Role::Admin)
     }
+
+    /// Whether a caller with this role may modify, or run a second-factor
+    /// recovery action on, a user with role `target` (SPEC §1): only
+    /// administrators act on users, and only operators act on operators, so
+    /// an administrator of the provider's own account cannot disable an
+    /// operator or weaken an operator's second factor. The account boundary
+    /// is the caller's scope, checked separately.
+    pub fn may_administer(self, target: Role) -> bool {
+        self.is_admin() && (target != Role::Operator || self == Role::Operator)
+    }
 }
 
 /// Whether a user may sign in at all.
@@ -236,6 +246,15 @@ mod tests {
             assert_eq!(Role::parse(r.as_str()).unwrap(), r);
         }
         assert_eq!(UserStatus::parse("disabled").unwrap(), UserStatus::Disabled);
+    }
+
+    #[test]
+    fn only_operators_administer_operators() {
+        for target in Role::ALL {
+            assert!(Role::Operator.may_administer(target));
+            assert!(!Role::User.may_administer(target));
+            assert_eq!(Role::Admin.may_administer(target), target != Role::Operator);
+        }
     }
 
     proptest! {

@@ -279,6 +279,36 @@ pub async fn resync(
     Ok(())
 }
 
+/// Moves a credential's counters to the given values only if it is still
+/// at `from_last_used`/`from_next_counter` (compare and set in one
+/// statement): for a proof of possession checked earlier, which must not be
+/// applied once anything else moved the credential on. `false` if it moved.
+pub async fn advance_from(
+    conn: &mut Conn,
+    id: i64,
+    from_last_used: Option<i64>,
+    from_next_counter: i64,
+    last_used: i64,
+    next_counter: i64,
+    drift: i64,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE credentials SET last_used = $2, next_counter = $3, drift = $4, failures = 0, \
+         locked_until = NULL \
+         WHERE id = $1 AND COALESCE(last_used, -1) = $5 AND next_counter = $6",
+    )
+    .bind(id)
+    .bind(last_used)
+    .bind(next_counter)
+    .bind(drift)
+    .bind(from_last_used.unwrap_or(-1))
+    .bind(from_next_counter)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 /// A temporary security code issued by an administrator.
 #[derive(Debug, Clone)]
 pub struct TemporaryCode {

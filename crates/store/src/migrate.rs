@@ -49,6 +49,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0004_billing.sql"),
     },
     Migration {
+        version: 6,
+        name: "api_tokens",
+        sqlite: include_str!("../migrations/sqlite/0006_api_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0006_api_tokens.sql"),
+    },
+    Migration {
         version: 7,
         name: "delivery_mode",
         sqlite: include_str!("../migrations/sqlite/0007_delivery_mode.sql"),

@@ -387,12 +387,12 @@ async fn deleting_a_user_ends_sessions_and_tokens() {
     let a = account(s, "40000001").await;
     let id = user(s, a, "carol", Role::User).await;
     let mut c = s.conn().await.unwrap();
-    tokens::create(&mut c, id, "t", "digest1", T0)
+    tokens::create(&mut c, id, "t", "digest1", T0, T0.plus_minutes(60))
         .await
         .unwrap();
-    assert_eq!(tokens::user_for(&mut c, "digest1").await.unwrap(), id);
+    assert_eq!(tokens::user_for(&mut c, "digest1", T0).await.unwrap(), id);
     assert!(matches!(
-        tokens::create(&mut c, id, "t2", "digest1", T0).await,
+        tokens::create(&mut c, id, "t2", "digest1", T0, T0.plus_minutes(60)).await,
         Err(StoreError::Conflict { .. })
     ));
     sessions::insert(
@@ -410,8 +410,72 @@ async fn deleting_a_user_ends_sessions_and_tokens() {
     .await
     .unwrap();
     Users::new(Scope::All).delete(&mut c, id).await.unwrap();
-    assert!(tokens::user_for(&mut c, "digest1").await.is_err());
+    assert!(tokens::user_for(&mut c, "digest1", T0).await.is_err());
     assert!(sessions::get(&mut c, "h").await.is_err());
+}
+
+#[tokio::test]
+async fn api_tokens_expire_revoke_and_list_only_live_ones() {
+    let db = fresh().await;
+    let s = &db.store;
+    let a = account(s, "40000001").await;
+    let b = account(s, "40000002").await;
+    let carol = user(s, a, "carol", Role::User).await;
+    let dave = user(s, b, "dave", Role::User).await;
+    let mut c = s.conn().await.unwrap();
+    let end = T0.plus_minutes(60);
+    let t1 = tokens::create(&mut c, carol, "one", "d1", T0, end)
+        .await
+        .unwrap();
+    let t2 = tokens::create(&mut c, carol, "two", "d2", T0, end)
+        .await
+        .unwrap();
+    let t3 = tokens::create(&mut c, dave, "three", "d3", T0, end)
+        .await
+        .unwrap();
+    let ids = |v: Vec<tokens::ApiToken>| v.iter().map(|t| t.id).collect::<Vec<_>>();
+    use tokens::TokenFilter;
+    assert_eq!(
+        ids(tokens::list_live(&mut c, TokenFilter::All, T0)
+            .await
+            .unwrap()),
+        vec![t1, t2, t3]
+    );
+    assert_eq!(
+        ids(tokens::list_live(&mut c, TokenFilter::Account(b), T0)
+            .await
+            .unwrap()),
+        vec![t3]
+    );
+    assert_eq!(
+        ids(tokens::list_live(&mut c, TokenFilter::User(carol), T0)
+            .await
+            .unwrap()),
+        vec![t1, t2]
+    );
+    // Live up to the last millisecond before `expires_at`.
+    let last = Timestamp(end.millis() - 1);
+    assert_eq!(tokens::user_for(&mut c, "d1", last).await.unwrap(), carol);
+    assert!(tokens::user_for(&mut c, "d1", end).await.is_err());
+    assert!(
+        tokens::list_live(&mut c, TokenFilter::All, end)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !tokens::revoke(&mut c, t1, end).await.unwrap(),
+        "expired already"
+    );
+    // Revoked: refused, not listed, revoked once.
+    assert!(tokens::revoke(&mut c, t1, T0).await.unwrap());
+    assert!(!tokens::revoke(&mut c, t1, T0).await.unwrap());
+    assert!(tokens::user_for(&mut c, "d1", T0).await.is_err());
+    assert_eq!(tokens::get(&mut c, t1).await.unwrap().revoked_at, Some(T0));
+    // All of a user's at once; others untouched.
+    assert_eq!(tokens::revoke_for_user(&mut c, carol, T0).await.unwrap(), 1);
+    assert!(tokens::user_for(&mut c, "d2", T0).await.is_err());
+    assert_eq!(tokens::user_for(&mut c, "d3", T0).await.unwrap(), dave);
 }
 
 #[tokio::test]

@@ -10,10 +10,9 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use gatehouse_domain::UserStatus;
 use gatehouse_domain::secret;
 use gatehouse_domain::session::SessionState;
-use gatehouse_store::{Scope, StoreError, User, Users, tokens};
+use gatehouse_store::User;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 
@@ -118,18 +117,7 @@ impl FromRequestParts<AppState> for Ctx {
 }
 
 async fn bearer_user(st: &AppState, token: &str) -> Result<User, AppError> {
-    let invalid = || AppError::Unauthorized("The API token is not valid.".into());
-    let mut conn = st.store.conn().await?;
-    let id = match tokens::user_for(&mut conn, &secret::digest(token)).await {
-        Ok(id) => id,
-        Err(StoreError::NotFound) => return Err(invalid()),
-        Err(e) => return Err(e.into()),
-    };
-    let user = Users::new(Scope::All).get(&mut conn, id).await?;
-    if user.status != UserStatus::Active {
-        return Err(invalid());
-    }
-    Ok(user)
+    crate::service::tokens::authenticate(st, token).await
 }
 
 impl Ctx {

@@ -7,6 +7,7 @@ mod catalog;
 mod external;
 pub mod phonefactor;
 mod session;
+mod tokens;
 mod users;
 
 use crate::error::AppError;
@@ -73,6 +74,14 @@ pub fn routes() -> Routes {
         .route("/tokens/import", post(catalog::token_import))
         .route("/tokens/soft", post(catalog::token_soft))
         .route("/api-clients", post(catalog::api_client_create))
+        .route(
+            "/api-tokens",
+            get(tokens::api_token_list).post(tokens::api_token_create),
+        )
+        .route(
+            "/api-tokens/{id}",
+            crate::routing::delete(tokens::api_token_revoke),
+        )
         .route("/orders/{number}", get(catalog::order_get))
         .route("/login/phonefactor/start", post(phonefactor::login_start))
         .route("/login/phonefactor/verify", post(phonefactor::login_verify))
@@ -195,6 +204,9 @@ pub fn openapi_routes() -> Routes {
         catalog::token_import,
         catalog::token_soft,
         catalog::api_client_create,
+        tokens::api_token_list,
+        tokens::api_token_create,
+        tokens::api_token_revoke,
         catalog::order_get,
         phonefactor::login_start,
         phonefactor::login_verify,

@@ -299,7 +299,7 @@ async fn wizard_submit(
                 // The codes are checked now but recorded as used only by
                 // the order; carry the result, sealed, to that step.
                 if let (Some(c), Some(p)) = (&checked.credential, &checked.proof) {
-                    f.proof = creds::seal_proof(&st, &c.credential_id, p);
+                    f.proof = creds::seal_proof(&st, user.id, &c.credential_id, p);
                 }
                 Ok(step2(&me, &ctx, &checked, &f, &FormErrors::none()).into_response())
             }

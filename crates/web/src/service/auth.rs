@@ -496,6 +496,8 @@ pub async fn change_password(
         .set_password(&mut tx, user.id, &phc, false, now)
         .await?;
     gatehouse_store::sessions::delete_for_user(&mut tx, user.id, None).await?;
+    // A new password ends what the old one opened, API tokens included.
+    gatehouse_store::tokens::revoke_for_user(&mut tx, user.id, now).await?;
     let session = issue_session(
         st,
         &mut tx,

@@ -10,7 +10,7 @@ use gatehouse_domain::oath::{self, CredentialCounters, HashAlg, Kind, OathParams
 use gatehouse_domain::pskc::{self, DecryptionKey};
 use gatehouse_domain::{Method, Timestamp, UserId, secret};
 use gatehouse_store::credentials::{self, Credential, NewCredential};
-use gatehouse_store::{StoreError, User, Users, audit, orders};
+use gatehouse_store::{StoreError, User, audit, orders};
 
 /// Locked "until an administrator unlocks": far enough to never pass.
 const LOCKED_FOR_GOOD: Timestamp = Timestamp(i64::MAX / 2);
@@ -390,9 +390,8 @@ async fn user_and_credential(
     caller: &Caller,
     id: UserId,
 ) -> Result<(User, Credential)> {
-    caller.require_admin("do that")?;
     let mut conn = st.store.conn().await?;
-    let user = Users::new(caller.scope()).get(&mut conn, id).await?;
+    let user = super::target_user(&mut conn, caller, id).await?;
     let cred = credentials::for_user(&mut conn, id).await?.ok_or_else(|| {
         AppError::invalid(
             "method",
@@ -554,14 +553,35 @@ pub async fn synchronize(
     Ok(())
 }
 
+/// A proof of possession at order time: the credential's counters the
+/// codes were checked against, and its counters once they count as used.
+/// The order applies `after` only while the credential is still at
+/// `before`, so a proof is good for one order and never moves a counter
+/// backwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proof {
+    pub before: CredentialCounters,
+    pub after: CredentialCounters,
+}
+
+/// How long the wizard's sealed proof stays good between its steps.
+pub const PROOF_MINUTES: i64 = 30;
+
+fn proof_expired() -> AppError {
+    AppError::invalid(
+        "security_code",
+        "The security code check is no longer valid (it has expired, or the credential was used since). Enter the code now shown.",
+    )
+}
+
 /// Proof of possession at order time: one code, or two consecutive codes,
-/// of the credential (they count as used).
+/// of the credential (they count as used once the order is placed).
 pub fn check_proof(
     st: &AppState,
     cred: &Credential,
     code1: &str,
     code2: &str,
-) -> Result<Option<CredentialCounters>> {
+) -> Result<Option<Proof>> {
     let (c1, c2) = (code1.trim(), code2.trim());
     if c1.is_empty() && c2.is_empty() {
         return Ok(None);
@@ -572,12 +592,13 @@ pub fn check_proof(
     let params = params_of(cred)?;
     let secret = open_secret(st, cred)?;
     let now = st.now();
+    let before = counters_of(cred);
     let found = if c2.is_empty() {
         oath::verify(
             &params,
             &secret,
             c1,
-            &counters_of(cred),
+            &before,
             now.seconds(),
             &st.config.oath_policy,
         )
@@ -588,27 +609,48 @@ pub fn check_proof(
             &secret,
             c1,
             c2,
-            &counters_of(cred),
+            &before,
             now.seconds(),
             oath::default_sync_search(&params),
         )
     };
-    found.map(Some).ok_or_else(|| {
+    found.map(|after| Some(Proof { before, after })).ok_or_else(|| {
         AppError::invalid("security_code", "The security code does not match this credential. Check the Credential ID and enter the code now shown.")
     })
+}
+
+/// Records a proof's codes as used: the credential moves to `after` only if
+/// it is still at `before` (one statement), so a proof cannot be used twice
+/// or after a sign-in moved the counter on.
+pub async fn apply_proof(
+    conn: &mut gatehouse_store::Conn,
+    cred: &Credential,
+    p: &Proof,
+) -> Result<()> {
+    let applied = credentials::advance_from(
+        conn,
+        cred.id,
+        p.before.last_used,
+        p.before.next_counter,
+        p.after.last_used.unwrap_or(0),
+        p.after.next_counter,
+        p.after.drift,
+    )
+    .await?;
+    if applied {
+        Ok(())
+    } else {
+        Err(proof_expired())
+    }
 }
 
 /// Ends a user's subscription to a method ("Remove External
 /// Authentication"): billing stops, the credential goes back to the
 /// inventory, sign-in no longer asks for it.
 pub async fn remove(st: &AppState, caller: &Caller, id: UserId, method: Method) -> Result<()> {
-    caller.require_admin("do that")?;
-    let user = {
-        let mut conn = st.store.conn().await?;
-        Users::new(caller.scope()).get(&mut conn, id).await?
-    };
     let now = st.now();
     let mut tx = st.store.begin().await?;
+    let user = super::target_user(&mut tx, caller, id).await?;
     if !orders::end(&mut tx, user.id, method.as_str(), now).await? {
         return Err(AppError::NotFound);
     }
@@ -637,47 +679,74 @@ pub async fn remove(st: &AppState, caller: &Caller, id: UserId, method: Method) 
     Ok(())
 }
 
-/// Carries the result of a proof of possession from the wizard's first
-/// step to the order (the codes themselves may have expired by then):
-/// `CREDENTIAL:last_used:next_counter:drift:MAC`, the MAC keyed by the
-/// master key so the browser cannot forge counters.
-pub fn seal_proof(st: &AppState, credential_id: &str, c: &CredentialCounters) -> String {
-    let body = format!(
-        "{credential_id}:{}:{}:{}",
+fn fmt_counters(c: &CredentialCounters) -> String {
+    format!(
+        "{}:{}:{}",
         c.last_used.unwrap_or(-1),
         c.next_counter,
         c.drift
+    )
+}
+
+fn parse_counters<'a>(parts: &mut impl Iterator<Item = &'a str>) -> Option<CredentialCounters> {
+    let last: i64 = parts.next()?.parse().ok()?;
+    Some(CredentialCounters {
+        last_used: (last >= 0).then_some(last),
+        next_counter: parts.next()?.parse().ok()?,
+        drift: parts.next()?.parse().ok()?,
+    })
+}
+
+/// Carries the result of a proof of possession from the wizard's first
+/// step to the order (the codes themselves may have expired by then):
+/// `USER:CREDENTIAL:EXPIRES:before counters:after counters:MAC`, the MAC
+/// keyed by the master key so the browser cannot forge counters. Bound to
+/// the user and credential, good for [`PROOF_MINUTES`], and only while the
+/// credential is still at `before` (see [`apply_proof`]).
+pub fn seal_proof(st: &AppState, user: UserId, credential_id: &str, p: &Proof) -> String {
+    let expires = st.now().plus_minutes(PROOF_MINUTES).millis();
+    let body = format!(
+        "{}:{credential_id}:{expires}:{}:{}",
+        user.0,
+        fmt_counters(&p.before),
+        fmt_counters(&p.after)
     );
     let mac = st
         .config
         .master_key
-        .keyed_digest(format!("proof:{body}").as_bytes());
+        .keyed_digest(format!("proof-v2:{body}").as_bytes());
     format!("{body}:{mac}")
 }
 
-/// The counters in a token from [`seal_proof`], if it is genuine and for
-/// `credential_id`.
-pub fn open_proof(st: &AppState, credential_id: &str, token: &str) -> Option<CredentialCounters> {
-    let (body, mac) = token.rsplit_once(':')?;
-    let expected = st
-        .config
-        .master_key
-        .keyed_digest(format!("proof:{body}").as_bytes());
-    if !secret::ct_eq(&expected, mac) {
-        return None;
+/// The proof in a token from [`seal_proof`], if it is genuine, for `user`
+/// and `cred`, not expired, and made against the credential's counters as
+/// they are now; otherwise the error to show next to the security code.
+pub fn open_proof(st: &AppState, user: UserId, cred: &Credential, token: &str) -> Result<Proof> {
+    let parsed = (|| {
+        let (body, mac) = token.rsplit_once(':')?;
+        let expected = st
+            .config
+            .master_key
+            .keyed_digest(format!("proof-v2:{body}").as_bytes());
+        if !secret::ct_eq(&expected, mac) {
+            return None;
+        }
+        let mut parts = body.split(':');
+        if parts.next()? != user.0.to_string() || parts.next()? != cred.credential_id {
+            return None;
+        }
+        let expires: i64 = parts.next()?.parse().ok()?;
+        if st.now().millis() >= expires {
+            return None;
+        }
+        let before = parse_counters(&mut parts)?;
+        let after = parse_counters(&mut parts)?;
+        parts.next().is_none().then_some(Proof { before, after })
+    })();
+    match parsed {
+        Some(p) if p.before == counters_of(cred) => Ok(p),
+        _ => Err(proof_expired()),
     }
-    let mut parts = body.split(':');
-    if parts.next()? != credential_id {
-        return None;
-    }
-    let last: i64 = parts.next()?.parse().ok()?;
-    let next_counter = parts.next()?.parse().ok()?;
-    let drift = parts.next()?.parse().ok()?;
-    Some(CredentialCounters {
-        last_used: (last >= 0).then_some(last),
-        next_counter,
-        drift,
-    })
 }
 
 /// A credential that only the vendor's service can check: ask it, and keep

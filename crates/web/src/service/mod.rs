@@ -11,13 +11,15 @@ pub mod credentials;
 pub mod delivery;
 pub mod orders;
 pub mod phonefactor;
+pub mod tokens;
 pub mod users;
 pub mod validate;
 pub mod virtual_phone;
 
+use crate::error::{AppError, Result};
 use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::{Role, Timestamp, UserId};
-use gatehouse_store::{Scope, User};
+use gatehouse_store::{Conn, Scope, User, Users};
 
 /// Who is acting, and from where: the subject of permission checks and of
 /// audit entries.
@@ -151,6 +153,30 @@ impl Caller {
             detail: detail.into(),
         }
     }
+}
+
+/// The user `id` as the target of an administrative action by `caller`:
+/// every service that modifies a user, or runs a second-factor recovery
+/// action on one, reaches them through here. Applies the caller's scope
+/// (another account's user is not found) and the role rule of
+/// [`Role::may_administer`] (only operators act on operators). Takes a
+/// connection so that a service can call it inside its write transaction.
+pub async fn target_user(conn: &mut Conn, caller: &Caller, id: UserId) -> Result<User> {
+    let Some(role) = caller.role() else {
+        return Err(AppError::Unauthorized("Sign in first.".into()));
+    };
+    if !role.is_admin() {
+        return Err(AppError::Forbidden(
+            "Only administrators can manage users.".into(),
+        ));
+    }
+    let user = Users::new(caller.scope()).get(conn, id).await?;
+    if !role.may_administer(user.role) {
+        return Err(AppError::Forbidden(
+            "Only the provider's operators can change an operator or their sign-in.".into(),
+        ));
+    }
+    Ok(user)
 }
 
 /// `user:42 (carol)`, the audit target for a user.

@@ -2,7 +2,7 @@
 //! and §4): quote with promo code, MSA acknowledgement, idempotent placing.
 
 use super::catalog::applicable_promo;
-use super::credentials::check_proof;
+use super::credentials::{Proof, apply_proof, check_proof, open_proof};
 use super::{Caller, user_target};
 use crate::AppState;
 use crate::error::{AppError, Result};
@@ -37,9 +37,9 @@ pub struct Checked {
     pub currency: String,
     pub promo: Option<Promo>,
     pub msa: Msa,
-    /// The credential's counters after the proof codes, if any were given
-    /// (stored with the order so the codes cannot be used again).
-    pub proof: Option<gatehouse_domain::oath::CredentialCounters>,
+    /// The proof of possession, if codes (or the wizard's sealed proof)
+    /// were given: applied by the order so the codes cannot be used again.
+    pub proof: Option<Proof>,
 }
 
 /// Validates everything an order needs, without storing anything.
@@ -52,7 +52,7 @@ pub async fn check(
     caller.require_admin("order external authentication")?;
     let method = Method::parse(&input.method)?;
     let mut conn = st.store.conn().await?;
-    let user = Users::new(caller.scope()).get(&mut conn, user_id).await?;
+    let user = super::target_user(&mut conn, caller, user_id).await?;
     let active = orders::active_for_users(&mut conn, &[user.id]).await?;
     if active.iter().any(|s| s.method == method.as_str()) {
         return Err(AppError::Conflict {
@@ -70,30 +70,35 @@ pub async fn check(
                 ));
             }
             let id = CredentialId::parse(raw)?;
+            // An administrator learns nothing about credentials beyond their
+            // account: unknown, held by another account's user and (not
+            // theirs) disabled all get this same answer.
+            let unavailable = || unavailable_credential(&id);
             let cred = match credentials::by_credential_id(&mut conn, id.as_str()).await {
                 Ok(c) => c,
-                Err(StoreError::NotFound) => {
-                    return Err(AppError::invalid(
-                        "credential_id",
-                        format!(
-                            "Credential {} is not known to us. Check the ID printed on the token, or ask your provider to add it to the inventory.",
-                            id
-                        ),
-                    ));
-                }
+                Err(StoreError::NotFound) => return Err(unavailable()),
                 Err(e) => return Err(e.into()),
             };
-            if cred.user_id.is_some_and(|u| u != user.id) {
-                return Err(AppError::Conflict {
-                    field: Some("credential_id"),
-                    message: format!("Credential {} is assigned to another user.", id),
-                });
+            if let Some(holder) = cred.user_id.filter(|u| *u != user.id) {
+                // Only a holder in the caller's view may be named.
+                return match Users::new(caller.scope()).get(&mut conn, holder).await {
+                    Ok(h) => Err(AppError::Conflict {
+                        field: Some("credential_id"),
+                        message: format!(
+                            "Credential {id} is assigned to another user, {}.",
+                            h.username
+                        ),
+                    }),
+                    Err(StoreError::NotFound) => Err(unavailable()),
+                    Err(e) => Err(e.into()),
+                };
             }
             if !cred.enabled {
-                return Err(AppError::invalid(
-                    "credential_id",
-                    format!("Credential {} is disabled.", id),
-                ));
+                return Err(if cred.user_id.is_some() || caller.is_operator() {
+                    AppError::invalid("credential_id", format!("Credential {id} is disabled."))
+                } else {
+                    unavailable()
+                });
             }
             Some(cred)
         }
@@ -122,12 +127,21 @@ pub async fn check(
     })?;
     drop(conn);
     let proof = match &credential {
-        Some(c) => check_proof(
+        Some(c) => match check_proof(
             st,
             c,
             input.security_code.as_deref().unwrap_or(""),
             input.next_security_code.as_deref().unwrap_or(""),
-        )?,
+        )? {
+            Some(p) => Some(p),
+            // The wizard's first step checked the codes; its sealed result
+            // holds only for this user, this credential and the
+            // credential's counters as they were then.
+            None => match input.proof_token.as_deref().filter(|t| !t.is_empty()) {
+                Some(t) => Some(open_proof(st, user.id, c, t)?),
+                None => None,
+            },
+        },
         None => None,
     };
     let promo = match input
@@ -149,6 +163,17 @@ pub async fn check(
         msa,
         proof,
     })
+}
+
+/// The one answer for a Credential ID the caller cannot order: unknown,
+/// held in another account, or otherwise not available.
+fn unavailable_credential(id: &CredentialId) -> AppError {
+    AppError::invalid(
+        "credential_id",
+        format!(
+            "Credential {id} is not known to us or not available. Check the ID printed on the token; if it is right, ask your provider about it."
+        ),
+    )
 }
 
 /// Whether a placed order is new or was found by its idempotency key.
@@ -179,7 +204,7 @@ pub async fn place(
     }
     let account = {
         let mut conn = st.store.conn().await?;
-        let user = Users::new(caller.scope()).get(&mut conn, user_id).await?;
+        let user = super::target_user(&mut conn, caller, user_id).await?;
         if let Some(o) = orders::by_idempotency_key(&mut conn, user.account_id, key).await? {
             return Ok(Placed::Existing(o));
         }
@@ -293,30 +318,15 @@ pub async fn place(
         && c.user_id.is_none()
         && !credentials::assign(&mut tx, c.id, checked.user.id).await?
     {
-        return Err(AppError::Conflict {
-            field: Some("credential_id"),
-            message: format!(
-                "Credential {} was just assigned to another user.",
-                c.credential_id
-            ),
+        // Taken meanwhile, perhaps in another account: the same answer as
+        // for any credential out of reach.
+        return Err(match CredentialId::parse(&c.credential_id) {
+            Ok(id) => unavailable_credential(&id),
+            Err(e) => e.into(),
         });
     }
-    let carried = match (&checked.credential, input.proof_token.as_deref()) {
-        (Some(c), Some(t)) => super::credentials::open_proof(st, &c.credential_id, t),
-        _ => None,
-    };
-    if let (Some(c), Some(p)) = (
-        &checked.credential,
-        checked.proof.as_ref().or(carried.as_ref()),
-    ) {
-        credentials::resync(
-            &mut tx,
-            c.id,
-            p.last_used.unwrap_or(0),
-            p.next_counter,
-            p.drift,
-        )
-        .await?;
+    if let (Some(c), Some(p)) = (&checked.credential, &checked.proof) {
+        apply_proof(&mut tx, c, p).await?;
     }
     if checked.method == Method::PhoneFactor {
         super::phonefactor::on_order(&mut tx, &checked.user, now).await?;

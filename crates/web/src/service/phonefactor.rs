@@ -1201,7 +1201,7 @@ pub async fn deactivate_for(st: &AppState, caller: &Caller, id: UserId) -> Resul
     caller.require_admin("deactivate PhoneFactor")?;
     let user = {
         let mut conn = st.store.conn().await?;
-        Users::new(caller.scope()).get(&mut conn, id).await?
+        super::target_user(&mut conn, caller, id).await?
     };
     deactivate(st, caller, &user, "by an administrator").await
 }
@@ -1257,7 +1257,7 @@ pub async fn clear_block(st: &AppState, caller: &Caller, id: UserId) -> Result<(
     caller.require_admin("clear a fraud block")?;
     let now = st.now();
     let mut tx = st.store.begin().await?;
-    let user = Users::new(caller.scope()).get(&mut tx, id).await?;
+    let user = super::target_user(&mut tx, caller, id).await?;
     if !pf::clear_fraud_block(&mut tx, user.id, now).await? {
         return Err(AppError::Conflict {
             field: None,
@@ -1297,7 +1297,7 @@ pub async fn grant_bypass(
     let now = st.now();
     let until = now.plus_minutes(minutes);
     let mut tx = st.store.begin().await?;
-    let user = Users::new(caller.scope()).get(&mut tx, id).await?;
+    let user = super::target_user(&mut tx, caller, id).await?;
     match pf::get(&mut tx, user.id).await? {
         Some(p) if p.status == "active" => {}
         _ => {

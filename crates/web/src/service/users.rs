@@ -1,13 +1,13 @@
 //! User administration: the Users screen's actions (SPEC §1, §2).
 
-use super::{Caller, user_target};
+use super::{Caller, target_user, user_target};
 use crate::AppState;
 use crate::error::{AppError, Result};
 use gatehouse_domain::{
     AccountId, DisplayName, Email, Role, UserId, UserStatus, Username, password, secret,
 };
 use gatehouse_store::users::UserPage;
-use gatehouse_store::{NewUser, User, UserPatch, Users, accounts, audit, sessions};
+use gatehouse_store::{NewUser, User, UserPatch, Users, accounts, audit, sessions, tokens};
 
 pub const PER_PAGE: i64 = 25;
 
@@ -154,9 +154,11 @@ pub struct EditUser {
 }
 
 pub async fn update(st: &AppState, caller: &Caller, id: UserId, input: EditUser) -> Result<User> {
-    caller.require_admin("manage users")?;
     let users = Users::new(caller.scope());
-    let current = get(st, caller, id).await?;
+    let current = {
+        let mut conn = st.store.conn().await?;
+        target_user(&mut conn, caller, id).await?
+    };
     let mut patch = UserPatch::default();
     if let Some(e) = &input.email {
         patch.email = Some(Email::parse(e)?.as_str().to_owned());
@@ -171,11 +173,6 @@ pub async fn update(st: &AppState, caller: &Caller, id: UserId, input: EditUser)
                 return Err(AppError::invalid(
                     "role",
                     "You cannot change your own role.",
-                ));
-            }
-            if current.role == Role::Operator && !caller.is_operator() {
-                return Err(AppError::Forbidden(
-                    "Only operators can change an operator.".into(),
                 ));
             }
             check_role_assignment(st, caller, current.account_id, role).await?;
@@ -196,6 +193,8 @@ pub async fn update(st: &AppState, caller: &Caller, id: UserId, input: EditUser)
     }
     let now = st.now();
     let mut tx = st.store.begin().await?;
+    // Again inside the write: the target may have become an operator since.
+    target_user(&mut tx, caller, id).await?;
     users.update(&mut tx, id, &patch, now).await?;
     let mut changes = Vec::new();
     if patch.email.as_ref().is_some_and(|e| *e != current.email) {
@@ -210,6 +209,12 @@ pub async fn update(st: &AppState, caller: &Caller, id: UserId, input: EditUser)
     let action = match patch.status {
         Some(UserStatus::Disabled) => {
             sessions::delete_for_user(&mut tx, id, None).await?;
+            // A disabled user's API tokens end for good (enabling the
+            // user again does not bring them back).
+            let ended = tokens::revoke_for_user(&mut tx, id, now).await?;
+            if ended > 0 {
+                changes.push(format!("{ended} API tokens revoked"));
+            }
             "user_disable"
         }
         Some(UserStatus::Active) => "user_enable",
@@ -256,14 +261,9 @@ pub async fn delete(st: &AppState, caller: &Caller, id: UserId) -> Result<()> {
         ));
     }
     let users = Users::new(caller.scope());
-    let current = get(st, caller, id).await?;
-    if current.role == Role::Operator && !caller.is_operator() {
-        return Err(AppError::Forbidden(
-            "Only operators can delete an operator.".into(),
-        ));
-    }
     let now = st.now();
     let mut tx = st.store.begin().await?;
+    let current = target_user(&mut tx, caller, id).await?;
     // A deleted user's external authentication ends with them: billing
     // stops today and the credential goes back to the inventory.
     let mut ended = Vec::new();
@@ -306,26 +306,32 @@ pub async fn reset_password(st: &AppState, caller: &Caller, id: UserId) -> Resul
         ));
     }
     let users = Users::new(caller.scope());
-    let current = get(st, caller, id).await?;
-    if current.role == Role::Operator && !caller.is_operator() {
-        return Err(AppError::Forbidden(
-            "Only operators can reset an operator's password.".into(),
-        ));
+    {
+        let mut conn = st.store.conn().await?;
+        target_user(&mut conn, caller, id).await?;
     }
     let otp = secret::one_time_password();
     let pw = otp.clone();
     let phc = st.hashing(move || password::hash(&pw)).await?;
     let now = st.now();
     let mut tx = st.store.begin().await?;
+    let current = target_user(&mut tx, caller, id).await?;
     users.set_password(&mut tx, id, &phc, true, now).await?;
     sessions::delete_for_user(&mut tx, id, None).await?;
+    // A reset is for a password that may be known to someone else: what
+    // was opened with it ends, API tokens included.
+    let ended = tokens::revoke_for_user(&mut tx, id, now).await?;
     let rec = caller.audit(
         now,
         "password_reset",
         user_target(&current),
         "success",
         Some(current.account_id.0),
-        "one-time password issued",
+        if ended > 0 {
+            format!("one-time password issued; {ended} API tokens revoked")
+        } else {
+            "one-time password issued".to_owned()
+        },
     );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;

@@ -553,9 +553,16 @@ impl Fixture {
         let id = self.id(username).await;
         let token = secret::new_token("gh_t_");
         let mut conn = self.app.st.store.conn().await.unwrap();
-        gatehouse_store::tokens::create(&mut conn, id, "matrix", &secret::digest(&token), T0)
-            .await
-            .unwrap();
+        gatehouse_store::tokens::create(
+            &mut conn,
+            id,
+            "matrix",
+            &secret::digest(&token),
+            T0,
+            T0.plus_seconds(86_400),
+        )
+        .await
+        .unwrap();
         token
     }
 
@@ -628,7 +635,7 @@ impl Fixture {
 
     /// A fresh target of `kind` with a Symantec credential (its order
     /// number is returned too).
-    async fn target(&mut self, kind: Target) -> (UserId, String) {
+    async fn target(&mut self, kind: Target) -> (UserId, String, i64) {
         self.serial += 1;
         let name = format!("m-target-{}", self.serial);
         let (account, role) = match kind {
@@ -638,15 +645,34 @@ impl Fixture {
         };
         let id = self.insert_user(&name, account, role).await;
         let number = self.give_security_code(id).await;
-        (id, number)
+        let token = {
+            let mut conn = self.app.st.store.conn().await.unwrap();
+            let digest = secret::digest(&secret::new_token("gh_t_"));
+            gatehouse_store::tokens::create(
+                &mut conn,
+                id,
+                "target",
+                &digest,
+                T0,
+                T0.plus_seconds(86_400),
+            )
+            .await
+            .unwrap()
+        };
+        (id, number, token)
     }
 }
 
 /// The path with its parameters filled in.
-fn concrete(path: &str, target: Option<(UserId, &str)>) -> String {
+fn concrete(path: &str, target: Option<(UserId, &str, i64)>) -> String {
     let mut p = path.to_owned();
-    if let Some((id, number)) = target {
-        p = p.replace("{id}", &id.0.to_string());
+    if let Some((id, number, token)) = target {
+        let id = if path.contains("/api-tokens/{id}") {
+            token
+        } else {
+            id.0
+        };
+        p = p.replace("{id}", &id.to_string());
         p = p.replace("{number}", number);
     }
     if p.ends_with("/statements/csv") || p.ends_with("/statements.csv") {
@@ -659,8 +685,10 @@ fn concrete(path: &str, target: Option<(UserId, &str)>) -> String {
         .replace("{id}", "no-such-id")
 }
 
+/// Routes whose path names something of a user: the user, their order,
+/// their API token.
 fn acts_on_user(path: &str) -> bool {
-    path.contains("/users/{id}") || path.contains("{number}")
+    path.contains("/users/{id}") || path.contains("{number}") || path.contains("/api-tokens/{id}")
 }
 
 /// A valid JSON body for an API route.
@@ -696,6 +724,7 @@ fn api_body(method: &Method, path: &str) -> Option<Value> {
         "/tokens/soft" => json!({"count": 1}),
         "/tokens/import" => json!({"pskc": "<KeyContainer/>"}),
         "/api-clients" => json!({"name": "matrix-2"}),
+        "/api-tokens" => json!({"name": "matrix", "expires_in_days": 30}),
         "/login/security-code" => json!({"code": "123456"}),
         "/login/phonefactor/verify" | "/me/phonefactor/activation/verify" => {
             json!({"code": "123456"})
@@ -804,7 +833,7 @@ async fn call(
     caller: usize,
     method: &Method,
     path: &str,
-    target: Option<(UserId, &str)>,
+    target: Option<(UserId, &str, i64)>,
 ) -> char {
     let url = concrete(path, target);
     let mut c = f.callers[caller].clone();
@@ -881,8 +910,8 @@ async fn observe(method: &Method, path: &str) -> String {
         for t in TARGETS {
             let mut g = String::new();
             for caller in 0..CALLERS.len() {
-                let (id, number) = f.target(t).await;
-                g.push(call(&mut f, caller, method, path, Some((id, &number))).await);
+                let (id, number, token) = f.target(t).await;
+                g.push(call(&mut f, caller, method, path, Some((id, &number, token))).await);
             }
             groups.push(g);
         }

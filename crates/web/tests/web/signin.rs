@@ -252,6 +252,7 @@ async fn cookie_writes_need_the_csrf_header_and_bearer_writes_do_not() {
             "t",
             &gatehouse_domain::secret::digest(&token),
             T0,
+            T0.plus_minutes(60),
         )
         .await
         .unwrap();
