@@ -55,6 +55,7 @@ const TARGETS: [Target; 3] = [Target::InA, Target::InB, Target::Operator];
 
 /// Expected answers. One group of 11 cells for routes without a target;
 /// three groups `A | B | operator` for routes that act on a user.
+#[rustfmt::skip]
 const TABLE: &[(&str, &str)] = &[
     // Columns: a p v c u A B P O t k (see CALLERS). Notes on cells that
     // are `-` for a reason other than the caller:
@@ -65,18 +66,14 @@ const TABLE: &[(&str, &str)] = &[
     //   who may download one is tested in billing.rs;
     // - the virtual phone's number belongs to no caller, so only the
     //   operator sees its traffic; the call id does not exist.
-    (
-        "DELETE /api/v1/users/{id}",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "DELETE /api/v1/users/{id}/external-authentication/{method}",
-        "-----+--++- ------+-+-- --------+--",
-    ),
+    ("DELETE /api/v1/api-tokens/{id}", "-----+--++- ------+-+-- --------+--"),
+    ("DELETE /api/v1/users/{id}", "-----+--++- ------+-+-- --------+--"),
+    ("DELETE /api/v1/users/{id}/external-authentication/{method}", "-----+--++- ------+-+-- --------+--"),
     ("GET /", "----+++++--"),
     ("GET /accounts", "--------+--"),
     ("GET /api/openapi.json", "+++++++++++"),
     ("GET /api/v1/accounts", "--------+--"),
+    ("GET /api/v1/api-tokens", "----++++++-"),
     ("GET /api/v1/audit", "-----+++++-"),
     ("GET /api/v1/authenticator/requests", "-----------"),
     ("GET /api/v1/billing/current", "-----+++++-"),
@@ -84,30 +81,18 @@ const TABLE: &[(&str, &str)] = &[
     ("GET /api/v1/billing/statements/csv", "-----------"),
     ("GET /api/v1/login/phonefactor/status", "-----------"),
     ("GET /api/v1/me/phonefactor", "--+-+++++--"),
-    (
-        "GET /api/v1/me/phonefactor/activation/status",
-        "--+-+++++--",
-    ),
+    ("GET /api/v1/me/phonefactor/activation/status", "--+-+++++--"),
     ("GET /api/v1/msa", "----++++++-"),
-    (
-        "GET /api/v1/orders/{number}",
-        "-----+--++- ------+-+-- -------++--",
-    ),
+    ("GET /api/v1/orders/{number}", "-----+--++- ------+-+-- -------++--"),
     ("GET /api/v1/prices", "----++++++-"),
     ("GET /api/v1/promo-codes", "--------+--"),
     ("GET /api/v1/session", "++++++++++-"),
     ("GET /api/v1/tokens", "--------+--"),
     ("GET /api/v1/users", "-----+++++-"),
-    (
-        "GET /api/v1/users/{id}",
-        "-----+--++- ------+-+-- -------++--",
-    ),
+    ("GET /api/v1/users/{id}", "-----+--++- ------+-+-- -------++--"),
     ("GET /api/v1/virtual-phone/{e164}/calls", "--------+--"),
     ("GET /api/v1/virtual-phone/{e164}/messages", "--------+--"),
-    (
-        "GET /api/v1/virtual-phone/{e164}/notifications",
-        "--------+--",
-    ),
+    ("GET /api/v1/virtual-phone/{e164}/notifications", "--------+--"),
     ("GET /audit", "-----++++--"),
     ("GET /audit/export.jsonl", "-----++++--"),
     ("GET /billing", "-----++++--"),
@@ -120,10 +105,7 @@ const TABLE: &[(&str, &str)] = &[
     ("GET /login/security-code", "-+---------"),
     ("GET /metrics", "--------+--"),
     ("GET /msa/{version}", "----+++++--"),
-    (
-        "GET /orders/{number}",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
+    ("GET /orders/{number}", "-----+--+-- ------+-+-- -------++--"),
     ("GET /password", "---++++++--"),
     ("GET /phonefactor/activate", "--+-+++++--"),
     ("GET /readyz", "+++++++++++"),
@@ -133,83 +115,30 @@ const TABLE: &[(&str, &str)] = &[
     ("GET /tokens", "--------+--"),
     ("GET /users", "-----++++--"),
     ("GET /users/new", "-----++++--"),
-    (
-        "GET /users/{id}/action",
-        "-----++++-- -----++++-- -----++++--",
-    ),
-    (
-        "GET /users/{id}/delete",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/disable",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/edit",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/enable",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/external-authentication",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/external-authentication/remove",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/phonefactor/bypass",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/phonefactor/clear-block",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/phonefactor/deactivate",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/reset-password",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/security-code/disable",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/security-code/enable",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/security-code/sync",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/security-code/temporary",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
-    (
-        "GET /users/{id}/security-code/unlock",
-        "-----+--+-- ------+-+-- -------++--",
-    ),
+    ("GET /users/{id}/action", "-----++++-- -----++++-- -----++++--"),
+    ("GET /users/{id}/delete", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/disable", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/edit", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/enable", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/external-authentication", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/external-authentication/remove", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/phonefactor/bypass", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/phonefactor/clear-block", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/phonefactor/deactivate", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/reset-password", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/security-code/disable", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/security-code/enable", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/security-code/sync", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/security-code/temporary", "-----+--+-- ------+-+-- -------++--"),
+    ("GET /users/{id}/security-code/unlock", "-----+--+-- ------+-+-- -------++--"),
     ("GET /virtual-phone", "-++++++++--"),
-    (
-        "PATCH /api/v1/users/{id}",
-        "-----+--++- ------+-+-- --------+--",
-    ),
+    ("PATCH /api/v1/users/{id}", "-----+--++- ------+-+-- --------+--"),
     ("POST /accounts", "--------+--"),
     ("POST /api/v1/accounts", "--------+--"),
     ("POST /api/v1/api-clients", "--------+--"),
+    ("POST /api/v1/api-tokens", "----+++++--"),
     ("POST /api/v1/authenticator/pair", "++++++++++-"),
-    (
-        "POST /api/v1/authenticator/requests/{id}/answer",
-        "-----------",
-    ),
+    ("POST /api/v1/authenticator/requests/{id}/answer", "-----------"),
     ("POST /api/v1/billing/run", "--------+--"),
     ("POST /api/v1/login", "++++++++++-"),
     ("POST /api/v1/login/phonefactor/start", "-+---------"),
@@ -218,75 +147,30 @@ const TABLE: &[(&str, &str)] = &[
     ("POST /api/v1/logout", "++++++++++-"),
     ("POST /api/v1/me/password", "---++++++--"),
     ("POST /api/v1/me/phonefactor/activation", "--+--------"),
-    (
-        "POST /api/v1/me/phonefactor/activation/verify",
-        "--+-+++++--",
-    ),
+    ("POST /api/v1/me/phonefactor/activation/verify", "--+-+++++--"),
     ("POST /api/v1/me/phonefactor/deactivate", "----++++++-"),
     ("POST /api/v1/msa", "--------+--"),
     ("POST /api/v1/promo-codes", "--------+--"),
-    (
-        "POST /api/v1/telephony/twilio/gather/{challenge}",
-        "-----------",
-    ),
+    ("POST /api/v1/telephony/twilio/gather/{challenge}", "-----------"),
     ("POST /api/v1/telephony/twilio/sms", "-----------"),
     ("POST /api/v1/telephony/twilio/status", "-----------"),
-    (
-        "POST /api/v1/telephony/twilio/voice/{challenge}",
-        "-----------",
-    ),
+    ("POST /api/v1/telephony/twilio/voice/{challenge}", "-----------"),
     ("POST /api/v1/tokens/import", "--------+--"),
     ("POST /api/v1/tokens/soft", "--------+--"),
     ("POST /api/v1/users", "-----+++++-"),
-    (
-        "POST /api/v1/users/{id}/external-authentication/orders",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/external-authentication/quote",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/phonefactor/bypass",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/phonefactor/clear-block",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/phonefactor/deactivate",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/reset-password",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/security-code/disable",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/security-code/enable",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/security-code/sync",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/security-code/temporary",
-        "-----+--++- ------+-+-- --------+--",
-    ),
-    (
-        "POST /api/v1/users/{id}/security-code/unlock",
-        "-----+--++- ------+-+-- --------+--",
-    ),
+    ("POST /api/v1/users/{id}/external-authentication/orders", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/external-authentication/quote", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/phonefactor/bypass", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/phonefactor/clear-block", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/phonefactor/deactivate", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/reset-password", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/security-code/disable", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/security-code/enable", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/security-code/sync", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/security-code/temporary", "-----+--++- ------+-+-- --------+--"),
+    ("POST /api/v1/users/{id}/security-code/unlock", "-----+--++- ------+-+-- --------+--"),
     ("POST /api/v1/validate", "----------+"),
-    (
-        "POST /api/v1/virtual-phone/{e164}/calls/{id}/keys",
-        "-----------",
-    ),
+    ("POST /api/v1/virtual-phone/{e164}/calls/{id}/keys", "-----------"),
     ("POST /api/v1/virtual-phone/{e164}/messages", "--------+--"),
     ("POST /billing/run", "--------+--"),
     ("POST /catalog/msa", "--------+--"),
@@ -307,66 +191,21 @@ const TABLE: &[(&str, &str)] = &[
     ("POST /tokens/remote", "--------+--"),
     ("POST /tokens/soft", "--------+--"),
     ("POST /users/new", "-----++++--"),
-    (
-        "POST /users/{id}/delete",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/disable",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/edit",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/enable",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/external-authentication",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/external-authentication/remove",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/phonefactor/bypass",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/phonefactor/clear-block",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/phonefactor/deactivate",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/reset-password",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/security-code/disable",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/security-code/enable",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/security-code/sync",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/security-code/temporary",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
-    (
-        "POST /users/{id}/security-code/unlock",
-        "-----+--+-- ------+-+-- --------+--",
-    ),
+    ("POST /users/{id}/delete", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/disable", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/edit", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/enable", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/external-authentication", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/external-authentication/remove", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/phonefactor/bypass", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/phonefactor/clear-block", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/phonefactor/deactivate", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/reset-password", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/security-code/disable", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/security-code/enable", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/security-code/sync", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/security-code/temporary", "-----+--+-- ------+-+-- --------+--"),
+    ("POST /users/{id}/security-code/unlock", "-----+--+-- ------+-+-- --------+--"),
     ("POST /virtual-phone/keys", "-----------"),
     ("POST /virtual-phone/reply", "--------+--"),
     ("PUT /api/v1/prices/{method}", "--------+--"),
