@@ -48,6 +48,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_billing.sql"),
         postgres: include_str!("../migrations/postgres/0004_billing.sql"),
     },
+    Migration {
+        version: 5,
+        name: "limits",
+        sqlite: include_str!("../migrations/sqlite/0005_limits.sql"),
+        postgres: include_str!("../migrations/postgres/0005_limits.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("GATEHOUS" in ASCII).
