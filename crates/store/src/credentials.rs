@@ -411,11 +411,7 @@ pub async fn reserve_temporary_attempt(
 /// A right temporary code: a single-use one is consumed (`false` if a
 /// concurrent request consumed it first, or it was replaced meanwhile);
 /// a reusable one gets its try back.
-pub async fn temporary_code_used(
-    conn: &mut Conn,
-    user: UserId,
-    t: &TemporaryCode,
-) -> Result<bool> {
+pub async fn temporary_code_used(conn: &mut Conn, user: UserId, t: &TemporaryCode) -> Result<bool> {
     let sql = if t.single_use {
         "DELETE FROM temporary_codes WHERE user_id = $1 AND code_hash = $2"
     } else {

@@ -1,7 +1,7 @@
 //! Users, reached only through a [`Users`] view limited to a [`Scope`].
 
-use crate::{Conn, Result, StoreError};
 use crate::throttle::Reservation;
+use crate::{Conn, Result, StoreError};
 use gatehouse_domain::lockout::{LockoutPolicy, LoginCounters};
 use gatehouse_domain::{AccountId, Role, Timestamp, UserId, UserStatus};
 use sqlx::Row;
@@ -406,22 +406,38 @@ impl Users {
         .await?;
         if let Some(r) = row {
             let failures: i64 = r.try_get(0)?;
-            let locked = r.try_get::<Option<i64>, _>(1)?.is_some_and(|t| t > now.millis());
+            let locked = r
+                .try_get::<Option<i64>, _>(1)?
+                .is_some_and(|t| t > now.millis());
             return Ok(Reservation::Reserved {
-                count: if locked { policy.max_failures } else { failures },
+                count: if locked {
+                    policy.max_failures
+                } else {
+                    failures
+                },
                 window_start: now,
                 last: locked,
             });
         }
         // Refused (or no such user in this scope): say until when.
-        let until = self.get(conn, id).await?.counters.locked_until.unwrap_or(now);
+        let until = self
+            .get(conn, id)
+            .await?
+            .counters
+            .locked_until
+            .unwrap_or(now);
         Ok(Reservation::Refused { until })
     }
 
     /// A right password: the consecutive failures start again from zero,
     /// and the lock that this attempt's own reservation set (`undo_lock`,
     /// the reservation's `last`) is lifted, as if it had never counted.
-    pub async fn password_accepted(&self, conn: &mut Conn, id: UserId, undo_lock: bool) -> Result<()> {
+    pub async fn password_accepted(
+        &self,
+        conn: &mut Conn,
+        id: UserId,
+        undo_lock: bool,
+    ) -> Result<()> {
         let (k, a, u) = self.scope_args();
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE users SET failed_logins = 0, \

@@ -312,7 +312,11 @@ async fn password_attempts_are_reserved_before_the_check_and_lock_at_the_limit()
         }
     }
     counts.sort();
-    assert_eq!(counts, (1..=10).collect::<Vec<i64>>(), "exactly ten attempts");
+    assert_eq!(
+        counts,
+        (1..=10).collect::<Vec<i64>>(),
+        "exactly ten attempts"
+    );
     assert_eq!(lasts, 1, "one attempt took the last slot and locked");
     let mut c = s.conn().await.unwrap();
     let v = Users::new(Scope::All);
@@ -329,7 +333,9 @@ async fn password_attempts_are_reserved_before_the_check_and_lock_at_the_limit()
             .reserve_password_attempt(&mut c, id, &policy, later)
             .await
             .unwrap();
-        assert!(matches!(r, Reservation::Reserved { count, last, .. } if count == i && last == (i == 10)));
+        assert!(
+            matches!(r, Reservation::Reserved { count, last, .. } if count == i && last == (i == 10))
+        );
     }
     assert_eq!(
         v.get(&mut c, id).await.unwrap().counters.locked_until,
@@ -502,7 +508,9 @@ async fn throttle_reserves_exactly_the_limit_under_concurrency() {
     assert!(!refusal.is_reserved());
     throttle::release(&mut c, "k", refusal).await.unwrap();
     assert_eq!(throttle::count(&mut c, "k", 900, T0).await.unwrap(), 10);
-    let slot = throttle::reserve(&mut c, "other", 10, 900, T0).await.unwrap();
+    let slot = throttle::reserve(&mut c, "other", 10, 900, T0)
+        .await
+        .unwrap();
     throttle::release(&mut c, "other", slot).await.unwrap();
     assert_eq!(throttle::count(&mut c, "other", 900, T0).await.unwrap(), 0);
     // A new window starts when the old one has ended; a slot of the old
@@ -712,7 +720,9 @@ async fn accepting_a_step_is_atomic_and_forward_only() {
     assert_eq!(wins, 1, "one step is accepted once");
     let mut c = s.conn().await.unwrap();
     assert!(
-        !credentials::accept(&mut c, id, 99, 0, 0, T0, false).await.unwrap(),
+        !credentials::accept(&mut c, id, 99, 0, 0, T0, false)
+            .await
+            .unwrap(),
         "never backwards"
     );
     assert!(
@@ -1154,7 +1164,11 @@ async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
         }
     }
     counts.sort();
-    assert_eq!(counts, (1..=10).collect::<Vec<i64>>(), "exactly ten attempts");
+    assert_eq!(
+        counts,
+        (1..=10).collect::<Vec<i64>>(),
+        "exactly ten attempts"
+    );
     assert_eq!(lasts, 1);
     let mut c = s.conn().await.unwrap();
     let got = credentials::by_credential_id(&mut c, "VSST00000002")
@@ -1168,7 +1182,11 @@ async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
             .await
             .unwrap()
     );
-    assert!(credentials::accept(&mut c, id, 5, 0, 0, T0, true).await.unwrap());
+    assert!(
+        credentials::accept(&mut c, id, 5, 0, 0, T0, true)
+            .await
+            .unwrap()
+    );
     let got = credentials::by_credential_id(&mut c, "VSST00000002")
         .await
         .unwrap();
@@ -1178,7 +1196,9 @@ async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
         .await
         .unwrap();
     assert!(r.is_reserved());
-    credentials::release_attempt(&mut c, id, false).await.unwrap();
+    credentials::release_attempt(&mut c, id, false)
+        .await
+        .unwrap();
     assert_eq!(
         credentials::by_credential_id(&mut c, "VSST00000002")
             .await
@@ -1231,7 +1251,11 @@ async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
         .await
         .unwrap()
         .unwrap();
-    assert!(credentials::temporary_code_used(&mut c, carol, &t).await.unwrap());
+    assert!(
+        credentials::temporary_code_used(&mut c, carol, &t)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         credentials::temporary_code(&mut c, carol)
             .await
@@ -1247,8 +1271,16 @@ async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
         .await
         .unwrap()
         .unwrap();
-    assert!(credentials::temporary_code_used(&mut c, carol, &t).await.unwrap());
-    assert!(!credentials::temporary_code_used(&mut c, carol, &t).await.unwrap());
+    assert!(
+        credentials::temporary_code_used(&mut c, carol, &t)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !credentials::temporary_code_used(&mut c, carol, &t)
+            .await
+            .unwrap()
+    );
     credentials::set_temporary_code(&mut c, carol, "h4", T0.plus_minutes(60), true, "cli", T0)
         .await
         .unwrap();

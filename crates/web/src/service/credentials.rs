@@ -268,13 +268,9 @@ pub async fn check_security_code(
     // disabled (that is what it is for), so it has tries of its own.
     let temp = {
         let mut tx = st.store.begin().await?;
-        let t = credentials::reserve_temporary_attempt(
-            &mut tx,
-            user.id,
-            TEMPORARY_CODE_ATTEMPTS,
-            now,
-        )
-        .await?;
+        let t =
+            credentials::reserve_temporary_attempt(&mut tx, user.id, TEMPORARY_CODE_ATTEMPTS, now)
+                .await?;
         tx.commit().await?;
         t
     };

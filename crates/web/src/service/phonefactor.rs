@@ -115,8 +115,7 @@ async fn count_send(
         let key = w.key(user.id.0, phone, user.account_id.0);
         let slot = throttle::reserve(conn, &key, w.limit(&limits), w.seconds(), now).await?;
         if let Reservation::Refused { until } = slot {
-            let (message, retry_after) =
-                w.refusal(&limits, until.plus_seconds(-w.seconds()), now);
+            let (message, retry_after) = w.refusal(&limits, until.plus_seconds(-w.seconds()), now);
             metrics::counter!("gatehouse_phonefactor_sends_refused_total").increment(1);
             return Err(AppError::TooManyRequests {
                 message,
@@ -1166,7 +1165,9 @@ pub async fn deactivate_own(
     user: &User,
     password_input: &str,
 ) -> Result<()> {
-    if !auth::verify_own_password(st, caller, user, password_input, "phonefactor_deactivate").await? {
+    if !auth::verify_own_password(st, caller, user, password_input, "phonefactor_deactivate")
+        .await?
+    {
         auth::audit_refusal(st, caller, user, "phonefactor_deactivate", "password wrong").await?;
         return Err(AppError::Unauthorized("The password is not right.".into()));
     }

@@ -145,7 +145,11 @@ async fn validate_user(
         }
         let (target, account, detail) = match &found {
             Some(u) => (user_target(u), Some(u.account_id.0), "user disabled"),
-            None => (auth::unknown_user_target(st, username), None, "unknown user"),
+            None => (
+                auth::unknown_user_target(st, username),
+                None,
+                "unknown user",
+            ),
         };
         refuse(st, client, target, account, detail).await?;
         return Ok(false);
@@ -188,7 +192,14 @@ async fn validate_user(
     };
     if blocked {
         let detail = "blocked after a PhoneFactor fraud report";
-        refuse(st, client, user_target(&user), Some(user.account_id.0), detail).await?;
+        refuse(
+            st,
+            client,
+            user_target(&user),
+            Some(user.account_id.0),
+            detail,
+        )
+        .await?;
         return Ok(false);
     }
     super::credentials::check_security_code(st, client, &user, code).await

@@ -3,6 +3,7 @@
 
 mod billing;
 mod isolation;
+mod limits;
 mod ops;
 mod pages;
 mod phonefactor;
