@@ -166,12 +166,20 @@ pub async fn password_attempt(st: &AppState, user: &User, input: &str) -> Result
     let users = Users::new(Scope::All);
     let (slot, phc) = {
         let mut tx = st.store.begin().await?;
-        let slot = users
+        let reserved = match users
             .reserve_password_attempt(&mut tx, user.id, &st.config.lockout, now)
-            .await?;
-        let phc = users.password_hash(&mut tx, user.id).await?;
+            .await
+        {
+            Ok(slot) => Some((slot, users.password_hash(&mut tx, user.id).await?)),
+            // Deleted since it was looked up: refused like any other.
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
         tx.commit().await?;
-        (slot, phc)
+        match reserved {
+            Some(r) => r,
+            None => (Reservation::Refused { until: now }, String::new()),
+        }
     };
     let Reservation::Reserved { last, .. } = slot else {
         dummy_verification(st, input).await?;
