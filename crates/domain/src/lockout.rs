@@ -4,6 +4,11 @@
 //! `base_minutes`; each further lockout before a successful sign-in doubles
 //! the time, up to `max_minutes`. While locked, sign-in is refused with the
 //! same generic message as a wrong password, so the lock reveals nothing.
+//!
+//! The store applies this rule when it reserves an attempt, before the
+//! password is checked (`gatehouse_store::users::Users::reserve_password_attempt`,
+//! which tabulates [`LockoutPolicy::lock_minutes`]): the attempt that
+//! reaches `max_failures` locks at once, and a right password undoes that.
 
 use crate::clock::Timestamp;
 
@@ -45,25 +50,6 @@ impl LockoutPolicy {
         self.base_minutes
             .saturating_mul(1i64 << doublings)
             .min(self.max_minutes)
-    }
-
-    /// Whether a failure that brought the consecutive count to
-    /// `failures_now` starts a lockout, and the counters to store if so.
-    pub fn lockout_due(
-        &self,
-        failures_now: i64,
-        lockouts: i64,
-        now: Timestamp,
-    ) -> Option<LoginCounters> {
-        let before = LoginCounters {
-            failures: failures_now - 1,
-            lockouts,
-            locked_until: None,
-        };
-        match self.after_failure(&before, now) {
-            (c, true) => Some(c),
-            _ => None,
-        }
     }
 
     /// The counters after one more failure; `locked` says whether this

@@ -6,6 +6,7 @@
 //! counter is checked and advanced in the same `UPDATE`, so of two requests
 //! with the same code (even on two server instances) only one can succeed.
 
+use crate::throttle::Reservation;
 use crate::{Conn, Result, StoreError};
 use gatehouse_domain::{Timestamp, UserId};
 use sqlx::Row;
@@ -195,7 +196,9 @@ pub async fn unassign(conn: &mut Conn, id: i64) -> Result<()> {
 /// Records an accepted code: advances the last used step/counter only if
 /// it moves forward and the credential is usable, in one statement.
 /// `false` means another request got there first (a replay) or the
-/// credential was locked or disabled meanwhile.
+/// credential was locked or disabled meanwhile. `own_lock` is the `last`
+/// of this attempt's [`reserve_attempt`]: the lock that reservation set
+/// does not stop its own attempt, and is lifted by the success.
 pub async fn accept(
     conn: &mut Conn,
     id: i64,
@@ -203,33 +206,77 @@ pub async fn accept(
     next_counter: i64,
     drift: i64,
     now: Timestamp,
+    own_lock: bool,
 ) -> Result<bool> {
     Ok(sqlx::query(
         "UPDATE credentials SET last_used = $2, next_counter = $3, drift = $4, failures = 0, \
-         last_validated_at = $5 \
+         last_validated_at = $5, locked_until = CASE WHEN $6 = 1 THEN NULL ELSE locked_until END \
          WHERE id = $1 AND (last_used IS NULL OR last_used < $2) AND enabled = 1 \
-         AND (locked_until IS NULL OR locked_until <= $5)",
+         AND (locked_until IS NULL OR locked_until <= $5 OR $6 = 1)",
     )
     .bind(id)
     .bind(step_or_counter)
     .bind(next_counter)
     .bind(drift)
     .bind(now.millis())
+    .bind(i64::from(own_lock))
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1)
 }
 
-/// Counts a failed code; returns the consecutive failures after it.
-pub async fn add_failure(conn: &mut Conn, id: i64) -> Result<i64> {
-    Ok(sqlx::query(
-        "UPDATE credentials SET failures = failures + 1 WHERE id = $1 RETURNING failures",
+/// Reserves one code attempt on an enabled, unlocked credential before the
+/// code is checked (see `throttle`): the consecutive failures go up by one
+/// in the statement that decides, and the attempt that reaches
+/// `max_failures` locks the credential until `lock_until` at once (`last`),
+/// so no other attempt gets in while it is checked. A right code then
+/// clears the count ([`accept`], [`record_remote_success`]); an attempt
+/// that was no guess gives its slot back ([`release_attempt`]).
+pub async fn reserve_attempt(
+    conn: &mut Conn,
+    id: i64,
+    max_failures: i64,
+    lock_until: Timestamp,
+    now: Timestamp,
+) -> Result<Reservation> {
+    let row = sqlx::query(
+        "UPDATE credentials SET failures = failures + 1, \
+         locked_until = CASE WHEN failures + 1 >= $2 THEN $3 ELSE locked_until END \
+         WHERE id = $1 AND enabled = 1 AND (locked_until IS NULL OR locked_until <= $4) \
+         RETURNING failures",
     )
     .bind(id)
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get(0)?)
+    .bind(max_failures)
+    .bind(lock_until.millis())
+    .bind(now.millis())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        Some(r) => {
+            let count: i64 = r.try_get(0)?;
+            Reservation::Reserved {
+                count,
+                window_start: now,
+                last: count >= max_failures,
+            }
+        }
+        None => Reservation::Refused { until: lock_until },
+    })
+}
+
+/// Gives back an attempt's slot (the check could not be made), lifting
+/// the lock its reservation set, if it did (`own_lock`).
+pub async fn release_attempt(conn: &mut Conn, id: i64, own_lock: bool) -> Result<()> {
+    sqlx::query(
+        "UPDATE credentials SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END, \
+         locked_until = CASE WHEN $2 = 1 THEN NULL ELSE locked_until END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(i64::from(own_lock))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 pub async fn lock(conn: &mut Conn, id: i64, until: Timestamp) -> Result<()> {
@@ -315,8 +362,11 @@ pub struct TemporaryCode {
     pub code_hash: String,
     pub expires_at: Timestamp,
     pub single_use: bool,
+    /// Tries so far (wrong ones, and any being checked).
+    pub attempts: i64,
 }
 
+/// Stores a new temporary code (replacing any), with no tries used.
 pub async fn set_temporary_code(
     conn: &mut Conn,
     user: UserId,
@@ -327,10 +377,10 @@ pub async fn set_temporary_code(
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO temporary_codes (user_id, code_hash, expires_at, single_use, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+        "INSERT INTO temporary_codes (user_id, code_hash, expires_at, single_use, created_by, \
+         created_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, 0) \
          ON CONFLICT (user_id) DO UPDATE SET code_hash = $2, expires_at = $3, single_use = $4, \
-         created_by = $5, created_at = $6",
+         created_by = $5, created_at = $6, attempts = 0",
     )
     .bind(user.0)
     .bind(code_hash)
@@ -343,21 +393,88 @@ pub async fn set_temporary_code(
     Ok(())
 }
 
+/// The user's temporary code, if one is stored (live or not).
 pub async fn temporary_code(conn: &mut Conn, user: UserId) -> Result<Option<TemporaryCode>> {
     let r = sqlx::query(
-        "SELECT code_hash, expires_at, single_use FROM temporary_codes WHERE user_id = $1",
+        "SELECT code_hash, expires_at, single_use, attempts FROM temporary_codes \
+         WHERE user_id = $1",
     )
     .bind(user.0)
     .fetch_optional(&mut *conn)
     .await?;
-    r.map(|r| {
-        Ok(TemporaryCode {
-            code_hash: r.try_get(0)?,
-            expires_at: Timestamp(r.try_get(1)?),
-            single_use: r.try_get::<i64, _>(2)? != 0,
-        })
+    r.as_ref().map(temporary_from_row).transpose()
+}
+
+fn temporary_from_row(r: &AnyRow) -> Result<TemporaryCode> {
+    Ok(TemporaryCode {
+        code_hash: r.try_get(0)?,
+        expires_at: Timestamp(r.try_get(1)?),
+        single_use: r.try_get::<i64, _>(2)? != 0,
+        attempts: r.try_get(3)?,
     })
-    .transpose()
+}
+
+/// Reserves one try of the user's temporary code before it is compared
+/// (see `throttle`), whatever the state of the credential: `None` when
+/// there is no code, it has expired, or its `max_attempts` tries are
+/// spent. The code comes back with the reservation, so the comparison is
+/// against the code whose try was counted.
+pub async fn reserve_temporary_attempt(
+    conn: &mut Conn,
+    user: UserId,
+    max_attempts: i64,
+    now: Timestamp,
+) -> Result<Option<TemporaryCode>> {
+    let r = sqlx::query(
+        "UPDATE temporary_codes SET attempts = attempts + 1 \
+         WHERE user_id = $1 AND expires_at > $2 AND attempts < $3 \
+         RETURNING code_hash, expires_at, single_use, attempts",
+    )
+    .bind(user.0)
+    .bind(now.millis())
+    .bind(max_attempts)
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.as_ref().map(temporary_from_row).transpose()
+}
+
+/// A right temporary code: a single-use one is consumed (`false` if a
+/// concurrent request consumed it first, or it was replaced meanwhile);
+/// a reusable one gets its try back.
+pub async fn temporary_code_used(conn: &mut Conn, user: UserId, t: &TemporaryCode) -> Result<bool> {
+    let sql = if t.single_use {
+        "DELETE FROM temporary_codes WHERE user_id = $1 AND code_hash = $2"
+    } else {
+        "UPDATE temporary_codes SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+         WHERE user_id = $1 AND code_hash = $2"
+    };
+    Ok(sqlx::query(sql)
+        .bind(user.0)
+        .bind(&t.code_hash)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// Ends the temporary code `code_hash` once its tries are spent; `true` if
+/// this call ended it.
+pub async fn end_spent_temporary_code(
+    conn: &mut Conn,
+    user: UserId,
+    code_hash: &str,
+    max_attempts: i64,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "DELETE FROM temporary_codes WHERE user_id = $1 AND code_hash = $2 AND attempts >= $3",
+    )
+    .bind(user.0)
+    .bind(code_hash)
+    .bind(max_attempts)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// Removes the temporary code; `false` if there was none (already used).
@@ -373,12 +490,21 @@ pub async fn clear_temporary_code(conn: &mut Conn, user: UserId) -> Result<bool>
 }
 
 /// Records a success reported by the vendor's service (remote credentials
-/// have no local step or counter).
-pub async fn record_remote_success(conn: &mut Conn, id: i64, now: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE credentials SET failures = 0, last_validated_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now.millis())
-        .execute(&mut *conn)
-        .await?;
+/// have no local step or counter); `own_lock` as for [`accept`].
+pub async fn record_remote_success(
+    conn: &mut Conn,
+    id: i64,
+    now: Timestamp,
+    own_lock: bool,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE credentials SET failures = 0, last_validated_at = $2, \
+         locked_until = CASE WHEN $3 = 1 THEN NULL ELSE locked_until END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now.millis())
+    .bind(i64::from(own_lock))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

@@ -49,6 +49,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0004_billing.sql"),
     },
     Migration {
+        version: 5,
+        name: "limits",
+        sqlite: include_str!("../migrations/sqlite/0005_limits.sql"),
+        postgres: include_str!("../migrations/postgres/0005_limits.sql"),
+    },
+    Migration {
         version: 6,
         name: "api_tokens",
         sqlite: include_str!("../migrations/sqlite/0006_api_tokens.sql"),

@@ -401,15 +401,21 @@ pub async fn transition(
         == 1)
 }
 
-/// Counts a wrong code; returns the attempts so far.
-pub async fn add_attempt(conn: &mut Conn, id: &str) -> Result<i64> {
-    Ok(sqlx::query(
-        "UPDATE pf_challenges SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+/// Reserves one code attempt on a challenge before the code is compared
+/// (see `throttle`): `Some(attempts)` including this one, or `None` when
+/// its `max` attempts are taken.
+pub async fn reserve_attempt(conn: &mut Conn, id: &str, max: i64) -> Result<Option<i64>> {
+    sqlx::query(
+        "UPDATE pf_challenges SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2 \
+         RETURNING attempts",
     )
     .bind(id)
-    .fetch_one(&mut *conn)
+    .bind(max)
+    .fetch_optional(&mut *conn)
     .await?
-    .try_get(0)?)
+    .map(|r| r.try_get(0))
+    .transpose()
+    .map_err(Into::into)
 }
 
 /// The app's pairing step: binds the device key to the activation whose

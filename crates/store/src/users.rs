@@ -1,7 +1,8 @@
 //! Users, reached only through a [`Users`] view limited to a [`Scope`].
 
+use crate::throttle::Reservation;
 use crate::{Conn, Result, StoreError};
-use gatehouse_domain::lockout::LoginCounters;
+use gatehouse_domain::lockout::{LockoutPolicy, LoginCounters};
 use gatehouse_domain::{AccountId, Role, Timestamp, UserId, UserStatus};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -356,23 +357,102 @@ impl Users {
         Ok(())
     }
 
-    /// Counts one more consecutive failure in one atomic statement and
-    /// returns `(failures, lockouts)` after it.
-    pub async fn add_failure(&self, conn: &mut Conn, id: UserId) -> Result<(i64, i64)> {
+    /// Reserves one password attempt (OWASP ASVS 2.2.1), before the
+    /// password is checked: refused while the user is locked; otherwise the
+    /// consecutive failures go up by one in the same statement. The attempt
+    /// that reaches `policy.max_failures` locks the user at once (for the
+    /// lockout's escalating time), so while it is being checked no other
+    /// attempt gets in; `last` tells the caller, who undoes that lock with
+    /// [`Users::password_accepted`] if the password turns out right.
+    pub async fn reserve_password_attempt(
+        &self,
+        conn: &mut Conn,
+        id: UserId,
+        policy: &LockoutPolicy,
+        now: Timestamp,
+    ) -> Result<Reservation> {
         let (k, a, u) = self.scope_args();
-        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE users SET failed_logins = failed_logins + 1 \
+        // The lock time of the next lockout, by lockouts so far, tabulated
+        // from the policy (integers formatted here, so inlining is safe).
+        let mut durations = String::from("CASE lockouts");
+        let mut n = 0;
+        loop {
+            let ms = policy.lock_minutes(n + 1).saturating_mul(60_000);
+            durations.push_str(&format!(" WHEN {n} THEN {ms}"));
+            if ms >= policy.max_minutes.saturating_mul(60_000) || n >= 20 {
+                durations.push_str(&format!(" ELSE {ms} END"));
+                break;
+            }
+            n += 1;
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET \
+               failed_logins = CASE WHEN failed_logins + 1 >= $5 THEN 0 \
+                               ELSE failed_logins + 1 END, \
+               lockouts = CASE WHEN failed_logins + 1 >= $5 THEN lockouts + 1 ELSE lockouts END, \
+               locked_until = CASE WHEN failed_logins + 1 >= $5 THEN $6 + ({durations}) \
+                              ELSE locked_until END \
              WHERE id IN (SELECT u.id FROM users u WHERE {SCOPE_CONDITION} AND u.id = $4) \
-             RETURNING failed_logins, lockouts"
+               AND (locked_until IS NULL OR locked_until <= $6) \
+             RETURNING failed_logins, locked_until"
         )))
         .bind(k)
         .bind(a)
         .bind(u)
         .bind(id.0)
+        .bind(policy.max_failures)
+        .bind(now.millis())
         .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        Ok((r.try_get(0)?, r.try_get(1)?))
+        .await?;
+        if let Some(r) = row {
+            let failures: i64 = r.try_get(0)?;
+            let locked = r
+                .try_get::<Option<i64>, _>(1)?
+                .is_some_and(|t| t > now.millis());
+            return Ok(Reservation::Reserved {
+                count: if locked {
+                    policy.max_failures
+                } else {
+                    failures
+                },
+                window_start: now,
+                last: locked,
+            });
+        }
+        // Refused (or no such user in this scope): say until when.
+        let until = self
+            .get(conn, id)
+            .await?
+            .counters
+            .locked_until
+            .unwrap_or(now);
+        Ok(Reservation::Refused { until })
+    }
+
+    /// A right password: the consecutive failures start again from zero,
+    /// and the lock that this attempt's own reservation set (`undo_lock`,
+    /// the reservation's `last`) is lifted, as if it had never counted.
+    pub async fn password_accepted(
+        &self,
+        conn: &mut Conn,
+        id: UserId,
+        undo_lock: bool,
+    ) -> Result<()> {
+        let (k, a, u) = self.scope_args();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET failed_logins = 0, \
+               lockouts = CASE WHEN $5 = 1 AND lockouts > 0 THEN lockouts - 1 ELSE lockouts END, \
+               locked_until = CASE WHEN $5 = 1 THEN NULL ELSE locked_until END \
+             WHERE id IN (SELECT u.id FROM users u WHERE {SCOPE_CONDITION} AND u.id = $4)"
+        )))
+        .bind(k)
+        .bind(a)
+        .bind(u)
+        .bind(id.0)
+        .bind(i64::from(undo_lock))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 
     /// Records a successful sign-in: counters cleared, time noted.

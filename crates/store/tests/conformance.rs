@@ -178,7 +178,9 @@ async fn account_scope_cannot_reach_other_accounts() {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        view_b.add_failure(&mut c, carol).await,
+        view_b
+            .reserve_password_attempt(&mut c, carol, &Default::default(), T0)
+            .await,
         Err(StoreError::NotFound)
     ));
     let foreign = NewUser {
@@ -277,34 +279,45 @@ async fn updates_passwords_and_deletes() {
 }
 
 #[tokio::test]
-async fn failure_counting_is_atomic_under_concurrency() {
+async fn password_attempts_are_reserved_before_the_check_and_lock_at_the_limit() {
+    use gatehouse_domain::lockout::LockoutPolicy;
+    use throttle::Reservation;
     let db = fresh().await;
     let s = db.store.clone();
     let a = account(&s, "40000001").await;
     let id = user(&s, a, "carol", Role::User).await;
+    let policy = LockoutPolicy::default();
     let mut tasks = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..32 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let mut tx = s.begin().await.unwrap();
             let r = Users::new(Scope::All)
-                .add_failure(&mut tx, id)
+                .reserve_password_attempt(&mut tx, id, &LockoutPolicy::default(), T0)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
-            r.0
+            r
         }));
     }
-    let mut seen = Vec::new();
+    let mut counts = Vec::new();
+    let mut lasts = 0;
     for t in tasks {
-        seen.push(t.await.unwrap());
+        match t.await.unwrap() {
+            Reservation::Reserved { count, last, .. } => {
+                counts.push(count);
+                lasts += usize::from(last);
+            }
+            Reservation::Refused { until } => assert_eq!(until, T0.plus_minutes(15)),
+        }
     }
-    seen.sort();
+    counts.sort();
     assert_eq!(
-        seen,
-        (1..=20).collect::<Vec<i64>>(),
-        "each increment saw a distinct count"
+        counts,
+        (1..=10).collect::<Vec<i64>>(),
+        "exactly ten attempts"
     );
+    assert_eq!(lasts, 1, "one attempt took the last slot and locked");
     let mut c = s.conn().await.unwrap();
     let v = Users::new(Scope::All);
     let locked = LoginCounters {
@@ -312,12 +325,46 @@ async fn failure_counting_is_atomic_under_concurrency() {
         lockouts: 1,
         locked_until: Some(T0.plus_minutes(15)),
     };
+    assert_eq!(v.get(&mut c, id).await.unwrap().counters, locked);
+    // The lock runs out; the next lockout lasts twice as long.
+    let later = T0.plus_minutes(15);
+    for i in 1..=10 {
+        let r = v
+            .reserve_password_attempt(&mut c, id, &policy, later)
+            .await
+            .unwrap();
+        assert!(
+            matches!(r, Reservation::Reserved { count, last, .. } if count == i && last == (i == 10))
+        );
+    }
+    assert_eq!(
+        v.get(&mut c, id).await.unwrap().counters.locked_until,
+        Some(later.plus_minutes(30))
+    );
+    // A right password on the attempt that locked lifts that lock.
+    v.password_accepted(&mut c, id, true).await.unwrap();
+    assert_eq!(v.get(&mut c, id).await.unwrap().counters, locked_after(1));
+    let r = v
+        .reserve_password_attempt(&mut c, id, &policy, later)
+        .await
+        .unwrap();
+    assert!(matches!(r, Reservation::Reserved { count: 1, .. }));
+    v.password_accepted(&mut c, id, false).await.unwrap();
+    assert_eq!(v.get(&mut c, id).await.unwrap().counters.failures, 0);
     v.set_counters(&mut c, id, &locked).await.unwrap();
     assert_eq!(v.get(&mut c, id).await.unwrap().counters, locked);
     v.record_sign_in(&mut c, id, T0).await.unwrap();
     let u = v.get(&mut c, id).await.unwrap();
     assert_eq!(u.counters, LoginCounters::default());
     assert_eq!(u.last_login_at, Some(T0));
+}
+
+fn locked_after(lockouts: i64) -> LoginCounters {
+    LoginCounters {
+        failures: 0,
+        lockouts,
+        locked_until: None,
+    }
 }
 
 #[tokio::test]
@@ -479,44 +526,91 @@ async fn api_tokens_expire_revoke_and_list_only_live_ones() {
 }
 
 #[tokio::test]
-async fn throttle_windows_and_concurrency() {
+async fn throttle_reserves_exactly_the_limit_under_concurrency() {
+    use throttle::Reservation;
     let db = fresh().await;
     let s = db.store.clone();
     let mut tasks = Vec::new();
-    for _ in 0..25 {
+    for _ in 0..40 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            let mut c = s.conn().await.unwrap();
-            throttle::hit(&mut c, "k", 900, T0).await.unwrap().0
+            let mut tx = s.begin().await.unwrap();
+            let r = throttle::reserve(&mut tx, "k", 10, 900, T0).await.unwrap();
+            tx.commit().await.unwrap();
+            r
         }));
     }
     let mut counts = Vec::new();
+    let mut refused = 0;
     for t in tasks {
-        counts.push(t.await.unwrap());
+        match t.await.unwrap() {
+            Reservation::Reserved { count, last, .. } => {
+                assert_eq!(last, count == 10);
+                counts.push(count);
+            }
+            Reservation::Refused { until } => {
+                assert_eq!(until, T0.plus_seconds(900));
+                refused += 1;
+            }
+        }
     }
     counts.sort();
-    assert_eq!(counts, (1..=25).collect::<Vec<i64>>());
+    assert_eq!(counts, (1..=10).collect::<Vec<i64>>(), "exactly the limit");
+    assert_eq!(refused, 30);
     let mut c = s.conn().await.unwrap();
+    assert_eq!(throttle::count(&mut c, "k", 900, T0).await.unwrap(), 10);
     assert_eq!(
-        throttle::peek(&mut c, "k", 900, T0.plus_seconds(899))
+        throttle::count(&mut c, "k", 900, T0.plus_seconds(900))
             .await
-            .unwrap()
-            .0,
-        25
-    );
-    assert_eq!(
-        throttle::peek(&mut c, "k", 900, T0.plus_seconds(900))
-            .await
-            .unwrap()
-            .0,
+            .unwrap(),
         0
     );
-    let (n, start) = throttle::hit(&mut c, "k", 900, T0.plus_seconds(901))
+    // A granted slot given back can be taken again; a refused one gives nothing.
+    let refusal = throttle::reserve(&mut c, "k", 10, 900, T0.plus_seconds(899))
         .await
         .unwrap();
-    assert_eq!((n, start), (1, T0.plus_seconds(901)), "a new window starts");
+    assert!(!refusal.is_reserved());
+    throttle::release(&mut c, "k", refusal).await.unwrap();
+    assert_eq!(throttle::count(&mut c, "k", 900, T0).await.unwrap(), 10);
+    let slot = throttle::reserve(&mut c, "other", 10, 900, T0)
+        .await
+        .unwrap();
+    throttle::release(&mut c, "other", slot).await.unwrap();
+    assert_eq!(throttle::count(&mut c, "other", 900, T0).await.unwrap(), 0);
+    // A new window starts when the old one has ended; a slot of the old
+    // window is not given back to the new one.
+    let old = Reservation::Reserved {
+        count: 10,
+        window_start: T0,
+        last: true,
+    };
+    let r = throttle::reserve(&mut c, "k", 10, 900, T0.plus_seconds(901))
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        Reservation::Reserved {
+            count: 1,
+            window_start: T0.plus_seconds(901),
+            last: false
+        }
+    );
+    throttle::release(&mut c, "k", old).await.unwrap();
+    assert_eq!(
+        throttle::count(&mut c, "k", 900, T0.plus_seconds(901))
+            .await
+            .unwrap(),
+        1
+    );
     throttle::clear(&mut c, "k").await.unwrap();
-    assert_eq!(throttle::peek(&mut c, "k", 900, T0).await.unwrap().0, 0);
+    assert_eq!(throttle::count(&mut c, "k", 900, T0).await.unwrap(), 0);
+    assert!(
+        !throttle::reserve(&mut c, "k", 0, 900, T0)
+            .await
+            .unwrap()
+            .is_reserved(),
+        "a limit of zero allows nothing"
+    );
 }
 
 #[tokio::test]
@@ -678,7 +772,7 @@ async fn accepting_a_step_is_atomic_and_forward_only() {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let mut c = s.conn().await.unwrap();
-            credentials::accept(&mut c, id, 100, 0, 0, T0)
+            credentials::accept(&mut c, id, 100, 0, 0, T0, false)
                 .await
                 .unwrap()
         }));
@@ -690,11 +784,13 @@ async fn accepting_a_step_is_atomic_and_forward_only() {
     assert_eq!(wins, 1, "one step is accepted once");
     let mut c = s.conn().await.unwrap();
     assert!(
-        !credentials::accept(&mut c, id, 99, 0, 0, T0).await.unwrap(),
+        !credentials::accept(&mut c, id, 99, 0, 0, T0, false)
+            .await
+            .unwrap(),
         "never backwards"
     );
     assert!(
-        credentials::accept(&mut c, id, 101, 0, 1, T0)
+        credentials::accept(&mut c, id, 101, 0, 1, T0, false)
             .await
             .unwrap()
     );
@@ -710,24 +806,39 @@ async fn accepting_a_step_is_atomic_and_forward_only() {
         .await
         .unwrap();
     assert!(
-        !credentials::accept(&mut c, id, 102, 0, 0, T0)
+        !credentials::accept(&mut c, id, 102, 0, 0, T0, false)
             .await
             .unwrap()
     );
     assert!(
-        credentials::accept(&mut c, id, 102, 0, 0, T0.plus_minutes(5))
+        credentials::accept(&mut c, id, 102, 0, 0, T0.plus_minutes(5), false)
             .await
             .unwrap(),
         "the lock ran out"
     );
     credentials::set_enabled(&mut c, id, false).await.unwrap();
     assert!(
-        !credentials::accept(&mut c, id, 103, 0, 0, T0)
+        !credentials::accept(&mut c, id, 103, 0, 0, T0, false)
             .await
             .unwrap()
     );
-    assert_eq!(credentials::add_failure(&mut c, id).await.unwrap(), 1);
-    assert_eq!(credentials::add_failure(&mut c, id).await.unwrap(), 2);
+    let until = T0.plus_minutes(60);
+    assert!(
+        !credentials::reserve_attempt(&mut c, id, 10, until, T0)
+            .await
+            .unwrap()
+            .is_reserved(),
+        "a disabled credential gives no attempt"
+    );
+    credentials::set_enabled(&mut c, id, true).await.unwrap();
+    for _ in 0..2 {
+        assert!(
+            credentials::reserve_attempt(&mut c, id, 10, until, T0.plus_minutes(5))
+                .await
+                .unwrap()
+                .is_reserved()
+        );
+    }
     credentials::unlock(&mut c, id).await.unwrap();
     assert_eq!(
         credentials::by_credential_id(&mut c, "VSST00000001")
@@ -1086,4 +1197,162 @@ async fn billing_sources_statements_and_immutability() {
     assert!(dup.is_err());
     drop(tx);
     assert_eq!(billing::footprint(&mut c).await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
+    use gatehouse_store::credentials;
+    use throttle::Reservation;
+    let db = fresh().await;
+    let s = db.store.clone();
+    let id = credential(&s, "VSST00000002").await;
+    let until = T0.plus_minutes(60);
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = s.begin().await.unwrap();
+            let r = credentials::reserve_attempt(&mut tx, id, 10, until, T0)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            r
+        }));
+    }
+    let mut counts = Vec::new();
+    let mut lasts = 0;
+    for t in tasks {
+        if let Reservation::Reserved { count, last, .. } = t.await.unwrap() {
+            counts.push(count);
+            lasts += usize::from(last);
+        }
+    }
+    counts.sort();
+    assert_eq!(
+        counts,
+        (1..=10).collect::<Vec<i64>>(),
+        "exactly ten attempts"
+    );
+    assert_eq!(lasts, 1);
+    let mut c = s.conn().await.unwrap();
+    let got = credentials::by_credential_id(&mut c, "VSST00000002")
+        .await
+        .unwrap();
+    assert_eq!((got.failures, got.locked_until), (10, Some(until)));
+    // The attempt that locked may still succeed (and lifts the lock);
+    // others may not.
+    assert!(
+        !credentials::accept(&mut c, id, 5, 0, 0, T0, false)
+            .await
+            .unwrap()
+    );
+    assert!(
+        credentials::accept(&mut c, id, 5, 0, 0, T0, true)
+            .await
+            .unwrap()
+    );
+    let got = credentials::by_credential_id(&mut c, "VSST00000002")
+        .await
+        .unwrap();
+    assert_eq!((got.failures, got.locked_until), (0, None));
+    // A slot given back (no verdict on the code) counts nothing.
+    let r = credentials::reserve_attempt(&mut c, id, 10, until, T0)
+        .await
+        .unwrap();
+    assert!(r.is_reserved());
+    credentials::release_attempt(&mut c, id, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        credentials::by_credential_id(&mut c, "VSST00000002")
+            .await
+            .unwrap()
+            .failures,
+        0
+    );
+
+    // Temporary codes: tries of their own, exactly the limit, concurrently.
+    let acc = account(&s, "40000002").await;
+    let carol = user(&s, acc, "carol", Role::User).await;
+    credentials::set_temporary_code(&mut c, carol, "h1", T0.plus_minutes(60), true, "cli", T0)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = s.begin().await.unwrap();
+            let r = credentials::reserve_temporary_attempt(&mut tx, carol, 5, T0)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            r.map(|t| t.attempts)
+        }));
+    }
+    let mut tries: Vec<i64> = Vec::new();
+    for t in tasks {
+        tries.extend(t.await.unwrap());
+    }
+    tries.sort();
+    assert_eq!(tries, vec![1, 2, 3, 4, 5], "exactly five tries");
+    assert!(
+        credentials::end_spent_temporary_code(&mut c, carol, "h1", 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        credentials::temporary_code(&mut c, carol)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A reusable code gets its try back when right; a single-use one is
+    // consumed once; an expired one gives no try.
+    credentials::set_temporary_code(&mut c, carol, "h2", T0.plus_minutes(60), false, "cli", T0)
+        .await
+        .unwrap();
+    let t = credentials::reserve_temporary_attempt(&mut c, carol, 5, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        credentials::temporary_code_used(&mut c, carol, &t)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        credentials::temporary_code(&mut c, carol)
+            .await
+            .unwrap()
+            .unwrap()
+            .attempts,
+        0
+    );
+    credentials::set_temporary_code(&mut c, carol, "h3", T0.plus_minutes(60), true, "cli", T0)
+        .await
+        .unwrap();
+    let t = credentials::reserve_temporary_attempt(&mut c, carol, 5, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        credentials::temporary_code_used(&mut c, carol, &t)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !credentials::temporary_code_used(&mut c, carol, &t)
+            .await
+            .unwrap()
+    );
+    credentials::set_temporary_code(&mut c, carol, "h4", T0.plus_minutes(60), true, "cli", T0)
+        .await
+        .unwrap();
+    assert!(
+        credentials::reserve_temporary_attempt(&mut c, carol, 5, T0.plus_minutes(60))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
 }

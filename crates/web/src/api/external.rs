@@ -220,9 +220,13 @@ pub async fn remove(
 pub struct TemporaryRequest {
     /// Validity in hours, 1 to 720 (30 days).
     pub hours: i64,
-    /// Stop working after one use (default false).
-    #[serde(default)]
+    /// Stop working after one use (default true).
+    #[serde(default = "single_use_default")]
     pub single_use: bool,
+}
+
+fn single_use_default() -> bool {
+    true
 }
 
 #[derive(Serialize, ToSchema)]

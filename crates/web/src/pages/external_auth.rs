@@ -663,7 +663,7 @@ async fn page_temporary(
                     }
                 }
                 div.field.check {
-                    input id="f-single" type="checkbox" name="single_use" value="yes";
+                    input id="f-single" type="checkbox" name="single_use" value="yes" checked;
                     label for="f-single" { "Single use (the code stops working after one sign-in)" }
                 }
                 div.buttons {

@@ -7,7 +7,8 @@ use crate::error::{AppError, Result};
 use gatehouse_domain::session::SessionState;
 use gatehouse_domain::{Username, password, secret};
 use gatehouse_store::sessions::{self, NewSession, Session};
-use gatehouse_store::{Scope, StoreError, User, Users, audit, throttle};
+use gatehouse_store::throttle::{self, Reservation};
+use gatehouse_store::{Scope, StoreError, User, Users, audit};
 
 /// The one message for every failed sign-in: wrong password, unknown user,
 /// locked or disabled (no user enumeration, OWASP ASVS 2.2.1 / 3.1).
@@ -152,8 +153,121 @@ pub struct SignedIn {
     pub methods: Vec<&'static str>,
 }
 
+/// The outcome of one password attempt under the user's lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordAttempt {
+    /// The user is locked: no attempt was reserved and the password was
+    /// not compared (a dummy hash was paid for instead).
+    Locked,
+    /// Wrong; `locked_now` when this attempt used the last one and the
+    /// user is now locked.
+    Wrong { locked_now: bool },
+    /// Right; `undo_lock` when this attempt's reservation locked the user,
+    /// to be lifted with [`Users::password_accepted`].
+    Right { undo_lock: bool },
+}
+
+/// Reserves an attempt under the user's lockout, then (only if one was
+/// granted) compares `input` with the user's password hash on the hashing
+/// threads. Every path pays for exactly one Argon2 verification, so the
+/// time taken tells nothing about the lock.
+pub async fn password_attempt(st: &AppState, user: &User, input: &str) -> Result<PasswordAttempt> {
+    let now = st.now();
+    let users = Users::new(Scope::All);
+    let (slot, phc) = {
+        let mut tx = st.store.begin().await?;
+        let reserved = match users
+            .reserve_password_attempt(&mut tx, user.id, &st.config.lockout, now)
+            .await
+        {
+            Ok(slot) => Some((slot, users.password_hash(&mut tx, user.id).await?)),
+            // Deleted since it was looked up: refused like any other.
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        match reserved {
+            Some(r) => r,
+            None => (Reservation::Refused { until: now }, String::new()),
+        }
+    };
+    let Reservation::Reserved { last, .. } = slot else {
+        dummy_verification(st, input).await?;
+        return Ok(PasswordAttempt::Locked);
+    };
+    let given = input.to_owned();
+    Ok(
+        if st.hashing(move || password::verify(&given, &phc)).await? {
+            PasswordAttempt::Right { undo_lock: last }
+        } else {
+            PasswordAttempt::Wrong { locked_now: last }
+        },
+    )
+}
+
+/// One Argon2 verification against the dummy hash (unknown, disabled or
+/// locked users), for timing only.
+pub async fn dummy_verification(st: &AppState, input: &str) -> Result<()> {
+    let given = input.to_owned();
+    st.hashing(move || password::verify(&given, password::dummy_hash()))
+        .await?;
+    Ok(())
+}
+
+/// Audits the lockout a wrong password started, if it did; `what` names
+/// the attempts ("sign-ins", "validations").
+pub async fn audit_lockout(
+    st: &AppState,
+    conn: &mut gatehouse_store::Conn,
+    caller: &Caller,
+    user: &User,
+    attempt: PasswordAttempt,
+    what: &str,
+) -> Result<()> {
+    if attempt != (PasswordAttempt::Wrong { locked_now: true }) {
+        return Ok(());
+    }
+    let until = Users::new(Scope::All)
+        .get(conn, user.id)
+        .await?
+        .counters
+        .locked_until
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default();
+    let rec = caller.audit(
+        st.now(),
+        "user_locked",
+        user_target(user),
+        "success",
+        Some(user.account_id.0),
+        format!(
+            "{} consecutive failed {what}; locked until {until}",
+            st.config.lockout.max_failures
+        ),
+    );
+    audit::append(conn, &rec).await?;
+    Ok(())
+}
+
+/// The audit target of a failed sign-in for a username that does not
+/// exist. Not the input itself: it is often a password typed into the
+/// wrong field. A keyed digest still shows repeated tries of one name.
+pub fn unknown_user_target(st: &AppState, input: &str) -> String {
+    let digest = st
+        .config
+        .master_key
+        .keyed_digest(format!("audit-username:{}", input.trim().to_lowercase()).as_bytes());
+    format!("unknown-user:{}", &digest[..16])
+}
+
 /// Checks a username and password and, if right, opens a session in place
 /// of `previous` (the anonymous session that carried the form, if any).
+///
+/// Attempts are reserved before the password is checked (see
+/// `gatehouse_store::throttle`): one slot of the client address's failures
+/// and one of the user's consecutive failures. A request that gets no slot
+/// is refused without its password ever being compared, so concurrent
+/// guesses cannot exceed either limit.
 pub async fn sign_in(
     st: &AppState,
     caller: &Caller,
@@ -164,48 +278,55 @@ pub async fn sign_in(
     let now = st.now();
     let addr_key = format!("sign-in-failures:{}", caller.addr);
     let window = st.config.address_window_seconds;
-    {
-        let mut conn = st.store.conn().await?;
-        let (count, start) = throttle::peek(&mut conn, &addr_key, window, now).await?;
-        if count >= st.config.address_failure_limit {
-            let wait = (start.plus_seconds(window).millis() - now.millis()) / 1000;
-            metrics::counter!("gatehouse_sign_ins_total", "outcome" => "throttled").increment(1);
-            return Err(AppError::TooManyRequests {
-                message: format!(
-                    "Too many failed sign-ins from your network address. Try again in {} minutes.",
-                    (wait + 59) / 60
-                ),
-                retry_after: wait,
-            });
-        }
+    let addr_slot = {
+        let mut tx = st.store.begin().await?;
+        let slot = throttle::reserve(
+            &mut tx,
+            &addr_key,
+            st.config.address_failure_limit,
+            window,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        slot
+    };
+    if let Reservation::Refused { until } = addr_slot {
+        let wait = throttle::retry_after(until, now);
+        metrics::counter!("gatehouse_sign_ins_total", "outcome" => "throttled").increment(1);
+        return Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many failed sign-ins from your network address. Try again in {} minutes.",
+                (wait + 59) / 60
+            ),
+            retry_after: wait,
+        });
     }
     let users = Users::new(Scope::All);
     let found = match Username::parse(username) {
         Ok(name) => {
             let mut conn = st.store.conn().await?;
             match users.find_by_username(&mut conn, name.as_str()).await {
-                Ok(u) => Some((u.clone(), users.password_hash(&mut conn, u.id).await?)),
+                Ok(u) => Some(u),
                 Err(StoreError::NotFound) => None,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(_) => None,
     };
-    // Always pay for one Argon2 verification, so the time taken does not
-    // tell whether the user exists (ASVS 2.2.1 / STYLE "auth hygiene").
-    let phc = found
-        .as_ref()
-        .map_or_else(|| password::dummy_hash().to_owned(), |(_, h)| h.clone());
-    let pw = password_input.to_owned();
-    let password_ok = st.hashing(move || password::verify(&pw, &phc)).await?;
-
-    let mut tx = st.store.begin().await?;
-    let Some((user, _)) = found else {
-        throttle::hit(&mut tx, &addr_key, window, now).await?;
-        let rec = caller.audit(
+    let caller_for_audit = Caller {
+        user: None,
+        ..caller.clone()
+    };
+    let Some(user) = found else {
+        // Pay for one Argon2 verification all the same, so the time taken
+        // does not tell whether the user exists (ASVS 2.2.1).
+        dummy_verification(st, password_input).await?;
+        let mut tx = st.store.begin().await?;
+        let rec = caller_for_audit.audit(
             now,
             "sign_in",
-            format!("username:{}", truncate(username, 64)),
+            unknown_user_target(st, username),
             "failure",
             None,
             "unknown user",
@@ -216,21 +337,15 @@ pub async fn sign_in(
         return Err(AppError::Unauthorized(SIGN_IN_FAILED.into()));
     };
     let account = Some(user.account_id.0);
-    let reason = if st.config.lockout.is_locked(&user.counters, now) {
-        Some("locked")
-    } else if user.status != gatehouse_domain::UserStatus::Active {
-        Some("disabled")
-    } else if !password_ok {
-        Some("wrong password")
-    } else {
-        None
+    let attempt = password_attempt(st, &user, password_input).await?;
+    let reason = match attempt {
+        PasswordAttempt::Locked => Some("locked"),
+        _ if user.status != gatehouse_domain::UserStatus::Active => Some("disabled"),
+        PasswordAttempt::Wrong { .. } => Some("wrong password"),
+        PasswordAttempt::Right { .. } => None,
     };
+    let mut tx = st.store.begin().await?;
     if let Some(reason) = reason {
-        throttle::hit(&mut tx, &addr_key, window, now).await?;
-        let caller_for_audit = Caller {
-            user: None,
-            ..caller.clone()
-        };
         let rec = caller_for_audit.audit(
             now,
             "sign_in",
@@ -240,28 +355,16 @@ pub async fn sign_in(
             reason,
         );
         audit::append(&mut tx, &rec).await?;
-        if reason == "wrong password" {
-            let (failures, lockouts) = users.add_failure(&mut tx, user.id).await?;
-            if let Some(locked) = st.config.lockout.lockout_due(failures, lockouts, now) {
-                users.set_counters(&mut tx, user.id, &locked).await?;
-                let until = locked
-                    .locked_until
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default();
-                let rec = caller_for_audit.audit(
-                    now,
-                    "user_locked",
-                    user_target(&user),
-                    "success",
-                    account,
-                    format!("{failures} consecutive failed sign-ins; locked until {until}"),
-                );
-                audit::append(&mut tx, &rec).await?;
-            }
-        }
+        audit_lockout(st, &mut tx, &caller_for_audit, &user, attempt, "sign-ins").await?;
         tx.commit().await?;
         metrics::counter!("gatehouse_sign_ins_total", "outcome" => "failure").increment(1);
         return Err(AppError::Unauthorized(SIGN_IN_FAILED.into()));
+    }
+    // A right password: the address's slot is given back (only failures
+    // count there) and the user's consecutive failures start again.
+    throttle::release(&mut tx, &addr_key, addr_slot).await?;
+    if let PasswordAttempt::Right { undo_lock } = attempt {
+        users.password_accepted(&mut tx, user.id, undo_lock).await?;
     }
 
     let security_code = super::credentials::requires_security_code(st, &user).await?;
@@ -407,17 +510,60 @@ pub async fn finish_sign_in(
     Ok(issued)
 }
 
+/// Wrong passwords a signed-in user may give per window when re-entering
+/// it before a sensitive change (change password, deactivate or move
+/// PhoneFactor), across all of those.
+pub const REENTRY_FAILURES_ALLOWED: i64 = 5;
+pub const REENTRY_WINDOW_SECONDS: i64 = 15 * 60;
+
 /// Whether `input` is `user`'s password (a re-authentication before a
-/// sensitive change). Argon2 runs on the hashing threads.
-pub async fn verify_own_password(st: &AppState, user: &User, input: &str) -> Result<bool> {
-    let phc = {
-        let mut conn = st.store.conn().await?;
-        Users::new(Scope::Own(user.id))
-            .password_hash(&mut conn, user.id)
-            .await?
+/// sensitive change, `action` for the audit). An attempt is reserved
+/// first; without one the password is not compared and the answer is 429.
+/// A right password gives its slot back. Argon2 runs on the hashing
+/// threads.
+pub async fn verify_own_password(
+    st: &AppState,
+    caller: &Caller,
+    user: &User,
+    input: &str,
+    action: &str,
+) -> Result<bool> {
+    let now = st.now();
+    let key = format!("password-reentry:user:{}", user.id.0);
+    let (slot, phc) = {
+        let mut tx = st.store.begin().await?;
+        let slot = throttle::reserve(
+            &mut tx,
+            &key,
+            REENTRY_FAILURES_ALLOWED,
+            REENTRY_WINDOW_SECONDS,
+            now,
+        )
+        .await?;
+        let phc = Users::new(Scope::Own(user.id))
+            .password_hash(&mut tx, user.id)
+            .await?;
+        tx.commit().await?;
+        (slot, phc)
     };
+    if let Reservation::Refused { until } = slot {
+        audit_refusal(st, caller, user, action, "too many wrong passwords").await?;
+        let wait = throttle::retry_after(until, now);
+        return Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many wrong passwords. Try again in {} minutes.",
+                (wait + 59) / 60
+            ),
+            retry_after: wait,
+        });
+    }
     let given = input.to_owned();
-    st.hashing(move || password::verify(&given, &phc)).await
+    let ok = st.hashing(move || password::verify(&given, &phc)).await?;
+    if ok {
+        let mut conn = st.store.conn().await?;
+        throttle::release(&mut conn, &key, slot).await?;
+    }
+    Ok(ok)
 }
 
 /// Audits a refused sensitive action in a transaction of its own.
@@ -442,10 +588,6 @@ pub async fn audit_refusal(
     Ok(())
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
-
 /// Changes the caller's own password after checking the current one; ends
 /// the user's other sessions and rotates this one.
 pub async fn change_password(
@@ -467,7 +609,7 @@ pub async fn change_password(
         }
     };
     let users = Users::new(Scope::Own(user.id));
-    if !verify_own_password(st, &user, current).await? {
+    if !verify_own_password(st, caller, &user, current, "password_change").await? {
         audit_refusal(
             st,
             caller,

@@ -10,6 +10,7 @@ use gatehouse_domain::oath::{self, CredentialCounters, HashAlg, Kind, OathParams
 use gatehouse_domain::pskc::{self, DecryptionKey};
 use gatehouse_domain::{Method, Timestamp, UserId, secret};
 use gatehouse_store::credentials::{self, Credential, NewCredential};
+use gatehouse_store::throttle::Reservation;
 use gatehouse_store::{StoreError, User, audit, orders};
 
 /// Locked "until an administrator unlocks": far enough to never pass.
@@ -227,9 +228,20 @@ fn temporary_digest(st: &AppState, user: UserId, code: &str) -> String {
         .keyed_digest(format!("temporary-code:{}:{code}", user.0).as_bytes())
 }
 
+/// Tries a temporary security code gets, whatever the state of the
+/// credential, before it ends.
+pub const TEMPORARY_CODE_ATTEMPTS: i64 = 5;
+
 /// Checks a Security Code for `user`: a temporary code from an
 /// administrator, or the assigned credential's current code (once, forward
-/// only). Counts failures and locks the credential after too many.
+/// only).
+///
+/// Each check is reserved before it is made (see
+/// `gatehouse_store::throttle`): a try of the temporary code (5 per code,
+/// counted even while the credential is locked or disabled), then an
+/// attempt on the credential (the consecutive wrong codes that lock it).
+/// A request that gets no slot is refused without comparing anything, so
+/// concurrent guesses cannot exceed the limits.
 pub async fn check_security_code(
     st: &AppState,
     caller: &Caller,
@@ -238,12 +250,9 @@ pub async fn check_security_code(
 ) -> Result<bool> {
     let now = st.now();
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    let (credential, temp) = {
+    let credential = {
         let mut conn = st.store.conn().await?;
-        (
-            credentials::for_user(&mut conn, user.id).await?,
-            credentials::temporary_code(&mut conn, user.id).await?,
-        )
+        credentials::for_user(&mut conn, user.id).await?
     };
     let Some(credential) = credential else {
         return Ok(false);
@@ -255,126 +264,159 @@ pub async fn check_security_code(
         credential.credential_id
     );
 
-    let had_temporary = temp.is_some();
     // A temporary code works even while the credential is locked or
-    // disabled: that is what it is for.
-    if let Some(t) = temp.filter(|t| now < t.expires_at)
-        && secret::ct_eq(&t.code_hash, &temporary_digest(st, user.id, &code))
-    {
+    // disabled (that is what it is for), so it has tries of its own.
+    let temp = {
         let mut tx = st.store.begin().await?;
-        if t.single_use && !credentials::clear_temporary_code(&mut tx, user.id).await? {
-            return Ok(false);
-        }
-        let rec = caller.audit(
-            now,
-            "security_code",
-            &target,
-            "success",
-            account,
-            "temporary security code",
-        );
-        audit::append(&mut tx, &rec).await?;
+        let t =
+            credentials::reserve_temporary_attempt(&mut tx, user.id, TEMPORARY_CODE_ATTEMPTS, now)
+                .await?;
         tx.commit().await?;
-        return Ok(true);
-    }
-
-    let locked = credential.locked_until.is_some_and(|t| now < t);
-    let reason = if !credential.enabled {
-        Some("credential disabled")
-    } else if locked {
-        Some("credential locked")
-    } else {
-        None
+        t
     };
-    if reason.is_none() && credential.validation == "remote" {
-        return check_remote(st, caller, user, &credential, &code, &target).await;
-    }
-    let accepted = match reason {
-        Some(_) => None,
-        None => {
-            let params = params_of(&credential)?;
-            let secret = open_secret(st, &credential)?;
-            oath::verify(
-                &params,
-                &secret,
-                &code,
-                &counters_of(&credential),
-                now.seconds(),
-                &st.config.oath_policy,
-            )
-        }
-    };
-    let mut tx = st.store.begin().await?;
-    if let Some(acc) = accepted {
-        let n = &acc.new_counters;
-        if credentials::accept(
-            &mut tx,
-            credential.id,
-            acc.step_or_counter,
-            n.next_counter,
-            n.drift,
-            now,
-        )
-        .await?
-        {
-            // Signing in with the real credential ends a temporary code.
-            let cleared =
-                had_temporary && credentials::clear_temporary_code(&mut tx, user.id).await?;
-            let detail = if cleared {
-                "temporary security code cleared"
+    if let Some(t) = temp {
+        let mut tx = st.store.begin().await?;
+        if secret::ct_eq(&t.code_hash, &temporary_digest(st, user.id, &code)) {
+            let (ok, detail) = if credentials::temporary_code_used(&mut tx, user.id, &t).await? {
+                (true, "temporary security code")
             } else {
-                ""
+                (false, "temporary security code already used")
             };
-            let rec = caller.audit(now, "security_code", &target, "success", account, detail);
+            let outcome = if ok { "success" } else { "failure" };
+            let rec = caller.audit(now, "security_code", &target, outcome, account, detail);
             audit::append(&mut tx, &rec).await?;
             tx.commit().await?;
-            return Ok(true);
+            return Ok(ok);
         }
-        // Someone used this code first.
-        let rec = caller.audit(
+        if t.attempts >= TEMPORARY_CODE_ATTEMPTS
+            && credentials::end_spent_temporary_code(
+                &mut tx,
+                user.id,
+                &t.code_hash,
+                TEMPORARY_CODE_ATTEMPTS,
+            )
+            .await?
+        {
+            let rec = caller.audit(
+                now,
+                "temporary_code_end",
+                &target,
+                "success",
+                account,
+                format!("{TEMPORARY_CODE_ATTEMPTS} wrong tries"),
+            );
+            audit::append(&mut tx, &rec).await?;
+        }
+        tx.commit().await?;
+        // Not the temporary code; it may still be the credential's.
+    }
+
+    let lock_until = match st.config.credential_unlock_minutes {
+        0 => LOCKED_FOR_GOOD,
+        m => now.plus_minutes(m),
+    };
+    let slot = {
+        let mut tx = st.store.begin().await?;
+        let slot = credentials::reserve_attempt(
+            &mut tx,
+            credential.id,
+            st.config.credential_max_failures,
+            lock_until,
             now,
-            "security_code",
-            &target,
-            "failure",
-            account,
-            "code already used",
-        );
+        )
+        .await?;
+        tx.commit().await?;
+        slot
+    };
+    let Reservation::Reserved { last, .. } = slot else {
+        let detail = if credential.enabled {
+            "credential locked"
+        } else {
+            "credential disabled"
+        };
+        let mut tx = st.store.begin().await?;
+        let rec = caller.audit(now, "security_code", &target, "failure", account, detail);
         audit::append(&mut tx, &rec).await?;
         tx.commit().await?;
         return Ok(false);
+    };
+    if credential.validation == "remote" {
+        return check_remote(st, caller, user, &credential, &code, &target, last).await;
     }
-    let detail = reason.unwrap_or("wrong code");
-    if reason.is_none() {
-        count_failure(st, &mut tx, caller, credential.id, &target, account).await?;
-    }
+    let params = params_of(&credential)?;
+    let secret = open_secret(st, &credential)?;
+    let accepted = oath::verify(
+        &params,
+        &secret,
+        &code,
+        &counters_of(&credential),
+        now.seconds(),
+        &st.config.oath_policy,
+    );
+    let mut tx = st.store.begin().await?;
+    let detail = match accepted {
+        Some(acc) => {
+            let n = &acc.new_counters;
+            if credentials::accept(
+                &mut tx,
+                credential.id,
+                acc.step_or_counter,
+                n.next_counter,
+                n.drift,
+                now,
+                last,
+            )
+            .await?
+            {
+                // Signing in with the real credential ends a temporary code.
+                let cleared = credentials::clear_temporary_code(&mut tx, user.id).await?;
+                let detail = if cleared {
+                    "temporary security code cleared"
+                } else {
+                    ""
+                };
+                let rec = caller.audit(now, "security_code", &target, "success", account, detail);
+                audit::append(&mut tx, &rec).await?;
+                tx.commit().await?;
+                return Ok(true);
+            }
+            // Someone used this code first.
+            "code already used"
+        }
+        None => "wrong code",
+    };
     let rec = caller.audit(now, "security_code", &target, "failure", account, detail);
     audit::append(&mut tx, &rec).await?;
+    if last {
+        audit_credential_lock(st, &mut tx, caller, &target, account).await?;
+    }
     tx.commit().await?;
     Ok(false)
 }
 
-/// Counts a wrong code against a credential and locks it at the limit
-/// (until an administrator unlocks it, or for the configured time).
-async fn count_failure(
+/// Audits the lock that a wrong code set when it used the credential's
+/// last attempt (until an administrator unlocks it, or for the configured
+/// time).
+async fn audit_credential_lock(
     st: &AppState,
     tx: &mut gatehouse_store::Tx,
     caller: &Caller,
-    credential: i64,
     target: &str,
     account: Option<i64>,
 ) -> Result<()> {
-    let now = st.now();
-    let failures = credentials::add_failure(tx, credential).await?;
-    if failures >= st.config.credential_max_failures {
-        let until = match st.config.credential_unlock_minutes {
-            0 => LOCKED_FOR_GOOD,
-            m => now.plus_minutes(m),
-        };
-        credentials::lock(tx, credential, until).await?;
-        let detail = format!("{failures} consecutive wrong codes");
-        let rec = caller.audit(now, "credential_locked", target, "success", account, detail);
-        audit::append(tx, &rec).await?;
-    }
+    let detail = format!(
+        "{} consecutive wrong codes",
+        st.config.credential_max_failures
+    );
+    let rec = caller.audit(
+        st.now(),
+        "credential_locked",
+        target,
+        "success",
+        account,
+        detail,
+    );
+    audit::append(tx, &rec).await?;
     Ok(())
 }
 
@@ -758,6 +800,7 @@ async fn check_remote(
     credential: &Credential,
     code: &str,
     target: &str,
+    own_lock: bool,
 ) -> Result<bool> {
     use gatehouse_vip::RemoteVerdict;
     let now = st.now();
@@ -772,16 +815,24 @@ async fn check_remote(
     let mut tx = st.store.begin().await?;
     let (ok, detail) = match verdict {
         Ok(RemoteVerdict::Valid) => {
-            credentials::record_remote_success(&mut tx, credential.id, now).await?;
+            credentials::record_remote_success(&mut tx, credential.id, now, own_lock).await?;
             (true, "validated by the vendor's service".to_owned())
         }
         Ok(v @ (RemoteVerdict::Invalid | RemoteVerdict::UnknownCredential)) => {
-            count_failure(st, &mut tx, caller, credential.id, target, account).await?;
+            // The attempt reserved before asking stays counted.
+            if own_lock {
+                audit_credential_lock(st, &mut tx, caller, target, account).await?;
+            }
             (false, format!("vendor's service: {v}"))
         }
-        Ok(v) => (false, format!("vendor's service: {v}")),
+        Ok(v) => {
+            // Not a verdict on the code: the attempt is given back.
+            credentials::release_attempt(&mut tx, credential.id, own_lock).await?;
+            (false, format!("vendor's service: {v}"))
+        }
         Err(e) => {
             tracing::error!(credential = %credential.credential_id, error = %e, "remote validation failed");
+            credentials::release_attempt(&mut tx, credential.id, own_lock).await?;
             (false, format!("remote validation unavailable: {e}"))
         }
     };

@@ -19,7 +19,8 @@ use gatehouse_domain::phonefactor::{
 use gatehouse_domain::session::SessionState;
 use gatehouse_domain::{Timestamp, UserId, oath, secret};
 use gatehouse_store::phonefactor::{self as pf, Challenge, NewChallenge, PhoneFactor};
-use gatehouse_store::{Conn, Scope, StoreError, User, Users, audit, delivery, sessions, throttle};
+use gatehouse_store::throttle::{self, Reservation};
+use gatehouse_store::{Conn, Scope, StoreError, User, Users, audit, delivery, sessions};
 
 /// Associated data for sealed queue bodies.
 pub const OUTBOX_AAD: &[u8] = b"gatehouse-outbox";
@@ -112,9 +113,9 @@ async fn count_send(
     let limits = st.config.send_limits;
     for w in LimitWindow::ALL {
         let key = w.key(user.id.0, phone, user.account_id.0);
-        let (count, start) = throttle::hit(conn, &key, w.seconds(), now).await?;
-        if count > w.limit(&limits) {
-            let (message, retry_after) = w.refusal(&limits, start, now);
+        let slot = throttle::reserve(conn, &key, w.limit(&limits), w.seconds(), now).await?;
+        if let Reservation::Refused { until } = slot {
+            let (message, retry_after) = w.refusal(&limits, until.plus_seconds(-w.seconds()), now);
             metrics::counter!("gatehouse_phonefactor_sends_refused_total").increment(1);
             return Err(AppError::TooManyRequests {
                 message,
@@ -263,7 +264,9 @@ pub async fn start_activation(
                 "Enter your password to change the number or mode.",
             ));
         }
-        if !auth::verify_own_password(st, &user, &given).await? {
+        if !auth::verify_own_password(st, caller, &user, &given, "phonefactor_activation_start")
+            .await?
+        {
             auth::audit_refusal(
                 st,
                 caller,
@@ -476,8 +479,10 @@ fn code_refused() -> AppError {
     )
 }
 
-/// Checks a text-message code against a challenge (constant time), counting
-/// wrong attempts in their own transaction so a failure is remembered.
+/// Checks a text-message code against a challenge (constant time). A try
+/// of the challenge is reserved first, in its own transaction so that it
+/// is remembered whatever happens next; the try that uses the last one and
+/// is wrong ends the challenge.
 async fn check_code(st: &AppState, c: &Challenge, code: &str, now: Timestamp) -> Result<()> {
     let status = ChallengeStatus::stored(&c.status, c.expires_at, now);
     let Some(expected) = c.code_hash.as_deref() else {
@@ -486,19 +491,22 @@ async fn check_code(st: &AppState, c: &Challenge, code: &str, now: Timestamp) ->
             "This confirmation is not by text message: answer the call or the app.",
         ));
     };
-    if status != ChallengeStatus::Pending || c.attempts >= st.config.phonefactor.code_attempts {
+    if status != ChallengeStatus::Pending {
         return Err(code_refused());
     }
+    let max = st.config.phonefactor.code_attempts;
+    let mut tx = st.store.begin().await?;
+    let Some(n) = pf::reserve_attempt(&mut tx, &c.id, max).await? else {
+        return Err(code_refused());
+    };
+    tx.commit().await?;
     let given = code.trim();
     if !secret::ct_eq(expected, &code_digest(st, &c.id, given)) {
-        // Count the failure outside the caller's transaction, which is
-        // about to roll back.
-        let mut tx = st.store.begin().await?;
-        let n = pf::add_attempt(&mut tx, &c.id).await?;
-        if n >= st.config.phonefactor.code_attempts {
+        if n >= max {
+            let mut tx = st.store.begin().await?;
             pf::transition(&mut tx, &c.id, &["pending"], "denied", now).await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
         return Err(code_refused());
     }
     Ok(())
@@ -682,7 +690,9 @@ pub async fn verify_sign_in(
     if let Some(until) = p.fraud_blocked_until.filter(|t| now < *t) {
         return Err(AppError::Forbidden(blocked_message(until)));
     }
-    refuse_after_failures(st, &user, now).await?;
+    // One of the user's second-factor attempts, across challenges and
+    // code kinds, is reserved before any code is compared.
+    let slot = reserve_code_attempt(st, &user, now).await?;
     let sms = latest.as_ref().filter(|c| c.mode == "sms");
     if let Some(c) = sms
         && let Err(e) = check_code(st, c, code, now).await
@@ -711,6 +721,8 @@ pub async fn verify_sign_in(
         }
         _ => return Err(code_refused()),
     };
+    // Only wrong codes count: the right one gives its attempt back.
+    throttle::release(&mut tx, &code_failure_key(&user), slot).await?;
     let issued =
         auth::finish_sign_in(st, &mut tx, caller, &user, &live.session.id_hash, how).await?;
     tx.commit().await?;
@@ -727,20 +739,21 @@ fn code_failure_key(user: &User) -> String {
     format!("pf-code-failures:user:{}", user.id.0)
 }
 
-/// Refuses codes while the user has too many recent wrong ones.
-async fn refuse_after_failures(st: &AppState, user: &User, now: Timestamp) -> Result<()> {
-    let mut conn = st.store.conn().await?;
-    let (count, start) = throttle::peek(
-        &mut conn,
+/// Reserves one of the user's code attempts before a code is checked;
+/// refused (429) while the user has used them all in this window.
+async fn reserve_code_attempt(st: &AppState, user: &User, now: Timestamp) -> Result<Reservation> {
+    let mut tx = st.store.begin().await?;
+    let slot = throttle::reserve(
+        &mut tx,
         &code_failure_key(user),
+        CODE_FAILURES_ALLOWED,
         CODE_FAILURE_WINDOW_SECONDS,
         now,
     )
     .await?;
-    if count >= CODE_FAILURES_ALLOWED {
-        let wait = ((start.plus_seconds(CODE_FAILURE_WINDOW_SECONDS).millis() - now.millis())
-            / 1000)
-            .max(1);
+    tx.commit().await?;
+    if let Reservation::Refused { until } = slot {
+        let wait = throttle::retry_after(until, now);
         return Err(AppError::TooManyRequests {
             message: format!(
                 "Too many wrong codes. Try again in {} minutes, or ask your administrator for a one-time bypass.",
@@ -749,20 +762,13 @@ async fn refuse_after_failures(st: &AppState, user: &User, now: Timestamp) -> Re
             retry_after: wait,
         });
     }
-    Ok(())
+    Ok(slot)
 }
 
-/// Counts and audits a wrong second-factor code.
+/// Audits a wrong second-factor code (its attempt stays counted).
 async fn code_failure(st: &AppState, caller: &Caller, user: &User, what: &str) -> Result<()> {
     let now = st.now();
     let mut tx = st.store.begin().await?;
-    throttle::hit(
-        &mut tx,
-        &code_failure_key(user),
-        CODE_FAILURE_WINDOW_SECONDS,
-        now,
-    )
-    .await?;
     let rec = caller.audit(
         now,
         "sign_in",
@@ -1188,7 +1194,9 @@ pub async fn deactivate_own(
     user: &User,
     password_input: &str,
 ) -> Result<()> {
-    if !auth::verify_own_password(st, user, password_input).await? {
+    if !auth::verify_own_password(st, caller, user, password_input, "phonefactor_deactivate")
+        .await?
+    {
         auth::audit_refusal(st, caller, user, "phonefactor_deactivate", "password wrong").await?;
         return Err(AppError::Unauthorized("The password is not right.".into()));
     }

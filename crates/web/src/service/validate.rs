@@ -1,10 +1,11 @@
 //! The validation API for integrations (VPN, other applications): is this
 //! user's Security Code (and optionally password) right, right now?
 
-use super::Caller;
+use super::{Caller, auth, user_target};
 use crate::AppState;
 use crate::error::{AppError, Result};
-use gatehouse_domain::{UserStatus, Username, password, secret};
+use gatehouse_domain::{UserStatus, Username, secret};
+use gatehouse_store::throttle::{self, Reservation};
 use gatehouse_store::{Scope, StoreError, Users, api_clients, audit};
 
 /// Creates an API client; returns its secret, shown once.
@@ -58,9 +59,20 @@ pub async fn authenticate_client(
     }
 }
 
-/// `true` when the user exists, is active, has a credential, the code is
-/// right under the usual rules (replay, lock, temporary code) and, if given,
-/// the password is right too.
+/// Failed validations an API client may have per window (a client serves
+/// many users; this bounds what a stolen client secret can try).
+pub const CLIENT_FAILURES_ALLOWED: i64 = 1000;
+pub const CLIENT_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// `true` when the user exists, is active, is not blocked after a
+/// PhoneFactor fraud report, has a credential, the code is right under the
+/// usual rules (replay, lock, temporary code) and, if given, the password
+/// is right too.
+///
+/// Like sign-in: each failed validation takes one of the API client's
+/// slots (reserved before anything is checked); a password counts toward
+/// the user's lockout and is audited with the client as the actor; unknown
+/// and disabled users cost the same Argon2 verification as known ones.
 pub async fn validate(
     st: &AppState,
     client: &Caller,
@@ -68,34 +80,142 @@ pub async fn validate(
     code: &str,
     password_input: Option<&str>,
 ) -> Result<bool> {
-    let Ok(name) = Username::parse(username) else {
-        return Ok(false);
+    let now = st.now();
+    let key = format!(
+        "validate-failures:client:{}",
+        client.client.as_deref().unwrap_or("")
+    );
+    let slot = {
+        let mut tx = st.store.begin().await?;
+        let slot = throttle::reserve(
+            &mut tx,
+            &key,
+            CLIENT_FAILURES_ALLOWED,
+            CLIENT_WINDOW_SECONDS,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        slot
     };
-    let (user, phc) = {
-        let mut conn = st.store.conn().await?;
-        let users = Users::new(Scope::All);
-        match users.find_by_username(&mut conn, name.as_str()).await {
-            Ok(u) => {
-                let phc = match password_input {
-                    Some(_) => Some(users.password_hash(&mut conn, u.id).await?),
-                    None => None,
-                };
-                (u, phc)
-            }
-            Err(StoreError::NotFound) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        }
-    };
-    if user.status != UserStatus::Active {
-        return Ok(false);
+    if let Reservation::Refused { until } = slot {
+        let wait = throttle::retry_after(until, now);
+        return Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many failed validations by this API client. Try again in {} minutes.",
+                (wait + 59) / 60
+            ),
+            retry_after: wait,
+        });
     }
-    if let (Some(pw), Some(phc)) = (password_input, phc) {
-        let pw = pw.to_owned();
-        if st.config.lockout.is_locked(&user.counters, st.now())
-            || !st.hashing(move || password::verify(&pw, &phc)).await?
-        {
+    let ok = validate_user(st, client, username, code, password_input).await?;
+    if ok {
+        let mut conn = st.store.conn().await?;
+        throttle::release(&mut conn, &key, slot).await?;
+    }
+    Ok(ok)
+}
+
+async fn validate_user(
+    st: &AppState,
+    client: &Caller,
+    username: &str,
+    code: &str,
+    password_input: Option<&str>,
+) -> Result<bool> {
+    let now = st.now();
+    let found = match Username::parse(username) {
+        Ok(name) => {
+            let mut conn = st.store.conn().await?;
+            match Users::new(Scope::All)
+                .find_by_username(&mut conn, name.as_str())
+                .await
+            {
+                Ok(u) => Some(u),
+                Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(_) => None,
+    };
+    let active = found.clone().filter(|u| u.status == UserStatus::Active);
+    let Some(user) = active else {
+        if let Some(pw) = password_input {
+            auth::dummy_verification(st, pw).await?;
+        }
+        let (target, account, detail) = match &found {
+            Some(u) => (user_target(u), Some(u.account_id.0), "user disabled"),
+            None => (
+                auth::unknown_user_target(st, username),
+                None,
+                "unknown user",
+            ),
+        };
+        refuse(st, client, target, account, detail).await?;
+        return Ok(false);
+    };
+    if let Some(pw) = password_input {
+        let attempt = auth::password_attempt(st, &user, pw).await?;
+        let mut tx = st.store.begin().await?;
+        let detail = match attempt {
+            auth::PasswordAttempt::Right { undo_lock } => {
+                Users::new(Scope::All)
+                    .password_accepted(&mut tx, user.id, undo_lock)
+                    .await?;
+                None
+            }
+            auth::PasswordAttempt::Locked => Some("locked"),
+            auth::PasswordAttempt::Wrong { .. } => Some("wrong password"),
+        };
+        if let Some(detail) = detail {
+            let rec = client.audit(
+                now,
+                "validate",
+                user_target(&user),
+                "failure",
+                Some(user.account_id.0),
+                detail,
+            );
+            audit::append(&mut tx, &rec).await?;
+            auth::audit_lockout(st, &mut tx, client, &user, attempt, "sign-ins").await?;
+            tx.commit().await?;
             return Ok(false);
         }
+        tx.commit().await?;
+    }
+    let blocked = {
+        let mut conn = st.store.conn().await?;
+        gatehouse_store::phonefactor::get(&mut conn, user.id)
+            .await?
+            .and_then(|p| p.fraud_blocked_until)
+            .is_some_and(|t| now < t)
+    };
+    if blocked {
+        let detail = "blocked after a PhoneFactor fraud report";
+        refuse(
+            st,
+            client,
+            user_target(&user),
+            Some(user.account_id.0),
+            detail,
+        )
+        .await?;
+        return Ok(false);
     }
     super::credentials::check_security_code(st, client, &user, code).await
+}
+
+/// Audits a refused validation.
+async fn refuse(
+    st: &AppState,
+    client: &Caller,
+    target: String,
+    account: Option<i64>,
+    detail: &str,
+) -> Result<()> {
+    let mut tx = st.store.begin().await?;
+    let rec = client.audit(st.now(), "validate", target, "failure", account, detail);
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(())
 }

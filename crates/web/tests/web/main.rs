@@ -3,6 +3,7 @@
 
 mod billing;
 mod isolation;
+mod limits;
 mod matrix;
 mod ops;
 mod ordering;
