@@ -361,7 +361,7 @@ test('errors appear next to their fields: unknown Credential ID, unknown promo c
     await firstScreen(page, 'zzzz 9999 0001');
     assert.equal(pathOf(page), wizard);
     assert.equal(await page.getByRole('button', { name: 'Order External Authentication' }).count(), 0, 'stays on the first screen');
-    assert.match(await text(fieldError(page, 'Credential ID')), /^Credential ZZZZ99990001 is not known to us\./);
+    assert.match(await text(fieldError(page, 'Credential ID')), /^Credential ZZZZ99990001 is not known to us or not available\./);
     assert.equal(await credentialField(page).getAttribute('aria-invalid'), 'true');
     assert.equal(await credentialField(page).inputValue(), 'zzzz 9999 0001', 'what was typed is kept');
     assert.equal(await symantecRadio(page).isChecked(), true);
