@@ -71,16 +71,7 @@ async fn remove(app: &App, user: UserId, method: &str, at: Timestamp) {
 /// An operator (in the provider's account), signed in through the API and
 /// through the login page.
 async fn operator(app: &App) -> (Client, Client) {
-    gatehouse_web::service::accounts::first_run(&app.st)
-        .await
-        .unwrap();
-    let provider = {
-        let mut conn = app.st.store.conn().await.unwrap();
-        gatehouse_store::accounts::provider(&mut conn)
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    let provider = app.provider().await;
     app.user(provider.id, "op-billing", "operator").await;
     let api = app.signed_in("op-billing").await;
     let mut page = app.client();

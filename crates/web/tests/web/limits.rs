@@ -297,17 +297,7 @@ async fn password_reentry_to_change_the_number_is_limited() {
         .unwrap();
     let c = app.customer("alpha").await;
     let mut admin = app.signed_in(&c.admin_name()).await;
-    let r = admin
-        .send_with(
-            axum::http::Method::POST,
-            &format!("/api/v1/users/{}/external-authentication/orders", c.user.0),
-            Body2::Json(json!({
-                "method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true
-            })),
-            true,
-            &[("idempotency-key", "pf")],
-        )
-        .await;
+    let r = order_phonefactor(&mut admin, c.user, "pf").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     // Activate by text message.
     let mut u = app.client();
@@ -481,17 +471,7 @@ async fn validation_honours_a_phonefactor_fraud_block() {
     catalog::set_price(&app.st, &Caller::cli(), "phonefactor", 300, "USD")
         .await
         .unwrap();
-    let r = admin
-        .send_with(
-            axum::http::Method::POST,
-            &format!("/api/v1/users/{}/external-authentication/orders", c.user.0),
-            Body2::Json(json!({
-                "method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true
-            })),
-            true,
-            &[("idempotency-key", "pf")],
-        )
-        .await;
+    let r = order_phonefactor(&mut admin, c.user, "pf").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     {
         let mut conn = app.st.store.conn().await.unwrap();

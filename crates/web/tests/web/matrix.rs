@@ -236,17 +236,7 @@ impl Fixture {
         catalog::set_price(&app.st, &Caller::cli(), "phonefactor", 300, "USD")
             .await
             .unwrap();
-        gatehouse_web::service::accounts::first_run(&app.st)
-            .await
-            .unwrap();
-        let provider = {
-            let mut conn = app.st.store.conn().await.unwrap();
-            gatehouse_store::accounts::provider(&mut conn)
-                .await
-                .unwrap()
-                .unwrap()
-                .id
-        };
+        let provider = app.provider().await.id;
         let (a, _) = app.account("Alpha").await;
         let (b, _) = app.account("Beta").await;
         // A closed month, so statement downloads have something to send.

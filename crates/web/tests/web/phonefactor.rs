@@ -3,7 +3,6 @@
 
 use crate::support::*;
 use axum::http::StatusCode;
-use gatehouse_domain::UserId;
 use gatehouse_store::delivery;
 use gatehouse_web::service::{Caller, catalog};
 use gatehouse_web::{AppState, WebConfig, router};
@@ -42,26 +41,12 @@ impl App {
     }
 }
 
-async fn order_pf(admin: &mut Client, user: UserId, key: &str) -> Resp {
-    admin
-        .send_with(
-            axum::http::Method::POST,
-            &format!("/api/v1/users/{}/external-authentication/orders", user.0),
-            Body2::Json(json!({
-                "method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true
-            })),
-            true,
-            &[("idempotency-key", key)],
-        )
-        .await
-}
-
 /// An app with a customer whose user has PhoneFactor ordered.
 async fn ordered(app: &App, prefix: &str) -> Customer {
     app.pf_catalog().await;
     let c = app.customer(prefix).await;
     let mut admin = app.signed_in(&c.admin_name()).await;
-    let r = order_pf(&mut admin, c.user, &format!("{prefix}-order")).await;
+    let r = order_phonefactor(&mut admin, c.user, &format!("{prefix}-order")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     c
 }

@@ -27,17 +27,7 @@ struct Provider {
 /// the target operator has Symantec Identity Protection (ordered by the
 /// other operator) and an active, fraud-blocked PhoneFactor.
 async fn provider(app: &App) -> Provider {
-    gatehouse_web::service::accounts::first_run(&app.st)
-        .await
-        .unwrap();
-    let account = {
-        let mut conn = app.st.store.conn().await.unwrap();
-        gatehouse_store::accounts::provider(&mut conn)
-            .await
-            .unwrap()
-            .unwrap()
-            .id
-    };
+    let account = app.provider().await.id;
     app.catalog().await;
     app.credential(CREDENTIAL, false).await;
     app.user(account, "op-boss", "operator").await;

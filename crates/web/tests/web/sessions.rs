@@ -31,17 +31,7 @@ async fn with_phonefactor_ordered(app: &App, prefix: &str) -> Customer {
         .unwrap();
     let c = app.customer(prefix).await;
     let mut admin = app.signed_in(&c.admin_name()).await;
-    let r = admin
-        .send_with(
-            Method::POST,
-            &format!("/api/v1/users/{}/external-authentication/orders", c.user.0),
-            Body2::Json(json!({
-                "method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true
-            })),
-            true,
-            &[("idempotency-key", "pf-1")],
-        )
-        .await;
+    let r = order_phonefactor(&mut admin, c.user, "pf-1").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     c
 }

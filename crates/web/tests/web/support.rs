@@ -108,16 +108,19 @@ impl App {
         }
     }
 
-    /// An operator `username` in the provider's account (made on first use).
-    pub async fn operator(&self, username: &str) -> UserId {
+    /// The provider's own account (made with its first operator on first use).
+    pub async fn provider(&self) -> gatehouse_store::accounts::Account {
         accounts::first_run(&self.st).await.unwrap();
-        let provider = {
-            let mut conn = self.st.store.conn().await.unwrap();
-            gatehouse_store::accounts::provider(&mut conn)
-                .await
-                .unwrap()
-                .unwrap()
-        };
+        let mut conn = self.st.store.conn().await.unwrap();
+        gatehouse_store::accounts::provider(&mut conn)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// An operator `username` in the provider's account.
+    pub async fn operator(&self, username: &str) -> UserId {
+        let provider = self.provider().await;
         self.user(provider.id, username, "operator").await
     }
 
@@ -404,6 +407,21 @@ impl App {
     pub fn hotp(counter: u64) -> String {
         gatehouse_domain::oath::hotp(SEED, counter, 6, gatehouse_domain::oath::HashAlg::Sha1)
     }
+}
+
+/// Orders PhoneFactor for `user`.
+pub async fn order_phonefactor(admin: &mut Client, user: UserId, key: &str) -> Resp {
+    admin
+        .send_with(
+            axum::http::Method::POST,
+            &format!("/api/v1/users/{}/external-authentication/orders", user.0),
+            Body2::Json(serde_json::json!({
+                "method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true
+            })),
+            true,
+            &[("idempotency-key", key)],
+        )
+        .await
 }
 
 /// Orders Symantec Identity Protection for `user` with `credential_id`.

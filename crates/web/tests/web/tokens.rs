@@ -234,16 +234,7 @@ async fn tokens_are_managed_by_their_user_and_within_the_account() {
     assert_eq!(works(&app, &a_token).await, StatusCode::UNAUTHORIZED);
 
     // An operator manages everyone's.
-    gatehouse_web::service::accounts::first_run(&app.st)
-        .await
-        .unwrap();
-    let provider = {
-        let mut conn = app.st.store.conn().await.unwrap();
-        gatehouse_store::accounts::provider(&mut conn)
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    let provider = app.provider().await;
     let op = app.user(provider.id, "op-tokens", "operator").await;
     let (op_token_id, _) = cli_token(&app, op, None).await;
     let mut operator = app.signed_in("op-tokens").await;

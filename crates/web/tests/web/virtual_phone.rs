@@ -6,7 +6,7 @@
 //! refuses to start.
 
 use crate::support::*;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use gatehouse_domain::UserId;
 use gatehouse_web::service::delivery::{self as deliver, ModeCheck};
 use gatehouse_web::service::{Caller, catalog};
@@ -23,32 +23,9 @@ async fn pf_catalog(app: &App) {
         .unwrap();
 }
 
-async fn order_pf(admin: &mut Client, user: UserId, key: &str) -> Resp {
-    admin
-        .send_with(
-            Method::POST,
-            &format!("/api/v1/users/{}/external-authentication/orders", user.0),
-            Body2::Json(json!({
-                "method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true
-            })),
-            true,
-            &[("idempotency-key", key)],
-        )
-        .await
-}
-
 /// A signed-in operator in the provider's account.
 async fn operator(app: &App) -> Client {
-    gatehouse_web::service::accounts::first_run(&app.st)
-        .await
-        .unwrap();
-    let provider = {
-        let mut conn = app.st.store.conn().await.unwrap();
-        gatehouse_store::accounts::provider(&mut conn)
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    let provider = app.provider().await;
     app.user(provider.id, "op-phone", "operator").await;
     app.signed_in("op-phone").await
 }
@@ -89,7 +66,7 @@ async fn two_activating(app: &App) -> Two {
     let b = app.user(c.id, "vp-other", "user").await;
     let mut admin = app.signed_in(&c.admin_name()).await;
     for (u, k) in [(c.user, "vp-1"), (b, "vp-2")] {
-        let r = order_pf(&mut admin, u, k).await;
+        let r = order_phonefactor(&mut admin, u, k).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     }
     let a_session = activating(app, &c.user_name(), A_PHONE, "sms").await;
@@ -122,7 +99,7 @@ async fn without_delivery_phonefactor_cannot_be_ordered_or_activated() {
         message.contains("no delivery") && message.contains("[twilio]"),
         "says why and how: {message}"
     );
-    let r = order_pf(&mut admin, c.user, "nd-1").await;
+    let r = order_phonefactor(&mut admin, c.user, "nd-1").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert!(r.json()["error"].as_str().unwrap().contains("no delivery"));
     // The order form says so before anyone tries.
@@ -348,7 +325,7 @@ async fn another_user_cannot_read_texts_or_press_keys_on_a_users_phone() {
     // only what was sent for them on it.
     let mut admin = app.signed_in(&two.c.admin_name()).await;
     let intruder = app.user(two.c.id, "vp-intruder", "user").await;
-    let r = order_pf(&mut admin, intruder, "vp-3").await;
+    let r = order_phonefactor(&mut admin, intruder, "vp-3").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let mut i = activating(&app, "vp-intruder", A_PHONE, "sms").await;
     let seen = list(
