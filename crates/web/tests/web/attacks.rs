@@ -272,3 +272,185 @@ async fn a_single_use_temporary_code_signs_in_once_under_concurrency() {
     }
     assert_eq!(ok, 1, "a single-use temporary code signed in {ok} times");
 }
+
+// ---- PhoneFactor codes ----------------------------------------------------
+
+const PHONE: &str = "+14155550123";
+
+/// The 6-digit code of the latest text to `phone` on the virtual phone.
+async fn last_code(app: &App, phone: &str) -> String {
+    let mut conn = app.st.store.conn().await.unwrap();
+    let texts = gatehouse_store::delivery::virtual_messages(&mut conn, phone)
+        .await
+        .unwrap();
+    let last = texts
+        .iter()
+        .rev()
+        .find(|m| m.direction == "out")
+        .expect("a text message");
+    last.body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code")
+        .to_owned()
+}
+
+/// A customer whose user has PhoneFactor by text message, active.
+async fn with_phonefactor_sms(app: &App) -> Customer {
+    app.catalog().await;
+    gatehouse_web::service::catalog::set_price(&app.st, &Caller::cli(), "phonefactor", 300, "USD")
+        .await
+        .unwrap();
+    let c = app.customer("alpha").await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    let r = admin
+        .send_with(
+            Method::POST,
+            &format!("/api/v1/users/{}/external-authentication/orders", c.user.0),
+            Body2::Json(json!({
+                "method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true
+            })),
+            true,
+            &[("idempotency-key", "pf")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let mut u = app.client();
+    assert_eq!(
+        u.api_login(&c.user_name(), PASSWORD).await.json()["state"],
+        "activation_required"
+    );
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": PHONE, "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let code = last_code(app, PHONE).await;
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation/verify",
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    c
+}
+
+/// Old codes do not open a new challenge, and the right code sent 32 times
+/// at once from one password-only session signs in once.
+#[tokio::test]
+async fn text_message_codes_are_bound_to_their_challenge_and_used_once() {
+    let app = spawn_virtual().await;
+    let c = with_phonefactor_sms(&app).await;
+    let activation_code = last_code(&app, PHONE).await;
+    let mut s = app.client();
+    let r = s.api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "second_factor_required", "{}", r.text);
+    let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let first = last_code(&app, PHONE).await;
+    // The activation's code is not this challenge's.
+    if activation_code != first {
+        let r = s
+            .post(
+                "/api/v1/login/phonefactor/verify",
+                json!({"code": activation_code}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+    // A second challenge: the first one's code is dead.
+    let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let code = last_code(&app, PHONE).await;
+    if code != first {
+        let r = s
+            .post("/api/v1/login/phonefactor/verify", json!({"code": first}))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let mut s = s.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            s.post("/api/v1/login/phonefactor/verify", json!({"code": code}))
+                .await
+                .status
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap() == StatusCode::OK {
+            ok += 1;
+        }
+    }
+    assert!(ok <= 1, "one text-message code signed in {ok} times");
+    let mut conn = app.st.store.conn().await.unwrap();
+    let authenticated = gatehouse_store::sessions::count(&mut conn).await.unwrap();
+    drop(conn);
+    // The admin's session, the activating user's and at most one more.
+    assert!(authenticated <= 3, "{authenticated} sessions");
+}
+
+// ---- Open redirect ------------------------------------------------------------
+
+/// `next` values that look like paths but that a browser might resolve to
+/// another host, encoded or in Unicode look-alikes, never leave the portal.
+#[tokio::test]
+async fn next_look_alikes_and_encodings_stay_on_the_portal() {
+    let app = spawn_app().await;
+    let c = app.customer("alpha").await;
+    for next in [
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "/.//evil.example",
+        "/..//evil.example",
+        "/\u{FF0F}\u{FF0F}evil.example",
+        "/\u{2044}evil.example",
+        "/\u{3000}/evil.example",
+        "/\u{200B}/evil.example",
+        "/%09/evil.example",
+        "///evil.example",
+        "/\\\\evil.example",
+        "/\u{7f}/evil.example",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        "/@evil.example",
+    ] {
+        let mut b = app.client();
+        let page = b.get("/login").await;
+        let token = Client::csrf_in(&page.text);
+        let r = b
+            .form(
+                "/login",
+                &[
+                    ("csrf", &token),
+                    ("username", &c.admin_name()),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{next:?}: {}", r.text);
+        // Raw bytes: a browser reads a Location header as UTF-8.
+        let to =
+            String::from_utf8_lossy(r.headers.get("location").unwrap().as_bytes()).into_owned();
+        let to = to.as_str();
+        let resolved = url::Url::parse("https://portal.example.test/login")
+            .unwrap()
+            .join(to)
+            .unwrap_or_else(|e| panic!("{next:?} -> {to:?}: {e}"));
+        assert_eq!(
+            resolved.host_str(),
+            Some("portal.example.test"),
+            "{next:?} -> {to:?}"
+        );
+        assert!(
+            to.starts_with('/') && !to.starts_with("//") && !to.contains('\\'),
+            "{next:?} -> {to:?}"
+        );
+    }
+}
