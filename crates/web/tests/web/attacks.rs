@@ -454,3 +454,69 @@ async fn next_look_alikes_and_encodings_stay_on_the_portal() {
         );
     }
 }
+
+/// Wrong text-message codes sent concurrently from several password-only
+/// sessions, each with its own challenge, get no more than the user's ten
+/// checks per window; after that even the right code waits.
+#[tokio::test]
+async fn concurrent_wrong_codes_across_challenges_cannot_exceed_the_users_limit() {
+    let app = spawn_virtual().await;
+    let c = with_phonefactor_sms(&app).await;
+    let mut sessions = Vec::new();
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let mut s = app.client();
+        let r = s.api_login(&c.user_name(), PASSWORD).await;
+        assert_eq!(r.json()["state"], "second_factor_required", "{}", r.text);
+        let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        codes.push(last_code(&app, PHONE).await);
+        sessions.push(s);
+    }
+    let mut tasks = Vec::new();
+    for (n, s) in sessions.iter().enumerate() {
+        for i in 0..16 {
+            let mut s = s.clone();
+            let mut wrong = format!("{:06}", (n * 100 + i) * 7919 % 1_000_000);
+            if codes.contains(&wrong) {
+                wrong = format!("{:06}", (n * 100 + i) * 7919 % 1_000_000 + 1);
+            }
+            tasks.push(tokio::spawn(async move {
+                s.post("/api/v1/login/phonefactor/verify", json!({"code": wrong}))
+                    .await
+                    .status
+            }));
+        }
+    }
+    let mut refused_429 = 0;
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert_ne!(status, StatusCode::OK);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused_429 += 1;
+        }
+    }
+    assert!(
+        refused_429 >= 48 - 10,
+        "only {refused_429} of 48 refused unchecked"
+    );
+    let checked = {
+        let mut conn = app.st.store.conn().await.unwrap();
+        gatehouse_store::audit::all(&mut conn, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.record.action == "sign_in" && e.record.detail.contains("code wrong"))
+            .count()
+    };
+    assert!(checked <= 10, "{checked} wrong codes were checked");
+    // The last session's right code now waits too.
+    let mut s = sessions.pop().unwrap();
+    let r = s
+        .post(
+            "/api/v1/login/phonefactor/verify",
+            json!({"code": codes.pop().unwrap()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+}
