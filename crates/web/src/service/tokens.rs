@@ -146,8 +146,12 @@ pub async fn list(st: &AppState, caller: &Caller, user: Option<UserId>) -> Resul
     let filter = match user {
         Some(id) if caller.user_id() == Some(id) => TokenFilter::User(id),
         Some(id) if role.is_admin() => {
-            // In scope: another account's user is not found.
-            Users::new(caller.scope()).get(&mut conn, id).await?;
+            // In scope: another account's user is not found; nor is an
+            // operator for an administrator (as in `revoke`).
+            let u = Users::new(caller.scope()).get(&mut conn, id).await?;
+            if !role.may_administer(u.role) {
+                return Err(AppError::NotFound);
+            }
             TokenFilter::User(id)
         }
         Some(_) => return Err(AppError::NotFound),
@@ -157,7 +161,29 @@ pub async fn list(st: &AppState, caller: &Caller, user: Option<UserId>) -> Resul
             Scope::Own(u) => TokenFilter::User(u),
         },
     };
-    Ok(tokens::list_live(&mut conn, filter, now).await?)
+    let mut live = tokens::list_live(&mut conn, filter, now).await?;
+    if let TokenFilter::Account(_) = filter {
+        // An administrator of the provider's own account has the
+        // operators in scope, but their tokens are out of reach.
+        let mut reachable = std::collections::HashMap::new();
+        let mut kept = Vec::with_capacity(live.len());
+        for t in live {
+            let ok = match reachable.get(&t.user_id) {
+                Some(ok) => *ok,
+                None => {
+                    let u = Users::new(caller.scope()).get(&mut conn, t.user_id).await?;
+                    let ok = caller.user_id() == Some(u.id) || role.may_administer(u.role);
+                    reachable.insert(t.user_id, ok);
+                    ok
+                }
+            };
+            if ok {
+                kept.push(t);
+            }
+        }
+        live = kept;
+    }
+    Ok(live)
 }
 
 /// Revokes a live token: the caller's own, or one they may administer.
