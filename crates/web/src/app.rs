@@ -306,8 +306,16 @@ fn all_routes(state: Option<&AppState>) -> Routes {
 /// security headers every response carries.
 pub fn router(state: AppState) -> Router {
     let (routes, _) = all_routes(Some(&state)).into_parts();
+    // Served over HTTPS (Secure cookies): browsers are told to keep to it.
+    let hsts = crate::extract::secure_cookies(&state).then(|| {
+        SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
     routes
         .route_layer(axum::middleware::from_fn(ops::track_metrics))
+        .layer(tower::util::option_layer(hsts))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(

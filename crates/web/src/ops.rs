@@ -52,10 +52,13 @@ async fn metrics_allowed(parts: &mut Parts, st: &AppState) -> bool {
     if let (Some(want), Some(given)) = (&st.config.metrics_token, bearer) {
         return gatehouse_domain::secret::ct_eq(want, given);
     }
-    let direct_loopback = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|c| c.0.ip().is_loopback())
+    // Behind a reverse proxy (`trust_forwarded_for`) every request comes
+    // from loopback, so loopback says nothing there.
+    let direct_loopback = !st.config.trust_forwarded_for
+        && parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|c| c.0.ip().is_loopback())
         && !parts.headers.contains_key("x-forwarded-for")
         && !parts.headers.contains_key("forwarded");
     if st.config.metrics_token.is_none() && direct_loopback {

@@ -103,6 +103,21 @@ async fn metrics_are_not_public() {
 }
 
 #[tokio::test]
+async fn behind_a_proxy_loopback_does_not_count_as_this_host() {
+    let app = spawn_app_with(gatehouse_web::WebConfig {
+        trust_forwarded_for: true,
+        ..Default::default()
+    })
+    .await;
+    let mut via_proxy = app.client();
+    via_proxy.addr = "127.0.0.1:40000".parse().unwrap();
+    assert_eq!(
+        via_proxy.get("/metrics").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
 async fn metrics_token_is_required_once_configured() {
     let app = spawn_app_with(gatehouse_web::WebConfig {
         metrics_token: Some("scrape-secret-0123456789".into()),

@@ -242,6 +242,15 @@ async fn call_approves_with_hash_and_zero_hash_reports_fraud() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
+    // An API token made from that session...
+    s.refresh_csrf().await;
+    let r = s
+        .post("/api/v1/api-tokens", json!({"name": "laptop"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let mut bearer = app.client();
+    bearer.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
+    assert_eq!(bearer.get("/api/v1/session").await.status, StatusCode::OK);
 
     // 0# reports fraud: refused, blocked, the admins are told, audited.
     let mut f = app.client();
@@ -260,6 +269,11 @@ async fn call_approves_with_hash_and_zero_hash_reports_fraud() {
         json!({"digits": "0#"}),
     )
     .await;
+    // ...ends with the fraud report, like the user's sessions.
+    assert_eq!(
+        bearer.get("/api/v1/session").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         f.get("/api/v1/login/phonefactor/status").await.json()["status"],
         "fraud"

@@ -295,6 +295,13 @@ async fn cookies_are_host_prefixed_and_secure_behind_https() {
 }
 
 #[tokio::test]
+async fn no_hsts_over_plain_http() {
+    let app = spawn_app().await;
+    let r = app.client().get("/login").await;
+    assert!(r.headers.get("strict-transport-security").is_none());
+}
+
+#[tokio::test]
 async fn next_after_sign_in_stays_on_the_portal() {
     let app = spawn_app().await;
     let c = app.customer("alpha").await;
