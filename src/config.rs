@@ -119,7 +119,6 @@ pub struct Config {
     /// Bearer token a Prometheus scraper sends for `/metrics`
     /// (`GATEHOUSE_METRICS_TOKEN`); without one only this host and
     /// operators read the metrics.
-    #[serde(skip_serializing)]
     pub metrics_token: Option<String>,
     /// Where e-mail goes when no SMTP server is configured (`.eml` files);
     /// default `DATA_DIR/outbox`.
@@ -452,6 +451,8 @@ mod tests {
         let keys = known_keys();
         assert!(keys.contains(&"listen".to_owned()));
         assert!(keys.contains(&"database_url".to_owned()));
+        // Settable from the environment (GATEHOUSE_METRICS_TOKEN).
+        assert!(keys.contains(&"metrics_token".to_owned()));
         assert!(
             keys.contains(&"delivery".to_owned()),
             "GATEHOUSE_DELIVERY is read"
