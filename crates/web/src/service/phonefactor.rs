@@ -461,11 +461,25 @@ pub async fn verify_activation(
         .await?
         .ok_or_else(|| AppError::invalid("code", "Start the activation first."))?
     };
-    check_code(st, &c, code, now).await?;
+    // The same per-user budget as sign-in codes: starting activation after
+    // activation must not search the code space either.
+    let slot = reserve_code_attempt(st, &user, now).await?;
+    if let Err(e) = check_code(st, &c, code, now).await {
+        auth::audit_refusal(
+            st,
+            caller,
+            &user,
+            "phonefactor_activation",
+            "text-message code wrong",
+        )
+        .await?;
+        return Err(e);
+    }
     let mut tx = st.store.begin().await?;
     if !pf::transition(&mut tx, &c.id, &["pending"], "used", now).await? {
         return Err(code_refused());
     }
+    slot.release(&mut tx).await?;
     activate_from(&mut tx, &c, &caller.addr, now).await?;
     let issued = upgrade_after_activation(st, &mut tx, caller, live, &user).await?;
     tx.commit().await?;
@@ -721,8 +735,7 @@ pub async fn verify_sign_in(
         }
         _ => return Err(code_refused()),
     };
-    // Only wrong codes count: the right one gives its attempt back.
-    throttle::release(&mut tx, &code_failure_key(&user), slot).await?;
+    slot.release(&mut tx).await?;
     let issued =
         auth::finish_sign_in(st, &mut tx, caller, &user, &live.session.id_hash, how).await?;
     tx.commit().await?;
@@ -731,38 +744,55 @@ pub async fn verify_sign_in(
 
 /// Wrong second-factor codes a user may enter per window, across
 /// challenges and code kinds (the 6-digit space must not be searchable by
-/// starting challenge after challenge).
-const CODE_FAILURES_ALLOWED: i64 = 10;
-const CODE_FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
+/// starting challenge after challenge): 10 per 15 minutes, and at most 50 a
+/// day, so that waiting out the short window does not add up to a search
+/// either (NIST SP 800-63B §5.2.2 asks for at most 100 consecutive
+/// failures).
+const CODE_FAILURE_WINDOWS: [(&str, i64, i64); 2] = [("15m", 10, 15 * 60), ("day", 50, 86_400)];
 
-fn code_failure_key(user: &User) -> String {
-    format!("pf-code-failures:user:{}", user.id.0)
+fn code_failure_key(user: &User, window: &str) -> String {
+    format!("pf-code-failures:{window}:user:{}", user.id.0)
+}
+
+/// The user's reserved code attempt, one slot in each window.
+struct CodeAttempt(Vec<(String, Reservation)>);
+
+impl CodeAttempt {
+    /// A right code gives its attempt back: only wrong codes count.
+    async fn release(self, conn: &mut Conn) -> Result<()> {
+        for (key, slot) in self.0 {
+            throttle::release(conn, &key, slot).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Reserves one of the user's code attempts before a code is checked;
-/// refused (429) while the user has used them all in this window.
-async fn reserve_code_attempt(st: &AppState, user: &User, now: Timestamp) -> Result<Reservation> {
+/// refused (429) while the user has used them all in a window.
+async fn reserve_code_attempt(st: &AppState, user: &User, now: Timestamp) -> Result<CodeAttempt> {
     let mut tx = st.store.begin().await?;
-    let slot = throttle::reserve(
-        &mut tx,
-        &code_failure_key(user),
-        CODE_FAILURES_ALLOWED,
-        CODE_FAILURE_WINDOW_SECONDS,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    if let Reservation::Refused { until } = slot {
-        let wait = throttle::retry_after(until, now);
-        return Err(AppError::TooManyRequests {
-            message: format!(
-                "Too many wrong codes. Try again in {} minutes, or ask your administrator for a one-time bypass.",
-                (wait + 59) / 60
-            ),
-            retry_after: wait,
-        });
+    let mut slots = Vec::new();
+    for (window, limit, seconds) in CODE_FAILURE_WINDOWS {
+        let key = code_failure_key(user, window);
+        match throttle::reserve(&mut tx, &key, limit, seconds, now).await? {
+            Reservation::Refused { until } => {
+                // The slots taken in the other windows go back with the
+                // rollback: a refused attempt is not an attempt.
+                drop(tx);
+                let wait = throttle::retry_after(until, now);
+                return Err(AppError::TooManyRequests {
+                    message: format!(
+                        "Too many wrong codes. Try again in {} minutes, or ask your administrator for a one-time bypass.",
+                        (wait + 59) / 60
+                    ),
+                    retry_after: wait,
+                });
+            }
+            slot => slots.push((key, slot)),
+        }
     }
-    Ok(slot)
+    tx.commit().await?;
+    Ok(CodeAttempt(slots))
 }
 
 /// Audits a wrong second-factor code (its attempt stays counted).

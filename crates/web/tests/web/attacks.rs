@@ -277,24 +277,6 @@ async fn a_single_use_temporary_code_signs_in_once_under_concurrency() {
 
 const PHONE: &str = "+14155550123";
 
-/// The 6-digit code of the latest text to `phone` on the virtual phone.
-async fn last_code(app: &App, phone: &str) -> String {
-    let mut conn = app.st.store.conn().await.unwrap();
-    let texts = gatehouse_store::delivery::virtual_messages(&mut conn, phone)
-        .await
-        .unwrap();
-    let last = texts
-        .iter()
-        .rev()
-        .find(|m| m.direction == "out")
-        .expect("a text message");
-    last.body
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .expect("a 6-digit code")
-        .to_owned()
-}
-
 /// A customer whose user has PhoneFactor by text message, active.
 async fn with_phonefactor_sms(app: &App) -> Customer {
     app.catalog().await;
@@ -327,7 +309,7 @@ async fn with_phonefactor_sms(app: &App) -> Customer {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let code = last_code(app, PHONE).await;
+    let code = app.last_code(PHONE).await;
     let r = u
         .post(
             "/api/v1/me/phonefactor/activation/verify",
@@ -344,13 +326,13 @@ async fn with_phonefactor_sms(app: &App) -> Customer {
 async fn text_message_codes_are_bound_to_their_challenge_and_used_once() {
     let app = spawn_virtual().await;
     let c = with_phonefactor_sms(&app).await;
-    let activation_code = last_code(&app, PHONE).await;
+    let activation_code = app.last_code(PHONE).await;
     let mut s = app.client();
     let r = s.api_login(&c.user_name(), PASSWORD).await;
     assert_eq!(r.json()["state"], "second_factor_required", "{}", r.text);
     let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let first = last_code(&app, PHONE).await;
+    let first = app.last_code(PHONE).await;
     // The activation's code is not this challenge's.
     if activation_code != first {
         let r = s
@@ -364,7 +346,7 @@ async fn text_message_codes_are_bound_to_their_challenge_and_used_once() {
     // A second challenge: the first one's code is dead.
     let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let code = last_code(&app, PHONE).await;
+    let code = app.last_code(PHONE).await;
     if code != first {
         let r = s
             .post("/api/v1/login/phonefactor/verify", json!({"code": first}))
@@ -470,7 +452,7 @@ async fn concurrent_wrong_codes_across_challenges_cannot_exceed_the_users_limit(
         assert_eq!(r.json()["state"], "second_factor_required", "{}", r.text);
         let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        codes.push(last_code(&app, PHONE).await);
+        codes.push(app.last_code(PHONE).await);
         sessions.push(s);
     }
     let mut tasks = Vec::new();

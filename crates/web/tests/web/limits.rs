@@ -505,3 +505,168 @@ async fn validation_honours_a_phonefactor_fraud_block() {
         "the same code works once the block is cleared"
     );
 }
+
+/// A user whose PhoneFactor is ordered, signed in up to activation.
+async fn awaiting_activation(app: &App) -> (Customer, Client) {
+    app.pf_catalog().await;
+    let c = app.customer("alpha").await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    let r = order_phonefactor(&mut admin, c.user, "pf").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let mut u = app.client();
+    let r = u.api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.json()["state"], "activation_required", "{}", r.text);
+    (c, u)
+}
+
+async fn start_activation(u: &mut Client) {
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": ACTIVATION_PHONE, "mode": "sms"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+async fn try_activation_code(u: &mut Client, code: &str) -> StatusCode {
+    u.post(
+        "/api/v1/me/phonefactor/activation/verify",
+        json!({"code": code}),
+    )
+    .await
+    .status
+}
+
+const ACTIVATION_PHONE: &str = "+14155550177";
+
+/// A wrong code that is surely not `right`.
+fn wrong(right: &str, i: u32) -> String {
+    let n = (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000;
+    format!("{n:06}")
+}
+
+#[tokio::test]
+async fn a_text_challenge_takes_five_tries_then_even_its_right_code_fails() {
+    let app = spawn_virtual().await;
+    let (_c, mut u) = awaiting_activation(&app).await;
+    start_activation(&mut u).await;
+    let right = app.last_code(ACTIVATION_PHONE).await;
+    for i in 0..5 {
+        assert_eq!(
+            try_activation_code(&mut u, &wrong(&right, i)).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        try_activation_code(&mut u, &right).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        u.get("/api/v1/me/phonefactor/activation/status")
+            .await
+            .json()["status"],
+        "failed"
+    );
+}
+
+#[tokio::test]
+async fn activation_codes_are_limited_per_user_across_challenges() {
+    let app = spawn_virtual().await;
+    let (_c, mut u) = awaiting_activation(&app).await;
+    // Two challenges of five wrong tries each use the user's ten.
+    for round in 0..2 {
+        start_activation(&mut u).await;
+        let right = app.last_code(ACTIVATION_PHONE).await;
+        for i in 0..5 {
+            assert_eq!(
+                try_activation_code(&mut u, &wrong(&right, i)).await,
+                StatusCode::UNAUTHORIZED,
+                "round {round}, try {i}"
+            );
+        }
+    }
+    // A third challenge's right code is refused until the window passes.
+    start_activation(&mut u).await;
+    let right = app.last_code(ACTIVATION_PHONE).await;
+    assert_eq!(
+        try_activation_code(&mut u, &right).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let log = audit_log(&app).await;
+    assert_eq!(
+        count(&log, "phonefactor_activation", "text-message code wrong"),
+        10
+    );
+}
+
+#[tokio::test]
+async fn waiting_out_the_short_window_does_not_add_up_to_a_search() {
+    let app = spawn_virtual().await;
+    let (_c, mut u) = awaiting_activation(&app).await;
+    // Ten 16-minute windows of five wrong codes: the day allows fifty.
+    let mut refused_at = None;
+    for round in 0..11 {
+        start_activation(&mut u).await;
+        let right = app.last_code(ACTIVATION_PHONE).await;
+        for i in 0..5 {
+            let s = try_activation_code(&mut u, &wrong(&right, i)).await;
+            if s == StatusCode::TOO_MANY_REQUESTS {
+                refused_at.get_or_insert((round, i));
+            } else {
+                assert_eq!(s, StatusCode::UNAUTHORIZED);
+            }
+        }
+        app.clock.advance_seconds(16 * 60);
+    }
+    assert_eq!(
+        refused_at,
+        Some((10, 0)),
+        "the 51st wrong code of the day is refused"
+    );
+}
+
+#[tokio::test]
+async fn an_api_client_has_a_failure_budget_and_successes_do_not_spend_it() {
+    use gatehouse_web::service::validate::CLIENT_FAILURES_ALLOWED;
+    let (app, c, _admin, mut v) = with_credential().await;
+    // A right code first: given back, so the whole budget is left.
+    let r = v
+        .post(
+            "/api/v1/validate",
+            json!({"username": c.user_name(), "code": app.totp(0)}),
+        )
+        .await;
+    assert_eq!(r.json()["result"], true, "{}", r.text);
+    for i in 0..CLIENT_FAILURES_ALLOWED {
+        let r = v
+            .post(
+                "/api/v1/validate",
+                json!({"username": format!("nobody-{i}"), "code": "123456"}),
+            )
+            .await;
+        assert_eq!(r.json()["result"], false, "{i}: {}", r.text);
+    }
+    let r = v
+        .post(
+            "/api/v1/validate",
+            json!({"username": c.user_name(), "code": app.totp(1)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"));
+    // Another client is not affected.
+    let mut other = app.client();
+    other.bearer = Some(
+        gatehouse_web::service::validate::create_client(&app.st, &Caller::cli(), "other-vpn")
+            .await
+            .unwrap(),
+    );
+    let r = other
+        .post(
+            "/api/v1/validate",
+            json!({"username": c.user_name(), "code": app.totp(1)}),
+        )
+        .await;
+    assert_eq!(r.json()["result"], true, "{}", r.text);
+}

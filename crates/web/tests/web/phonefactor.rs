@@ -4,42 +4,11 @@
 use crate::support::*;
 use axum::http::StatusCode;
 use gatehouse_store::delivery;
-use gatehouse_web::service::{Caller, catalog};
 use gatehouse_web::{AppState, WebConfig, router};
 use serde_json::json;
 use std::sync::Arc;
 
 const PHONE: &str = "+14155550123";
-
-impl App {
-    async fn pf_catalog(&self) {
-        self.catalog().await;
-        catalog::set_price(&self.st, &Caller::cli(), "phonefactor", 300, "USD")
-            .await
-            .unwrap();
-    }
-
-    /// Texts on the virtual phone for `phone`, oldest first.
-    async fn texts(&self, phone: &str) -> Vec<String> {
-        let mut conn = self.st.store.conn().await.unwrap();
-        delivery::virtual_messages(&mut conn, phone)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|m| m.direction == "out")
-            .map(|m| m.body)
-            .collect()
-    }
-
-    async fn last_code(&self, phone: &str) -> String {
-        let texts = self.texts(phone).await;
-        let last = texts.last().expect("a text message");
-        last.split(|c: char| !c.is_ascii_digit())
-            .find(|w| w.len() == 6)
-            .expect("a 6-digit code")
-            .to_owned()
-    }
-}
 
 /// An app with a customer whose user has PhoneFactor ordered.
 async fn ordered(app: &App, prefix: &str) -> Customer {

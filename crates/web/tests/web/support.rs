@@ -124,6 +124,42 @@ impl App {
         self.user(provider.id, username, "operator").await
     }
 
+    /// Prices for both methods, the MSA and a promo code.
+    pub async fn pf_catalog(&self) {
+        self.catalog().await;
+        gatehouse_web::service::catalog::set_price(
+            &self.st,
+            &Caller::cli(),
+            "phonefactor",
+            300,
+            "USD",
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Texts sent to `phone` on the virtual phone, oldest first.
+    pub async fn texts(&self, phone: &str) -> Vec<String> {
+        let mut conn = self.st.store.conn().await.unwrap();
+        gatehouse_store::delivery::virtual_messages(&mut conn, phone)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.direction == "out")
+            .map(|m| m.body)
+            .collect()
+    }
+
+    /// The 6-digit code of the latest text to `phone`.
+    pub async fn last_code(&self, phone: &str) -> String {
+        let texts = self.texts(phone).await;
+        let last = texts.last().expect("a text message");
+        last.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("a 6-digit code")
+            .to_owned()
+    }
+
     /// A signed-in API client for `username`.
     pub async fn signed_in(&self, username: &str) -> Client {
         let mut c = self.client();
