@@ -31,6 +31,8 @@ pub struct Caller {
     pub via: &'static str,
     /// The API client (validation API) acting, by name.
     pub client: Option<String>,
+    /// Its id: names need not be unique, limits are kept per client.
+    pub client_id: Option<i64>,
 }
 
 impl Caller {
@@ -41,6 +43,7 @@ impl Caller {
             addr: "local".into(),
             via: "cli",
             client: None,
+            client_id: None,
         }
     }
 
@@ -50,6 +53,7 @@ impl Caller {
             addr: addr.into(),
             via,
             client: None,
+            client_id: None,
         }
     }
 
@@ -59,16 +63,18 @@ impl Caller {
             addr: addr.into(),
             via,
             client: None,
+            client_id: None,
         }
     }
 
     /// An API client of the validation API: no user rights at all.
-    pub fn api_client(name: impl Into<String>, addr: impl Into<String>) -> Self {
+    pub fn api_client(id: i64, name: impl Into<String>, addr: impl Into<String>) -> Self {
         Self {
             user: None,
             addr: addr.into(),
             via: "api",
             client: Some(name.into()),
+            client_id: Some(id),
         }
     }
 

@@ -53,7 +53,7 @@ pub async fn authenticate_client(
     let token = bearer.ok_or_else(invalid)?;
     let mut conn = st.store.conn().await?;
     match api_clients::by_secret(&mut conn, &secret::digest(token)).await {
-        Ok((_, name)) => Ok(Caller::api_client(name, addr)),
+        Ok((id, name)) => Ok(Caller::api_client(id, name, addr)),
         Err(StoreError::NotFound) => Err(invalid()),
         Err(e) => Err(e.into()),
     }
@@ -83,7 +83,7 @@ pub async fn validate(
     let now = st.now();
     let key = format!(
         "validate-failures:client:{}",
-        client.client.as_deref().unwrap_or("")
+        client.client_id.unwrap_or_default()
     );
     let slot = {
         let mut tx = st.store.begin().await?;

@@ -655,10 +655,10 @@ async fn an_api_client_has_a_failure_budget_and_successes_do_not_spend_it() {
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
     assert!(r.headers.contains_key("retry-after"));
-    // Another client is not affected.
+    // Another client, even one of the same name, is not affected.
     let mut other = app.client();
     other.bearer = Some(
-        gatehouse_web::service::validate::create_client(&app.st, &Caller::cli(), "other-vpn")
+        gatehouse_web::service::validate::create_client(&app.st, &Caller::cli(), "vpn")
             .await
             .unwrap(),
     );
