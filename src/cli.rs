@@ -205,6 +205,10 @@ enum ApiClientCommand {
         #[arg(long)]
         name: String,
     },
+    /// One line per API client: `ID NAME CREATED`.
+    List,
+    /// Revoke an API client by id: its secret is refused from then on.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -537,6 +541,27 @@ async fn run_command(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(human)?;
             println!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiClient {
+            command: ApiClientCommand::List,
+        } => {
+            let st = state(&config, &cli.data_dir).await?;
+            let clients = service::validate::list_clients(&st, &Caller::cli())
+                .await
+                .map_err(human)?;
+            for c in clients {
+                println!("{} {} {}", c.id, c.name, c.created_at.to_rfc3339());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiClient {
+            command: ApiClientCommand::Revoke { id },
+        } => {
+            let st = state(&config, &cli.data_dir).await?;
+            service::validate::revoke_client(&st, &Caller::cli(), id)
+                .await
+                .map_err(human)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Billing {

@@ -900,3 +900,36 @@ fn day_number(rfc3339: &str) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+/// `api-client create | list | revoke`: one line per client, `ID NAME
+/// CREATED`, no secret; a revoked id is gone and revoking it again fails.
+#[test]
+fn api_clients_are_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let secret = last_line(&gatehouse(
+        d,
+        &["api-client", "create", "--name", "vpn-east"],
+        None,
+    ));
+    assert!(secret.starts_with("gh_c_"), "{secret}");
+    gatehouse(d, &["api-client", "create", "--name", "vpn-west"], None);
+    let o = gatehouse(d, &["api-client", "list"], None);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(!out.contains("gh_c_"), "secrets are never listed: {out}");
+    let east: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(east[1], "vpn-east");
+    assert!(east[2].contains('T'), "created as RFC 3339: {}", east[2]);
+    let o = gatehouse(d, &["api-client", "revoke", east[0]], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = gatehouse(d, &["api-client", "list"], None);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        !out.contains("vpn-east") && out.contains("vpn-west"),
+        "{out}"
+    );
+    let o = gatehouse(d, &["api-client", "revoke", east[0]], None);
+    assert!(!o.status.success());
+}

@@ -341,6 +341,50 @@ pub async fn api_client_create(
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct ApiClientView {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiClientList {
+    pub clients: Vec<ApiClientView>,
+}
+
+/// The validation API's clients (operator); secrets are never shown again.
+#[utoipa::path(get, path = "/api/v1/api-clients", tag = "validation",
+    responses((status = 200, body = ApiClientList), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody)))]
+pub async fn api_client_list(
+    State(st): State<AppState>,
+    ApiCaller(caller, _): ApiCaller,
+) -> Result<Json<ApiClientList>> {
+    let clients = validate::list_clients(&st, &caller).await?;
+    Ok(Json(ApiClientList {
+        clients: clients
+            .into_iter()
+            .map(|c| ApiClientView {
+                id: c.id,
+                name: c.name,
+                created_at: c.created_at.to_rfc3339(),
+            })
+            .collect(),
+    }))
+}
+
+/// Revoke a validation API client (operator): its secret is refused from then on.
+#[utoipa::path(delete, path = "/api/v1/api-clients/{id}", tag = "validation", params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+pub async fn api_client_revoke(
+    State(st): State<AppState>,
+    ApiCaller(caller, _): ApiCaller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
+    validate::revoke_client(&st, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct OrderView {
     pub number: String,
     pub method: String,

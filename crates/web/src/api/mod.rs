@@ -73,7 +73,14 @@ pub fn routes() -> Routes {
         .route("/tokens", get(catalog::token_list))
         .route("/tokens/import", post(catalog::token_import))
         .route("/tokens/soft", post(catalog::token_soft))
-        .route("/api-clients", post(catalog::api_client_create))
+        .route(
+            "/api-clients",
+            get(catalog::api_client_list).post(catalog::api_client_create),
+        )
+        .route(
+            "/api-clients/{id}",
+            crate::routing::delete(catalog::api_client_revoke),
+        )
         .route(
             "/api-tokens",
             get(tokens::api_token_list).post(tokens::api_token_create),
@@ -204,6 +211,8 @@ pub fn openapi_routes() -> Routes {
         catalog::token_import,
         catalog::token_soft,
         catalog::api_client_create,
+        catalog::api_client_list,
+        catalog::api_client_revoke,
         tokens::api_token_list,
         tokens::api_token_create,
         tokens::api_token_revoke,

@@ -39,6 +39,33 @@ pub async fn create_client(st: &AppState, caller: &Caller, name: &str) -> Result
     Ok(token)
 }
 
+/// Every API client (operators only).
+pub async fn list_clients(st: &AppState, caller: &Caller) -> Result<Vec<api_clients::ApiClient>> {
+    caller.require_operator("manage API clients")?;
+    let mut conn = st.store.conn().await?;
+    Ok(api_clients::list(&mut conn).await?)
+}
+
+/// Revokes an API client (operators only): its secret is refused from the
+/// next request on, e.g. after a VPN's configuration leaked. Audited.
+pub async fn revoke_client(st: &AppState, caller: &Caller, id: i64) -> Result<()> {
+    caller.require_operator("manage API clients")?;
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    let removed = api_clients::remove(&mut tx, id).await?;
+    let rec = caller.audit(
+        now,
+        "api_client_revoke",
+        format!("api-client:{}", removed.name),
+        "success",
+        None,
+        format!("id {}", removed.id),
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The API client a bearer secret belongs to.
 pub async fn authenticate_client(
     st: &AppState,

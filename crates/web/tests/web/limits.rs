@@ -670,3 +670,50 @@ async fn an_api_client_has_a_failure_budget_and_successes_do_not_spend_it() {
         .await;
     assert_eq!(r.json()["result"], true, "{}", r.text);
 }
+
+#[tokio::test]
+async fn an_operator_lists_and_revokes_api_clients_and_a_revoked_secret_is_refused() {
+    let (app, c, mut admin, mut v) = with_credential().await;
+    app.operator("ops-clients").await;
+    let mut op = app.signed_in("ops-clients").await;
+    let listed = op.get("/api/v1/api-clients").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let clients = listed.json()["clients"].as_array().unwrap().clone();
+    assert_eq!(clients.len(), 1);
+    assert_eq!(clients[0]["name"], "vpn");
+    assert!(!listed.text.contains("gh_c_"), "no secret is listed");
+    let id = clients[0]["id"].as_i64().unwrap();
+    // An account administrator may do neither.
+    assert_eq!(
+        admin.get("/api/v1/api-clients").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = admin.delete(&format!("/api/v1/api-clients/{id}")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = v
+        .post(
+            "/api/v1/validate",
+            json!({"username": c.user_name(), "code": app.totp(0)}),
+        )
+        .await;
+    assert_eq!(r.json()["result"], true, "still valid: {}", r.text);
+    let r = op.delete(&format!("/api/v1/api-clients/{id}")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = v
+        .post(
+            "/api/v1/validate",
+            json!({"username": c.user_name(), "code": app.totp(1)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let r = op.delete(&format!("/api/v1/api-clients/{id}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        count(
+            &audit_log(&app).await,
+            "api_client_revoke",
+            &format!("id {id}")
+        ),
+        1
+    );
+}

@@ -66,6 +66,8 @@ const TABLE: &[(&str, &str)] = &[
     //   who may download one is tested in billing.rs;
     // - the virtual phone's number belongs to no caller, so only the
     //   operator sees its traffic; the call id does not exist.
+    ("DELETE /api/v1/api-clients/{id}", "--------+--"),
+    ("GET /api/v1/api-clients", "--------+--"),
     ("DELETE /api/v1/api-tokens/{id}", "-----+--++- ------+-+-- --------+--"),
     ("DELETE /api/v1/users/{id}", "-----+--++- ------+-+-- --------+--"),
     ("DELETE /api/v1/users/{id}/external-authentication/{method}", "-----+--++- ------+-+-- --------+--"),
@@ -664,7 +666,19 @@ async fn call(
     path: &str,
     target: Option<(UserId, &str, i64)>,
 ) -> char {
-    let url = concrete(path, target);
+    let mut url = concrete(path, target);
+    if path == "/api/v1/api-clients/{id}" {
+        // A fresh API client to revoke, so one caller's revocation does not
+        // change what the next one meets.
+        validate::create_client(&f.app.st, &Caller::cli(), "to-revoke")
+            .await
+            .unwrap();
+        let clients = validate::list_clients(&f.app.st, &Caller::cli())
+            .await
+            .unwrap();
+        let id = clients.iter().map(|c| c.id).max().unwrap();
+        url = path.replace("{id}", &id.to_string());
+    }
     let mut c = f.callers[caller].clone();
     let code = f.app.totp(0);
     let r = if path.starts_with("/api/") {
