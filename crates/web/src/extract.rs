@@ -372,8 +372,11 @@ impl<S: Stage> FromRequestParts<AppState> for InSession<S> {
 pub fn safe_next(next: &str) -> Option<&str> {
     // Browsers strip ASCII tab and newline anywhere and C0 controls and
     // space at the ends before parsing (WHATWG URL); refuse them outright.
+    // Non-ASCII is refused too: browsers percent-encode it in real links,
+    // and raw it would go out in the `Location` header as is.
     if next.is_empty()
         || next.len() > 2000
+        || !next.is_ascii()
         || next
             .bytes()
             .any(|b| b.is_ascii_control() || b == b' ' || b == b'\\')

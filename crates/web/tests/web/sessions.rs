@@ -314,6 +314,7 @@ async fn next_after_sign_in_stays_on_the_portal() {
         "https://evil.example/",
         "/\u{0}/evil.example",
         " /\\/evil.example",
+        "/\u{e9}v\u{ee}l",
     ] {
         let mut b = app.client();
         let page = b.get(&format!("/login?next={}", pct(evil))).await;
