@@ -63,10 +63,11 @@ pub const VIP_RESPONSE_NAMESPACES: &[&str] = &[
 
 /// `Content-Type` of the request (SOAP 1.1).
 pub const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
-/// `SOAPAction` header of a `Validate` request. SOAP 1.1 §6.1.1 wants a
-/// quoted URI reference; public clients of this service send the operation
-/// name.
-pub const SOAP_ACTION_VALIDATE: &str = "\"Validate\"";
+/// `SOAPAction` header of a `Validate` request: the WSDL's
+/// `<soap:operation soapAction=""/>` for `Validate`, quoted as SOAP 1.1
+/// §6.1.1 asks ("An empty string ("") means that the intent of the SOAP
+/// message is provided by the HTTP Request-URI").
+pub const SOAP_ACTION_VALIDATE: &str = "\"\"";
 /// The protocol version sent in the `Version` attribute.
 pub const PROTOCOL_VERSION: &str = "2.0";
 
@@ -96,54 +97,64 @@ pub mod names {
     pub const ATTR_REQUEST_ID: &str = "RequestId";
 }
 
-/// Reason codes and what [`classify`] makes of them.
+/// Reason codes of `Validate` and what [`classify`] makes of them.
 ///
 /// | code | vendor text | becomes |
 /// |---|---|---|
 /// | `0000` | Success | [`RemoteVerdict::Valid`] |
 /// | `49B5` | Failed with an invalid OTP | [`RemoteVerdict::Invalid`] |
-/// | `6009` | Authentication failed (User Services' code for the same) | [`RemoteVerdict::Invalid`] |
 /// | `4923` | OTP inside the sync window but outside the look-ahead window; needs a second consecutive OTP | [`RemoteVerdict::Invalid`] |
-/// | `4990` | Bad Token State | [`RemoteVerdict::Locked`] (see below) |
+/// | `4994` | Operation not allowed on locked token | [`RemoteVerdict::Locked`] |
 /// | `4993` | Operation not allowed on a disabled token | [`RemoteVerdict::Disabled`] |
+/// | `4997` | Validation of a disabled token | [`RemoteVerdict::Disabled`] |
+/// | `4990` | Bad token state (also new and inactive credentials) | [`RemoteVerdict::Disabled`]: not usable until an administrator acts |
+/// | `49F2` | Token id not found | [`RemoteVerdict::UnknownCredential`] |
 /// | `4E03` with "Credential ID not found" in its message or detail | Authorization failed | [`RemoteVerdict::UnknownCredential`] |
-/// | `6004` | Credential ID is not valid (User Services) | [`RemoteVerdict::UnknownCredential`] |
 /// | `4E03` otherwise | Authorization failed (wrong RA certificate, account not authorised, credential issued by another account) | [`RemoteError::Refused`] |
 /// | `4879` | The service is temporarily unavailable | [`RemoteError::Refused`] |
 /// | anything else | | [`RemoteError::Refused`] |
 ///
-/// Sources: VIP Web Services troubleshooting table (4879, 4923, 4990, 4993),
-/// VIP User Services status codes (0000, 6004, 6009), Broadcom KB 442778
-/// (4E03 and its messages), and public sample responses (49B5).
+/// Sources: the VIP Web Services reason-code table (4879, 4923, 4990, 4993,
+/// 4994, 4997, 49F2), Broadcom KB 442778 (4E03 and its messages), and
+/// public sample responses (49B5).
 ///
-/// **Modelled:** the stored vendor material names no separate reason code
-/// for "credential locked" on `Validate`. A credential locked by too many
-/// failures is not in a state that allows validation, which VIP reports as
-/// `4990 Bad Token State`; so `4990` maps to `Locked`. New or inactive
-/// credentials also land there; either way an administrator must act.
-/// Adjust [`reason::LOCKED`] if the real service says otherwise.
+/// `6004` ("Credential ID is not valid") and `6009` ("Authentication
+/// failed") belong to the newer User Services API and cannot come back
+/// from `Validate`; they are kept apart in [`user_services`] and, should
+/// they ever arrive here, are refusals like any other unknown code.
 pub mod reason {
     /// Success.
     pub const SUCCESS: &str = "0000";
     /// "Failed with an invalid OTP".
     pub const INVALID_OTP: &str = "49B5";
-    /// "Authentication failed." (User Services; its detail is `49B5`).
-    pub const AUTHENTICATION_FAILED: &str = "6009";
     /// The code is in the sync window but needs a second consecutive code.
     pub const NEEDS_NEXT_OTP: &str = "4923";
-    /// "Bad Token State": treated as locked (modelled, see the module docs).
-    pub const LOCKED: &str = "4990";
+    /// "Operation not allowed on locked token".
+    pub const LOCKED: &str = "4994";
+    /// "Bad token state": new, inactive or otherwise not enabled.
+    pub const BAD_TOKEN_STATE: &str = "4990";
     /// "Operation not allowed on a disabled token".
     pub const DISABLED: &str = "4993";
+    /// "Validation of a disabled token".
+    pub const VALIDATION_OF_DISABLED: &str = "4997";
+    /// "Token id not found".
+    pub const TOKEN_NOT_FOUND: &str = "49F2";
     /// "Authorization failed": covers an unknown credential and account or
     /// certificate problems; the message tells them apart.
     pub const AUTHORIZATION_FAILED: &str = "4E03";
     /// The message of [`AUTHORIZATION_FAILED`] that means an unknown credential.
     pub const CREDENTIAL_NOT_FOUND_MESSAGE: &str = "Credential ID not found";
-    /// "Credential ID is not valid." (User Services).
-    pub const CREDENTIAL_ID_NOT_VALID: &str = "6004";
     /// "The service is temporarily unavailable".
     pub const SERVICE_UNAVAILABLE: &str = "4879";
+}
+
+/// Status codes of the VIP User Services API (not of `Validate`), for
+/// reference; [`classify`] does not read them.
+pub mod user_services {
+    /// "Authentication failed." (its detail is `49B5`).
+    pub const AUTHENTICATION_FAILED: &str = "6009";
+    /// "Credential ID is not valid."
+    pub const CREDENTIAL_ID_NOT_VALID: &str = "6004";
 }
 
 /// Deepest element nesting accepted in a response (a SOAP answer has ~5).
@@ -257,12 +268,12 @@ pub(crate) fn classify(status: &ValidateStatus) -> Result<RemoteVerdict, RemoteE
     };
     match code {
         reason::SUCCESS => Ok(RemoteVerdict::Valid),
-        reason::INVALID_OTP | reason::AUTHENTICATION_FAILED | reason::NEEDS_NEXT_OTP => {
-            Ok(RemoteVerdict::Invalid)
-        }
+        reason::INVALID_OTP | reason::NEEDS_NEXT_OTP => Ok(RemoteVerdict::Invalid),
         reason::LOCKED => Ok(RemoteVerdict::Locked),
-        reason::DISABLED => Ok(RemoteVerdict::Disabled),
-        reason::CREDENTIAL_ID_NOT_VALID => Ok(RemoteVerdict::UnknownCredential),
+        reason::DISABLED | reason::VALIDATION_OF_DISABLED | reason::BAD_TOKEN_STATE => {
+            Ok(RemoteVerdict::Disabled)
+        }
+        reason::TOKEN_NOT_FOUND => Ok(RemoteVerdict::UnknownCredential),
         reason::AUTHORIZATION_FAILED if says_not_found() => Ok(RemoteVerdict::UnknownCredential),
         _ => Err(RemoteError::Refused {
             code: code.to_owned(),
@@ -680,16 +691,22 @@ mod tests {
         for (code, message, detail, want) in [
             ("0000", None, None, Valid),
             ("49B5", None, None, Invalid),
-            (
-                "6009",
-                Some("Authentication failed."),
-                Some("49B5"),
-                Invalid,
-            ),
             ("4923", None, None, Invalid),
-            ("4990", Some("Bad Token State"), None, Locked),
+            (
+                "4994",
+                Some("Operation not allowed on locked token"),
+                None,
+                Locked,
+            ),
+            ("4990", Some("Bad token state"), None, Disabled),
             ("4993", None, None, Disabled),
-            ("6004", None, None, UnknownCredential),
+            (
+                "4997",
+                Some("Validation of a disabled token"),
+                None,
+                Disabled,
+            ),
+            ("49F2", Some("Token id not found"), None, UnknownCredential),
             (
                 "4E03",
                 Some("Authorization failed"),
@@ -710,10 +727,16 @@ mod tests {
                 message: "Authorization failed: Account not found".into()
             })
         );
-        assert!(matches!(
-            classify(&status("4879", None, None)),
-            Err(RemoteError::Refused { .. })
-        ));
+        // User Services' codes are not answers of `Validate`.
+        for code in ["4879", "6004", "6009"] {
+            assert!(
+                matches!(
+                    classify(&status(code, None, None)),
+                    Err(RemoteError::Refused { .. })
+                ),
+                "{code}"
+            );
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub const DEFAULT_MAX_FAILURES: u32 = 10;
 pub enum FakeCredentialState {
     /// Codes are checked.
     Enabled,
-    /// Answers `4990 Bad Token State` (read as locked).
+    /// Answers `4994 Operation not allowed on locked token`.
     Locked,
     /// Answers `4993 Operation not allowed on a disabled token`.
     Disabled,
@@ -411,7 +411,12 @@ fn decide(
         );
     };
     match credential.state {
-        FakeCredentialState::Locked => (reason::LOCKED, "Bad Token State", None),
+        // VIP reason-code table: "4994 Operation not allowed on locked token".
+        FakeCredentialState::Locked => (
+            reason::LOCKED,
+            "Operation not allowed on locked token",
+            None,
+        ),
         FakeCredentialState::Disabled => (
             reason::DISABLED,
             "Operation not allowed on a disabled token",
