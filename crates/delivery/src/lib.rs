@@ -15,7 +15,8 @@
 //!   Twilio-compatible REST API. The same module has what the portal needs to
 //!   serve the call: [`twilio_signature`] / [`verify_twilio_signature`] for
 //!   the `X-Twilio-Signature` of webhooks, [`gather_twiml`] / [`say_twiml`]
-//!   to answer them, and [`classify_digits`] to read the keys pressed.
+//!   to answer them (the keys pressed are read by the domain's
+//!   `phonefactor::classify_keys`, as the virtual phone's are).
 //! * [`HttpSmsGateway`] ([`http_sms`]): text messages through a generic HTTP
 //!   SMS gateway, described by configuration (it cannot call).
 //! * [`SmtpMailer`] and [`OutboxMailer`] ([`mail`]): e-mail through an SMTP
@@ -94,9 +95,7 @@ pub use http_sms::{
 };
 pub use mail::{DEFAULT_OUTBOX_FROM, OutboxMailer, SmtpConfig, SmtpMailer, SmtpTls};
 pub use twilio::signature::{SIGNATURE_HEADER, twilio_signature, verify_twilio_signature};
-pub use twilio::twiml::{
-    GatherOptions, KeyPress, TWIML_CONTENT_TYPE, classify_digits, gather_twiml, say_twiml,
-};
+pub use twilio::twiml::{GatherOptions, TWIML_CONTENT_TYPE, gather_twiml, say_twiml};
 pub use twilio::{TwilioConfig, TwilioGateway};
 
 /// A boxed future, so that the traits stay object-safe (`Arc<dyn Gateway>`).

@@ -312,9 +312,10 @@ mod calls {
     use axum::routing::post;
     use gatehouse_delivery::twilio::signature::form_pairs;
     use gatehouse_delivery::{
-        GatherOptions, KeyPress, SIGNATURE_HEADER, TWIML_CONTENT_TYPE, classify_digits,
-        gather_twiml, say_twiml, verify_twilio_signature,
+        GatherOptions, SIGNATURE_HEADER, TWIML_CONTENT_TYPE, gather_twiml, say_twiml,
+        verify_twilio_signature,
     };
+    use gatehouse_domain::phonefactor::{KeyPress, classify_keys};
 
     use super::*;
 
@@ -323,6 +324,8 @@ mod calls {
         token: String,
         answers: Mutex<Vec<KeyPress>>,
         bad_signatures: Mutex<usize>,
+        /// The Gather the portal serves (the portal's own by default).
+        options: GatherOptions,
     }
 
     fn checked(
@@ -356,7 +359,7 @@ mod calls {
         let twiml = gather_twiml(
             "Press pound to approve. Press zero pound to report fraud.",
             "/twiml/gather?c=7",
-            &GatherOptions::default(),
+            &portal.options,
         );
         (
             [(axum::http::header::CONTENT_TYPE, TWIML_CONTENT_TYPE)],
@@ -378,7 +381,7 @@ mod calls {
             .find(|(k, _)| k == "Digits")
             .map(|(_, v)| v.as_str())
             .unwrap_or("?");
-        let press = classify_digits(digits);
+        let press = classify_keys(digits);
         portal.answers.lock().unwrap().push(press);
         (
             [(axum::http::header::CONTENT_TYPE, TWIML_CONTENT_TYPE)],
@@ -388,12 +391,17 @@ mod calls {
     }
 
     async fn start_portal(token: &str) -> Arc<Portal> {
+        start_portal_with(token, GatherOptions::default()).await
+    }
+
+    async fn start_portal_with(token: &str, options: GatherOptions) -> Arc<Portal> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let portal = Arc::new(Portal {
             base: format!("http://{}", listener.local_addr().unwrap()),
             token: token.to_owned(),
             answers: Mutex::default(),
             bad_signatures: Mutex::default(),
+            options,
         });
         let app = Router::new()
             .route("/twiml/call", post(instructions))
@@ -429,9 +437,11 @@ mod calls {
         assert_eq!(answered.instructions_status, 200);
         assert!(answered.instructions.contains("<Gather"));
         let action = answered.action.clone().expect("a Gather action");
+        // No finish key: `#` is collected as a digit and posted after the
+        // timeout.
         assert_eq!(
             (action.digits.as_str(), action.finished_on_key.as_str()),
-            ("", "#")
+            ("#", "")
         );
         assert_eq!(action.url, format!("{}/twiml/gather?c=7", portal.base));
         assert_eq!(answered.status(), 200);
@@ -439,20 +449,68 @@ mod calls {
 
         let sid = place(&twilio, &portal).await;
         let answered = twilio.answer_call(&sid, "0#").await.expect("played");
-        assert_eq!(answered.action.expect("action").digits, "0");
+        assert_eq!(answered.action.expect("action").digits, "0#");
 
-        // No key before the timeout: no action request.
+        // numDigits="2": the input ends at the second key; later keys are
+        // not part of it.
         let sid = place(&twilio, &portal).await;
+        let answered = twilio.answer_call(&sid, "12#").await.expect("played");
+        assert_eq!(answered.action.expect("action").digits, "12");
+
+        // No key before the timeout: no action request; the call goes on to
+        // the goodbye.
+        let sid = place(&twilio, &portal).await;
+        let answered = twilio.answer_call(&sid, "").await.expect("played");
+        assert_eq!(answered.action, None);
         assert_eq!(
-            twilio.answer_call(&sid, "").await.expect("played").action,
-            None
+            answered.fell_through_to,
+            ["We did not receive an answer. Goodbye."]
         );
 
         assert_eq!(
             *portal.answers.lock().unwrap(),
-            [KeyPress::Approve, KeyPress::Fraud]
+            [KeyPress::Approve, KeyPress::Fraud, KeyPress::Other]
         );
         assert_eq!(*portal.bad_signatures.lock().unwrap(), 0);
+    }
+
+    /// The defect this Gather replaces: with `finishOnKey="#"`, Twilio's
+    /// reference says "finishOnKey only works when a digit sequence precedes
+    /// it. It cannot be used as a mechanism to stop a `<Gather>` without
+    /// previous digit input", so `#` alone never reaches the portal and the
+    /// approval could not happen on a real call.
+    #[tokio::test]
+    async fn with_pound_as_the_finish_key_pound_alone_posts_nothing() {
+        let twilio = FakeTwilio::start().await;
+        let options = GatherOptions {
+            finish_on_key: "#".to_owned(),
+            num_digits: None,
+            ..GatherOptions::default()
+        };
+        let portal = start_portal_with(twilio.auth_token(), options).await;
+
+        let sid = place(&twilio, &portal).await;
+        let answered = twilio.answer_call(&sid, "#").await.expect("played");
+        assert_eq!(answered.action, None, "no action for # alone");
+        assert_eq!(
+            answered.fell_through_to,
+            ["We did not receive an answer. Goodbye."]
+        );
+
+        // With digits before it, # ends the input and is left out.
+        let sid = place(&twilio, &portal).await;
+        let action = twilio
+            .answer_call(&sid, "0#")
+            .await
+            .expect("played")
+            .action
+            .expect("action");
+        assert_eq!(
+            (action.digits.as_str(), action.finished_on_key.as_str()),
+            ("0", "#")
+        );
+        // "0" alone still reads as fraud; nothing ever approved.
+        assert_eq!(*portal.answers.lock().unwrap(), [KeyPress::Fraud]);
     }
 
     #[tokio::test]

@@ -274,19 +274,27 @@ impl ChallengeStatus {
     }
 }
 
-/// What someone did on a call's keypad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What someone did on a call's keypad: the one reading of the keys, for
+/// the virtual phone's keypad and for a gateway's call alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyPress {
+    /// `#` alone: approve.
     Approve,
+    /// `0#` (or `0` followed by silence): "I did not start this" — report
+    /// fraud (DOMAIN.md §2).
     Fraud,
+    /// Anything else, including nothing at all: neither approve nor report.
     Other,
 }
 
-/// `#` approves; `0#` reports fraud (the # may be left off by gateways that
-/// use it as the finish key, so `""` and `"0"` mean the same).
+/// `#` approves; `0#` reports fraud. The keys are read as pressed, `#`
+/// included: the call's Gather collects `#` as a digit (see
+/// `gatehouse_delivery::twilio::twiml`). An empty answer never approves —
+/// a gateway that ends input on `#` and drops it cannot tell `#` from a
+/// timeout.
 pub fn classify_keys(digits: &str) -> KeyPress {
     match digits.trim() {
-        "#" | "" => KeyPress::Approve,
+        "#" => KeyPress::Approve,
         "0#" | "0" => KeyPress::Fraud,
         _ => KeyPress::Other,
     }
@@ -533,6 +541,9 @@ mod tests {
         assert_eq!(classify_keys("0#"), KeyPress::Fraud);
         assert_eq!(classify_keys("0"), KeyPress::Fraud);
         assert_eq!(classify_keys("5#"), KeyPress::Other);
+        assert_eq!(classify_keys(""), KeyPress::Other);
+        assert_eq!(classify_keys("##"), KeyPress::Other);
+        assert_eq!(classify_keys("#0"), KeyPress::Other);
         assert!(is_fraud_reply(" fraud "));
         assert!(is_fraud_reply("FRAUD."));
         assert!(!is_fraud_reply("not fraud"));

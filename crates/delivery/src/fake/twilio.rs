@@ -65,6 +65,11 @@ pub struct AnsweredCall {
     /// The Gather action request, if the keys led to one (no keys before
     /// the timeout, or TwiML without a `<Gather>`, means none).
     pub action: Option<GatherAction>,
+    /// When the Gather ended without an action request: the text of the
+    /// `<Say>` verbs after it, which Twilio goes on to ("By default, if
+    /// `<Gather>` times out while waiting for DTMF input, it will continue on
+    /// to the next TwiML instruction").
+    pub fell_through_to: Vec<String>,
 }
 
 impl AnsweredCall {
@@ -82,7 +87,7 @@ impl AnsweredCall {
 pub struct GatherAction {
     /// The absolute URL posted to.
     pub url: String,
-    /// The `Digits` posted (without the finish key).
+    /// The `Digits` posted (without the finish key, if one ended the input).
     pub digits: String,
     /// The `FinishedOnKey` posted (`""` when input ended otherwise).
     pub finished_on_key: String,
@@ -247,17 +252,28 @@ impl FakeTwilio {
         lock(&self.shared.state).request_count
     }
 
-    /// Plays a person answering the call `call_sid` and pressing `keys`:
+    /// Plays a person answering the call `call_sid` and pressing `keys`, as
+    /// Twilio's `<Gather>` reference describes it:
     ///
     /// 1. POSTs the call's instructions URL with the parameters Twilio sends
     ///    (`CallSid`, `From`, `To`, `CallStatus=in-progress`, …), signed with
     ///    `X-Twilio-Signature`;
-    /// 2. reads the first `<Gather>` of the TwiML answer;
-    /// 3. types `keys` as a person would, e.g. `"#"` or `"0#"`: input ends at
-    ///    the Gather's `finishOnKey` (default `#`, not included in `Digits`)
-    ///    or after `numDigits` keys; keys typed without a finish key are
-    ///    submitted as on a timeout; no keys at all means no action request,
-    ///    like Twilio without `actionOnEmptyResult`;
+    /// 2. reads the first `<Gather>` of the TwiML answer (attributes
+    ///    `action`, `method`, `finishOnKey` default `#`, `numDigits`,
+    ///    `actionOnEmptyResult`);
+    /// 3. types `keys`, e.g. `"#"` or `"0#"`, then stays silent:
+    ///    * the finish key ends the input and is left out of `Digits` — but
+    ///      "finishOnKey only works when a digit sequence precedes it. It
+    ///      cannot be used as a mechanism to stop a `<Gather>` without
+    ///      previous digit input": pressed first, it is ignored;
+    ///    * with `finishOnKey=""` "no key will end the `<Gather>`": every
+    ///      key, `#` included, is collected;
+    ///    * after `numDigits` keys the input is submitted at once;
+    ///    * the silence after the last key is the timeout: what was
+    ///      collected is submitted; with nothing collected there is no
+    ///      action request ("if `<Gather>` times out while waiting for DTMF
+    ///      input, it will continue on to the next TwiML instruction") unless
+    ///      `actionOnEmptyResult="true"`;
     /// 4. POSTs the Gather action (relative URLs resolved against the
     ///    instructions URL; default: the instructions URL) with `Digits` and
     ///    `FinishedOnKey`, signed.
@@ -296,6 +312,7 @@ impl FakeTwilio {
             instructions_status,
             instructions,
             action: None,
+            fell_through_to: Vec::new(),
         };
         if !(200..300).contains(&instructions_status) {
             return Ok(answered);
@@ -312,24 +329,9 @@ impl FakeTwilio {
                 "the fake posts Gather actions with POST only".to_owned(),
             ));
         }
-        let finish = gather.finish_on_key.unwrap_or_else(|| "#".to_owned());
-        let finish = finish.chars().next();
-        let mut digits = String::new();
-        let mut finished_on_key = String::new();
-        for c in keys.chars() {
-            if Some(c) == finish {
-                finished_on_key = c.to_string();
-                break;
-            }
-            digits.push(c);
-            if gather
-                .num_digits
-                .is_some_and(|n| digits.chars().count() >= n)
-            {
-                break;
-            }
-        }
-        if digits.is_empty() && finished_on_key.is_empty() {
+        let (digits, finished_on_key) = gather.collect(keys)?;
+        if digits.is_empty() && !gather.action_on_empty_result {
+            answered.fell_through_to = says_after_gather(&answered.instructions)?;
             return Ok(answered);
         }
         let instructions_url = reqwest::Url::parse(&call.url)
@@ -436,8 +438,53 @@ impl FakeTwilio {
 struct Gather {
     action: Option<String>,
     method: Option<String>,
+    /// `finishOnKey` as written; `None` when absent (Twilio's default `#`).
     finish_on_key: Option<String>,
     num_digits: Option<usize>,
+    action_on_empty_result: bool,
+}
+
+impl Gather {
+    /// The keys Twilio would post for a person who types `keys` and then
+    /// stays silent: (`Digits`, `FinishedOnKey`). See
+    /// [`FakeTwilio::answer_call`].
+    fn collect(&self, keys: &str) -> Result<(String, String), FakeCallError> {
+        // "finishOnKey: 0-9, #, *, and '' (the empty string)"; default "#".
+        let finish = match self.finish_on_key.as_deref() {
+            None => Some('#'),
+            Some("") => None,
+            Some(k) => {
+                let mut chars = k.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) if c.is_ascii_digit() || c == '#' || c == '*' => Some(c),
+                    // Twilio warning 13310: "The value of the finishOnKey
+                    // attribute must be one of the following characters
+                    // \"0123456789#*\"".
+                    _ => {
+                        return Err(FakeCallError(format!(
+                            "Gather: invalid finishOnKey value {k:?} (Twilio warning 13310)"
+                        )));
+                    }
+                }
+            }
+        };
+        let mut digits = String::new();
+        for c in keys.chars() {
+            if Some(c) == finish {
+                if digits.is_empty() {
+                    // "finishOnKey only works when a digit sequence precedes
+                    // it": ignored, the Gather goes on waiting.
+                    continue;
+                }
+                return Ok((digits, c.to_string()));
+            }
+            digits.push(c);
+            if self.num_digits.is_some_and(|n| digits.chars().count() >= n) {
+                break;
+            }
+        }
+        Ok((digits, String::new()))
+    }
 }
 
 fn first_gather(twiml: &str) -> Result<Option<Gather>, FakeCallError> {
@@ -453,6 +500,7 @@ fn first_gather(twiml: &str) -> Result<Option<Gather>, FakeCallError> {
                     method: None,
                     finish_on_key: None,
                     num_digits: None,
+                    action_on_empty_result: false,
                 };
                 for a in e.attributes() {
                     let a = a.map_err(|e| FakeCallError(format!("bad attribute: {e}")))?;
@@ -465,12 +513,66 @@ fn first_gather(twiml: &str) -> Result<Option<Gather>, FakeCallError> {
                         "method" => gather.method = Some(value),
                         "finishOnKey" => gather.finish_on_key = Some(value),
                         "numDigits" => gather.num_digits = value.parse().ok(),
+                        "actionOnEmptyResult" => {
+                            gather.action_on_empty_result = value.eq_ignore_ascii_case("true");
+                        }
                         _ => {}
                     }
                 }
                 return Ok(Some(gather));
             }
             Event::Eof => return Ok(None),
+            _ => {}
+        }
+    }
+}
+
+/// The text of the `<Say>` verbs that follow the first `<Gather>` (what the
+/// call goes on to when the Gather ends without an action request).
+fn says_after_gather(twiml: &str) -> Result<Vec<String>, FakeCallError> {
+    let mut reader = quick_xml::Reader::from_str(twiml);
+    let mut depth_in_gather = 0usize;
+    let mut after = false;
+    let mut in_say = false;
+    let mut said = Vec::new();
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| FakeCallError(format!("the instructions are not XML: {e}")))?;
+        match event {
+            Event::Start(e) if e.local_name().as_ref() == "Gather" => depth_in_gather += 1,
+            Event::End(e) if e.local_name().as_ref() == "Gather" => {
+                depth_in_gather = depth_in_gather.saturating_sub(1);
+                after = true;
+            }
+            Event::Empty(e) if e.local_name().as_ref() == "Gather" => after = true,
+            Event::Start(e)
+                if after && depth_in_gather == 0 && e.local_name().as_ref() == "Say" =>
+            {
+                in_say = true;
+                said.push(String::new());
+            }
+            Event::End(e) if e.local_name().as_ref() == "Say" => in_say = false,
+            Event::Text(t) if in_say => {
+                if let Some(last) = said.last_mut() {
+                    last.push_str(&t.xml10_content());
+                }
+            }
+            Event::GeneralRef(r) if in_say => {
+                let resolved = match r
+                    .resolve_char_ref()
+                    .map_err(|e| FakeCallError(format!("bad reference: {e}")))?
+                {
+                    Some(ch) => ch.to_string(),
+                    None => quick_xml::escape::resolve_predefined_entity(&r)
+                        .ok_or_else(|| FakeCallError(format!("unknown entity &{};", &*r)))?
+                        .to_owned(),
+                };
+                if let Some(last) = said.last_mut() {
+                    last.push_str(&resolved);
+                }
+            }
+            Event::Eof => return Ok(said),
             _ => {}
         }
     }

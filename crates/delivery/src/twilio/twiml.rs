@@ -1,62 +1,57 @@
 //! TwiML for the PhoneFactor call: what the portal serves at a call's
-//! `instructions_url`, and how to read the keys the person pressed.
+//! `instructions_url`.
 //!
-//! The call reads a prompt ("press pound to approve, or zero pound to report
-//! fraud") inside a `<Gather>`, then says goodbye if nothing was pressed. With
-//! `finishOnKey="#"` the provider does not include the `#` in the `Digits`
-//! parameter it posts to the Gather action (it reports it separately as
-//! `FinishedOnKey`), so:
+//! The person approves with `#` alone and reports fraud with `0#` (SPEC §3.2,
+//! the PhoneFactor keys people know). Twilio's `<Gather>` cannot report a
+//! `#` pressed alone when `#` is the finish key: its reference says
+//! "finishOnKey only works when a digit sequence precedes it. It cannot be
+//! used as a mechanism to stop a `<Gather>` without previous digit input",
+//! and an older revision "if the caller enters the 'finishOnKey' value before
+//! entering any other digits, Twilio will not make a request to the 'action'
+//! URL". So the Gather has **no** finish key and collects `#` as a digit:
 //!
-//! | the person presses | `Digits` posted | [`classify_digits`] |
-//! |---|---|---|
-//! | `#`                | `""`            | [`KeyPress::Approve`] |
-//! | `0#`               | `"0"`           | [`KeyPress::Fraud`] |
-//! | anything else      | e.g. `"12"`     | [`KeyPress::Other`] |
-//! | nothing (timeout)  | no action request; the call falls through to the goodbye | — |
+//! * `finishOnKey=""` — the reference lists the allowed values as "0-9, #,
+//!   *, and '' (the empty string)"; with the empty string no key ends the
+//!   input, so `#` is part of `Digits`.
+//! * `numDigits="2"` — "Once the caller enters the final digit …, Twilio will
+//!   immediately submit the data to your action URL": `0#` is posted at once.
+//! * `timeout="3"` — "the limit in seconds that Twilio will wait for the
+//!   caller to press another digit … before moving on and making a request to
+//!   the action URL": `#` alone is posted three seconds after it was pressed.
+//!   "Twilio waits until all nested verbs execute before it begins the timeout
+//!   period", so the prompt (read three times) is the time to answer.
+//! * no `actionOnEmptyResult`: "By default, if `<Gather>` times out while
+//!   waiting for DTMF input, it will continue on to the next TwiML
+//!   instruction" — the goodbye, then `<Hangup/>`; the sign-in stays pending
+//!   until it expires.
 //!
-//! The empty-`Digits` case is only reached through `#`, because the Gather
-//! omits `actionOnEmptyResult` (so a timeout with no key does not request the
-//! action at all).
+//! | the person presses | `Digits` posted | when | meaning (`classify_keys`) |
+//! |---|---|---|---|
+//! | `#`               | `"#"`           | 3 s later   | approve |
+//! | `0#`              | `"0#"`          | at once     | fraud |
+//! | `0`, then nothing | `"0"`           | 3 s later   | fraud |
+//! | anything else     | e.g. `"12"`     | at once     | not confirmed |
+//! | nothing           | no request; the goodbye is said | — | — |
+//!
+//! The keys are read by `gatehouse_domain::phonefactor::classify_keys`, the
+//! same function that reads the virtual phone's keypad.
 
 use quick_xml::escape::escape;
 
-/// What the person answered on the phone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyPress {
-    /// `#` alone: approve the sign-in.
-    Approve,
-    /// `0#`: "I did not start this": report fraud (DOMAIN.md §2).
-    Fraud,
-    /// Any other key sequence: neither approve nor report; ask again or
-    /// hang up.
-    Other,
-}
-
-/// Reads the `Digits` parameter of a Gather action built by [`gather_twiml`]
-/// with the default `finish_on_key` of `#`. See the module docs for the
-/// table.
-pub fn classify_digits(digits: &str) -> KeyPress {
-    match digits.trim() {
-        "" => KeyPress::Approve,
-        "0" => KeyPress::Fraud,
-        _ => KeyPress::Other,
-    }
-}
-
 /// Options of [`gather_twiml`]. `Default` gives what the PhoneFactor call
-/// needs.
+/// needs (see the module docs for why).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatherOptions {
-    /// The key that ends the input; not included in `Digits`. Default `#`.
+    /// The key that ends the input and is left out of `Digits`; `""` for
+    /// none (every key, `#` included, is collected). Default `""`.
     pub finish_on_key: String,
     /// Seconds to wait for the next key before submitting what was pressed
-    /// (or, with nothing pressed, falling through). Default 10.
+    /// (or, with nothing pressed, falling through). Default 3.
     pub timeout_secs: u32,
-    /// Submit after this many keys even without the finish key. Default
-    /// `None` (wait for the finish key).
+    /// Submit as soon as this many keys were pressed. Default 2 (`0#`).
     pub num_digits: Option<u32>,
-    /// How many times to read the prompt (`<Say loop>`). Default 2: people
-    /// often miss the start of a call.
+    /// How many times to read the prompt (`<Say loop>`). Default 3: people
+    /// often miss the start of a call, and the timeout only starts after it.
     pub prompt_repeats: u32,
     /// Said when nothing was pressed, before the call ends.
     pub goodbye: String,
@@ -67,10 +62,10 @@ pub struct GatherOptions {
 impl Default for GatherOptions {
     fn default() -> Self {
         Self {
-            finish_on_key: "#".to_owned(),
-            timeout_secs: 10,
-            num_digits: None,
-            prompt_repeats: 2,
+            finish_on_key: String::new(),
+            timeout_secs: 3,
+            num_digits: Some(2),
+            prompt_repeats: 3,
             goodbye: "We did not receive an answer. Goodbye.".to_owned(),
             language: None,
         }
@@ -130,16 +125,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digits_map_to_key_presses() {
-        assert_eq!(classify_digits(""), KeyPress::Approve);
-        assert_eq!(classify_digits("0"), KeyPress::Fraud);
-        assert_eq!(classify_digits("00"), KeyPress::Other);
-        assert_eq!(classify_digits("1"), KeyPress::Other);
-        assert_eq!(classify_digits("#"), KeyPress::Other);
-    }
-
-    #[test]
-    fn gather_is_escaped_and_has_the_attributes() {
+    fn the_gather_collects_pound_as_a_digit() {
         let x = gather_twiml(
             "Press <pound> & \"go\"",
             "https://portal.example/tw/gather?c=1&d=2",
@@ -147,11 +133,12 @@ mod tests {
         );
         assert!(x.starts_with(XML_DECL));
         assert!(x.contains(
-            r##"<Gather input="dtmf" action="https://portal.example/tw/gather?c=1&amp;d=2" method="POST" finishOnKey="#" timeout="10">"##
+            r##"<Gather input="dtmf" action="https://portal.example/tw/gather?c=1&amp;d=2" method="POST" finishOnKey="" timeout="3" numDigits="2">"##
         ));
         assert!(
-            x.contains(r#"<Say loop="2">Press &lt;pound&gt; &amp; &quot;go&quot;</Say></Gather>"#)
+            x.contains(r#"<Say loop="3">Press &lt;pound&gt; &amp; &quot;go&quot;</Say></Gather>"#)
         );
+        assert!(!x.contains("actionOnEmptyResult"));
         assert!(
             x.ends_with("<Say>We did not receive an answer. Goodbye.</Say><Hangup/></Response>")
         );

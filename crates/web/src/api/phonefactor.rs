@@ -733,16 +733,11 @@ pub async fn twilio_gather(
     body: Bytes,
 ) -> Result<Response> {
     let params = twilio_checked(&st, &uri, &headers, &body)?;
-    // With finishOnKey="#", Twilio leaves the # out: "" is #, "0" is 0#.
-    let digits = param(&params, "Digits");
-    let finished = param(&params, "FinishedOnKey");
-    let keys = match gatehouse_delivery::classify_digits(digits) {
-        // An empty result approves only if # ended it (not a timeout).
-        gatehouse_delivery::KeyPress::Approve if digits.is_empty() && finished != "#" => "*",
-        gatehouse_delivery::KeyPress::Approve => "#",
-        gatehouse_delivery::KeyPress::Fraud => "0#",
-        gatehouse_delivery::KeyPress::Other => "*",
-    };
+    // The Gather has no finish key, so `Digits` holds the keys as pressed,
+    // `#` included ("#" approves, "0#" reports fraud): see
+    // `gatehouse_delivery::twilio::twiml` for why and for the Twilio
+    // reference each attribute rests on.
+    let keys = param(&params, "Digits");
     let status =
         svc::answer_call(&st, &challenge, keys, "a key press on the call", &ctx.addr).await?;
     let said = match status {

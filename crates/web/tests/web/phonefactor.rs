@@ -624,8 +624,8 @@ async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
     let forged = reqwest_post_form(
         &format!("{base}/api/v1/telephony/twilio/gather/{challenge}"),
         &[
-            ("Digits", ""),
-            ("FinishedOnKey", "#"),
+            ("Digits", "#"),
+            ("FinishedOnKey", ""),
             ("CallSid", &call.sid),
         ],
         "bm90IGEgc2lnbmF0dXJl",
@@ -646,12 +646,64 @@ async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
     );
     assert!(answered.instructions.contains("<Gather"));
     assert_eq!(answered.status(), 200);
+    // The fake plays Twilio's Gather as documented: `#` alone reaches the
+    // portal only because the Gather has no finish key.
+    let action = answered.action.expect("a Gather action for #");
+    assert_eq!(action.digits, "#");
+    assert!(action.body.contains("Thank you"), "{}", action.body);
     assert_eq!(
         u.get("/api/v1/me/phonefactor/activation/status")
             .await
             .json()["status"],
         "active"
     );
+
+    // Sign-in by call: nothing pressed leaves the sign-in pending (the call
+    // says goodbye); # on the next call signs in.
+    let mut s = app.client();
+    s.api_login(&c.user_name(), PASSWORD).await;
+    let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let silent = fake.calls().last().unwrap().sid.clone();
+    let answered = fake.answer_call(&silent, "").await.unwrap();
+    assert_eq!(answered.action, None);
+    assert_eq!(
+        answered.fell_through_to,
+        ["We did not receive an answer. Goodbye."]
+    );
+    assert_eq!(
+        s.get("/api/v1/login/phonefactor/status").await.json()["status"],
+        "pending"
+    );
+    // The call is over; the user asks for another and presses #.
+    let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let again = fake.calls().last().unwrap().sid.clone();
+    assert_ne!(again, silent);
+    let answered = fake.answer_call(&again, "#").await.unwrap();
+    assert_eq!(answered.action.expect("action").digits, "#");
+    assert_eq!(
+        s.get("/api/v1/login/phonefactor/status").await.json(),
+        json!({"status": "approved", "state": "authenticated"})
+    );
+
+    // 0# on a call reports fraud: posted at once (numDigits 2), the user is
+    // blocked.
+    let mut f = app.client();
+    f.api_login(&c.user_name(), PASSWORD).await;
+    f.post("/api/v1/login/phonefactor/start", json!({})).await;
+    let sid = fake.calls().last().unwrap().sid.clone();
+    assert_ne!(sid, again);
+    let answered = fake.answer_call(&sid, "0#").await.unwrap();
+    let action = answered.action.expect("a Gather action for 0#");
+    assert_eq!(action.digits, "0#");
+    assert!(action.body.contains("administrator has been told"));
+    assert_eq!(
+        f.get("/api/v1/login/phonefactor/status").await.json()["status"],
+        "fraud"
+    );
+    let r = app.client().api_login(&c.user_name(), PASSWORD).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
 }
 
 /// A form POST with an `X-Twilio-Signature`, by hand (no HTTP client in
