@@ -80,9 +80,12 @@
 //!
 //! `FakeVip::url()` gives the endpoint to put in a `VipSoapConfig`;
 //! `FakeVip::pki()` gives the PEM material of the mutual-TLS fake (write it
-//! to files to test configuration loading). The fake locks a credential after
-//! 10 consecutive failures (`set_max_failures`), and `set_behaviour` makes it
-//! slow, malformed, fail with an HTTP status or answer a SOAP fault.
+//! to files to test configuration loading). The fake answers with the
+//! vendor's reason codes (each with its public source in the `fake` module's
+//! docs and in [`soap::reason`]), locks a credential after 10 consecutive
+//! failures (`set_max_failures`), and `set_behaviour` makes it slow,
+//! malformed, fail with an HTTP status, answer a SOAP fault or answer any
+//! reason code.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -122,8 +125,9 @@ pub enum RemoteVerdict {
     /// The credential is locked (too many failures); an administrator must
     /// unlock it.
     Locked,
-    /// The credential is disabled (reported lost or stolen, or expired); a
-    /// temporary security code may still work.
+    /// The credential cannot be used now: disabled (reported lost or
+    /// stolen, or expired; a temporary security code may still work), new,
+    /// inactive or otherwise in a bad state. An administrator must act.
     Disabled,
     /// The service does not know this credential id. Show the user the same
     /// message as for [`RemoteVerdict::Invalid`].

@@ -67,6 +67,15 @@ pub const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 /// `<soap:operation soapAction=""/>` for `Validate`, quoted as SOAP 1.1
 /// §6.1.1 asks ("An empty string ("") means that the intent of the SOAP
 /// message is provided by the HTTP Request-URI").
+///
+/// Source: a client generated from the VIP WSDL by Apache Axis 1.4
+/// WSDL2Java (`com.verisign.www._2006._08.vipservice.VipSoapBindingStub`,
+/// public on GitHub; the search index that found it does not name its
+/// repository), whose `validate` sets `_call.setSOAPActionURI("")`. The
+/// public hand-written clients (\[KM\], \[PAM\] in [`reason`]) send no
+/// `SOAPAction` at all, and \[KM\]'s test quotes a real answer to such a
+/// request, so the service does not insist on the header; sending `""` is
+/// what SOAP 1.1 asks of a client.
 pub const SOAP_ACTION_VALIDATE: &str = "\"\"";
 /// The protocol version sent in the `Version` attribute.
 pub const PROTOCOL_VERSION: &str = "2.0";
@@ -97,63 +106,137 @@ pub mod names {
     pub const ATTR_REQUEST_ID: &str = "RequestId";
 }
 
-/// Reason codes of `Validate` and what [`classify`] makes of them.
+/// Reason codes of `Validate`, where each is published, and what
+/// the adapter makes of it.
 ///
-/// | code | vendor text | becomes |
-/// |---|---|---|
-/// | `0000` | Success | [`RemoteVerdict::Valid`] |
-/// | `49B5` | Failed with an invalid OTP | [`RemoteVerdict::Invalid`] |
-/// | `4923` | OTP inside the sync window but outside the look-ahead window; needs a second consecutive OTP | [`RemoteVerdict::Invalid`] |
-/// | `4994` | Operation not allowed on locked token | [`RemoteVerdict::Locked`] |
-/// | `4993` | Operation not allowed on a disabled token | [`RemoteVerdict::Disabled`] |
-/// | `4997` | Validation of a disabled token | [`RemoteVerdict::Disabled`] |
-/// | `4990` | Bad token state (also new and inactive credentials) | [`RemoteVerdict::Disabled`]: not usable until an administrator acts |
-/// | `49F2` | Token id not found | [`RemoteVerdict::UnknownCredential`] |
-/// | `4E03` with "Credential ID not found" in its message or detail | Authorization failed | [`RemoteVerdict::UnknownCredential`] |
-/// | `4E03` otherwise | Authorization failed (wrong RA certificate, account not authorised, credential issued by another account) | [`RemoteError::Refused`] |
-/// | `4879` | The service is temporarily unavailable | [`RemoteError::Refused`] |
-/// | anything else | | [`RemoteError::Refused`] |
+/// | code | the vendor's text | source | becomes |
+/// |---|---|---|---|
+/// | `0000` | "Success" | \[US\] (text), \[KM\], \[PAM\] (code) | [`RemoteVerdict::Valid`] |
+/// | `49B5` | "Failed with an invalid OTP" | \[KM\], \[KB222352\] | [`RemoteVerdict::Invalid`] |
+/// | `4923` | "The OTP you provided is within the Sync window, but outside the Look Ahead Window. This operation requires a second consecutive OTP" | \[CM\], \[KB222352\] | [`RemoteVerdict::Invalid`] |
+/// | `4994` | not verified (\[PAM\] logs "Operation not allowed on locked token") | \[CM\] lists the code, \[PAM\] | [`RemoteVerdict::Locked`] |
+/// | `4993` | "Operation not allowed on a disabled token" | \[CM\], \[PAM\] | [`RemoteVerdict::Disabled`] |
+/// | `4997` | no public source found (\[PAM\] logs "Unsuccessful validation of Disabled token") | \[PAM\] | [`RemoteVerdict::Disabled`] |
+/// | `4995` | no public source found (\[PAM\] logs "Operation not allowed on new token") | \[PAM\] | [`RemoteVerdict::Disabled`] |
+/// | `4996` | no public source found (\[PAM\] logs "Operation not allowed on inactive token") | \[PAM\] | [`RemoteVerdict::Disabled`] |
+/// | `4990` | "Bad Token State" ("Check the state of token in VIP Manager.") | \[CM\], \[PAM\] | [`RemoteVerdict::Disabled`] |
+/// | `49F2` | no public source found (\[PAM\] logs "Token id … not found") | \[PAM\] | [`RemoteVerdict::UnknownCredential`] |
+/// | `4E03` + "Credential ID not found" in message or detail | "Authorization failed" / "Credential ID not found" | \[KB442778\] | [`RemoteVerdict::UnknownCredential`] |
+/// | `4E03` otherwise | "Authorization failed" (wrong RA certificate, account not authorised, credential of another account, credential not enabled) | \[KB442778\] | [`RemoteError::Refused`] |
+/// | `4879` | "The service is temporarily unavailable" | \[CM\], \[PAM\] | [`RemoteError::Refused`] |
+/// | `4E04` | "Unsupported service protocol version" | \[CM\] (sample response) | [`RemoteError::Refused`] |
+/// | `4E00`, `4E01`, `4E02`, `4E0B`, `4E10`, `4E11` | not verified (\[PAM\]: malformed request, internal error, authentication failed, RA certificate revoked, URL does not support the operation, token revoked) | \[PAM\] | [`RemoteError::Refused`] |
+/// | anything else | | | [`RemoteError::Refused`] |
 ///
-/// Sources: the VIP Web Services reason-code table (4879, 4923, 4990, 4993,
-/// 4994, 4997, 49F2), Broadcom KB 442778 (4E03 and its messages), and
-/// public sample responses (49B5).
+/// A refusal carries the code and the vendor's `StatusMessage` and
+/// `ErrorDetail`; the adapter logs it (`VIP Validate failed`) and returns it,
+/// so an operator sees every code this table does not know.
 ///
-/// `6004` ("Credential ID is not valid") and `6009` ("Authentication
-/// failed") belong to the newer User Services API and cannot come back
+/// Where the vendor's text is not verified, the code's meaning comes from a
+/// public client that branches on it; the behaviour chosen is written next
+/// to the constant.
+///
+/// Sources (read from stored public copies; none of their code is used):
+///
+/// * \[CM\] Broadcom TechDocs, VIP REST APIs, "Troubleshooting the Credential
+///   Management APIs", table "Credential Management API error codes and
+///   messages" (rows 4879, 4923, 4952, 4953, 4990, 4993, 4994; the copy read
+///   breaks off at the 4994 row, so its text is not quoted here) and its
+///   sample `DeactivateTokenResponse` (4e04):
+///   <https://techdocs.broadcom.com/us/en/symantec-security-software/identity-security/vip/cloud/vip-web-services-and-apis-v127046027-d2278e2328/VIP-REST-APIs/troubleshooting-the-vip-rest-apis-v134448714-d2297e3842/vip-rest-api-troubleshooting-the-credential-management-apis.html>
+/// * \[VR\] Broadcom TechDocs, VIP Web Services Developer's Guide, Validate,
+///   "Validation response": `ReasonCode` (hexBinary, required; "If a
+///   validation request is unsuccessful, the ReasonCode provides the
+///   reason") and `StatusMessage` (required):
+///   <https://techdocs.broadcom.com/us/en/symantec-security-software/identity-security/vip/cloud/vip-web-services-and-apis-v127046027-d2278e2328/VIP-Web-Services-Developer-s-Guide/vip-service-credential-management-apis-v109775592-d2389e608/validating-credentials-v109779389-d2389e1771/validate-v109779399-d2389e1786/validation-response-v109779426-d2389e1918.html>
+/// * \[KB222352\] Broadcom knowledge article 222352, "Symantec VIP error
+///   4923": the user must enter 2 consecutive security codes; outside the
+///   manual sync window the service "returns error invalid OTP 49b5":
+///   <https://knowledge.broadcom.com/external/article/222352/symantec-vip-error-4923-the-otp-you-prov.html>
+/// * \[KB442778\] Broadcom knowledge article 442778, "Symantec VIP error
+///   4E03, Authorization failed" and its on-screen messages:
+///   <https://knowledge.broadcom.com/external/article/442778/symantec-vip-error-4e03-authorization-fa.html>
+/// * \[US\] Broadcom TechDocs, VIP User Services Developer's Guide, "Status
+///   codes and messages" (0000 "Success.", 6004, 6009):
+///   <https://techdocs.broadcom.com/us/en/symantec-security-software/identity-security/vip/cloud/vip-web-services-and-apis-v127046027-d2278e2328/VIP-User-Services-Developer-s-Guide/status-codes-and-messages-id-16420-d2386e12445.html>
+/// * \[KM\] Symantec's Go client, github.com/Symantec/keymaster,
+///   `lib/vip/vip.go` ("0000" is success, any other code is not) and
+///   `lib/vip/vip_test.go` (a `ValidateResponse` with 49B5 "Failed with an
+///   invalid OTP", quoted as "actual working values for the validate api").
+/// * \[PAM\] A PAM module for `Validate`, github.com/namedotcom-zz/PAM_VIP,
+///   `pam_vip.c`: branches on 0000, 4879, 4990, 4993, 4994, 4995, 4996,
+///   4997, 49b5, 49f2, 4e00, 4e01, 4e02, 4e03, 4e04, 4e0b, 4e10, 4e11 and
+///   logs each in its own words (quoted above as such, not as the
+///   vendor's).
+///
+/// `6004` ("Credential ID is not valid.") and `6009` ("Authentication
+/// failed.") belong to the User Services API \[US\] and cannot come back
 /// from `Validate`; they are kept apart in [`user_services`] and, should
 /// they ever arrive here, are refusals like any other unknown code.
 pub mod reason {
-    /// Success.
+    /// `0000` "Success" (\[US\]: "0000 | Success."); \[KM\] and \[PAM\]
+    /// treat it, and only it, as a validated code.
     pub const SUCCESS: &str = "0000";
-    /// "Failed with an invalid OTP".
+    /// `49B5` "Failed with an invalid OTP" (\[KM\] `vip_test.go`, a real
+    /// `ValidateResponse`). \[KB222352\]: also the answer for a code outside
+    /// the manual sync window. A wrong or replayed code.
     pub const INVALID_OTP: &str = "49B5";
-    /// The code is in the sync window but needs a second consecutive code.
+    /// `4923` "The OTP you provided is within the Sync window, but outside
+    /// the Look Ahead Window. This operation requires a second consecutive
+    /// OTP" (\[CM\], \[KB222352\]). `Validate` carries one code, so this is a
+    /// failed attempt: the user tries again with the next code.
     pub const NEEDS_NEXT_OTP: &str = "4923";
-    /// "Operation not allowed on locked token".
+    /// `4994`, listed by \[CM\] (its row's text is not in the copy read);
+    /// \[PAM\] logs it as "Operation not allowed on locked token". The
+    /// credential is locked after too many failures; an administrator
+    /// unlocks it.
     pub const LOCKED: &str = "4994";
-    /// "Bad token state": new, inactive or otherwise not enabled.
+    /// `4990` "Bad Token State" (\[CM\]: "Check the state of token in VIP
+    /// Manager."). Not usable until an administrator acts.
     pub const BAD_TOKEN_STATE: &str = "4990";
-    /// "Operation not allowed on a disabled token".
+    /// `4993` "Operation not allowed on a disabled token" (\[CM\]).
     pub const DISABLED: &str = "4993";
-    /// "Validation of a disabled token".
+    /// `4995`: no public source for the vendor's text; \[PAM\] logs
+    /// "Operation not allowed on new token". Behaviour chosen: not usable
+    /// (a new credential is not yet enabled).
+    pub const NEW_TOKEN: &str = "4995";
+    /// `4996`: no public source for the vendor's text; \[PAM\] logs
+    /// "Operation not allowed on inactive token". Behaviour chosen: not
+    /// usable.
+    pub const INACTIVE_TOKEN: &str = "4996";
+    /// `4997`: no public source for the vendor's text; \[PAM\] logs
+    /// "Unsuccessful validation of Disabled token". Behaviour chosen: not
+    /// usable. (\[VR\]'s request page: "For disabled or expired credentials,
+    /// you must send a temporary security code instead of an OTP.")
     pub const VALIDATION_OF_DISABLED: &str = "4997";
-    /// "Token id not found".
+    /// `49F2`: no public source for the vendor's text; \[PAM\] logs "Token
+    /// id … not found". Behaviour chosen: unknown credential.
     pub const TOKEN_NOT_FOUND: &str = "49F2";
-    /// "Authorization failed": covers an unknown credential and account or
-    /// certificate problems; the message tells them apart.
+    /// `4E03` "Authorization failed" (\[KB442778\]): an unknown credential,
+    /// or an account, certificate or credential-state problem; the message
+    /// tells them apart.
     pub const AUTHORIZATION_FAILED: &str = "4E03";
-    /// The message of [`AUTHORIZATION_FAILED`] that means an unknown credential.
+    /// The message of [`AUTHORIZATION_FAILED`] that means an unknown
+    /// credential (\[KB442778\]: "This credential ID is not in the VIP
+    /// service database.").
     pub const CREDENTIAL_NOT_FOUND_MESSAGE: &str = "Credential ID not found";
-    /// "The service is temporarily unavailable".
+    /// `4879` "The service is temporarily unavailable" (\[CM\]: "Try the
+    /// operation later."). Not a verdict: a refusal.
     pub const SERVICE_UNAVAILABLE: &str = "4879";
+    /// `4E04` "Unsupported service protocol version" (\[CM\]'s sample
+    /// response). Not a verdict: a refusal.
+    pub const UNSUPPORTED_VERSION: &str = "4E04";
 }
 
 /// Status codes of the VIP User Services API (not of `Validate`), for
-/// reference; [`classify`] does not read them.
+/// reference; the adapter does not read them. Source: \[US\] in
+/// [`reason`].
 pub mod user_services {
-    /// "Authentication failed." (its detail is `49B5`).
+    /// "Authentication failed." (\[US\]: "The security code that was
+    /// provided is invalid."; its detail is `49B5`).
     pub const AUTHENTICATION_FAILED: &str = "6009";
-    /// "Credential ID is not valid."
+    /// "Credential ID is not valid." (\[US\]: "The credential ID cannot be
+    /// found.").
     pub const CREDENTIAL_ID_NOT_VALID: &str = "6004";
 }
 
@@ -256,7 +339,8 @@ pub(crate) fn parse_validate_response(xml: &str) -> Result<SoapAnswer, String> {
     }))
 }
 
-/// Maps a reason code to a verdict or an error (table in [`reason`]).
+/// Maps a reason code to a verdict or an error (table and sources in
+/// [`reason`]).
 pub(crate) fn classify(status: &ValidateStatus) -> Result<RemoteVerdict, RemoteError> {
     let code = status.reason_code.as_str();
     let says_not_found = || {
@@ -267,14 +351,31 @@ pub(crate) fn classify(status: &ValidateStatus) -> Result<RemoteVerdict, RemoteE
             .any(|m| m.to_ascii_lowercase().contains(&needle))
     };
     match code {
+        // [US] "Success."; [KM], [PAM]: the only success.
         reason::SUCCESS => Ok(RemoteVerdict::Valid),
+        // [KM] "Failed with an invalid OTP"; [CM], [KB222352] 4923 "requires
+        // a second consecutive OTP": a failed attempt either way.
         reason::INVALID_OTP | reason::NEEDS_NEXT_OTP => Ok(RemoteVerdict::Invalid),
+        // [CM] lists 4994; [PAM] "Operation not allowed on locked token".
         reason::LOCKED => Ok(RemoteVerdict::Locked),
-        reason::DISABLED | reason::VALIDATION_OF_DISABLED | reason::BAD_TOKEN_STATE => {
-            Ok(RemoteVerdict::Disabled)
-        }
+        // [CM] 4993 "Operation not allowed on a disabled token", 4990 "Bad
+        // Token State"; [PAM] 4995 new, 4996 inactive, 4997 validation of a
+        // disabled token (vendor text unpublished): not usable.
+        reason::DISABLED
+        | reason::VALIDATION_OF_DISABLED
+        | reason::BAD_TOKEN_STATE
+        | reason::NEW_TOKEN
+        | reason::INACTIVE_TOKEN => Ok(RemoteVerdict::Disabled),
+        // [PAM] "Token id … not found" (vendor text unpublished).
         reason::TOKEN_NOT_FOUND => Ok(RemoteVerdict::UnknownCredential),
+        // [KB442778] 4E03 "Authorization failed" / "Credential ID not found".
         reason::AUTHORIZATION_FAILED if says_not_found() => Ok(RemoteVerdict::UnknownCredential),
+        // 4879 [CM] "The service is temporarily unavailable", 4E04 [CM]
+        // "Unsupported service protocol version", 4E03 otherwise [KB442778],
+        // the 4E0x codes [PAM] handles, User Services' 6004/6009 [US], and
+        // every code nobody published: not a verdict on the security code.
+        // The code and the vendor's text travel in the error, which the
+        // adapter logs.
         _ => Err(RemoteError::Refused {
             code: code.to_owned(),
             message: status_text(status),
@@ -689,32 +790,39 @@ mod tests {
     fn classifies_reason_codes() {
         use RemoteVerdict::*;
         for (code, message, detail, want) in [
-            ("0000", None, None, Valid),
-            ("49B5", None, None, Invalid),
+            ("0000", Some("Success"), None, Valid),
+            ("49B5", Some("Failed with an invalid OTP"), None, Invalid),
             ("4923", None, None, Invalid),
+            ("4994", None, None, Locked),
+            ("4990", Some("Bad Token State"), None, Disabled),
             (
-                "4994",
-                Some("Operation not allowed on locked token"),
-                None,
-                Locked,
-            ),
-            ("4990", Some("Bad token state"), None, Disabled),
-            ("4993", None, None, Disabled),
-            (
-                "4997",
-                Some("Validation of a disabled token"),
+                "4993",
+                Some("Operation not allowed on a disabled token"),
                 None,
                 Disabled,
             ),
-            ("49F2", Some("Token id not found"), None, UnknownCredential),
+            ("4995", None, None, Disabled),
+            ("4996", None, None, Disabled),
+            ("4997", None, None, Disabled),
+            ("49F2", None, None, UnknownCredential),
+            ("49f2", None, None, UnknownCredential),
             (
                 "4E03",
                 Some("Authorization failed"),
                 Some("Credential ID not found"),
                 UnknownCredential,
             ),
+            (
+                "4E03",
+                Some("Credential ID not found"),
+                None,
+                UnknownCredential,
+            ),
         ] {
-            assert_eq!(classify(&status(code, message, detail)), Ok(want), "{code}");
+            let mut s = status(code, message, detail);
+            // The parser upper-cases the code (hexBinary).
+            s.reason_code = s.reason_code.to_ascii_uppercase();
+            assert_eq!(classify(&s), Ok(want), "{code}");
         }
         assert_eq!(
             classify(&status(
@@ -727,16 +835,28 @@ mod tests {
                 message: "Authorization failed: Account not found".into()
             })
         );
-        // User Services' codes are not answers of `Validate`.
-        for code in ["4879", "6004", "6009"] {
-            assert!(
-                matches!(
-                    classify(&status(code, None, None)),
-                    Err(RemoteError::Refused { .. })
-                ),
+        // Known codes that are no verdict on the security code, User
+        // Services' codes (not answers of `Validate`) and unknown codes.
+        for code in [
+            "4879", "4E00", "4E01", "4E02", "4E04", "4E0B", "4E10", "4E11", "6004", "6009", "4ABC",
+            "FFFF",
+        ] {
+            assert_eq!(
+                classify(&status(code, Some("said the vendor"), None)),
+                Err(RemoteError::Refused {
+                    code: code.into(),
+                    message: "said the vendor".into()
+                }),
                 "{code}"
             );
         }
+        assert_eq!(
+            classify(&status("4ABC", None, None)),
+            Err(RemoteError::Refused {
+                code: "4ABC".into(),
+                message: "no status message".into()
+            })
+        );
     }
 
     #[test]

@@ -1,9 +1,38 @@
 //! A local fake of the VIP validation service, speaking the same wire format
-//! as [`VipSoapValidator`](crate::VipSoapValidator) (see [`crate::soap`]).
+//! as [`VipSoapValidator`] (see [`crate::soap`]).
 //!
 //! It binds `127.0.0.1:0`, serves HTTP/1.1 (plain, or TLS with a required
 //! client certificate), answers `Validate` from a table of credentials, and
 //! records every request so that tests can assert on what was sent.
+//!
+//! It models the vendor's service as the vendor and public clients describe
+//! it, not this crate's adapter: each behaviour below has its source next to
+//! it (the source keys, such as \[CM\] or \[PAM\], are listed in
+//! [`crate::soap::reason`]; the knowledge articles are linked where used).
+//! Where nothing is published, the comment says so and says what was chosen.
+//!
+//! | the request | the fake's answer | source |
+//! |---|---|---|
+//! | a right, unused code | `0000` "Success" | \[US\], \[KM\] |
+//! | a wrong or already used code | `49B5` "Failed with an invalid OTP"; counts a failure | \[KM\]; one-time use: \[KB159646\] |
+//! | the failure that reaches the limit (default 10) | `49B5`, then the credential is locked | \[KB273344\], \[KB164551\] |
+//! | a locked credential | `4994` | \[CM\] lists the code, \[PAM\] |
+//! | a disabled credential | `4997` | \[PAM\] |
+//! | a new / an inactive credential | `4995` / `4996` | \[PAM\] |
+//! | an unknown credential id | `49F2` | \[PAM\] |
+//! | a body that is not a SOAP `Validate` | HTTP 500, SOAP 1.1 `Client` fault | SOAP 1.1 §4.4.1, §6.2 (vendor's answer unpublished) |
+//! | no `SOAPAction`, or `""` | answered | WSDL `soapAction=""`; \[KM\], \[PAM\] send none |
+//! | another `SOAPAction` | HTTP 500, SOAP 1.1 `Client` fault | unpublished; chosen |
+//!
+//! \[KB159646\]: "VIP Security codes are one-time use only."
+//! <https://knowledge.broadcom.com/external/article/159646/how-to-reset-vip-access-after-error-inv.html>
+//!
+//! Any other reason code (`4990`, `4993`, `4923`, `4879`, `4E03`, codes
+//! nobody published) can be forced with [`FakeBehaviour::Status`].
+//!
+//! Not modelled: temporary security codes for disabled credentials, time
+//! windows and resynchronisation, automatic unlocking, the `Version`
+//! attribute (recorded, not checked).
 //!
 //! The fake is a test tool: it compares codes with `==` and keeps them in
 //! memory. Do not deploy it.
@@ -36,18 +65,35 @@ use crate::{TlsPem, VipSoapValidator};
 /// The path the fake serves `Validate` on (any path is answered).
 pub const FAKE_PATH: &str = "/val/soap";
 
-/// VIP's default: a credential locks after this many consecutive failures.
+/// VIP's default "Maximum Validation Failures": a credential locks after
+/// this many consecutive invalid codes.
+///
+/// \[KB273344\]: "The credential ID is locked after 10* consecutive
+/// attempts to use an invalid security code. The credential invalid
+/// security code counter resets back to 0 when a valid code is used before
+/// the credential is locked." (*adjustable by an administrator).
+/// <https://knowledge.broadcom.com/external/article/273344/unused-vip-credential-token-ids-are-loc.html>
+///
+/// \[KB164551\]: "How to lower the number of incorrect login attempts in VIP
+/// Manager from the default level of ten?"
+/// <https://knowledge.broadcom.com/external/article/164551/how-to-lower-the-number-of-incorrect-log.html>
 pub const DEFAULT_MAX_FAILURES: u32 = 10;
 
-/// A credential's state in the fake.
+/// A credential's state in the fake, and what `Validate` answers in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FakeCredentialState {
-    /// Codes are checked.
+    /// Codes are checked: `0000` or `49B5`.
     Enabled,
-    /// Answers `4994 Operation not allowed on locked token`.
+    /// Answers `4994` (\[CM\] lists the code; \[PAM\]: "Operation not
+    /// allowed on locked token"). Reached by failures or set by a test.
     Locked,
-    /// Answers `4993 Operation not allowed on a disabled token`.
+    /// Answers `4997` (\[PAM\]: "Unsuccessful validation of Disabled token";
+    /// the vendor's text is unpublished).
     Disabled,
+    /// Answers `4995` (\[PAM\]: "Operation not allowed on new token").
+    New,
+    /// Answers `4996` (\[PAM\]: "Operation not allowed on inactive token").
+    Inactive,
 }
 
 /// How the fake answers, whatever the request.
@@ -64,6 +110,18 @@ pub enum FakeBehaviour {
     HttpStatus(u16),
     /// Answer HTTP 500 with a SOAP `Server` fault.
     Fault,
+    /// Answer every well-formed `Validate` with this `Status` (the request
+    /// id is echoed), whatever the credential: for reason codes the
+    /// credential table does not produce. Codes are not consumed and
+    /// failures are not counted.
+    Status {
+        /// `ReasonCode`.
+        reason_code: String,
+        /// `StatusMessage`.
+        status_message: String,
+        /// `ErrorDetail`, if any.
+        error_detail: Option<String>,
+    },
 }
 
 /// One request as the fake received it.
@@ -85,6 +143,9 @@ pub struct RecordedRequest {
     pub token_id: Option<String>,
     /// `OTP`, if the body parsed.
     pub otp: Option<String>,
+    /// The `ReasonCode` the fake answered; `None` when it answered a SOAP
+    /// fault, an HTTP error or a malformed body.
+    pub answered: Option<String>,
 }
 
 #[derive(Debug)]
@@ -234,7 +295,13 @@ impl FakeVip {
         }
     }
 
-    /// Sets a credential's state (unlocking resets its failure count).
+    /// Sets a credential's state. Enabling (an administrator's unlock)
+    /// resets its failure count: chosen. \[KB156899\] says that "If the
+    /// credential locks, the user must contact your help desk and request
+    /// that an administrator unlock the credential", and that the counter
+    /// otherwise "will only reset on a successful authentication"; what an
+    /// unlock does to it is unpublished.
+    /// <https://knowledge.broadcom.com/external/article?legacyId=TECH19480>
     pub fn set_state(&self, credential_id: &str, state: FakeCredentialState) {
         if let Some(c) = self.lock().credentials.get_mut(credential_id) {
             c.state = state;
@@ -249,7 +316,16 @@ impl FakeVip {
         self.lock().credentials.get(credential_id).map(|c| c.state)
     }
 
-    /// Consecutive failures after which a credential locks (default 10).
+    /// A credential's count of consecutive invalid codes, `None` if unknown.
+    pub fn failures_of(&self, credential_id: &str) -> Option<u32> {
+        self.lock()
+            .credentials
+            .get(credential_id)
+            .map(|c| c.failures)
+    }
+
+    /// Consecutive failures after which a credential locks (default
+    /// [`DEFAULT_MAX_FAILURES`]).
     pub fn set_max_failures(&self, max_failures: u32) {
         self.lock().max_failures = max_failures.max(1);
     }
@@ -336,25 +412,29 @@ async fn handle(
         Err(_) => String::new(),
     };
     let call = soap::parse_validate_request(&body);
-    let behaviour = {
+    let (behaviour, index) = {
         let mut state = lock(&state);
         let parsed = call.as_ref().ok();
         state.requests.push(RecordedRequest {
             method: method.to_string(),
             path,
-            soap_action,
+            soap_action: soap_action.clone(),
             content_type,
             body: body.clone(),
             request_id: parsed.and_then(|c| c.request_id.clone()),
             token_id: parsed.map(|c| c.token_id.clone()),
             otp: parsed.map(|c| c.otp.clone()),
+            answered: None,
         });
-        state.behaviour.clone()
+        (state.behaviour.clone(), state.requests.len() - 1)
     };
 
-    match behaviour {
-        FakeBehaviour::Normal => {}
-        FakeBehaviour::Delay(d) => tokio::time::sleep(d).await,
+    let forced = match behaviour {
+        FakeBehaviour::Normal => None,
+        FakeBehaviour::Delay(d) => {
+            tokio::time::sleep(d).await;
+            None
+        }
         FakeBehaviour::Malformed => {
             return Ok(xml(
                 StatusCode::OK,
@@ -368,73 +448,125 @@ async fn handle(
             return Ok(response);
         }
         FakeBehaviour::Fault => {
-            return Ok(xml(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                soap::fault("S:Server", "fake VIP: forced fault"),
-            ));
+            return Ok(soap_fault("S:Server", "fake VIP: forced fault"));
         }
-    }
+        FakeBehaviour::Status {
+            reason_code,
+            status_message,
+            error_detail,
+        } => Some((reason_code, status_message, error_detail)),
+    };
 
     if method != Method::POST {
         let mut response = Response::new(Full::new(Bytes::from("use POST")));
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
         return Ok(response);
     }
+    // SOAPAction. The WSDL gives `Validate` `soapAction=""` (see
+    // `soap::SOAP_ACTION_VALIDATE` for the source), and the public clients
+    // [KM] and [PAM] send no header at all and get answers, so both are
+    // accepted, as is an empty value. What the service does with another
+    // action is unpublished; chosen: a SOAP 1.1 `Client` fault, so that a
+    // wrong header shows up in tests.
+    if let Some(action) = soap_action.as_deref()
+        && !matches!(action.trim(), "" | "\"\"")
+    {
+        return Ok(soap_fault(
+            "S:Client",
+            &format!(
+                "fake VIP: SOAPAction {action} is not Validate's ({})",
+                soap::SOAP_ACTION_VALIDATE
+            ),
+        ));
+    }
+    // A body that is not a SOAP 1.1 `Validate` (not XML, not an Envelope, no
+    // TokenId or OTP). The vendor's answer to this is unpublished ([PAM]
+    // handles a reason code 4E00 that it calls a malformed request); chosen:
+    // what SOAP 1.1 prescribes, a `Client` fault ("the message was
+    // incorrectly formed or did not contain the appropriate information",
+    // §4.4.1) with HTTP 500 (§6.2).
     let call = match call {
         Ok(call) => call,
-        Err(why) => {
-            return Ok(xml(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                soap::fault("S:Client", &why),
-            ));
+        Err(why) => return Ok(soap_fault("S:Client", &why)),
+    };
+    let (code, message, detail) = match forced {
+        Some(answer) => answer,
+        None => {
+            let (code, message) = decide(&mut lock(&state), &call.token_id, &call.otp);
+            (code.to_owned(), message.to_owned(), None)
         }
     };
-    let (code, message, detail) = decide(&mut lock(&state), &call.token_id, &call.otp);
+    if let Some(r) = lock(&state).requests.get_mut(index) {
+        r.answered = Some(code.clone());
+    }
     Ok(xml(
         StatusCode::OK,
-        soap::validate_response(call.request_id.as_deref(), code, message, detail),
+        soap::validate_response(
+            call.request_id.as_deref(),
+            &code,
+            &message,
+            detail.as_deref(),
+        ),
     ))
 }
 
-/// The answer for one `Validate`: reason code, message, detail.
-fn decide(
-    state: &mut State,
-    token_id: &str,
-    otp: &str,
-) -> (&'static str, &'static str, Option<&'static str>) {
+/// The answer for one `Validate` from the credential table: reason code
+/// and status message. Sources in the module docs and [`reason`].
+fn decide(state: &mut State, token_id: &str, otp: &str) -> (&'static str, &'static str) {
     let max_failures = state.max_failures;
     let Some(credential) = state.credentials.get_mut(token_id) else {
-        return (
-            reason::AUTHORIZATION_FAILED,
-            "Authorization failed",
-            Some(reason::CREDENTIAL_NOT_FOUND_MESSAGE),
-        );
+        // [PAM]: 49f2, "Token id <id> not found" (its words; the vendor's
+        // text is unpublished).
+        return (reason::TOKEN_NOT_FOUND, "Token id not found");
     };
     match credential.state {
-        // VIP reason-code table: "4994 Operation not allowed on locked token".
-        FakeCredentialState::Locked => (
-            reason::LOCKED,
-            "Operation not allowed on locked token",
-            None,
-        ),
+        // [CM] lists 4994; [PAM]: "Operation not allowed on locked token".
+        FakeCredentialState::Locked => (reason::LOCKED, "Operation not allowed on locked token"),
+        // [PAM]: 4997, "Unsuccessful validation of Disabled token".
         FakeCredentialState::Disabled => (
-            reason::DISABLED,
-            "Operation not allowed on a disabled token",
-            None,
+            reason::VALIDATION_OF_DISABLED,
+            "Unsuccessful validation of Disabled token",
+        ),
+        // [PAM]: 4995, "Operation not allowed on new token".
+        FakeCredentialState::New => (reason::NEW_TOKEN, "Operation not allowed on new token"),
+        // [PAM]: 4996, "Operation not allowed on inactive token".
+        FakeCredentialState::Inactive => (
+            reason::INACTIVE_TOKEN,
+            "Operation not allowed on inactive token",
         ),
         FakeCredentialState::Enabled => {
+            // [KB159646]: "VIP Security codes are one-time use only."
             if credential.codes.remove(otp) {
+                // [KB273344]: "The credential invalid security code counter
+                // resets back to 0 when a valid code is used before the
+                // credential is locked."
                 credential.failures = 0;
-                (reason::SUCCESS, "Success", None)
+                // [US]: "0000 | Success."
+                (reason::SUCCESS, "Success")
             } else {
+                // [KB273344]: "The credential ID is locked after 10*
+                // consecutive attempts to use an invalid security code."
                 credential.failures += 1;
                 if credential.failures >= max_failures {
                     credential.state = FakeCredentialState::Locked;
                 }
-                (reason::INVALID_OTP, "Failed with an invalid OTP", None)
+                // [KM]: `<ReasonCode>49B5</ReasonCode>`,
+                // `<StatusMessage>Failed with an invalid OTP</StatusMessage>`.
+                (reason::INVALID_OTP, "Failed with an invalid OTP")
             }
         }
     }
+}
+
+/// HTTP 500 with a SOAP 1.1 fault (SOAP 1.1 §6.2: "In case of a SOAP error
+/// while processing the request, the SOAP HTTP server MUST issue an HTTP 500
+/// "Internal Server Error" response and include a SOAP message in the
+/// response containing a SOAP Fault element").
+fn soap_fault(code: &str, message: &str) -> FakeResponse {
+    xml(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        soap::fault(code, message),
+    )
 }
 
 fn xml(status: StatusCode, body: String) -> FakeResponse {
