@@ -23,6 +23,7 @@ mod migrate;
 pub mod orders;
 pub mod phonefactor;
 pub mod sessions;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;
 pub mod tokens;

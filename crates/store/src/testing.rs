@@ -4,14 +4,20 @@
 //! `GATEHOUSE_TEST_POSTGRES_URL` is set, each test in a schema of its own
 //! (so tests run in parallel against one server). The same suites run on
 //! both backends.
+//!
+//! Built only with the `testing` feature (test suites turn it on through
+//! their dev-dependencies), so it never ships in the server.
 
 use crate::Store;
 use std::path::PathBuf;
 
-/// A database for one test; the SQLite directory is removed on drop.
+/// A database for one test; on drop the SQLite directory is removed, or
+/// the PostgreSQL schema dropped.
 pub struct TestDb {
     pub store: Store,
     dir: Option<PathBuf>,
+    /// PostgreSQL: (server URL, schema).
+    schema: Option<(String, String)>,
     /// The URL the store was opened with (for a second instance).
     pub url: String,
 }
@@ -20,6 +26,29 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(d) = &self.dir {
             let _ = std::fs::remove_dir_all(d);
+        }
+        if let Some((base, schema)) = self.schema.take() {
+            // Drop runs outside async code (and possibly outside any
+            // runtime), so the schema is dropped from a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok(admin) = sqlx::AnyPool::connect(&base).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                        )))
+                        .execute(&admin)
+                        .await;
+                        admin.close().await;
+                    }
+                });
+            })
+            .join();
         }
     }
 }
@@ -50,6 +79,7 @@ pub async fn fresh() -> TestDb {
             TestDb {
                 store,
                 dir: None,
+                schema: Some((base, schema)),
                 url,
             }
         }
@@ -61,6 +91,7 @@ pub async fn fresh() -> TestDb {
             TestDb {
                 store,
                 dir: Some(dir),
+                schema: None,
                 url,
             }
         }
