@@ -346,11 +346,10 @@ impl Config {
                     )
                 }
                 (Some(t), None) => {
-                    use secrecy::ExposeSecret;
-                    w.twilio_auth_token = Some(t.auth_token.expose_secret().to_owned());
-                    Some(std::sync::Arc::new(
-                        gatehouse_delivery::TwilioGateway::new(t).map_err(gateway_error)?,
-                    ))
+                    let gateway =
+                        gatehouse_delivery::TwilioGateway::new(t).map_err(gateway_error)?;
+                    w.twilio_webhooks = Some(gateway.webhook_verifier().clone());
+                    Some(std::sync::Arc::new(gateway))
                 }
                 (None, Some(h)) => Some(std::sync::Arc::new(
                     gatehouse_delivery::HttpSmsGateway::new(h).map_err(gateway_error)?,
@@ -369,7 +368,7 @@ impl Config {
             (Some(DeliveryChoice::Virtual), None) => gatehouse_web::Delivery::Virtual,
             (Some(DeliveryChoice::None), Some(_)) => {
                 tracing::warn!("delivery = \"none\": the configured gateway is not used");
-                w.twilio_auth_token = None;
+                w.twilio_webhooks = None;
                 gatehouse_web::Delivery::None
             }
             (Some(DeliveryChoice::None) | None, None) => gatehouse_web::Delivery::None,

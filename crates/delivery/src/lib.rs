@@ -13,10 +13,16 @@
 //!
 //! * [`TwilioGateway`] ([`twilio`]): text messages and calls through a
 //!   Twilio-compatible REST API. The same module has what the portal needs to
-//!   serve the call: [`twilio_signature`] / [`verify_twilio_signature`] for
-//!   the `X-Twilio-Signature` of webhooks, [`gather_twiml`] / [`say_twiml`]
-//!   to answer them (the keys pressed are read by the domain's
-//!   `phonefactor::classify_keys`, as the virtual phone's are).
+//!   serve the call: [`WebhookVerifier`] (also
+//!   [`TwilioGateway::verify_webhook`]) for the `X-Twilio-Signature` of
+//!   webhooks, checked exactly as Twilio's official libraries check it (the
+//!   URL with and without its port, `bodySHA256` for JSON bodies, SharedKey
+//!   signatures in `HMAC_SHA1` or `HMAC_SHA256`; see
+//!   [`twilio::signature`]), [`twilio_signature`] /
+//!   [`verify_twilio_signature`] for the auth token alone, and
+//!   [`gather_twiml`] / [`say_twiml`] to answer them (the keys pressed are
+//!   read by the domain's `phonefactor::classify_keys`, as the virtual
+//!   phone's are).
 //! * [`HttpSmsGateway`] ([`http_sms`]): text messages through a generic HTTP
 //!   SMS gateway, described by configuration (it cannot call).
 //! * [`SmtpMailer`] and [`OutboxMailer`] ([`mail`]): e-mail through an SMTP
@@ -34,21 +40,24 @@
 //! [`secrecy::SecretString`]s: they never appear in `Debug` output or logs.
 //!
 //! ```toml
-//! [delivery.twilio]                  # -> TwilioConfig -> TwilioGateway::new
-//! account_sid = "AC0123456789abcdef0123456789abcdef"
+//! [twilio]                           # -> TwilioConfig -> TwilioGateway::new
+//! account_sid = "AC0123456789abcdef0123456789abcdef"  # AC + 32 hex digits
 //! auth_token = "…"                   # also checks webhook signatures
-//! from = "+14155550100"              # or a messaging service SID "MG…"
+//! from = "+14155550100"              # or a messaging service SID, MG + 32 hex digits
 //! # call_from = "+14155550100"       # needed for calls when `from` is "MG…"
 //! # base_url = "https://api.twilio.com"   # https, or http on loopback only
 //! # timeout_secs = 15
+//! # SharedKeys that webhooks may be signed with instead of the auth token
+//! # (X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=…):
+//! # webhook_keys = [{ id = "…", secret = "…" }]
 //!
-//! [delivery.http_sms]                # -> HttpSmsConfig -> HttpSmsGateway::new
+//! [http_sms]                         # -> HttpSmsConfig -> HttpSmsGateway::new
 //! url = "https://sms.example.net/send"
 //! method = "GET"
 //! params = [{ name = "to", value = "{to_digits}" }, { name = "text", value = "{body}" }]
 //! # see the `http_sms` module for encodings, auth and placeholders
 //!
-//! [delivery.smtp]                    # -> SmtpConfig -> SmtpMailer::new
+//! [smtp]                             # -> SmtpConfig -> SmtpMailer::new
 //! host = "smtp.example.com"
 //! from = "Gatehouse <no-reply@example.com>"
 //! tls = "starttls"                   # "none" | "starttls" (default) | "tls"
@@ -94,9 +103,12 @@ pub use http_sms::{
     HttpSmsAuth, HttpSmsConfig, HttpSmsEncoding, HttpSmsGateway, HttpSmsMethod, HttpSmsParam,
 };
 pub use mail::{DEFAULT_OUTBOX_FROM, OutboxMailer, SmtpConfig, SmtpMailer, SmtpTls};
-pub use twilio::signature::{SIGNATURE_HEADER, twilio_signature, verify_twilio_signature};
+pub use twilio::signature::{
+    SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, WebhookBody, WebhookVerifier,
+    compute_signature, twilio_signature, validate_signature, verify_twilio_signature,
+};
 pub use twilio::twiml::{GatherOptions, TWIML_CONTENT_TYPE, gather_twiml, say_twiml};
-pub use twilio::{TwilioConfig, TwilioGateway};
+pub use twilio::{TwilioConfig, TwilioGateway, TwilioWebhookKey};
 
 /// A boxed future, so that the traits stay object-safe (`Arc<dyn Gateway>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

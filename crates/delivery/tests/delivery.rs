@@ -1,5 +1,6 @@
 //! The adapters against the local fakes. One test binary (link time);
-//! modules by adapter.
+//! modules by adapter. `signatures` (in `delivery/`) checks webhook
+//! signatures against Twilio's official Python library.
 
 use std::sync::Arc;
 
@@ -180,9 +181,11 @@ mod twilio {
         }
     }
 
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+
     #[test]
     fn configuration_is_checked() {
-        let ok = TwilioConfig::new("AC0123456789abcdef0123456789abcdef", "t", FROM);
+        let ok = TwilioConfig::new(SID, "t", FROM);
         TwilioGateway::new(&ok).expect("valid");
         let bad = |f: &dyn Fn(&mut TwilioConfig)| {
             let mut c = ok.clone();
@@ -193,10 +196,38 @@ mod twilio {
             bad(&|c| c.base_url = "http://api.example.com".into()),
             "twilio.base_url"
         );
-        assert_eq!(
-            bad(&|c| c.account_sid = "XX123".into()),
-            "twilio.account_sid"
-        );
+        // `^AC[0-9a-fA-F]{32}$`, `^MG[0-9a-fA-F]{32}$`.
+        let mut upper = ok.clone();
+        upper.account_sid = "AC0123456789ABCDEF0123456789ABCDEF".into();
+        upper.from = "MG0123456789ABCDEF0123456789abcdef".into();
+        upper.call_from = Some(FROM.into());
+        TwilioGateway::new(&upper).expect("upper-case hex is valid");
+        for sid in [
+            "XX123",
+            "AC0123",
+            "AC0123456789abcdef0123456789abcde",
+            "AC0123456789abcdef0123456789abcdef0",
+            "AC0123456789abcdef0123456789abcdeg",
+            "ac0123456789abcdef0123456789abcdef",
+            "MG0123456789abcdef0123456789abcdef",
+        ] {
+            let mut c = ok.clone();
+            c.account_sid = sid.into();
+            let err = TwilioGateway::new(&c).expect_err(sid);
+            assert_eq!(err.setting, "twilio.account_sid", "{sid}");
+            assert!(err.to_string().contains("32 hexadecimal digits"), "{err}");
+        }
+        for from in [
+            "MG123",
+            "MG0123456789abcdef0123456789abcdeX",
+            "AC0123456789abcdef0123456789abcdef",
+        ] {
+            let mut c = ok.clone();
+            c.from = from.into();
+            let err = TwilioGateway::new(&c).expect_err(from);
+            assert_eq!(err.setting, "twilio.from", "{from}");
+            assert!(err.to_string().contains("`MG` followed by 32"), "{err}");
+        }
         assert_eq!(
             bad(&|c| c.auth_token = String::new().into()),
             "twilio.auth_token"
@@ -204,100 +235,89 @@ mod twilio {
         assert_eq!(bad(&|c| c.from = "4155550100".into()), "twilio.from");
         assert_eq!(bad(&|c| c.call_from = Some("x".into())), "twilio.call_from");
         assert_eq!(bad(&|c| c.timeout_secs = 0), "twilio.timeout_secs");
+        let key = |id: &str, secret: &str| gatehouse_delivery::TwilioWebhookKey {
+            id: id.to_owned(),
+            secret: secret.to_owned().into(),
+        };
+        let mut keyed = ok.clone();
+        keyed.webhook_keys = vec![
+            key("webhooks_sharedkey_1", "s1"),
+            key("webhooks_sharedkey_2", "s2"),
+        ];
+        let gateway = TwilioGateway::new(&keyed).expect("valid");
+        assert_eq!(
+            gateway
+                .webhook_verifier()
+                .shared_key_ids()
+                .collect::<Vec<_>>(),
+            ["webhooks_sharedkey_1", "webhooks_sharedkey_2"]
+        );
+        assert!(!format!("{gateway:?}").contains("s1"));
+        for keys in [
+            vec![key("", "s")],
+            vec![key(" k", "s")],
+            vec![key("a,b", "s")],
+            vec![key("k", "")],
+            vec![key("k", "s1"), key("k", "s2")],
+        ] {
+            let mut c = ok.clone();
+            c.webhook_keys = keys;
+            assert_eq!(
+                TwilioGateway::new(&c).expect_err("invalid").setting,
+                "twilio.webhook_keys"
+            );
+        }
+    }
+
+    /// The fake's account SID is `AC` + 16 random bytes in hex: 32 digits,
+    /// the published format, so gateways built on it pass the check.
+    #[tokio::test]
+    async fn the_fakes_account_sid_has_the_published_format() {
+        let twilio = FakeTwilio::start().await;
+        let sid = twilio.account_sid();
+        assert_eq!(sid.len(), 34, "{sid}");
+        assert!(sid.starts_with("AC") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit()));
+        TwilioGateway::new(&twilio.config(FROM)).expect("valid");
     }
 
     #[test]
     fn configuration_deserializes_with_defaults_and_refuses_unknown_keys() {
         let c: TwilioConfig = serde_json::from_value(serde_json::json!({
-            "account_sid": "AC0123", "auth_token": "secret-token", "from": FROM
+            "account_sid": SID, "auth_token": "secret-token", "from": FROM
         }))
         .expect("valid");
         assert_eq!(c.base_url, "https://api.twilio.com");
         assert_eq!(c.timeout_secs, 15);
+        assert!(c.webhook_keys.is_empty());
         assert!(!format!("{c:?}").contains("secret-token"));
         assert!(
             serde_json::from_value::<TwilioConfig>(serde_json::json!({
-                "account_sid": "AC0123", "auth_token": "t", "from": FROM, "form": FROM
+                "account_sid": SID, "auth_token": "t", "from": FROM, "form": FROM
+            }))
+            .is_err()
+        );
+        let c: TwilioConfig = serde_json::from_value(serde_json::json!({
+            "account_sid": SID, "auth_token": "t", "from": FROM,
+            "webhook_keys": [{ "id": "webhooks_sharedkey_1", "secret": "shared-secret" }]
+        }))
+        .expect("valid");
+        assert_eq!(c.webhook_keys[0].id, "webhooks_sharedkey_1");
+        assert!(!format!("{c:?}").contains("shared-secret"));
+        TwilioGateway::new(&c).expect("valid");
+        assert!(
+            serde_json::from_value::<TwilioConfig>(serde_json::json!({
+                "account_sid": SID, "auth_token": "t", "from": FROM,
+                "webhook_keys": [{ "id": "k", "secret": "s", "algorithm": "HMAC_SHA256" }]
             }))
             .is_err()
         );
     }
 }
 
-mod signatures {
-    use gatehouse_delivery::{twilio_signature, verify_twilio_signature};
-
-    fn params(caller: &str) -> Vec<(String, String)> {
-        [
-            ("CallSid", "CA1234567890ABCDE"),
-            ("Caller", caller),
-            ("Digits", "1234"),
-            ("From", caller),
-            ("To", "+18005551212"),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-    }
-
-    const TOKEN: &str = "12345";
-    const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
-
-    /// The worked example of Twilio's webhook security documentation.
-    #[test]
-    fn twilios_documented_example() {
-        assert_eq!(
-            twilio_signature(TOKEN, URL, &params("+14158675310")),
-            "GvWf1cFY/Q7PnoempGyD5oXAezc="
-        );
-    }
-
-    /// The same example as the provider's own libraries test it (another
-    /// caller number).
-    #[test]
-    fn the_libraries_test_vector() {
-        assert_eq!(
-            twilio_signature(TOKEN, URL, &params("+14158675309")),
-            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-        );
-    }
-
-    #[test]
-    fn order_of_parameters_does_not_matter() {
-        let mut p = params("+14158675310");
-        p.reverse();
-        assert!(verify_twilio_signature(
-            TOKEN,
-            URL,
-            &p,
-            "GvWf1cFY/Q7PnoempGyD5oXAezc="
-        ));
-    }
-
-    #[test]
-    fn wrong_signatures_are_refused() {
-        let sig = "GvWf1cFY/Q7PnoempGyD5oXAezc=";
-        let p = params("+14158675310");
-        assert!(verify_twilio_signature(TOKEN, URL, &p, sig));
-        assert!(!verify_twilio_signature("54321", URL, &p, sig));
-        assert!(!verify_twilio_signature(
-            TOKEN,
-            "https://mycompany.com/myapp.php?foo=1",
-            &p,
-            sig
-        ));
-        let mut tampered = p.clone();
-        tampered[2].1 = "0".to_owned();
-        assert!(!verify_twilio_signature(TOKEN, URL, &tampered, sig));
-        assert!(!verify_twilio_signature(TOKEN, URL, &p, ""));
-        assert!(!verify_twilio_signature(
-            TOKEN,
-            URL,
-            &p,
-            "GvWf1cFY/Q7PnoempGyD5oXAezd="
-        ));
-    }
-}
+// A file of its own, in a directory Cargo does not take for another test
+// binary.
+#[path = "delivery/signatures.rs"]
+mod signatures;
 
 mod calls {
     //! The fake answers a call against a tiny portal stand-in that serves

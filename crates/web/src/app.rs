@@ -125,9 +125,9 @@ pub struct WebConfig {
     /// Where texts and calls go: nowhere (the default), the virtual phone,
     /// or a gateway.
     pub delivery: Delivery,
-    /// The Twilio auth token that signs Twilio's callbacks, if Twilio is
-    /// the gateway.
-    pub twilio_auth_token: Option<String>,
+    /// Checks the signatures of Twilio's callbacks (the auth token, and the
+    /// webhook keys if any), if Twilio is the gateway.
+    pub twilio_webhooks: Option<gatehouse_delivery::WebhookVerifier>,
     /// Sends e-mail; `None` only logs each message.
     pub mailer: Option<Arc<dyn gatehouse_delivery::Mailer>>,
     /// Send queued texts, calls and e-mail from this process (the worker,
@@ -160,7 +160,7 @@ impl Default for WebConfig {
             blocked_regions: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
             delivery: Delivery::None,
-            twilio_auth_token: None,
+            twilio_webhooks: None,
             mailer: None,
             delivery_worker: true,
             metrics_token: None,

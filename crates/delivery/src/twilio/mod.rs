@@ -3,6 +3,10 @@
 //! `2010-04-01/Accounts/{sid}/Messages.json` and `Calls.json` API), plus the
 //! pieces the portal needs to serve the call: request [`signature`]s and
 //! [`twiml`].
+//!
+//! The account SID and a messaging service SID are checked against the
+//! formats Twilio publishes (`^AC[0-9a-fA-F]{32}$`, `^MG[0-9a-fA-F]{32}$`)
+//! when the gateway is built, so a mistyped SID stops start-up.
 
 pub mod signature;
 pub mod twiml;
@@ -14,6 +18,7 @@ use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use self::signature::{WebhookBody, WebhookVerifier};
 use crate::http::{self, is_e164};
 use crate::{BoxFuture, CallRequest, ConfigError, DeliveryError, Gateway, Sent, SmsRequest};
 
@@ -35,14 +40,17 @@ pub struct TwilioConfig {
     /// (the test fake). May carry a path prefix for compatible providers.
     #[serde(default = "default_base_url")]
     pub base_url: String,
-    /// The account SID (`AC…`), user name of HTTP Basic auth and part of
-    /// every path.
+    /// The account SID, user name of HTTP Basic auth and part of every
+    /// path: `AC` followed by 32 hexadecimal digits (`^AC[0-9a-fA-F]{32}$`).
     pub account_sid: String,
     /// The account's auth token: password of HTTP Basic auth and key of the
-    /// request signatures. Never logged.
+    /// request signatures (unless a webhook says it was signed with one of
+    /// [`webhook_keys`](Self::webhook_keys)). Never logged.
     pub auth_token: SecretString,
     /// Sender of text messages: an E.164 number (`+1…`) or a messaging
-    /// service SID (`MG…`). When it is an E.164 number it also places calls.
+    /// service SID, `MG` followed by 32 hexadecimal digits
+    /// (`^MG[0-9a-fA-F]{32}$`). When it is an E.164 number it also places
+    /// calls.
     pub from: String,
     /// Caller id of calls, E.164, when `from` is a messaging service (which
     /// cannot call) or calls should come from another number.
@@ -51,6 +59,25 @@ pub struct TwilioConfig {
     /// Limit for one API request, seconds. Default 15.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// The SharedKeys Twilio may sign webhooks with instead of the auth
+    /// token (a Webhook Setting with a signing key): such a webhook carries
+    /// `X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=…`, and is
+    /// accepted only if `<id>` is listed here. Several keys may be listed
+    /// while one replaces another. Default none.
+    #[serde(default)]
+    pub webhook_keys: Vec<TwilioWebhookKey>,
+}
+
+/// A SharedKey for webhook signatures: `{ id = "…", secret = "…" }` in
+/// `webhook_keys`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioWebhookKey {
+    /// The key's id, as the `key=` of the signature settings header names
+    /// it.
+    pub id: String,
+    /// The key's secret, shown once when the key was created. Never logged.
+    pub secret: SecretString,
 }
 
 fn default_base_url() -> String {
@@ -71,8 +98,16 @@ impl TwilioConfig {
             from: from.to_owned(),
             call_from: None,
             timeout_secs: default_timeout_secs(),
+            webhook_keys: Vec::new(),
         }
     }
+}
+
+/// Whether `s` is a Twilio SID with this two-letter prefix: the prefix and
+/// 32 hexadecimal digits, as the patterns of Twilio's OpenAPI description
+/// (`^AC[0-9a-fA-F]{32}$`) have it.
+fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == 34 && s.starts_with(prefix) && s.bytes().skip(2).all(|b| b.is_ascii_hexdigit())
 }
 
 /// Sends text messages and places calls through a Twilio-compatible API.
@@ -86,6 +121,7 @@ pub struct TwilioGateway {
     calls_url: reqwest::Url,
     account_sid: String,
     auth_token: SecretString,
+    webhooks: WebhookVerifier,
     sender: Sender,
     call_from: Option<String>,
 }
@@ -123,13 +159,11 @@ impl TwilioGateway {
             }
         }
         let sid = config.account_sid.trim();
-        if !sid.starts_with("AC")
-            || sid.len() < 4
-            || !sid.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
+        if !is_sid(sid, "AC") {
             return Err(ConfigError::new(
                 "twilio.account_sid",
-                "must be the account SID, `AC` followed by letters and digits",
+                "must be the account SID: `AC` followed by 32 hexadecimal digits \
+                 (^AC[0-9a-fA-F]{32}$)",
             ));
         }
         if config.auth_token.expose_secret().trim().is_empty() {
@@ -138,17 +172,44 @@ impl TwilioGateway {
         let from = config.from.trim();
         let sender = if is_e164(from) {
             Sender::Number(from.to_owned())
-        } else if from.starts_with("MG")
-            && from.len() > 2
-            && from.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
+        } else if is_sid(from, "MG") {
             Sender::MessagingService(from.to_owned())
         } else {
             return Err(ConfigError::new(
                 "twilio.from",
-                "must be an E.164 number (+14155550123) or a messaging service SID (MG…)",
+                "must be an E.164 number (+14155550123) or a messaging service SID: \
+                 `MG` followed by 32 hexadecimal digits (^MG[0-9a-fA-F]{32}$)",
             ));
         };
+        let mut webhooks = WebhookVerifier::new(config.auth_token.clone());
+        for (i, key) in config.webhook_keys.iter().enumerate() {
+            let id = key.id.as_str();
+            // The settings header is split on `,` and its values stripped of
+            // whitespace: an id with either could never be named by it.
+            if id.is_empty() || signature::py_strip(id) != id || id.contains(',') {
+                return Err(ConfigError::new(
+                    "twilio.webhook_keys",
+                    format!(
+                        "key {}: `id` must be the SharedKey's id, not empty, \
+                         without commas or surrounding spaces",
+                        i + 1
+                    ),
+                ));
+            }
+            if webhooks.shared_key_ids().any(|known| known == id) {
+                return Err(ConfigError::new(
+                    "twilio.webhook_keys",
+                    format!("key {id} is listed twice"),
+                ));
+            }
+            if key.secret.expose_secret().is_empty() {
+                return Err(ConfigError::new(
+                    "twilio.webhook_keys",
+                    format!("key {id}: `secret` must not be empty"),
+                ));
+            }
+            webhooks = webhooks.with_shared_key(id, key.secret.clone());
+        }
         let call_from = match (&config.call_from, &sender) {
             (Some(n), _) if is_e164(n.trim()) => Some(n.trim().to_owned()),
             (Some(_), _) => {
@@ -185,16 +246,41 @@ impl TwilioGateway {
             calls_url: join("Calls.json")?,
             account_sid: sid.to_owned(),
             auth_token: config.auth_token.clone(),
+            webhooks,
             sender,
             call_from,
         })
     }
 
-    /// Whether a webhook request (call instructions, Gather action, status
-    /// callback) carries this account's signature; see
-    /// [`signature::verify_twilio_signature`] for what `url` must be.
+    /// Whether a form webhook request (call instructions, Gather action,
+    /// status callback) carries the auth token's signature (`header`, the
+    /// `X-Twilio-Signature`); see [`signature::validate_signature`] for what
+    /// `url` must be. For a request that may be signed with one of the
+    /// `webhook_keys`, or has a JSON body, use
+    /// [`verify_webhook`](Self::verify_webhook).
     pub fn verify_request(&self, url: &str, params: &[(String, String)], header: &str) -> bool {
-        signature::verify_twilio_signature(self.auth_token.expose_secret(), url, params, header)
+        self.webhooks
+            .verify(url, WebhookBody::Form(params), header, None)
+    }
+
+    /// Whether a webhook request carries a valid signature, by the auth
+    /// token or a configured SharedKey as the
+    /// `X-Twilio-Webhooks-Signature-Settings` header (`settings_header`)
+    /// says; see [`WebhookVerifier::verify`].
+    pub fn verify_webhook(
+        &self,
+        url: &str,
+        body: WebhookBody<'_>,
+        signature: &str,
+        settings_header: Option<&str>,
+    ) -> bool {
+        self.webhooks.verify(url, body, signature, settings_header)
+    }
+
+    /// The signature checker of this account (auth token and
+    /// `webhook_keys`), for handlers that hold it apart from the gateway.
+    pub fn webhook_verifier(&self) -> &WebhookVerifier {
+        &self.webhooks
     }
 
     async fn create(

@@ -645,29 +645,44 @@ pub async fn app_answer(
 // ---- Twilio callbacks ---------------------------------------------------
 
 /// Checks `X-Twilio-Signature` over the public URL Twilio called and the
-/// form parameters; returns the parameters.
+/// body, as Twilio's own libraries do (port variants, `bodySHA256` for JSON
+/// bodies, webhook keys named by `X-Twilio-Webhooks-Signature-Settings`);
+/// returns the form parameters.
 fn twilio_checked(
     st: &AppState,
     uri: &OriginalUri,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<(String, String)>> {
-    let token = st
+    let verifier = st
         .config
-        .twilio_auth_token
-        .as_deref()
+        .twilio_webhooks
+        .as_ref()
         .ok_or(AppError::NotFound)?;
-    let params = gatehouse_delivery::twilio::signature::form_pairs(body);
     let url = format!(
         "{}{}",
         st.config.public_url.trim_end_matches('/'),
         uri.0.path_and_query().map_or(uri.0.path(), |p| p.as_str())
     );
-    let sig = headers
-        .get(gatehouse_delivery::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !gatehouse_delivery::verify_twilio_signature(token, &url, &params, sig) {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let sig = header(gatehouse_delivery::SIGNATURE_HEADER).unwrap_or("");
+    let settings = header(gatehouse_delivery::SIGNATURE_SETTINGS_HEADER);
+    let is_json = header(header::CONTENT_TYPE.as_str()).is_some_and(|t| {
+        t.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    });
+    let params = if is_json {
+        Vec::new()
+    } else {
+        gatehouse_delivery::twilio::signature::form_pairs(body)
+    };
+    let signed = if is_json {
+        gatehouse_delivery::WebhookBody::Raw(body)
+    } else {
+        gatehouse_delivery::WebhookBody::Form(&params)
+    };
+    if !verifier.verify(&url, signed, sig, settings) {
         tracing::warn!(path = %uri.0.path(), "Twilio callback with a wrong signature refused");
         return Err(AppError::Forbidden(
             "The request signature is not valid.".into(),
