@@ -67,6 +67,9 @@ pub struct TwilioConfig {
     #[serde(default)]
     pub call_from: Option<String>,
     /// Limit for one API request, seconds. Default 15.
+    /// Keep it well below the delivery worker's 30-second claim lease: a
+    /// request still running when its lease runs out is treated as one
+    /// whose worker died, and looked up by the next claim.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
 }
