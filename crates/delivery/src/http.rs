@@ -21,19 +21,56 @@ pub(crate) fn client(timeout: Duration, agent: &'static str) -> Result<reqwest::
         .map_err(|e| error_chain(&e))
 }
 
-/// Transport failures (connection refused, DNS, TLS, timeouts) are all
-/// worth retrying later.
+/// What a transport failure of a request that *creates* something means:
+///
+/// * the connection was never made (refused, DNS, TLS handshake, connect
+///   timeout: reqwest's `is_connect`), or the request could not even be
+///   built: nothing reached the provider → [`DeliveryError::Unavailable`],
+///   safe to retry;
+/// * anything later (a timeout while waiting for the answer, a connection
+///   reset or closed after the request was written, a broken body): the
+///   provider may have received and acted on the request →
+///   [`DeliveryError::Unknown`].
+///
+/// reqwest marks a connect timeout both `is_connect` and `is_timeout`: the
+/// connect test comes first.
 pub(crate) fn transport_error(provider: &str, e: &reqwest::Error) -> DeliveryError {
-    if e.is_timeout() {
-        return DeliveryError::Unavailable(format!("{provider} did not answer in time"));
+    if e.is_connect() {
+        return DeliveryError::Unavailable(format!("cannot reach {provider}: {}", detail(e)));
     }
-    // reqwest's own top line repeats the URL, which may carry credentials in
-    // a query string: keep only the causes.
-    let detail = match StdError::source(e) {
+    if e.is_builder() {
+        return DeliveryError::Unavailable(format!(
+            "cannot build the request to {provider}: {}",
+            detail(e)
+        ));
+    }
+    if e.is_timeout() {
+        return DeliveryError::Unknown(format!(
+            "{provider} did not answer in time (the request may have been accepted)"
+        ));
+    }
+    DeliveryError::Unknown(format!(
+        "the exchange with {provider} broke off after the request was sent: {}",
+        detail(e)
+    ))
+}
+
+/// A transport failure of a read (a lookup): reading again is harmless, so
+/// every failure is [`DeliveryError::Unavailable`].
+pub(crate) fn read_transport_error(provider: &str, e: &reqwest::Error) -> DeliveryError {
+    match transport_error(provider, e) {
+        DeliveryError::Unknown(why) => DeliveryError::Unavailable(why),
+        other => other,
+    }
+}
+
+/// reqwest's own top line repeats the URL, which may carry credentials in a
+/// query string: only the causes.
+fn detail(e: &reqwest::Error) -> String {
+    match StdError::source(e) {
         Some(source) => error_chain(source),
         None => "request failed".to_owned(),
-    };
-    DeliveryError::Unavailable(format!("cannot reach {provider}: {detail}"))
+    }
 }
 
 /// Reads the body up to [`MAX_RESPONSE_BYTES`].
@@ -57,10 +94,39 @@ pub(crate) async fn read_body(
     Ok(bytes)
 }
 
-/// Statuses that mean "not now" rather than "never": 408 Request Timeout,
-/// 425 Too Early, 429 Too Many Requests, and every 5xx.
-pub(crate) fn is_transient(status: reqwest::StatusCode) -> bool {
-    status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429)
+/// What an HTTP error status answered to a request that *creates*
+/// something means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusClass {
+    /// An explicit "not now": 408 Request Timeout (the server gave up
+    /// waiting for our request), 425 Too Early, 429 Too Many Requests and
+    /// 503 Service Unavailable (RFC 9110 §15.6.4: "currently unable to
+    /// handle the request") refuse the request before acting on it →
+    /// [`DeliveryError::Unavailable`].
+    NotNow,
+    /// Any other 5xx (500, 502, 504, …): the server or a proxy failed
+    /// somewhere, possibly after the provider acted (a 504 is a gateway
+    /// that stopped waiting for the provider) → [`DeliveryError::Unknown`].
+    Unknown,
+    /// 4xx: refused → [`DeliveryError::Rejected`].
+    Refused,
+}
+
+pub(crate) fn classify_status(status: reqwest::StatusCode) -> StatusClass {
+    match status.as_u16() {
+        408 | 425 | 429 | 503 => StatusClass::NotNow,
+        s if (500..600).contains(&s) => StatusClass::Unknown,
+        _ => StatusClass::Refused,
+    }
+}
+
+/// The error for a status of [`classify_status`].
+pub(crate) fn status_error(status: reqwest::StatusCode, described: String) -> DeliveryError {
+    match classify_status(status) {
+        StatusClass::NotNow => DeliveryError::Unavailable(described),
+        StatusClass::Unknown => DeliveryError::Unknown(described),
+        StatusClass::Refused => DeliveryError::Rejected(described),
+    }
 }
 
 pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
@@ -124,6 +190,19 @@ mod tests {
         assert!(!is_e164("+0415555"));
         assert!(!is_e164("+1415555012a"));
         assert!(!is_e164("+1234567890123456"));
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let c = |s: u16| classify_status(reqwest::StatusCode::from_u16(s).unwrap());
+        assert_eq!(c(503), StatusClass::NotNow);
+        assert_eq!(c(429), StatusClass::NotNow);
+        assert_eq!(c(408), StatusClass::NotNow);
+        assert_eq!(c(500), StatusClass::Unknown);
+        assert_eq!(c(502), StatusClass::Unknown);
+        assert_eq!(c(504), StatusClass::Unknown);
+        assert_eq!(c(400), StatusClass::Refused);
+        assert_eq!(c(401), StatusClass::Refused);
     }
 
     #[test]

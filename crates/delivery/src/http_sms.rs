@@ -22,9 +22,16 @@
 //! ```
 //!
 //! Placeholders: `{to}` (E.164, `+14155550123`), `{to_digits}` (without the
-//! `+`), `{body}`, `{id}` (the idempotency key, the same on every retry of a
-//! message), `{secret}`; `{{` and `}}` are literal braces. Any other
+//! `+`), `{body}`, `{id}` (our reference for the message, the same on every
+//! attempt), `{secret}`; `{{` and `}}` are literal braces. Any other
 //! placeholder is a configuration error.
+//!
+//! Such a gateway has no way to ask what it sent, so it keeps the default
+//! [`Gateway::find_sent`]: when an attempt's outcome is unknown (a timeout
+//! after the request went out, an HTTP 5xx other than 503), the portal does
+//! not send again and marks the message failed, rather than risk a second
+//! text. A gateway that drops repeats of one `{id}` would make a resend
+//! safe, but nothing here relies on one doing so.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -61,11 +68,14 @@ pub struct HttpSmsConfig {
     #[serde(default)]
     pub success_status: Option<u16>,
     /// A JSON pointer (RFC 6901) to the provider's message id in a JSON
-    /// answer. Without it (or when the answer has none) the idempotency key
-    /// is the reference.
+    /// answer. Without it (or when the answer has none) our own reference
+    /// (`{id}`) is recorded.
     #[serde(default)]
     pub response_id_pointer: Option<String>,
     /// Limit for one request, seconds. Default 15.
+    /// Keep it well below the delivery worker's 30-second claim lease: a
+    /// request still running when its lease runs out is treated as one
+    /// whose worker died, and looked up by the next claim.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
 }
@@ -393,7 +403,7 @@ impl HttpSmsGateway {
                 gateway = "http-sms",
                 to = masked,
                 body_len = req.body.len(),
-                idempotency_key = req.idempotency_key,
+                reference = req.idempotency_key,
                 provider_ref = sent.provider_ref,
                 elapsed_ms,
                 "accepted"
@@ -401,7 +411,7 @@ impl HttpSmsGateway {
             Err(error) => tracing::warn!(
                 gateway = "http-sms",
                 to = masked,
-                idempotency_key = req.idempotency_key,
+                reference = req.idempotency_key,
                 elapsed_ms,
                 %error,
                 "not accepted"
@@ -442,10 +452,27 @@ impl HttpSmsGateway {
             .await
             .map_err(|e| http::transport_error("the SMS gateway", &e))?;
         let status = response.status();
-        let body = http::read_body("the SMS gateway", response).await?;
         let accepted = match self.success_status {
             Some(s) => status.as_u16() == s,
             None => status.is_success(),
+        };
+        let body = match http::read_body("the SMS gateway", response).await {
+            Ok(body) => body,
+            // Accepted, but the answer broke off: it was sent, or may have
+            // been; the same for an error status whose body is lost.
+            Err(e) if accepted => {
+                return Err(DeliveryError::Unknown(format!(
+                    "the SMS gateway accepted the message (HTTP {}) but its answer \
+                     could not be read: {e}",
+                    status.as_u16()
+                )));
+            }
+            Err(e) => {
+                return Err(http::status_error(
+                    status,
+                    format!("the SMS gateway answered HTTP {} ({e})", status.as_u16()),
+                ));
+            }
         };
         if accepted {
             let provider_ref = self
@@ -475,11 +502,7 @@ impl HttpSmsGateway {
             status.as_u16(),
             http::snippet(&text, 160)
         );
-        if http::is_transient(status) {
-            Err(DeliveryError::Unavailable(described))
-        } else {
-            Err(DeliveryError::Rejected(described))
-        }
+        Err(http::status_error(status, described))
     }
 }
 

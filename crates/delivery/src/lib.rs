@@ -3,10 +3,30 @@
 //!
 //! The portal never calls a gateway from a request handler: it writes the
 //! message to a queue table in the same transaction as the challenge it
-//! belongs to, and a worker hands it to the gateway (SPEC §3.2). A gateway
-//! therefore gets an `idempotency_key` that stays the same if the worker
-//! retries after a crash, and should pass it on where the provider supports
-//! one.
+//! belongs to, and a worker hands it to the gateway (SPEC §3.2).
+//!
+//! # At most one text or call per queued message
+//!
+//! No provider here promises to recognise a repeated request: Twilio's REST
+//! API takes no idempotency token when a Message or Call is created (its
+//! OpenAPI definition, `twilio_api_v2010.yaml`, declares no header
+//! parameters for either create). A request that times out after the
+//! provider accepted it has sent the text or placed the call, and sending it
+//! again sends a second one. So a gateway says what it knows:
+//!
+//! * `Ok(Sent)`: accepted;
+//! * [`DeliveryError::Rejected`]: refused for good, nothing was sent;
+//! * [`DeliveryError::Unavailable`]: not sent; safe to try again later;
+//! * [`DeliveryError::Unknown`]: the request may have reached the provider
+//!   and nobody knows whether it acted. The worker does not send again
+//!   blindly: it asks [`Gateway::find_sent`] first, and gives up (for a
+//!   second factor, at most once beats at least once) when the gateway
+//!   cannot look up what it sent.
+//!
+//! Each request carries our own reference for the message
+//! ([`SmsRequest::idempotency_key`], the same on every attempt), for logs
+//! and for gateways configured to pass it on; it is not a promise that the
+//! provider ignores a repeat.
 
 //!
 //! # Adapters
@@ -83,9 +103,9 @@
 //! # What is logged
 //!
 //! Gateways log (with `tracing`) the gateway, the kind, the destination
-//! number with its middle digits masked, the idempotency key, the provider's
-//! reference and the time taken; never a message text (only its length), an
-//! auth token or a password.
+//! number with its middle digits masked, our reference for the message, the
+//! provider's reference and the time taken; never a message text (only its
+//! length), an auth token or a password.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -119,7 +139,9 @@ pub struct SmsRequest {
     /// E.164, e.g. `+14155550123`.
     pub to: String,
     pub body: String,
-    /// The same for every attempt at this message.
+    /// Our reference for this message, the same on every attempt (for logs,
+    /// and the `{id}` placeholder of the HTTP SMS gateway). Providers are
+    /// not assumed to recognise a repeat by it: see the [crate docs](crate).
     pub idempotency_key: String,
     /// Where the provider should report the delivery status, if anywhere.
     pub status_callback: Option<String>,
@@ -133,6 +155,7 @@ pub struct CallRequest {
     pub to: String,
     pub prompt: String,
     pub instructions_url: String,
+    /// Our reference for this call, as [`SmsRequest::idempotency_key`].
     pub idempotency_key: String,
     pub status_callback: Option<String>,
 }
@@ -148,12 +171,48 @@ pub struct Sent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
     /// The provider refused this message for good (bad number, no such
-    /// capability): retrying will not help.
+    /// capability): nothing was sent and retrying will not help.
     #[error("refused: {0}")]
     Rejected(String),
-    /// The provider could not be reached or failed for now: retry later.
+    /// Nothing was sent: the provider could not be reached (the connection
+    /// was never made) or said "not now" (HTTP 503, 429). Retry later.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The request may have reached the provider and whether it sent the
+    /// text or placed the call is not known: a timeout or a broken
+    /// connection after the request went out, an HTTP 5xx other than 503, an
+    /// acceptance without a readable answer. Sending again may send twice:
+    /// look it up with [`Gateway::find_sent`] first.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+}
+
+/// Which resource a [`Lookup`] looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupKind {
+    Sms,
+    Call,
+}
+
+/// What is known about a message or call whose outcome is unknown, for
+/// [`Gateway::find_sent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub kind: LookupKind,
+    /// The number it was sent to (E.164).
+    pub to: String,
+    /// Texts: the exact text sent (a one-time code makes it unique). Calls:
+    /// unused (a provider does not report what a call said).
+    pub body: String,
+    /// When the earliest attempt whose outcome is unknown started, on our
+    /// clock. Gateways allow for a small skew between clocks.
+    pub since: gatehouse_domain::Timestamp,
+    /// Until when attempts may have been made (the time of the lookup).
+    pub until: gatehouse_domain::Timestamp,
+    /// Provider references already recorded for other queued messages to
+    /// the same number: they are never the answer (two calls to one number
+    /// look alike).
+    pub exclude: Vec<String>,
 }
 
 /// A text-message and voice provider.
@@ -164,6 +223,23 @@ pub trait Gateway: Send + Sync {
     /// Gateways that cannot call answer `Rejected`.
     fn place_call<'a>(&'a self, req: &'a CallRequest)
     -> BoxFuture<'a, Result<Sent, DeliveryError>>;
+    /// Looks for a message or call that an attempt with an unknown outcome
+    /// may have created: `Ok(Some(_))` it exists (do not send again),
+    /// `Ok(None)` it does not (sending is safe), `Unavailable`/`Unknown`
+    /// the lookup failed for now (try again later), `Rejected` the gateway
+    /// cannot look up, which is the default: the caller must then assume it
+    /// may have been sent.
+    fn find_sent<'a>(
+        &'a self,
+        _lookup: &'a Lookup,
+    ) -> BoxFuture<'a, Result<Option<Sent>, DeliveryError>> {
+        let name = self.name();
+        Box::pin(async move {
+            Err(DeliveryError::Rejected(format!(
+                "the {name} gateway cannot look up what it sent"
+            )))
+        })
+    }
 }
 
 /// An e-mail to send.

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use gatehouse_delivery::fake::{FakeSmsGateway, FakeSmtp, FakeTwilio};
-use gatehouse_delivery::{CallRequest, DeliveryError, Gateway, Mail, Mailer, SmsRequest};
+use gatehouse_delivery::{
+    CallRequest, DeliveryError, Gateway, Lookup, LookupKind, Mail, Mailer, SmsRequest,
+};
 
 const FROM: &str = "+14155550100";
 const TO: &str = "+14155550123";
@@ -22,9 +24,13 @@ fn sms(key: &str) -> SmsRequest {
 mod twilio {
     use super::*;
     use gatehouse_delivery::{TwilioConfig, TwilioGateway};
+    use gatehouse_domain::{Clock, FixedClock, Timestamp};
+    use std::time::Duration;
+
+    const T0: Timestamp = Timestamp(1_764_460_800_000); // 2025-11-30
 
     #[tokio::test]
-    async fn sms_is_sent_with_the_form_fields_auth_and_token() {
+    async fn sms_is_sent_with_the_form_fields_and_auth() {
         let twilio = FakeTwilio::start().await;
         let gateway: Arc<dyn Gateway> = Arc::new(twilio.gateway(FROM));
         let mut req = sms("msg-1");
@@ -44,7 +50,6 @@ mod twilio {
             m.status_callback.as_deref(),
             Some("https://portal.example/twilio/status")
         );
-        assert_eq!(m.idempotency_token.as_deref(), Some("msg-1"));
         let names: Vec<&str> = m.params.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["To", "From", "Body", "StatusCallback"]);
     }
@@ -100,20 +105,161 @@ mod twilio {
             c.status_callback.as_deref(),
             Some("https://portal.example/twilio/call-status")
         );
-        assert_eq!(c.idempotency_token.as_deref(), Some("call-1"));
     }
 
+    /// Twilio has no idempotency token for creates: the same request twice
+    /// sends two texts, and the fake does what Twilio does.
     #[tokio::test]
-    async fn a_repeated_idempotency_token_returns_the_same_sid_and_sends_once() {
+    async fn a_repeated_create_sends_a_second_message() {
         let twilio = FakeTwilio::start().await;
         let gateway = twilio.gateway(FROM);
         let first = gateway.send_sms(&sms("same")).await.expect("accepted");
         let again = gateway.send_sms(&sms("same")).await.expect("accepted");
-        let other = gateway.send_sms(&sms("other")).await.expect("accepted");
-        assert_eq!(first, again);
-        assert_ne!(first, other);
-        assert_eq!(twilio.messages().len(), 2);
-        assert_eq!(twilio.request_count(), 3);
+        assert_ne!(first, again);
+        let messages = twilio.messages();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].body, messages[1].body);
+        assert_eq!(twilio.request_count(), 2);
+    }
+
+    fn lookup(kind: LookupKind, since: Timestamp) -> Lookup {
+        Lookup {
+            kind,
+            to: TO.to_owned(),
+            body: "Your Gatehouse code is 123456".to_owned(),
+            since,
+            until: since.plus_seconds(30),
+            exclude: Vec::new(),
+        }
+    }
+
+    /// A gateway with a 1-second limit and a fake on the test's clock.
+    async fn stalling(clock: &Arc<FixedClock>) -> (FakeTwilio, TwilioGateway) {
+        let twilio = FakeTwilio::start().await;
+        twilio.set_clock(clock.clone());
+        let mut config = twilio.config(FROM);
+        config.timeout_secs = 1;
+        let gateway = TwilioGateway::new(&config).expect("valid");
+        (twilio, gateway)
+    }
+
+    #[tokio::test]
+    async fn a_text_accepted_then_stalled_is_unknown_and_the_lookup_finds_it() {
+        let clock = Arc::new(FixedClock::at(T0));
+        let (twilio, gateway) = stalling(&clock).await;
+        let started = clock.now();
+        twilio.set_stall_after_accept(Some(Duration::from_secs(3)));
+        match gateway.send_sms(&sms("k")).await {
+            Err(DeliveryError::Unknown(why)) => assert!(why.contains("in time"), "{why}"),
+            other => panic!("expected Unknown, got {other:?}"),
+        }
+        // Twilio sent it even so.
+        let sent = twilio.messages();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].status, "queued");
+        twilio.set_stall_after_accept(None);
+
+        clock.advance_seconds(30);
+        let found = gateway
+            .find_sent(&lookup(LookupKind::Sms, started))
+            .await
+            .expect("looked up");
+        assert_eq!(
+            found.map(|s| s.provider_ref).as_deref(),
+            Some(sent[0].sid.as_str())
+        );
+        assert_eq!(twilio.list_count(), 1);
+        // Another text, or the right text outside the window, is not it.
+        let mut other = lookup(LookupKind::Sms, started);
+        other.body = "Your Gatehouse code is 654321".to_owned();
+        assert_eq!(gateway.find_sent(&other).await.expect("looked up"), None);
+        let later = lookup(LookupKind::Sms, started.plus_seconds(300));
+        assert_eq!(gateway.find_sent(&later).await.expect("looked up"), None);
+        let mut excluded = lookup(LookupKind::Sms, started);
+        excluded.exclude = vec![sent[0].sid.clone()];
+        assert_eq!(gateway.find_sent(&excluded).await.expect("looked up"), None);
+        // Nothing was sent by looking.
+        assert_eq!(twilio.messages().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_accepted_then_cut_off_is_unknown_and_the_lookup_finds_it() {
+        let clock = Arc::new(FixedClock::at(T0));
+        let (twilio, gateway) = stalling(&clock).await;
+        // An earlier call to the same number, recorded for another message.
+        let earlier = gateway
+            .place_call(&call_request("https://portal.example/twiml/0"))
+            .await
+            .expect("accepted");
+        clock.advance_seconds(5);
+        let started = clock.now();
+        twilio.set_drop_after_accept(true);
+        assert!(matches!(
+            gateway
+                .place_call(&call_request("https://portal.example/twiml/1"))
+                .await,
+            Err(DeliveryError::Unknown(_))
+        ));
+        twilio.set_drop_after_accept(false);
+        let calls = twilio.calls();
+        assert_eq!(calls.len(), 2);
+
+        clock.advance_seconds(30);
+        let mut q = lookup(LookupKind::Call, started);
+        q.exclude = vec![earlier.provider_ref.clone()];
+        let found = gateway.find_sent(&q).await.expect("looked up");
+        assert_eq!(
+            found.map(|s| s.provider_ref).as_deref(),
+            Some(calls[1].sid.as_str())
+        );
+        // Without the earlier call's sid excluded, the earliest call in the
+        // window (skew included) is the answer: callers exclude what they
+        // recorded.
+        let q = lookup(LookupKind::Call, started);
+        let found = gateway.find_sent(&q).await.expect("looked up");
+        assert_eq!(found.map(|s| s.provider_ref), Some(earlier.provider_ref));
+        // Another number has no call.
+        let mut q = lookup(LookupKind::Call, started);
+        q.to = "+14155550199".to_owned();
+        assert_eq!(gateway.find_sent(&q).await.expect("looked up"), None);
+    }
+
+    #[tokio::test]
+    async fn the_lookup_reads_further_pages() {
+        let clock = Arc::new(FixedClock::at(T0));
+        let (twilio, gateway) = stalling(&clock).await;
+        let started = clock.now();
+        let target = gateway.send_sms(&sms("k")).await.expect("accepted");
+        let mut other = sms("o");
+        other.body = "Something else".to_owned();
+        for _ in 0..60 {
+            gateway.send_sms(&other).await.expect("accepted");
+        }
+        let found = gateway
+            .find_sent(&lookup(LookupKind::Sms, started))
+            .await
+            .expect("looked up");
+        assert_eq!(found, Some(target));
+        assert_eq!(twilio.list_count(), 2, "the first page held 50 newer texts");
+    }
+
+    #[tokio::test]
+    async fn a_lookup_that_fails_is_unavailable_and_a_refused_one_rejected() {
+        let clock = Arc::new(FixedClock::at(T0));
+        let (twilio, gateway) = stalling(&clock).await;
+        twilio.set_failure(Some(500));
+        assert!(matches!(
+            gateway.find_sent(&lookup(LookupKind::Sms, T0)).await,
+            Err(DeliveryError::Unavailable(_))
+        ));
+        twilio.set_failure(None);
+        let mut config = twilio.config(FROM);
+        config.auth_token = "not-the-token".to_owned().into();
+        let wrong = TwilioGateway::new(&config).expect("valid");
+        assert!(matches!(
+            wrong.find_sent(&lookup(LookupKind::Sms, T0)).await,
+            Err(DeliveryError::Rejected(_))
+        ));
     }
 
     #[tokio::test]
@@ -152,7 +298,7 @@ mod twilio {
     }
 
     #[tokio::test]
-    async fn server_errors_and_a_dead_server_are_unavailable() {
+    async fn not_now_is_unavailable_and_other_server_errors_are_unknown() {
         let twilio = FakeTwilio::start().await;
         let gateway = twilio.gateway(FROM);
         twilio.set_failure(Some(503));
@@ -165,20 +311,45 @@ mod twilio {
             gateway.send_sms(&sms("k")).await,
             Err(DeliveryError::Unavailable(_))
         ));
+        // A 500 or a proxy's 502/504 may come after Twilio acted.
+        for status in [500, 502, 504] {
+            twilio.set_failure(Some(status));
+            match gateway.send_sms(&sms("k")).await {
+                Err(DeliveryError::Unknown(why)) => {
+                    assert!(why.contains(&status.to_string()), "{why}");
+                }
+                other => panic!("expected Unknown for {status}, got {other:?}"),
+            }
+        }
         twilio.set_failure(None);
         gateway
             .send_sms(&sms("k"))
             .await
             .expect("accepted once the server is back");
+    }
 
+    /// Nothing listens: the connection is never made, so nothing was sent
+    /// and a retry is safe.
+    #[tokio::test]
+    async fn a_connect_failure_is_unavailable() {
+        let twilio = FakeTwilio::start().await;
         let config = twilio.config(FROM);
         drop(twilio);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         let gateway = TwilioGateway::new(&config).expect("valid");
         match gateway.send_sms(&sms("k")).await {
-            Err(DeliveryError::Unavailable(why)) => assert!(!why.contains("token"), "{why}"),
+            Err(DeliveryError::Unavailable(why)) => {
+                assert!(why.contains("cannot reach Twilio"), "{why}");
+                assert!(!why.contains("token"), "{why}");
+            }
             other => panic!("expected Unavailable, got {other:?}"),
         }
+        assert!(matches!(
+            gateway
+                .place_call(&call_request("https://portal.example/twiml/1"))
+                .await,
+            Err(DeliveryError::Unavailable(_))
+        ));
     }
 
     const SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -699,6 +870,12 @@ mod http_sms {
             gateway.send_sms(&sms("c")).await,
             Err(DeliveryError::Unavailable(_))
         ));
+        // Any other 5xx may come after the gateway sent the text.
+        fake.set_response(500, "oops");
+        assert!(matches!(
+            gateway.send_sms(&sms("c")).await,
+            Err(DeliveryError::Unknown(_))
+        ));
         fake.set_response(201, "");
         gateway.send_sms(&sms("d")).await.expect("accepted");
         assert_eq!(
@@ -732,6 +909,30 @@ mod http_sms {
             gateway.send_sms(&sms("a")).await,
             Err(DeliveryError::Unavailable(_))
         ));
+    }
+
+    /// A generic gateway cannot say what it sent: the default lookup
+    /// answers `Rejected`, and the portal gives up rather than resend.
+    #[tokio::test]
+    async fn the_http_sms_gateway_cannot_look_up() {
+        let c = config(
+            "https://sms.example.net/send".to_owned(),
+            HttpSmsMethod::POST,
+            None,
+        );
+        let gateway = HttpSmsGateway::new(&c).expect("valid");
+        let q = Lookup {
+            kind: LookupKind::Sms,
+            to: TO.to_owned(),
+            body: "Your Gatehouse code is 123456".to_owned(),
+            since: gatehouse_domain::Timestamp(0),
+            until: gatehouse_domain::Timestamp(0),
+            exclude: Vec::new(),
+        };
+        match gateway.find_sent(&q).await {
+            Err(DeliveryError::Rejected(why)) => assert!(why.contains("cannot look up"), "{why}"),
+            other => panic!("expected Rejected, got {other:?}"),
+        }
     }
 
     #[test]

@@ -1,9 +1,30 @@
 //! The delivery queue (texts, calls, e-mail) and the virtual phone.
 //!
 //! A message is queued in the same transaction as whatever caused it, so it
-//! is never lost; a worker claims it with a lease, so that a crash between
-//! claim and send only delays it (the lease runs out and the message is
-//! claimed again, with the same idempotency key for the gateway).
+//! is never lost; a worker claims it with a lease. Texts and calls are sent
+//! at most once: providers do not recognise a repeated request, so an
+//! attempt whose outcome is unknown is flagged (`check_first`) and the next
+//! claim asks the gateway whether it exists before sending again. A claim of
+//! a message still `sending` (its worker died mid-send) is flagged the same
+//! way.
+//!
+//! ```text
+//!            claim                       begin_send (lease checked)
+//! queued ─────────────▶ sending ─────────────────────────────▶ (request)
+//!   ▲  ▲                 │  │ check_first: the gateway's find_sent first:
+//!   │  │                 │  │   found → sent · not found → begin_send
+//!   │  │                 │  │   lookup failed → retry_later (still flagged)
+//!   │  │                 │  │   cannot look up → failed (flag kept)
+//!   │  │ retry_later      │  └─ lease runs out (worker died): claimable,
+//!   │  └── unavailable ───┤     claimed with check_first set
+//!   └── mark_unknown ─────┤ unknown outcome (flag set)
+//!                         ├─ accepted → sent
+//!                         └─ refused / attempts used up → failed
+//! ```
+//!
+//! A status callback naming the message resolves a row still `queued` or
+//! `sending` (or failed with the outcome unknown) as sent: it proves the
+//! provider created it.
 
 use crate::{Conn, Result, StoreError};
 use gatehouse_domain::{Timestamp, UserId};
@@ -25,10 +46,19 @@ pub struct Queued {
     pub provider_ref: Option<String>,
     pub last_error: Option<String>,
     pub created_at: Timestamp,
+    /// Until when the claim holds (after a claim), or when it is due.
+    pub available_at: Timestamp,
+    /// An earlier attempt's outcome is unknown: look it up before sending.
+    pub check_first: bool,
+    /// When the earliest attempt not known to have failed started.
+    pub attempt_started_at: Option<Timestamp>,
+    /// The provider's last reported status.
+    pub provider_status: Option<String>,
 }
 
 const COLUMNS: &str = "id, kind, destination, subject, body, challenge_id, status, attempts, \
-     provider_ref, last_error, created_at";
+     provider_ref, last_error, created_at, available_at, check_first, attempt_started_at, \
+     provider_status";
 
 fn from_row(r: &AnyRow) -> Result<Queued> {
     Ok(Queued {
@@ -43,8 +73,18 @@ fn from_row(r: &AnyRow) -> Result<Queued> {
         provider_ref: r.try_get(8)?,
         last_error: r.try_get(9)?,
         created_at: Timestamp(r.try_get(10)?),
+        available_at: Timestamp(r.try_get(11)?),
+        check_first: r.try_get::<i64, _>(12)? != 0,
+        attempt_started_at: r.try_get::<Option<i64>, _>(13)?.map(Timestamp),
+        provider_status: r.try_get(14)?,
     })
 }
+
+/// The claim's update: a message claimed while still `sending` was being
+/// sent by a worker whose lease ran out (it died, or hangs): whether that
+/// attempt reached the provider is unknown, so it is flagged.
+const CLAIM_SET: &str = "status = 'sending', attempts = attempts + 1, available_at = $2, \
+     check_first = CASE WHEN status = 'sending' THEN 1 ELSE check_first END";
 
 /// Queues a message; returns its id.
 pub async fn enqueue(
@@ -84,8 +124,9 @@ pub async fn any_due(conn: &mut Conn, now: Timestamp) -> Result<bool> {
 }
 
 /// Claims the oldest due message for `lease_ms`: queued ones, and ones whose
-/// earlier claim ran out (a worker died while sending). The conditional
-/// update makes the claim exclusive across workers and instances.
+/// earlier claim ran out (a worker died while sending; claimed with
+/// `check_first` set). The conditional update makes the claim exclusive
+/// across workers and instances.
 pub async fn claim_due(conn: &mut Conn, now: Timestamp, lease_ms: i64) -> Result<Option<Queued>> {
     loop {
         let Some(r) = sqlx::query(
@@ -100,7 +141,7 @@ pub async fn claim_due(conn: &mut Conn, now: Timestamp, lease_ms: i64) -> Result
         };
         let id: i64 = r.try_get(0)?;
         let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, available_at = $2 \
+            "UPDATE outbox SET {CLAIM_SET} \
              WHERE id = $1 AND status IN ('queued', 'sending') AND available_at <= $3 \
              RETURNING {COLUMNS}"
         )))
@@ -125,7 +166,7 @@ pub async fn claim(
     lease_ms: i64,
 ) -> Result<Option<Queued>> {
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, available_at = $2 \
+        "UPDATE outbox SET {CLAIM_SET} \
          WHERE id = $1 AND status IN ('queued', 'sending') AND available_at <= $3 \
          RETURNING {COLUMNS}"
     )))
@@ -137,11 +178,12 @@ pub async fn claim(
     r.as_ref().map(from_row).transpose()
 }
 
-/// Marks a message sent and forgets its body.
+/// Marks a message sent and forgets its body. A message already marked
+/// sent (by a status callback) keeps the reference it has.
 pub async fn mark_sent(conn: &mut Conn, id: i64, provider_ref: &str, now: Timestamp) -> Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'sent', provider_ref = $2, sent_at = $3, body = NULL, \
-         last_error = NULL WHERE id = $1",
+         last_error = NULL, check_first = 0 WHERE id = $1 AND status <> 'sent'",
     )
     .bind(id)
     .bind(provider_ref)
@@ -151,10 +193,41 @@ pub async fn mark_sent(conn: &mut Conn, id: i64, provider_ref: &str, now: Timest
     Ok(())
 }
 
-/// Puts a message back for another try at `next_at`.
+/// Starts a send under the claim that `claim` returned: `false` (send
+/// nothing) unless the message is still `sending` under that very claim
+/// (its lease not taken over by another worker, not resolved by a status
+/// callback). Renews the lease for the request, clears `check_first` (a
+/// lookup found nothing) and records when the attempt started, keeping an
+/// earlier start while the earlier attempt's outcome was unknown, so that a
+/// later lookup covers both.
+pub async fn begin_send(
+    conn: &mut Conn,
+    claim: &Queued,
+    now: Timestamp,
+    lease_ms: i64,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET available_at = $3, check_first = 0, attempt_started_at = \
+           CASE WHEN check_first = 1 AND attempt_started_at IS NOT NULL \
+             THEN attempt_started_at ELSE $4 END \
+         WHERE id = $1 AND status = 'sending' AND available_at = $2",
+    )
+    .bind(claim.id)
+    .bind(claim.available_at.millis())
+    .bind(now.millis() + lease_ms)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Puts a claimed message back for another try at `next_at` (keeping
+/// `check_first` as it is). Does nothing to a message no longer `sending`.
 pub async fn retry_later(conn: &mut Conn, id: i64, error: &str, next_at: Timestamp) -> Result<()> {
     sqlx::query(
-        "UPDATE outbox SET status = 'queued', last_error = $2, available_at = $3 WHERE id = $1",
+        "UPDATE outbox SET status = 'queued', last_error = $2, available_at = $3 \
+         WHERE id = $1 AND status = 'sending'",
     )
     .bind(id)
     .bind(error)
@@ -164,15 +237,123 @@ pub async fn retry_later(conn: &mut Conn, id: i64, error: &str, next_at: Timesta
     Ok(())
 }
 
-/// Gives up on a message for good and forgets its body.
-pub async fn mark_failed(conn: &mut Conn, id: i64, error: &str, now: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE outbox SET status = 'failed', last_error = $2, sent_at = $3, body = NULL WHERE id = $1")
-        .bind(id)
-        .bind(error)
-        .bind(now.millis())
-        .execute(&mut *conn)
-        .await?;
+/// The attempt's outcome is unknown: back in the queue for `next_at`, to be
+/// looked up before anything is sent again. Does nothing to a message no
+/// longer `sending` (a status callback may have resolved it meanwhile).
+pub async fn mark_unknown(conn: &mut Conn, id: i64, error: &str, next_at: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'queued', check_first = 1, last_error = $2, available_at = $3 \
+         WHERE id = $1 AND status = 'sending'",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(next_at.millis())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
+}
+
+/// Gives up on a claimed message for good and forgets its body. Does
+/// nothing to a message no longer `sending`.
+pub async fn mark_failed(conn: &mut Conn, id: i64, error: &str, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'failed', last_error = $2, sent_at = $3, body = NULL \
+         WHERE id = $1 AND status = 'sending'",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Provider references recorded for other messages of this kind to this
+/// number since `since`: a lookup never takes one of them for this message.
+pub async fn provider_refs_since(
+    conn: &mut Conn,
+    kind: &str,
+    destination: &str,
+    since: Timestamp,
+    except_id: i64,
+) -> Result<Vec<String>> {
+    sqlx::query(
+        "SELECT provider_ref FROM outbox WHERE destination = $1 AND kind = $2 AND sent_at >= $3 \
+         AND id <> $4 AND provider_ref IS NOT NULL ORDER BY id",
+    )
+    .bind(destination)
+    .bind(kind)
+    .bind(since.millis())
+    .bind(except_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok(r.try_get(0)?))
+    .collect()
+}
+
+/// What a status callback changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusRecorded {
+    /// The message was still waiting (outcome unknown, or a retry): the
+    /// callback proves the provider created it, so it is now sent with the
+    /// callback's reference.
+    Resolved,
+    /// The status was recorded on the sent message.
+    Recorded,
+    /// No such text or call, or it was recorded with another reference:
+    /// nothing changed.
+    Ignored,
+}
+
+/// Statuses after which a message or call changes no more: a late
+/// intermediate status (callbacks may arrive out of order) does not replace
+/// one of these.
+const FINAL_STATUSES: &str = "'delivered', 'undelivered', 'failed', 'read', 'canceled', \
+     'completed', 'busy', 'no-answer'";
+
+/// Records a provider's status callback for message `id` (the marker in the
+/// callback URL) about `provider_ref`. Idempotent; run it in a transaction.
+pub async fn record_provider_status(
+    conn: &mut Conn,
+    id: i64,
+    provider_ref: &str,
+    status: &str,
+    now: Timestamp,
+) -> Result<StatusRecorded> {
+    let resolved = sqlx::query(
+        "UPDATE outbox SET status = 'sent', provider_ref = $2, provider_status = $3, \
+           sent_at = $4, body = NULL, check_first = 0, last_error = NULL \
+         WHERE id = $1 AND kind IN ('sms', 'call') \
+           AND (status IN ('queued', 'sending') OR (status = 'failed' AND check_first = 1))",
+    )
+    .bind(id)
+    .bind(provider_ref)
+    .bind(status)
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if resolved == 1 {
+        return Ok(StatusRecorded::Resolved);
+    }
+    let recorded = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET provider_status = CASE \
+           WHEN provider_status IN ({FINAL_STATUSES}) AND $3 NOT IN ({FINAL_STATUSES}) \
+           THEN provider_status ELSE $3 END \
+         WHERE id = $1 AND kind IN ('sms', 'call') AND provider_ref = $2"
+    )))
+    .bind(id)
+    .bind(provider_ref)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(if recorded == 1 {
+        StatusRecorded::Recorded
+    } else {
+        StatusRecorded::Ignored
+    })
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Queued> {

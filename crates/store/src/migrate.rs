@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_delivery_mode.sql"),
         postgres: include_str!("../migrations/postgres/0007_delivery_mode.sql"),
     },
+    Migration {
+        version: 8,
+        name: "outbox_outcomes",
+        sqlite: include_str!("../migrations/sqlite/0008_outbox_outcomes.sql"),
+        postgres: include_str!("../migrations/postgres/0008_outbox_outcomes.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("GATEHOUS" in ASCII).

@@ -1356,3 +1356,318 @@ async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
         "expired"
     );
 }
+
+// ---- The delivery queue ------------------------------------------------
+
+mod delivery_queue {
+    use super::T0;
+    use gatehouse_store::delivery::{self, StatusRecorded};
+    use gatehouse_store::testing::fresh;
+
+    const PHONE: &str = "+14155550123";
+    const LEASE: i64 = 30_000;
+
+    async fn queued(c: &mut gatehouse_store::Conn, kind: &str) -> i64 {
+        delivery::enqueue(c, kind, PHONE, "", b"sealed", None, T0)
+            .await
+            .unwrap()
+    }
+
+    /// An unknown outcome is flagged for a lookup, keeps the attempt's start
+    /// for the lookup's window, and a later send keeps the earlier start.
+    #[tokio::test]
+    async fn delivery_unknown_outcomes_are_flagged_for_a_lookup() {
+        let db = fresh().await;
+        let mut c = db.store.conn().await.unwrap();
+        let id = queued(&mut c, "sms").await;
+        let claim = delivery::claim(&mut c, id, T0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!claim.check_first);
+        assert_eq!(claim.available_at, T0.plus_seconds(30));
+        assert!(
+            delivery::begin_send(&mut c, &claim, T0, LEASE)
+                .await
+                .unwrap()
+        );
+        delivery::mark_unknown(&mut c, id, "timed out", T0.plus_seconds(30))
+            .await
+            .unwrap();
+        let row = delivery::get(&mut c, id).await.unwrap();
+        assert_eq!(row.status, "queued");
+        assert!(row.check_first);
+        assert_eq!(row.attempt_started_at, Some(T0));
+        assert_eq!(row.last_error.as_deref(), Some("timed out"));
+        assert!(row.body.is_some(), "kept for a resend");
+
+        // Not due before the delay; then claimed with the flag.
+        assert!(
+            delivery::claim_due(&mut c, T0.plus_seconds(29), LEASE)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let t1 = T0.plus_seconds(31);
+        let claim = delivery::claim_due(&mut c, t1, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(claim.check_first);
+        assert_eq!(claim.attempts, 2);
+        // A failed lookup keeps the flag.
+        delivery::retry_later(&mut c, id, "lookup: busy", t1.plus_seconds(5))
+            .await
+            .unwrap();
+        let t2 = t1.plus_seconds(5);
+        let claim = delivery::claim_due(&mut c, t2, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(claim.check_first);
+        // Not found: the send clears the flag and keeps the earlier start.
+        assert!(
+            delivery::begin_send(&mut c, &claim, t2, LEASE)
+                .await
+                .unwrap()
+        );
+        let row = delivery::get(&mut c, id).await.unwrap();
+        assert!(!row.check_first);
+        assert_eq!(row.attempt_started_at, Some(T0));
+        assert_eq!(row.available_at, t2.plus_seconds(30));
+        delivery::mark_sent(&mut c, id, "SM1", t2).await.unwrap();
+        let row = delivery::get(&mut c, id).await.unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.provider_ref.as_deref()),
+            ("sent", Some("SM1"))
+        );
+        assert!(row.body.is_none());
+    }
+
+    /// A claim of a message still `sending` (its worker died) is flagged;
+    /// the dead worker's claim can no longer start a send.
+    #[tokio::test]
+    async fn delivery_a_claim_whose_lease_ran_out_is_flagged_and_fenced() {
+        let db = fresh().await;
+        let mut c = db.store.conn().await.unwrap();
+        let id = queued(&mut c, "call").await;
+        let dead = delivery::claim_due(&mut c, T0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            delivery::begin_send(&mut c, &dead, T0, LEASE)
+                .await
+                .unwrap()
+        );
+        // The lease holds…
+        assert!(
+            delivery::claim_due(&mut c, T0.plus_seconds(29), LEASE)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // …then runs out.
+        let t1 = T0.plus_seconds(31);
+        let claim = delivery::claim(&mut c, id, t1, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(claim.check_first);
+        assert_eq!(claim.attempt_started_at, Some(T0));
+        // The first worker wakes up: its claim is no longer the row's.
+        assert!(
+            !delivery::begin_send(&mut c, &dead, t1, LEASE)
+                .await
+                .unwrap()
+        );
+        assert!(
+            delivery::begin_send(&mut c, &claim, t1, LEASE)
+                .await
+                .unwrap()
+        );
+        // The outcome writes of a message no longer sending change nothing.
+        delivery::mark_sent(&mut c, id, "CA1", t1).await.unwrap();
+        delivery::mark_unknown(&mut c, id, "late", t1)
+            .await
+            .unwrap();
+        delivery::retry_later(&mut c, id, "late", t1).await.unwrap();
+        delivery::mark_failed(&mut c, id, "late", t1).await.unwrap();
+        delivery::mark_sent(&mut c, id, "CA2", t1).await.unwrap();
+        let row = delivery::get(&mut c, id).await.unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.provider_ref.as_deref()),
+            ("sent", Some("CA1"))
+        );
+        assert!(!row.check_first);
+    }
+
+    #[tokio::test]
+    async fn delivery_status_callbacks_record_and_resolve() {
+        let db = fresh().await;
+        let mut c = db.store.conn().await.unwrap();
+        // Sent: statuses are recorded; a late intermediate one does not
+        // replace a final one; another reference is ignored.
+        let sent = queued(&mut c, "sms").await;
+        let claim = delivery::claim(&mut c, sent, T0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            delivery::begin_send(&mut c, &claim, T0, LEASE)
+                .await
+                .unwrap()
+        );
+        delivery::mark_sent(&mut c, sent, "SM1", T0).await.unwrap();
+        for s in ["sent", "delivered", "sent"] {
+            assert_eq!(
+                delivery::record_provider_status(&mut c, sent, "SM1", s, T0)
+                    .await
+                    .unwrap(),
+                StatusRecorded::Recorded
+            );
+        }
+        let row = delivery::get(&mut c, sent).await.unwrap();
+        assert_eq!(row.provider_status.as_deref(), Some("delivered"));
+        assert_eq!(
+            delivery::record_provider_status(&mut c, sent, "SM9", "failed", T0)
+                .await
+                .unwrap(),
+            StatusRecorded::Ignored
+        );
+        assert_eq!(
+            delivery::record_provider_status(&mut c, 9_999, "SM1", "delivered", T0)
+                .await
+                .unwrap(),
+            StatusRecorded::Ignored
+        );
+
+        // Waiting with an unknown outcome: resolved as sent, once.
+        let unknown = queued(&mut c, "call").await;
+        let claim = delivery::claim(&mut c, unknown, T0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            delivery::begin_send(&mut c, &claim, T0, LEASE)
+                .await
+                .unwrap()
+        );
+        delivery::mark_unknown(&mut c, unknown, "timed out", T0.plus_seconds(30))
+            .await
+            .unwrap();
+        let t1 = T0.plus_seconds(3);
+        assert_eq!(
+            delivery::record_provider_status(&mut c, unknown, "CA7", "completed", t1)
+                .await
+                .unwrap(),
+            StatusRecorded::Resolved
+        );
+        assert_eq!(
+            delivery::record_provider_status(&mut c, unknown, "CA7", "completed", t1)
+                .await
+                .unwrap(),
+            StatusRecorded::Recorded
+        );
+        let row = delivery::get(&mut c, unknown).await.unwrap();
+        assert_eq!(row.status, "sent");
+        assert_eq!(row.provider_ref.as_deref(), Some("CA7"));
+        assert_eq!(row.provider_status.as_deref(), Some("completed"));
+        assert!(!row.check_first);
+        assert!(row.body.is_none());
+        assert!(
+            delivery::claim_due(&mut c, T0.plus_seconds(60), LEASE)
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing left to send or look up"
+        );
+
+        // Failed because the outcome stayed unknown: a callback still
+        // resolves it; failed for another reason: ignored.
+        let gave_up = queued(&mut c, "sms").await;
+        delivery::claim(&mut c, gave_up, T0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        delivery::mark_unknown(&mut c, gave_up, "timed out", T0)
+            .await
+            .unwrap();
+        delivery::claim(&mut c, gave_up, T0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        delivery::mark_failed(&mut c, gave_up, "outcome unknown", T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            delivery::record_provider_status(&mut c, gave_up, "SM5", "delivered", T0)
+                .await
+                .unwrap(),
+            StatusRecorded::Resolved
+        );
+        let refused = queued(&mut c, "sms").await;
+        delivery::claim(&mut c, refused, T0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        delivery::mark_failed(&mut c, refused, "refused: 21211", T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            delivery::record_provider_status(&mut c, refused, "SM6", "delivered", T0)
+                .await
+                .unwrap(),
+            StatusRecorded::Ignored
+        );
+        // E-mail is not a text or call.
+        let mail = queued(&mut c, "email").await;
+        assert_eq!(
+            delivery::record_provider_status(&mut c, mail, "SM8", "delivered", T0)
+                .await
+                .unwrap(),
+            StatusRecorded::Ignored
+        );
+    }
+
+    #[tokio::test]
+    async fn delivery_lookups_exclude_other_messages_references() {
+        let db = fresh().await;
+        let mut c = db.store.conn().await.unwrap();
+        let mut ids = Vec::new();
+        for (i, r) in ["CA1", "CA2"].iter().enumerate() {
+            let id = queued(&mut c, "call").await;
+            delivery::claim(&mut c, id, T0, LEASE)
+                .await
+                .unwrap()
+                .unwrap();
+            delivery::mark_sent(&mut c, id, r, T0.plus_seconds(i as i64 * 60))
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        let text = queued(&mut c, "sms").await;
+        delivery::claim(&mut c, text, T0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        delivery::mark_sent(&mut c, text, "SM1", T0).await.unwrap();
+        let this = queued(&mut c, "call").await;
+        let refs = delivery::provider_refs_since(&mut c, "call", PHONE, T0, this)
+            .await
+            .unwrap();
+        assert_eq!(refs, ["CA1", "CA2"]);
+        let refs = delivery::provider_refs_since(&mut c, "call", PHONE, T0.plus_seconds(30), this)
+            .await
+            .unwrap();
+        assert_eq!(refs, ["CA2"]);
+        let refs = delivery::provider_refs_since(&mut c, "call", PHONE, T0, ids[0])
+            .await
+            .unwrap();
+        assert_eq!(refs, ["CA2"], "never its own");
+        let refs = delivery::provider_refs_since(&mut c, "call", "+14155550199", T0, this)
+            .await
+            .unwrap();
+        assert!(refs.is_empty());
+    }
+}

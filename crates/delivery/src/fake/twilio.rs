@@ -1,17 +1,53 @@
 //! [`FakeTwilio`]: the Messages and Calls resources of a Twilio-compatible
 //! API, and a caller that answers calls.
+//!
+//! What it models of Twilio, in the vendor's words where they matter (the
+//! v2010 OpenAPI definition, `twilio_api_v2010.yaml` of twilio/twilio-oai):
+//!
+//! * **No replay of a repeated create.** "Send a message" (`POST
+//!   …/Messages.json`) and "Create a new outgoing call to phones,
+//!   SIP-enabled endpoints or Twilio Client connections" (`POST
+//!   …/Calls.json`) declare one parameter besides the form body, the
+//!   `AccountSid` path, and no header parameters at all. The definition's
+//!   only idempotency field is `IdempotencyKey` of Payments (and of
+//!   user-defined messages): "A unique token that will be used to ensure
+//!   that multiple API calls with the same information do not result in
+//!   multiple transactions". Nothing of the kind exists for texts or calls,
+//!   so two identical creates make two messages here, as there.
+//! * **Lists.** "Retrieve a list of Message resources associated with a
+//!   Twilio Account" and "Retrieves a collection of calls made to and from
+//!   your account" (`GET …/Messages.json`, `GET …/Calls.json`), with the
+//!   filters `To` ("Filter by recipient"; "Only show calls made to this
+//!   phone number…"), `From` ("Filter by sender"; "Only include calls from
+//!   this phone number…") and `PageSize` ("The default is 50, and the
+//!   maximum is 1000"), `Page`, and the answer `{"messages": […]}` or
+//!   `{"calls": […]}` with `page`, `page_size`, `next_page_uri`, …. The
+//!   definition states no order; the fake answers newest first, as Twilio
+//!   does.
+//! * **Dates.** `date_created`: "The RFC 2822 timestamp (in GMT) of when
+//!   the Message resource was created" (`Tue, 06 Dec 2026 07:30:00 +0000`),
+//!   from the fake's clock ([`FakeTwilio::set_clock`]). `date_sent`: "For an
+//!   outgoing message, this is when Twilio sent the message", so `null` for
+//!   a message still `queued`; a call's `start_time` is "Empty if the call
+//!   has not yet been dialed".
+//! * **Accepted, then no answer.** [`FakeTwilio::set_stall_after_accept`]
+//!   and [`FakeTwilio::set_drop_after_accept`]: the create is recorded (the
+//!   text is sent) and only then does the answer stall past the client's
+//!   timeout or the connection break, as when a network or proxy fails
+//!   after Twilio acted.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
+use gatehouse_domain::{Clock, SystemClock, Timestamp};
 use quick_xml::events::Event;
 use serde_json::json;
 use tokio::task::JoinHandle;
@@ -19,7 +55,7 @@ use tokio::task::JoinHandle;
 use super::{lock, random_hex, serve};
 use crate::http::is_e164;
 use crate::twilio::signature::{SIGNATURE_HEADER, form_pairs, twilio_signature};
-use crate::twilio::{API_VERSION, IDEMPOTENCY_HEADER, TwilioConfig, TwilioGateway};
+use crate::twilio::{API_VERSION, TwilioConfig, TwilioGateway};
 
 /// A text message the fake accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,8 +69,11 @@ pub struct FakeMessage {
     pub messaging_service_sid: Option<String>,
     pub body: String,
     pub status_callback: Option<String>,
-    /// The `I-Twilio-Idempotency-Token` header.
-    pub idempotency_token: Option<String>,
+    /// `queued` when created; the last status reported with
+    /// [`FakeTwilio::report_message_status`].
+    pub status: String,
+    /// When it was created, by the fake's clock.
+    pub date_created: Timestamp,
     /// Every form parameter, in the order sent.
     pub params: Vec<(String, String)>,
 }
@@ -51,7 +90,11 @@ pub struct FakeCall {
     /// `Method` for `Url` (default POST).
     pub method: Option<String>,
     pub status_callback: Option<String>,
-    pub idempotency_token: Option<String>,
+    /// `queued` when created; the last status reported with
+    /// [`FakeTwilio::report_call_status`].
+    pub status: String,
+    /// When it was created, by the fake's clock.
+    pub date_created: Timestamp,
     pub params: Vec<(String, String)>,
 }
 
@@ -102,23 +145,39 @@ pub struct GatherAction {
 #[error("fake call: {0}")]
 pub struct FakeCallError(pub String);
 
-#[derive(Debug, Default)]
 struct Shared {
     account_sid: String,
     auth_token: String,
     state: Mutex<FakeState>,
 }
 
-#[derive(Debug, Default)]
 struct FakeState {
     messages: Vec<FakeMessage>,
     calls: Vec<FakeCall>,
-    /// (resource, token) -> the first answer, replayed for a repeated token.
-    answers: HashMap<(&'static str, String), (StatusCode, serde_json::Value)>,
     /// Number -> (HTTP status, Twilio code, message).
-    number_errors: HashMap<String, (u16, i64, String)>,
+    number_errors: std::collections::HashMap<String, (u16, i64, String)>,
     failure: Option<u16>,
+    stall_after_accept: Option<Duration>,
+    drop_after_accept: bool,
     request_count: usize,
+    list_count: usize,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for FakeState {
+    fn default() -> Self {
+        Self {
+            messages: Vec::new(),
+            calls: Vec::new(),
+            number_errors: std::collections::HashMap::new(),
+            failure: None,
+            stall_after_accept: None,
+            drop_after_accept: false,
+            request_count: 0,
+            list_count: 0,
+            clock: Arc::new(SystemClock),
+        }
+    }
 }
 
 /// A local fake of a Twilio-compatible API. See the [module docs](super).
@@ -161,11 +220,11 @@ impl FakeTwilio {
         let router = Router::new()
             .route(
                 &format!("/{API_VERSION}/Accounts/{{sid}}/Messages.json"),
-                post(create_message),
+                post(create_message).get(list_messages),
             )
             .route(
                 &format!("/{API_VERSION}/Accounts/{{sid}}/Calls.json"),
-                post(create_call),
+                post(create_call).get(list_calls),
             )
             .with_state(shared.clone());
         let (addr, server) = serve(router).await;
@@ -236,8 +295,27 @@ impl FakeTwilio {
         lock(&self.shared.state).failure = status;
     }
 
-    /// The messages accepted, in order (a repeated idempotency token adds
-    /// none).
+    /// Create requests are accepted (the text is sent, the call placed) and
+    /// only then answered, after this long: longer than the client's
+    /// timeout, it gives up without knowing. `None` answers at once.
+    pub fn set_stall_after_accept(&self, stall: Option<Duration>) {
+        lock(&self.shared.state).stall_after_accept = stall;
+    }
+
+    /// Create requests are accepted and then the connection breaks before
+    /// the answer is complete.
+    pub fn set_drop_after_accept(&self, drop: bool) {
+        lock(&self.shared.state).drop_after_accept = drop;
+    }
+
+    /// The clock of `date_created` (default: the system clock), e.g. the
+    /// portal's test clock so that lookups and records agree.
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        lock(&self.shared.state).clock = clock;
+    }
+
+    /// The messages accepted, in order. Every accepted create adds one,
+    /// repeats included.
     pub fn messages(&self) -> Vec<FakeMessage> {
         lock(&self.shared.state).messages.clone()
     }
@@ -247,9 +325,14 @@ impl FakeTwilio {
         lock(&self.shared.state).calls.clone()
     }
 
-    /// How many create requests arrived (refused and repeated ones included).
+    /// How many create requests arrived (refused ones included).
     pub fn request_count(&self) -> usize {
         lock(&self.shared.state).request_count
+    }
+
+    /// How many list requests (lookups) arrived.
+    pub fn list_count(&self) -> usize {
+        lock(&self.shared.state).list_count
     }
 
     /// Plays a person answering the call `call_sid` and pressing `keys`, as
@@ -372,6 +455,13 @@ impl FakeTwilio {
         let url = m
             .status_callback
             .ok_or_else(|| FakeCallError(format!("message {message_sid} has no StatusCallback")))?;
+        if let Some(stored) = lock(&self.shared.state)
+            .messages
+            .iter_mut()
+            .find(|x| x.sid == message_sid)
+        {
+            stored.status = status.to_owned();
+        }
         let params = vec![
             ("AccountSid".to_owned(), self.shared.account_sid.clone()),
             ("ApiVersion".to_owned(), API_VERSION.to_owned()),
@@ -400,6 +490,13 @@ impl FakeTwilio {
         let url = c
             .status_callback
             .ok_or_else(|| FakeCallError(format!("call {call_sid} has no StatusCallback")))?;
+        if let Some(stored) = lock(&self.shared.state)
+            .calls
+            .iter_mut()
+            .find(|x| x.sid == call_sid)
+        {
+            stored.status = status.to_owned();
+        }
         let params = vec![
             ("AccountSid".to_owned(), self.shared.account_sid.clone()),
             ("ApiVersion".to_owned(), API_VERSION.to_owned()),
@@ -616,15 +713,12 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// A create request that passed the checks both resources share.
-struct Admitted {
-    params: Vec<(String, String)>,
-    token: Option<String>,
-}
+/// A create request that passed the checks both resources share: its form
+/// parameters and the time of creation.
+type Admitted = (Vec<(String, String)>, Timestamp);
 
 /// The checks both resources share; `Err` is the answer to send.
 fn admit(
-    resource: &'static str,
     shared: &Shared,
     sid: &str,
     headers: &HeaderMap,
@@ -642,18 +736,9 @@ fn admit(
             "Internal Server Error",
         )));
     }
+    // No idempotency header is read: Twilio defines none for these creates
+    // (see the module docs), so a repeat is a new message.
     let params = form_pairs(body);
-    let token = headers
-        .get(IDEMPOTENCY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if let Some(t) = &token
-        && let Some((status, answer)) = state.answers.get(&(resource, t.clone()))
-    {
-        return Err(Box::new(
-            (*status, axum::Json(answer.clone())).into_response(),
-        ));
-    }
     let to = param(&params, "To").unwrap_or_default();
     if to.is_empty() {
         return Err(Box::new(twilio_error(
@@ -672,7 +757,89 @@ fn admit(
             &format!("The 'To' number {to} is not a valid phone number."),
         )));
     }
-    Ok(Admitted { params, token })
+    Ok((params, state.clock.now()))
+}
+
+/// `date_created` and friends: RFC 2822 with a two-digit day and `+0000`,
+/// as Twilio writes them (`Tue, 06 Dec 2026 07:30:00 +0000`).
+fn rfc2822(t: Timestamp) -> String {
+    match jiff::Timestamp::from_millisecond(t.millis()) {
+        Ok(t) => t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn message_json(account_sid: &str, m: &FakeMessage) -> serde_json::Value {
+    let created = rfc2822(m.date_created);
+    json!({
+        "sid": m.sid,
+        "account_sid": account_sid,
+        "to": m.to,
+        "from": m.from,
+        "messaging_service_sid": m.messaging_service_sid,
+        "body": m.body,
+        "status": m.status,
+        "direction": "outbound-api",
+        "api_version": API_VERSION,
+        "num_segments": "1",
+        "num_media": "0",
+        "price": null,
+        "price_unit": null,
+        "error_code": null,
+        "error_message": null,
+        "date_created": created,
+        "date_updated": created,
+        // "For an outgoing message, this is when Twilio sent the message":
+        // the fake never sends a queued one on its own.
+        "date_sent": if m.status == "queued" { serde_json::Value::Null } else { json!(created) },
+        "uri": format!("/{API_VERSION}/Accounts/{account_sid}/Messages/{}.json", m.sid),
+    })
+}
+
+fn call_json(account_sid: &str, c: &FakeCall) -> serde_json::Value {
+    let created = rfc2822(c.date_created);
+    json!({
+        "sid": c.sid,
+        "account_sid": account_sid,
+        "to": c.to,
+        "from": c.from,
+        "status": c.status,
+        "direction": "outbound-api",
+        "api_version": API_VERSION,
+        "date_created": created,
+        "date_updated": created,
+        // "Empty if the call has not yet been dialed."
+        "start_time": null,
+        "end_time": null,
+        "uri": format!("/{API_VERSION}/Accounts/{account_sid}/Calls/{}.json", c.sid),
+    })
+}
+
+/// The answer to an accepted create: at once, after the configured stall,
+/// or a body that breaks off (the connection is cut after the headers).
+async fn accepted(shared: &Shared, answer: serde_json::Value) -> Response {
+    let (stall, drop) = {
+        let state = lock(&shared.state);
+        (state.stall_after_accept, state.drop_after_accept)
+    };
+    if let Some(d) = stall {
+        tokio::time::sleep(d).await;
+    }
+    if drop {
+        let broken = futures_util::stream::once(async {
+            Err::<Bytes, std::io::Error>(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the fake cut the connection after accepting",
+            ))
+        });
+        return (
+            StatusCode::CREATED,
+            [(header::CONTENT_TYPE, "application/json")],
+            axum::body::Body::from_stream(broken),
+        )
+            .into_response();
+    }
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
 }
 
 async fn create_message(
@@ -681,7 +848,7 @@ async fn create_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Admitted { params, token } = match admit("Messages", &shared, &sid, &headers, &body) {
+    let (params, now) = match admit(&shared, &sid, &headers, &body) {
         Ok(ok) => ok,
         Err(response) => return *response,
     };
@@ -704,32 +871,13 @@ async fn create_message(
         messaging_service_sid: service,
         body: text,
         status_callback: param(&params, "StatusCallback").map(str::to_owned),
-        idempotency_token: token.clone(),
+        status: "queued".to_owned(),
+        date_created: now,
         params: params.clone(),
     };
-    let answer = json!({
-        "sid": message.sid,
-        "account_sid": shared.account_sid,
-        "to": message.to,
-        "from": message.from,
-        "messaging_service_sid": message.messaging_service_sid,
-        "body": message.body,
-        "status": "queued",
-        "direction": "outbound-api",
-        "api_version": API_VERSION,
-        "num_segments": "1",
-        "error_code": null,
-        "error_message": null,
-        "uri": format!("/{API_VERSION}/Accounts/{}/Messages/{}.json", shared.account_sid, message.sid),
-    });
-    let mut state = lock(&shared.state);
-    if let Some(t) = token {
-        state
-            .answers
-            .insert(("Messages", t), (StatusCode::CREATED, answer.clone()));
-    }
-    state.messages.push(message);
-    (StatusCode::CREATED, axum::Json(answer)).into_response()
+    let answer = message_json(&shared.account_sid, &message);
+    lock(&shared.state).messages.push(message);
+    accepted(&shared, answer).await
 }
 
 async fn create_call(
@@ -738,7 +886,7 @@ async fn create_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Admitted { params, token } = match admit("Calls", &shared, &sid, &headers, &body) {
+    let (params, now) = match admit(&shared, &sid, &headers, &body) {
         Ok(ok) => ok,
         Err(response) => return *response,
     };
@@ -758,25 +906,181 @@ async fn create_call(
         url,
         method: param(&params, "Method").map(str::to_owned),
         status_callback: param(&params, "StatusCallback").map(str::to_owned),
-        idempotency_token: token.clone(),
+        status: "queued".to_owned(),
+        date_created: now,
         params: params.clone(),
     };
-    let answer = json!({
-        "sid": call.sid,
-        "account_sid": shared.account_sid,
-        "to": call.to,
-        "from": call.from,
-        "status": "queued",
-        "direction": "outbound-api",
-        "api_version": API_VERSION,
-        "uri": format!("/{API_VERSION}/Accounts/{}/Calls/{}.json", shared.account_sid, call.sid),
-    });
-    let mut state = lock(&shared.state);
-    if let Some(t) = token {
-        state
-            .answers
-            .insert(("Calls", t), (StatusCode::CREATED, answer.clone()));
+    let answer = call_json(&shared.account_sid, &call);
+    lock(&shared.state).calls.push(call);
+    accepted(&shared, answer).await
+}
+
+/// A list request: `To`, `From`, `PageSize` (default 50, at most 1000) and
+/// `Page` (from 0); newest first.
+struct ListQuery {
+    to: Option<String>,
+    from: Option<String>,
+    page_size: usize,
+    page: usize,
+}
+
+fn list_query(query: Option<&str>) -> Result<ListQuery, Box<Response>> {
+    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let number = |name: &str, default: usize| -> Result<usize, Box<Response>> {
+        match param(&pairs, name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| Box::new(twilio_error(400, 20001, &format!("Invalid {name}: {v}")))),
+        }
+    };
+    let page_size = number("PageSize", 50)?;
+    if !(1..=1000).contains(&page_size) {
+        return Err(Box::new(twilio_error(
+            400,
+            20001,
+            "PageSize must be between 1 and 1000",
+        )));
     }
-    state.calls.push(call);
-    (StatusCode::CREATED, axum::Json(answer)).into_response()
+    Ok(ListQuery {
+        to: param(&pairs, "To").map(str::to_owned),
+        from: param(&pairs, "From").map(str::to_owned),
+        page_size,
+        page: number("Page", 0)?,
+    })
+}
+
+/// One page of `items` (already filtered, newest first) in Twilio's list
+/// shape under `key`.
+fn list_page(
+    shared: &Shared,
+    leaf: &str,
+    key: &str,
+    q: &ListQuery,
+    items: Vec<serde_json::Value>,
+) -> Response {
+    let mut filter = form_urlencoded::Serializer::new(String::new());
+    if let Some(to) = &q.to {
+        filter.append_pair("To", to);
+    }
+    if let Some(from) = &q.from {
+        filter.append_pair("From", from);
+    }
+    filter.append_pair("PageSize", &q.page_size.to_string());
+    let filter = filter.finish();
+    let path = format!("/{API_VERSION}/Accounts/{}/{leaf}", shared.account_sid);
+    let start = q.page.saturating_mul(q.page_size);
+    let total = items.len();
+    let page: Vec<serde_json::Value> = items.into_iter().skip(start).take(q.page_size).collect();
+    let page_uri = |n: usize| format!("{path}?{filter}&Page={n}");
+    let next_page_uri = if start + page.len() < total {
+        json!(format!(
+            "{}&PageToken=PA{}",
+            page_uri(q.page + 1),
+            random_hex(8)
+        ))
+    } else {
+        serde_json::Value::Null
+    };
+    let previous_page_uri = if q.page > 0 {
+        json!(page_uri(q.page - 1))
+    } else {
+        serde_json::Value::Null
+    };
+    let end = (start + page.len()).saturating_sub(1);
+    let mut answer = json!({
+        "first_page_uri": page_uri(0),
+        "next_page_uri": next_page_uri,
+        "previous_page_uri": previous_page_uri,
+        "page": q.page,
+        "page_size": q.page_size,
+        "start": start,
+        "end": end,
+        "uri": page_uri(q.page),
+    });
+    answer[key] = serde_json::Value::Array(page);
+    (StatusCode::OK, axum::Json(answer)).into_response()
+}
+
+fn admit_list(shared: &Shared, sid: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let mut state = lock(&shared.state);
+    state.list_count += 1;
+    if !authorized(shared, sid, headers) {
+        return Err(Box::new(twilio_error(401, 20003, "Authenticate")));
+    }
+    if let Some(status) = state.failure {
+        return Err(Box::new(twilio_error(
+            status,
+            20500,
+            "Internal Server Error",
+        )));
+    }
+    Ok(())
+}
+
+async fn list_messages(
+    State(shared): State<Arc<Shared>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Err(response) = admit_list(&shared, &sid, &headers) {
+        return *response;
+    }
+    let q = match list_query(query.as_deref()) {
+        Ok(q) => q,
+        Err(response) => return *response,
+    };
+    let items: Vec<serde_json::Value> = {
+        let state = lock(&shared.state);
+        let mut found: Vec<&FakeMessage> = state
+            .messages
+            .iter()
+            .filter(|m| q.to.as_deref().is_none_or(|t| m.to == t))
+            .filter(|m| {
+                q.from
+                    .as_deref()
+                    .is_none_or(|f| m.from.as_deref() == Some(f))
+            })
+            .collect();
+        // Newest first; the later of two created in the same millisecond.
+        found.reverse();
+        found.sort_by_key(|x| std::cmp::Reverse(x.date_created));
+        found
+            .into_iter()
+            .map(|m| message_json(&shared.account_sid, m))
+            .collect()
+    };
+    list_page(&shared, "Messages.json", "messages", &q, items)
+}
+
+async fn list_calls(
+    State(shared): State<Arc<Shared>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Err(response) = admit_list(&shared, &sid, &headers) {
+        return *response;
+    }
+    let q = match list_query(query.as_deref()) {
+        Ok(q) => q,
+        Err(response) => return *response,
+    };
+    let items: Vec<serde_json::Value> = {
+        let state = lock(&shared.state);
+        let mut found: Vec<&FakeCall> = state
+            .calls
+            .iter()
+            .filter(|c| q.to.as_deref().is_none_or(|t| c.to == t))
+            .filter(|c| q.from.as_deref().is_none_or(|f| c.from == f))
+            .collect();
+        found.reverse();
+        found.sort_by_key(|x| std::cmp::Reverse(x.date_created));
+        found
+            .into_iter()
+            .map(|c| call_json(&shared.account_sid, c))
+            .collect()
+    };
+    list_page(&shared, "Calls.json", "calls", &q, items)
 }

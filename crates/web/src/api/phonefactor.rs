@@ -793,7 +793,10 @@ pub async fn twilio_sms(
     Ok(twiml(answer.to_owned()))
 }
 
-/// Delivery status reports; logged.
+/// Delivery status reports: logged, and recorded on the queue entry that the
+/// callback URL's `outbox` marker names (resolving an entry whose send had
+/// an unknown outcome as sent). A marker naming no text or call is ignored;
+/// the answer is 204 either way, so that the provider does not retry.
 pub async fn twilio_status(
     State(st): State<AppState>,
     uri: OriginalUri,
@@ -808,6 +811,23 @@ pub async fn twilio_status(
     ]
     .concat();
     tracing::info!(sid = %sid, status = %status, "gateway delivery status");
+    // Signed over the whole URL, query included: the marker is Twilio's
+    // echo of what the worker asked for.
+    let outbox = uri.0.query().and_then(|q| {
+        gatehouse_delivery::twilio::signature::form_pairs(q.as_bytes())
+            .into_iter()
+            .find(|(k, _)| k == "outbox")
+            .and_then(|(_, v)| v.parse::<i64>().ok())
+    });
+    let known_status = !status.is_empty()
+        && status.len() <= 32
+        && status.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+    if let Some(id) = outbox
+        && !sid.is_empty()
+        && known_status
+    {
+        crate::service::delivery::record_status(&st, id, &sid, &status).await?;
+    }
     metrics::counter!("gatehouse_gateway_status_total", "status" => status).increment(1);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,21 +2,57 @@
 //! gateway, the virtual phone or the mailer.
 //!
 //! Exactly-once on the virtual phone: the delivery and "sent" are one
-//! transaction, and a delivery is keyed by its queue id. At-least-once with
-//! a stable idempotency key for outside gateways: a worker that dies after
-//! claiming a message leaves it to be claimed again when its lease runs out.
+//! transaction, and a delivery is keyed by its queue id.
+//!
+//! At most once for texts and calls through a gateway. No provider promises
+//! to recognise a repeated request (Twilio defines no idempotency token for
+//! creating messages or calls), so a request that may have reached the
+//! provider is never simply sent again:
+//!
+//! * accepted → sent; refused → failed; "not now" (`Unavailable`: the
+//!   connection was never made, HTTP 503/429) → retried with back-off;
+//! * outcome unknown (a timeout or broken connection after the request went
+//!   out, another 5xx) → queued again with `check_first`, after
+//!   [`LOOKUP_DELAY_MS`]; a claim of a message still `sending` whose lease
+//!   ran out (its worker died mid-send) is flagged the same way;
+//! * a flagged claim first asks [`Gateway::find_sent`]: found → sent with
+//!   that reference, nothing sent; not found → sent now; the lookup failed
+//!   for now → looked up again later; the gateway cannot look up (the
+//!   generic HTTP SMS gateway) → failed, [`GAVE_UP_UNKNOWN`]: a user who
+//!   got nothing asks for another code, while a second text or call of a
+//!   second factor is what must not happen;
+//! * a status callback naming the queue entry (`?outbox={id}` on the
+//!   callback URL) records the provider's status, and resolves an entry
+//!   still waiting as sent.
+//!
+//! E-mail (notices) is resent after an unknown outcome: a repeated notice
+//! does no harm and the mailers cannot look up.
+//!
+//! [`Gateway::find_sent`]: gatehouse_delivery::Gateway::find_sent
 
 use super::phonefactor::OUTBOX_AAD;
 use crate::error::Result;
 use crate::{AppState, Delivery, DeliveryMode};
-use gatehouse_delivery::{CallRequest, DeliveryError, Mail, SmsRequest};
-use gatehouse_store::delivery::{self, Queued};
+use gatehouse_delivery::{
+    CallRequest, DeliveryError, Gateway, Lookup, LookupKind, Mail, Sent, SmsRequest,
+};
+use gatehouse_store::delivery::{self, Queued, StatusRecorded};
 use std::time::Duration;
 
 /// How long a claimed message is reserved for the worker that claimed it.
 const LEASE_MS: i64 = 30_000;
 /// Attempts before a message is given up.
 const MAX_ATTEMPTS: i64 = 8;
+/// How long after an attempt with an unknown outcome the first lookup
+/// waits: the provider may still be working on a request we stopped waiting
+/// for, and a list read may not show a resource created a moment ago.
+pub const LOOKUP_DELAY_MS: i64 = 30_000;
+/// Why a message whose outcome stayed unknown is failed without a resend.
+pub const GAVE_UP_UNKNOWN: &str =
+    "outcome unknown; not resent, so the user may ask for another code";
+/// How far before an attempt other messages' provider references are
+/// excluded from its lookup (generous: none of them can be this one).
+const EXCLUDE_BEFORE_S: i64 = 3_600;
 
 /// Runs until `shutdown` resolves: delivers what is due, then sleeps until
 /// woken or for a short while (other instances may queue too).
@@ -113,39 +149,27 @@ async fn deliver(st: &AppState, item: Queued) -> Result<()> {
             tracing::error!(id = item.id, kind = %item.kind, "a text or call was queued but no delivery is configured");
             return Ok(());
         }
-        ("sms", Delivery::Gateway(g)) => {
-            g.send_sms(&SmsRequest {
-                to: item.destination.clone(),
-                body,
-                idempotency_key: idempotency_key(&item),
-                status_callback: Some(format!(
-                    "{}/api/v1/telephony/twilio/status",
-                    st.config.public_url
-                )),
-            })
-            .await
+        ("sms" | "call", Delivery::Gateway(g)) => {
+            return deliver_gateway(st, g.as_ref(), &item, body).await;
         }
-        ("call", Delivery::Gateway(g)) => {
-            let challenge = item.challenge_id.clone().unwrap_or_default();
-            g.place_call(&CallRequest {
-                to: item.destination.clone(),
-                prompt: body,
-                instructions_url: format!(
-                    "{}/api/v1/telephony/twilio/voice/{challenge}",
-                    st.config.public_url
-                ),
-                idempotency_key: idempotency_key(&item),
-                status_callback: Some(format!(
-                    "{}/api/v1/telephony/twilio/status",
-                    st.config.public_url
-                )),
-            })
-            .await
-        }
-        ("email", _) => send_mail(st, &item, body).await,
+        // A repeated notice does no harm: an unknown outcome is retried.
+        ("email", _) => send_mail(st, &item, body).await.map_err(|e| match e {
+            DeliveryError::Unknown(why) => DeliveryError::Unavailable(why),
+            other => other,
+        }),
         (other, _) => Err(DeliveryError::Rejected(format!("unknown kind {other}"))),
     };
+    finish(st, &item, outcome).await
+}
+
+/// Records a send's outcome, in one transaction.
+async fn finish(
+    st: &AppState,
+    item: &Queued,
+    outcome: std::result::Result<Sent, DeliveryError>,
+) -> Result<()> {
     let now = st.now();
+    let backoff_s = 5 * item.attempts * item.attempts;
     let mut tx = st.store.begin().await?;
     match outcome {
         Ok(sent) => {
@@ -153,9 +177,17 @@ async fn deliver(st: &AppState, item: Queued) -> Result<()> {
             metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.clone(), "outcome" => "sent").increment(1);
         }
         Err(DeliveryError::Unavailable(e)) if item.attempts < MAX_ATTEMPTS => {
-            let backoff = 5_000 * item.attempts * item.attempts;
             tracing::warn!(id = item.id, kind = %item.kind, attempt = item.attempts, error = %e, "delivery failed; will retry");
-            delivery::retry_later(&mut tx, item.id, &e, now.plus_seconds(backoff / 1000)).await?;
+            delivery::retry_later(&mut tx, item.id, &e, now.plus_seconds(backoff_s)).await?;
+        }
+        Err(DeliveryError::Unknown(e)) => {
+            // Even after the last attempt: the lookup decides, and fails it
+            // if nothing was sent.
+            let wait_s = backoff_s.max(LOOKUP_DELAY_MS / 1000);
+            tracing::warn!(id = item.id, kind = %item.kind, attempt = item.attempts, error = %e,
+                "delivery outcome unknown; will look it up before sending again");
+            delivery::mark_unknown(&mut tx, item.id, &e, now.plus_seconds(wait_s)).await?;
+            metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.clone(), "outcome" => "unknown").increment(1);
         }
         Err(e) => {
             tracing::error!(id = item.id, kind = %item.kind, error = %e, "delivery failed for good");
@@ -167,8 +199,173 @@ async fn deliver(st: &AppState, item: Queued) -> Result<()> {
     Ok(())
 }
 
-fn idempotency_key(item: &Queued) -> String {
+/// A text or call through the gateway: looked up first when an earlier
+/// attempt's outcome is unknown, sent only under a claim still held.
+async fn deliver_gateway(
+    st: &AppState,
+    g: &dyn Gateway,
+    item: &Queued,
+    body: String,
+) -> Result<()> {
+    let call = item.kind == "call";
+    if item.check_first && !look_up_first(st, g, item, &body).await? {
+        return Ok(());
+    }
+    // The claim must still be ours: a lease taken over by another worker,
+    // or a status callback that resolved the message, means no send.
+    {
+        let mut tx = st.store.begin().await?;
+        let ours = delivery::begin_send(&mut tx, item, st.now(), LEASE_MS).await?;
+        tx.commit().await?;
+        if !ours {
+            tracing::warn!(id = item.id, kind = %item.kind, "the claim was lost before sending; not sent");
+            return Ok(());
+        }
+    }
+    let public = st.config.public_url.trim_end_matches('/');
+    // The marker names the queue entry for the status callback; the
+    // callback is signed over the whole URL, so it need not be secret.
+    let status_callback = Some(format!(
+        "{public}/api/v1/telephony/twilio/status?outbox={}",
+        item.id
+    ));
+    let outcome = if call {
+        let challenge = item.challenge_id.clone().unwrap_or_default();
+        g.place_call(&CallRequest {
+            to: item.destination.clone(),
+            prompt: body,
+            instructions_url: format!("{public}/api/v1/telephony/twilio/voice/{challenge}"),
+            idempotency_key: reference(item),
+            status_callback,
+        })
+        .await
+    } else {
+        g.send_sms(&SmsRequest {
+            to: item.destination.clone(),
+            body,
+            idempotency_key: reference(item),
+            status_callback,
+        })
+        .await
+    };
+    finish(st, item, outcome).await
+}
+
+/// Asks the gateway whether an attempt with an unknown outcome created the
+/// message; `true` if it did not and sending is safe. Otherwise records
+/// what was decided (sent, look again later, or failed) and answers
+/// `false`.
+async fn look_up_first(st: &AppState, g: &dyn Gateway, item: &Queued, body: &str) -> Result<bool> {
+    let now = st.now();
+    let since = item.attempt_started_at.unwrap_or(item.created_at);
+    let exclude = {
+        let mut conn = st.store.conn().await?;
+        delivery::provider_refs_since(
+            &mut conn,
+            &item.kind,
+            &item.destination,
+            since.plus_seconds(-EXCLUDE_BEFORE_S),
+            item.id,
+        )
+        .await?
+    };
+    let lookup = Lookup {
+        kind: if item.kind == "call" {
+            LookupKind::Call
+        } else {
+            LookupKind::Sms
+        },
+        to: item.destination.clone(),
+        body: body.to_owned(),
+        since,
+        until: now,
+        exclude,
+    };
+    let found = g.find_sent(&lookup).await;
+    if matches!(found, Ok(None)) && item.attempts <= MAX_ATTEMPTS {
+        tracing::info!(id = item.id, kind = %item.kind, "the earlier attempt sent nothing; sending");
+        return Ok(true);
+    }
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    let outcome = match found {
+        Ok(None) => {
+            let why = format!("not sent after {} attempts", item.attempts - 1);
+            delivery::mark_failed(&mut tx, item.id, &why, now).await?;
+            "failed"
+        }
+        Ok(Some(sent)) => {
+            tracing::info!(id = item.id, kind = %item.kind, provider_ref = %sent.provider_ref,
+                "the earlier attempt was sent; not sending again");
+            delivery::mark_sent(&mut tx, item.id, &sent.provider_ref, now).await?;
+            "found"
+        }
+        Err(DeliveryError::Rejected(e)) => {
+            tracing::error!(id = item.id, kind = %item.kind, error = %e, "{GAVE_UP_UNKNOWN}");
+            delivery::mark_failed(&mut tx, item.id, &format!("{GAVE_UP_UNKNOWN} ({e})"), now)
+                .await?;
+            "gave_up"
+        }
+        Err(e) if item.attempts < MAX_ATTEMPTS => {
+            let backoff_s = 5 * item.attempts * item.attempts;
+            tracing::warn!(id = item.id, kind = %item.kind, error = %e, "lookup failed; will look again");
+            delivery::retry_later(
+                &mut tx,
+                item.id,
+                &format!("lookup: {e}"),
+                now.plus_seconds(backoff_s),
+            )
+            .await?;
+            "lookup_retry"
+        }
+        Err(e) => {
+            tracing::error!(id = item.id, kind = %item.kind, error = %e, "{GAVE_UP_UNKNOWN}");
+            delivery::mark_failed(&mut tx, item.id, &format!("{GAVE_UP_UNKNOWN} ({e})"), now)
+                .await?;
+            "gave_up"
+        }
+    };
+    tx.commit().await?;
+    metrics::counter!("gatehouse_delivery_lookups_total", "kind" => item.kind.clone(), "outcome" => outcome).increment(1);
+    Ok(false)
+}
+
+/// Our reference for a queued message: the same on every attempt. Logged,
+/// and passed to gateways that take one (`{id}` of the HTTP SMS gateway);
+/// not relied on to stop a provider from sending twice.
+fn reference(item: &Queued) -> String {
     format!("gatehouse-outbox-{}-{}", item.id, item.created_at.millis())
+}
+
+/// A provider's status callback for queue entry `id` (the marker of its
+/// callback URL) about `provider_ref`: recorded, and an entry still waiting
+/// (its outcome unknown) resolved as sent. Idempotent.
+pub async fn record_status(
+    st: &AppState,
+    id: i64,
+    provider_ref: &str,
+    status: &str,
+) -> Result<StatusRecorded> {
+    let mut tx = st.store.begin().await?;
+    let recorded =
+        delivery::record_provider_status(&mut tx, id, provider_ref, status, st.now()).await?;
+    tx.commit().await?;
+    match recorded {
+        StatusRecorded::Resolved => tracing::info!(
+            id,
+            provider_ref,
+            status,
+            "a status callback shows the message was sent; resolved"
+        ),
+        StatusRecorded::Recorded => {}
+        StatusRecorded::Ignored => tracing::info!(
+            id,
+            provider_ref,
+            status,
+            "a status callback for no known message; ignored"
+        ),
+    }
+    Ok(recorded)
 }
 
 /// The virtual phone: the text or call appears on the number's page (for
@@ -226,19 +423,19 @@ async fn send_mail(
     st: &AppState,
     item: &Queued,
     body: String,
-) -> std::result::Result<gatehouse_delivery::Sent, DeliveryError> {
+) -> std::result::Result<Sent, DeliveryError> {
     let mail = Mail {
         to: item.destination.clone(),
         subject: item.subject.clone(),
         body,
     };
     match &st.config.mailer {
-        Some(m) => m.send(&mail).await.map(|()| gatehouse_delivery::Sent {
+        Some(m) => m.send(&mail).await.map(|()| Sent {
             provider_ref: m.name().to_owned(),
         }),
         None => {
             tracing::info!(to = %mail.to, subject = %mail.subject, "e-mail (no mailer configured; not sent)");
-            Ok(gatehouse_delivery::Sent {
+            Ok(Sent {
                 provider_ref: "log".into(),
             })
         }

@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use axum::http::StatusCode;
+use gatehouse_delivery::fake::FakeTwilio;
 use gatehouse_store::delivery;
 use gatehouse_web::{AppState, WebConfig, router};
 use serde_json::json;
@@ -541,7 +542,6 @@ async fn a_crash_between_queueing_and_sending_loses_nothing_and_duplicates_nothi
 
 #[tokio::test]
 async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
-    use gatehouse_delivery::fake::FakeTwilio;
     let fake = FakeTwilio::start().await;
     // The portal listens on a real port so that the fake can call back.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -580,13 +580,34 @@ async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
     let sent = fake.messages();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, phone);
-    assert!(
-        sent[0]
-            .idempotency_token
-            .as_deref()
-            .unwrap()
-            .starts_with("gatehouse-outbox-")
+    // The status callback names the queue entry; Twilio's report of the
+    // delivery is recorded on it, and a late "sent" does not undo it.
+    let id = outbox_marker(sent[0].status_callback.as_deref());
+    assert_eq!(
+        fake.report_message_status(&sent[0].sid, "delivered").await,
+        Ok(204)
     );
+    assert_eq!(
+        fake.report_message_status(&sent[0].sid, "sent").await,
+        Ok(204)
+    );
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "sent");
+    assert_eq!(row.provider_ref.as_deref(), Some(sent[0].sid.as_str()));
+    assert_eq!(row.provider_status.as_deref(), Some("delivered"));
+    // A signed callback naming no queue entry is accepted and ignored.
+    let unknown_url = format!("{base}/api/v1/telephony/twilio/status?outbox=987654");
+    let params = [("MessageSid", "SM0000"), ("MessageStatus", "delivered")];
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let signature = gatehouse_delivery::twilio_signature(fake.auth_token(), &unknown_url, &owned);
+    assert_eq!(
+        reqwest_post_form(&unknown_url, &params, &signature).await,
+        204
+    );
+    assert_eq!(outbox_row(&app, id).await, row);
     let code: String = sent[0]
         .body
         .split(|c: char| !c.is_ascii_digit())
@@ -729,6 +750,286 @@ async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
     );
     let r = app.client().api_login(&c.user_name(), PASSWORD).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+}
+
+/// The queue entry a status callback URL names (`?outbox={id}`).
+fn outbox_marker(url: Option<&str>) -> i64 {
+    let url = url.expect("a StatusCallback");
+    assert!(
+        url.contains("/api/v1/telephony/twilio/status?outbox="),
+        "{url}"
+    );
+    url.rsplit("outbox=").next().unwrap().parse().unwrap()
+}
+
+async fn outbox_row(app: &App, id: i64) -> delivery::Queued {
+    let mut conn = app.st.store.conn().await.unwrap();
+    delivery::get(&mut conn, id).await.unwrap()
+}
+
+/// The newest queue entry of `kind`.
+async fn last_outbox(app: &App, kind: &str) -> delivery::Queued {
+    let mut conn = app.st.store.conn().await.unwrap();
+    let mut last = None;
+    let mut id = 1;
+    while let Ok(row) = delivery::get(&mut conn, id).await {
+        if row.kind == kind {
+            last = Some(row);
+        }
+        id += 1;
+    }
+    last.expect("a queued message of that kind")
+}
+
+fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code")
+        .to_owned()
+}
+
+/// An app whose gateway is the fake Twilio with a 1-second request limit,
+/// the fake on the app's clock, and the portal on a real port so that the
+/// fake can call back.
+async fn twilio_app(fake: &FakeTwilio, deliver_at_once: bool) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut gateway = fake.config("+15005550006");
+    gateway.timeout_secs = 1;
+    let gateway = gatehouse_delivery::TwilioGateway::new(&gateway).unwrap();
+    let config = WebConfig {
+        delivery: gatehouse_web::Delivery::Gateway(Arc::new(gateway)),
+        twilio_webhooks: Some(gatehouse_delivery::WebhookVerifier::new(
+            fake.auth_token().to_owned().into(),
+        )),
+        public_url: base,
+        delivery_worker: deliver_at_once,
+        ..Default::default()
+    };
+    let app = spawn_app_with(config).await;
+    fake.set_clock(app.clock.clone());
+    let served =
+        router(app.st.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, served).await.unwrap() });
+    app
+}
+
+async fn deliver_next(app: &App) -> bool {
+    gatehouse_web::service::delivery::deliver_next(&app.st)
+        .await
+        .unwrap()
+}
+
+const REAL_PHONE: &str = "+14152345678";
+
+/// Signs the customer's user in and starts activation in `mode`.
+async fn start_activation(app: &App, c: &Customer, mode: &str) -> Client {
+    let mut u = app.client();
+    u.api_login(&c.user_name(), PASSWORD).await;
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            json!({"phone": REAL_PHONE, "mode": mode}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    u
+}
+
+/// Twilio accepts the text but the answer never comes back in time: the
+/// outcome is unknown. The worker does not send again: after the lookup
+/// delay it finds the text in Twilio's list and marks it sent, and the user
+/// receives exactly one text, whose code activates.
+#[tokio::test]
+async fn a_text_accepted_before_a_timeout_is_looked_up_and_received_exactly_once() {
+    let fake = FakeTwilio::start().await;
+    let app = twilio_app(&fake, true).await;
+    let c = ordered(&app, "pf7").await;
+    fake.set_stall_after_accept(Some(std::time::Duration::from_secs(3)));
+    let mut u = start_activation(&app, &c, "sms").await;
+    assert_eq!(fake.messages().len(), 1, "Twilio sent it");
+    let row = last_outbox(&app, "sms").await;
+    assert_eq!(row.status, "queued");
+    assert!(row.check_first, "{row:?}");
+    fake.set_stall_after_accept(None);
+
+    assert!(!deliver_next(&app).await, "the lookup waits");
+    app.clock.advance_seconds(31);
+    assert!(deliver_next(&app).await);
+    assert!(!deliver_next(&app).await);
+    let sent = fake.messages();
+    assert_eq!(sent.len(), 1, "exactly one text");
+    assert_eq!(fake.request_count(), 1);
+    assert_eq!(fake.list_count(), 1);
+    let row = outbox_row(&app, row.id).await;
+    assert_eq!(row.status, "sent");
+    assert_eq!(row.provider_ref.as_deref(), Some(sent[0].sid.as_str()));
+    assert!(row.body.is_none());
+
+    let r = u
+        .post(
+            "/api/v1/me/phonefactor/activation/verify",
+            json!({"code": code_in(&sent[0].body)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+}
+
+/// The same for a call: Twilio placed it, the answer timed out; the lookup
+/// finds the call, the phone rings once, and # on it activates.
+#[tokio::test]
+async fn a_call_placed_before_a_timeout_is_looked_up_and_rings_exactly_once() {
+    let fake = FakeTwilio::start().await;
+    let app = twilio_app(&fake, true).await;
+    let c = ordered(&app, "pf8").await;
+    fake.set_stall_after_accept(Some(std::time::Duration::from_secs(3)));
+    let mut u = start_activation(&app, &c, "call").await;
+    assert_eq!(fake.calls().len(), 1, "Twilio placed it");
+    assert!(last_outbox(&app, "call").await.check_first);
+    fake.set_stall_after_accept(None);
+
+    app.clock.advance_seconds(31);
+    assert!(deliver_next(&app).await);
+    assert!(!deliver_next(&app).await);
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 1, "exactly one call");
+    assert_eq!(fake.request_count(), 1);
+    let row = last_outbox(&app, "call").await;
+    assert_eq!(row.status, "sent");
+    assert_eq!(row.provider_ref.as_deref(), Some(calls[0].sid.as_str()));
+
+    let answered = fake.answer_call(&calls[0].sid, "#").await.unwrap();
+    assert_eq!(answered.status(), 200, "{}", answered.instructions);
+    assert_eq!(
+        u.get("/api/v1/me/phonefactor/activation/status")
+            .await
+            .json()["status"],
+        "active"
+    );
+}
+
+/// A worker dies while Twilio is accepting the text (after the request went
+/// out, before the answer). When its lease runs out, the next claim looks
+/// the text up before anything is sent again, and finds it.
+#[tokio::test]
+async fn a_send_whose_worker_died_is_looked_up_before_any_resend() {
+    let fake = FakeTwilio::start().await;
+    // Requests queue only; the test plays the worker.
+    let app = twilio_app(&fake, false).await;
+    let c = ordered(&app, "pf9").await;
+    start_activation(&app, &c, "sms").await;
+    assert!(fake.messages().is_empty());
+
+    fake.set_stall_after_accept(Some(std::time::Duration::from_secs(30)));
+    let st = app.st.clone();
+    let worker =
+        tokio::spawn(async move { gatehouse_web::service::delivery::deliver_next(&st).await });
+    for _ in 0..500 {
+        if !fake.messages().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    worker.abort();
+    let _ = worker.await;
+    assert_eq!(fake.messages().len(), 1, "Twilio accepted it");
+    let row = last_outbox(&app, "sms").await;
+    assert_eq!(row.status, "sending", "the dead worker's claim");
+    fake.set_stall_after_accept(None);
+
+    assert!(!deliver_next(&app).await, "the lease holds");
+    app.clock.advance_seconds(31);
+    assert!(deliver_next(&app).await);
+    assert!(!deliver_next(&app).await);
+    assert_eq!(fake.list_count(), 1, "looked up");
+    assert_eq!(fake.request_count(), 1, "not sent again");
+    let row = outbox_row(&app, row.id).await;
+    assert_eq!(row.status, "sent");
+    assert_eq!(
+        row.provider_ref.as_deref(),
+        Some(fake.messages()[0].sid.as_str())
+    );
+}
+
+/// Twilio's status callback for a text whose send timed out proves it was
+/// sent: the entry is resolved and no lookup or resend follows.
+#[tokio::test]
+async fn a_status_callback_resolves_a_text_whose_outcome_was_unknown() {
+    let fake = FakeTwilio::start().await;
+    let app = twilio_app(&fake, true).await;
+    let c = ordered(&app, "pf10").await;
+    fake.set_drop_after_accept(true);
+    start_activation(&app, &c, "sms").await;
+    fake.set_drop_after_accept(false);
+    let sent = fake.messages();
+    assert_eq!(sent.len(), 1);
+    let id = outbox_marker(sent[0].status_callback.as_deref());
+    assert!(outbox_row(&app, id).await.check_first);
+
+    assert_eq!(
+        fake.report_message_status(&sent[0].sid, "sent").await,
+        Ok(204)
+    );
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "sent");
+    assert_eq!(row.provider_ref.as_deref(), Some(sent[0].sid.as_str()));
+    assert_eq!(row.provider_status.as_deref(), Some("sent"));
+    app.clock.advance_seconds(31);
+    assert!(!deliver_next(&app).await);
+    assert_eq!((fake.request_count(), fake.list_count()), (1, 0));
+}
+
+/// A generic HTTP SMS gateway answers 500: the text may have gone out, and
+/// this gateway cannot say. It is not sent again: the entry fails with the
+/// reason, and the user may ask for another code.
+#[tokio::test]
+async fn an_http_sms_gateway_with_an_unknown_outcome_does_not_resend() {
+    use gatehouse_delivery::fake::FakeSmsGateway;
+    use gatehouse_delivery::{HttpSmsConfig, HttpSmsGateway, HttpSmsMethod, HttpSmsParam};
+    let sms = FakeSmsGateway::start().await;
+    sms.set_response(500, "internal error");
+    let gateway = HttpSmsGateway::new(&HttpSmsConfig {
+        url: sms.url("/send"),
+        method: HttpSmsMethod::POST,
+        encoding: None,
+        params: vec![
+            HttpSmsParam::new("to", "{to}"),
+            HttpSmsParam::new("text", "{body}"),
+            HttpSmsParam::new("ref", "{id}"),
+        ],
+        secret: None,
+        auth: None,
+        success_status: None,
+        response_id_pointer: None,
+        timeout_secs: 5,
+    })
+    .unwrap();
+    let app = spawn_app_with(WebConfig {
+        delivery: gatehouse_web::Delivery::Gateway(Arc::new(gateway)),
+        ..Default::default()
+    })
+    .await;
+    let c = ordered(&app, "pf11").await;
+    start_activation(&app, &c, "sms").await;
+    assert_eq!(sms.requests().len(), 1);
+    let row = last_outbox(&app, "sms").await;
+    assert!(row.check_first, "{row:?}");
+    sms.set_response(200, "ok");
+
+    app.clock.advance_seconds(31);
+    assert!(deliver_next(&app).await);
+    assert!(!deliver_next(&app).await);
+    app.clock.advance_seconds(3_600);
+    assert!(!deliver_next(&app).await);
+    assert_eq!(sms.requests().len(), 1, "not sent again");
+    let row = outbox_row(&app, row.id).await;
+    assert_eq!(row.status, "failed");
+    let why = row.last_error.unwrap_or_default();
+    assert!(
+        why.starts_with(gatehouse_web::service::delivery::GAVE_UP_UNKNOWN),
+        "{why}"
+    );
+    assert!(row.body.is_none(), "the code is forgotten");
 }
 
 /// A form POST with an `X-Twilio-Signature`, by hand (no HTTP client in
