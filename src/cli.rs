@@ -349,7 +349,7 @@ async fn run_command(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
             let st = AppState::new(
                 store,
                 Arc::new(SystemClock),
-                gatehouse_web::WebConfig::default(),
+                gatehouse_web::AppConfig::default(),
                 None,
             );
             let before = service::delivery::set_mode(&st, &Caller::cli(), mode)

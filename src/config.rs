@@ -289,8 +289,8 @@ impl Config {
         }
     }
 
-    pub fn web(&self, data_dir: &Path) -> anyhow::Result<gatehouse_web::WebConfig> {
-        let mut w = gatehouse_web::WebConfig {
+    pub fn web(&self, data_dir: &Path) -> anyhow::Result<gatehouse_web::AppConfig> {
+        let mut w = gatehouse_web::AppConfig {
             portal_name: self.portal_name.clone(),
             secure_cookies: self.secure_cookies,
             trust_forwarded_for: self.trust_forwarded_for,

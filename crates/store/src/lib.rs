@@ -37,7 +37,8 @@ pub use users::{NewUser, Scope, User, UserPatch, Users};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// `N` bytes from the operating system's CSPRNG.
+/// `N` bytes from the operating system's CSPRNG (test databases' names).
+#[cfg(feature = "testing")]
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     gatehouse_domain::secret::fill_random(&mut b);

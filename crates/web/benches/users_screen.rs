@@ -11,7 +11,7 @@ use gatehouse_domain::session::SessionState;
 use gatehouse_domain::{Role, SystemClock};
 use gatehouse_store::{NewUser, Scope, Users, testing};
 use gatehouse_web::service::{Caller, accounts, auth};
-use gatehouse_web::{AppState, WebConfig, router};
+use gatehouse_web::{AppConfig, AppState, router};
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
         let st = AppState::new(
             db.store.clone(),
             Arc::new(SystemClock),
-            WebConfig::default(),
+            AppConfig::default(),
             None,
         );
         let acc = accounts::create(&st, &Caller::cli(), "Big Customer")

@@ -1,117 +1,77 @@
-//! One error type for the web layer and its single mapping to HTTP.
+//! The web layer's one mapping of the application's errors to HTTP.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_domain::ParseError;
-use gatehouse_store::StoreError;
+pub use gatehouse_app::AppError;
 
-/// Errors as the outside world sees them. 5xx details are logged once here
-/// and never sent to the client.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error("{message}")]
-    Invalid {
-        field: Option<&'static str>,
-        message: String,
-    },
-    /// Malformed request (unparseable JSON, wrong content type).
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("not found")]
-    NotFound,
-    #[error("{message}")]
-    Conflict {
-        field: Option<&'static str>,
-        message: String,
-    },
-    #[error("{message}")]
-    TooManyRequests { message: String, retry_after: i64 },
-    #[error("internal error")]
-    Internal(String),
-}
+/// An [`AppError`] on its way out as an HTTP response: the status, the JSON
+/// error body of SPEC §11 (`{"error", "field"?}`), `Retry-After` for 429.
+/// 5xx details are logged once here and never sent to the client.
+#[derive(Debug)]
+pub struct HttpError(pub AppError);
 
-impl AppError {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        AppError::Invalid {
-            field: Some(field),
-            message: message.into(),
-        }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        match self {
-            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The field the error is about, if any.
-    pub fn field(&self) -> Option<&'static str> {
-        match self {
-            AppError::Invalid { field, .. } | AppError::Conflict { field, .. } => *field,
-            _ => None,
-        }
-    }
-
-    /// The message for a person; generic for internal errors.
-    pub fn message(&self) -> String {
-        match self {
-            AppError::NotFound => "Not found.".into(),
-            AppError::Internal(_) => "Something went wrong on our side; please try again.".into(),
-            other => other.to_string(),
-        }
+impl<E: Into<AppError>> From<E> for HttpError {
+    fn from(e: E) -> Self {
+        HttpError(e.into())
     }
 }
 
-impl From<ParseError> for AppError {
-    fn from(e: ParseError) -> Self {
-        AppError::Invalid {
-            field: Some(e.field),
-            message: e.message,
-        }
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
-impl From<StoreError> for AppError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => AppError::NotFound,
-            StoreError::Conflict { field } => AppError::Conflict {
-                field: Some(field),
-                message: match field {
-                    "username" => "This username is already taken.".into(),
-                    "number" => "This account number is already taken.".into(),
-                    other => format!("This {other} is already taken."),
-                },
-            },
-            other => AppError::Internal(other.to_string()),
-        }
+/// The HTTP status of an application error.
+pub fn status_of(e: &AppError) -> StatusCode {
+    match e {
+        AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::NotFound => StatusCode::NOT_FOUND,
+        AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-impl IntoResponse for AppError {
+/// `.status()` on an application error, for pages that render it.
+pub trait AppErrorExt {
+    fn status(&self) -> StatusCode;
+    /// As a response, like a handler's error.
+    fn into_response(self) -> Response;
+}
+
+impl AppErrorExt for AppError {
+    fn status(&self) -> StatusCode {
+        status_of(self)
+    }
     fn into_response(self) -> Response {
-        if let AppError::Internal(cause) = &self {
+        HttpError(self).into_response()
+    }
+}
+
+impl HttpError {
+    pub fn status(&self) -> StatusCode {
+        status_of(&self.0)
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        if let AppError::Internal(cause) = &e {
             tracing::error!(%cause, "request failed");
         }
-        let status = self.status();
-        let mut body = serde_json::json!({ "error": self.message() });
-        if let Some(f) = self.field() {
+        let status = status_of(&e);
+        let mut body = serde_json::json!({ "error": e.message() });
+        if let Some(f) = e.field() {
             body["field"] = f.into();
         }
         let mut resp = (status, Json(body)).into_response();
-        if let AppError::TooManyRequests { retry_after, .. } = self
+        if let AppError::TooManyRequests { retry_after, .. } = e
             && let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -120,10 +80,4 @@ impl IntoResponse for AppError {
     }
 }
 
-pub type Result<T, E = AppError> = std::result::Result<T, E>;
-
-impl From<gatehouse_store::DbError> for AppError {
-    fn from(e: gatehouse_store::DbError) -> Self {
-        StoreError::from(e).into()
-    }
-}
+pub type Result<T, E = HttpError> = std::result::Result<T, E>;

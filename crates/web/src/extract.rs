@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::error::AppErrorExt as _;
 use crate::service::Caller;
 use crate::service::auth::{self, COOKIE, IssuedSession, LiveSession};
 use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
@@ -62,9 +63,9 @@ pub struct Ctx {
 }
 
 impl FromRequestParts<AppState> for Ctx {
-    type Rejection = AppError;
+    type Rejection = crate::error::HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(ctx) = parts.extensions.get::<Ctx>() {
             return Ok(ctx.clone());
         }
@@ -192,12 +193,12 @@ impl Ctx {
 pub struct ApiCaller(pub Caller, pub Ctx);
 
 impl FromRequestParts<AppState> for ApiCaller {
-    type Rejection = AppError;
+    type Rejection = crate::error::HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         let ctx = Ctx::from_request_parts(parts, st).await?;
         if ctx.user().is_none() {
-            return Err(AppError::Unauthorized("Sign in first.".into()));
+            return Err(AppError::Unauthorized("Sign in first.".into()).into());
         }
         ctx.check_api_csrf()?;
         Ok(ApiCaller(ctx.caller(), ctx))
@@ -213,7 +214,7 @@ impl FromRequestParts<AppState> for PageUser {
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
         let ctx = Ctx::from_request_parts(parts, st)
             .await
-            .map_err(crate::pages::error_page)?;
+            .map_err(|e| crate::pages::error_page(e.0))?;
         match ctx.user().cloned() {
             Some(u) => Ok(PageUser(u, ctx)),
             None => Err(redirect_for(&ctx, parts)),
@@ -335,7 +336,7 @@ impl<S: Stage> FromRequestParts<AppState> for InSession<S> {
             {
                 e.into_response()
             } else {
-                crate::pages::error_page(e)
+                crate::pages::error_page(e.0)
             }
         })?;
         let admitted = ctx.live.as_ref().and_then(|l| match &l.user {
@@ -354,7 +355,8 @@ impl<S: Stage> FromRequestParts<AppState> for InSession<S> {
             });
         };
         if ctx.is_api {
-            ctx.check_api_csrf().map_err(IntoResponse::into_response)?;
+            ctx.check_api_csrf()
+                .map_err(|e| crate::error::HttpError(e).into_response())?;
         }
         Ok(InSession {
             live,
@@ -392,18 +394,7 @@ pub fn safe_next(next: &str) -> Option<&str> {
     Some(next)
 }
 
-/// Percent-encodes everything but unreserved characters.
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use gatehouse_app::urlencode;
 
 /// Whether cookies are marked `Secure` (and `__Host-` prefixed): when the
 /// configuration says so or the public address is `https`.

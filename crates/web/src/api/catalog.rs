@@ -85,9 +85,7 @@ pub async fn promo_list(
     ApiCaller(caller, _): ApiCaller,
 ) -> Result<Json<Vec<PromoDto>>> {
     if !caller.is_operator() {
-        return Err(AppError::Forbidden(
-            "Only operators see the promo codes.".into(),
-        ));
+        return Err(AppError::Forbidden("Only operators see the promo codes.".into()).into());
     }
     Ok(Json(
         catalog::promos(&st)
@@ -205,9 +203,7 @@ pub async fn token_list(
     Query(q): Query<TokenQuery>,
 ) -> Result<Json<TokenList>> {
     if !caller.is_operator() {
-        return Err(AppError::Forbidden(
-            "Only operators see the token inventory.".into(),
-        ));
+        return Err(AppError::Forbidden("Only operators see the token inventory.".into()).into());
     }
     let page = page_or_first(q.page);
     let mut conn = st.store.conn().await?;

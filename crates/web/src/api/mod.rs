@@ -158,7 +158,7 @@ pub fn routes() -> Routes {
         )
         .route("/billing/current", get(billing::billing_current))
         .route("/billing/run", post(billing::billing_run))
-        .fallback(|| async { AppError::NotFound })
+        .fallback(|| async { crate::error::HttpError(AppError::NotFound) })
 }
 
 pub fn openapi_routes() -> Routes {
@@ -280,12 +280,12 @@ pub struct ErrorBody {
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = AppError;
+    type Rejection = crate::error::HttpError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => Err(AppError::BadRequest(rej.body_text())),
+            Err(rej) => Err(AppError::BadRequest(rej.body_text()).into()),
         }
     }
 }

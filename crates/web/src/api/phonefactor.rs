@@ -333,7 +333,7 @@ pub async fn user_bypass(
 
 /// Who looks at the virtual phone: the session's user at any sign-in stage
 /// (or a bearer token's); 404 unless delivery is virtual, 401 if nobody.
-pub fn virtual_viewer(st: &AppState, ctx: &Ctx) -> Result<Viewer> {
+pub fn virtual_viewer(st: &AppState, ctx: &Ctx) -> std::result::Result<Viewer, AppError> {
     let partial = ctx
         .live
         .as_ref()
@@ -565,13 +565,14 @@ async fn signed_device(
     if !device::fresh(timestamp, st.now().millis()) {
         return Err(AppError::Unauthorized(
             "The request's timestamp is too far from the server's clock.".into(),
-        ));
+        )
+        .into());
     }
     let key = svc::device_key(st, &device_id).await?.ok_or_else(refused)?;
     let path = uri.0.path_and_query().map_or(uri.0.path(), |p| p.as_str());
     let canonical = device::canonical_request(method, path, timestamp, body);
     if !key.verify(&canonical, &signature) {
-        return Err(refused());
+        return Err(refused().into());
     }
     Ok(device_id)
 }
@@ -684,9 +685,7 @@ fn twilio_checked(
     };
     if !verifier.verify(&url, signed, sig, settings) {
         tracing::warn!(path = %uri.0.path(), "Twilio callback with a wrong signature refused");
-        return Err(AppError::Forbidden(
-            "The request signature is not valid.".into(),
-        ));
+        return Err(AppError::Forbidden("The request signature is not valid.".into()).into());
     }
     Ok(params)
 }

@@ -85,7 +85,7 @@ async fn named_user(
     }
     let mut conn = st.store.conn().await?;
     let scope = match caller.scope() {
-        Scope::Own(_) => return Err(AppError::NotFound),
+        Scope::Own(_) => return Err(AppError::NotFound.into()),
         s => s,
     };
     Ok(Users::new(scope)
@@ -128,7 +128,8 @@ pub async fn api_token_create(
     if ctx.bearer.is_some() {
         return Err(AppError::Forbidden(
             "Create API tokens from a signed-in session, not with another token.".into(),
-        ));
+        )
+        .into());
     }
     let user = match req.username.as_deref().filter(|u| !u.trim().is_empty()) {
         Some(u) => named_user(&st, &caller, u).await?,

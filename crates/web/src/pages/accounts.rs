@@ -3,6 +3,7 @@
 use super::{FieldExtra, PageResult, csrf_input, field, layout, notice};
 use crate::AppState;
 use crate::error::AppError;
+use crate::error::AppErrorExt as _;
 use crate::extract::PageUser;
 use crate::routing::Routes;
 use crate::routing::get;

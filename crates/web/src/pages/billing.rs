@@ -5,6 +5,7 @@ use super::{FieldExtra, PageResult, alert, csrf_input, field, layout, notice, re
 use crate::AppState;
 use crate::api::billing_csv_response;
 use crate::error::AppError;
+use crate::error::AppErrorExt as _;
 use crate::extract::{Ctx, PageUser};
 use crate::routing::Routes;
 use crate::routing::{get, post};

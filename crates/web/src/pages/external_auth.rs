@@ -4,6 +4,7 @@
 use super::{FieldExtra, FormErrors, PageResult, alert, csrf_input, field, layout, require_admin};
 use crate::AppState;
 use crate::error::AppError;
+use crate::error::AppErrorExt as _;
 use crate::extract::{Ctx, PageUser};
 use crate::routing::Routes;
 use crate::routing::get;

@@ -3,6 +3,7 @@
 use super::{FieldExtra, PageResult, alert, csrf_input, field, home_for, layout};
 use crate::AppState;
 use crate::error::AppError;
+use crate::error::AppErrorExt as _;
 use crate::extract::{
     Ctx, InSession, PasswordStep, SecondFactorStep, clear_cookie, form_csrf, session_cookie,
     step_page,

@@ -13,6 +13,7 @@ mod users;
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::error::AppErrorExt as _;
 use crate::routing::Routes;
 use crate::routing::get;
 use axum::http::{StatusCode, header};

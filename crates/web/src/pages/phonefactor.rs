@@ -8,6 +8,7 @@
 use super::{FieldExtra, PageResult, alert, csrf_input, field, home_for, layout, notice};
 use crate::AppState;
 use crate::error::AppError;
+use crate::error::AppErrorExt as _;
 use crate::extract::{ActivationStep, Ctx, InSession, PageUser, SecondFactorStep, session_cookie};
 use crate::routing::Routes;
 use crate::routing::{get, post};

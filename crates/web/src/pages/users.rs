@@ -6,6 +6,7 @@ use super::{
 };
 use crate::AppState;
 use crate::error::AppError;
+use crate::error::AppErrorExt as _;
 use crate::extract::PageUser;
 use crate::routing::Routes;
 use crate::routing::get;

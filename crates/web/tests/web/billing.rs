@@ -388,7 +388,11 @@ async fn unfinished_and_bad_periods_are_refused_and_change_nothing() {
         ("", "YYYY-MM"),
     ] {
         let e = svc::run(&app.st, &cli, period).await.unwrap_err();
-        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY, "{period}");
+        assert_eq!(
+            gatehouse_web::error::status_of(&e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{period}"
+        );
         assert_eq!(e.field(), Some("period"));
         assert!(e.message().contains(says), "{period}: {}", e.message());
     }

@@ -103,7 +103,7 @@ async fn concurrent_wrong_passwords_cannot_exceed_the_lockout() {
 
 #[tokio::test]
 async fn concurrent_sign_ins_from_one_address_cannot_exceed_its_limit() {
-    let app = spawn_app_with(gatehouse_web::WebConfig {
+    let app = spawn_app_with(gatehouse_web::AppConfig {
         address_failure_limit: 5,
         ..Default::default()
     })

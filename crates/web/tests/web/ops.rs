@@ -59,7 +59,7 @@ async fn every_response_carries_security_headers() {
 
 #[tokio::test]
 async fn secure_cookies_when_configured() {
-    let app = spawn_app_with(gatehouse_web::WebConfig {
+    let app = spawn_app_with(gatehouse_web::AppConfig {
         secure_cookies: true,
         ..Default::default()
     })
@@ -104,7 +104,7 @@ async fn metrics_are_not_public() {
 
 #[tokio::test]
 async fn behind_a_proxy_loopback_does_not_count_as_this_host() {
-    let app = spawn_app_with(gatehouse_web::WebConfig {
+    let app = spawn_app_with(gatehouse_web::AppConfig {
         trust_forwarded_for: true,
         ..Default::default()
     })
@@ -119,7 +119,7 @@ async fn behind_a_proxy_loopback_does_not_count_as_this_host() {
 
 #[tokio::test]
 async fn metrics_token_is_required_once_configured() {
-    let app = spawn_app_with(gatehouse_web::WebConfig {
+    let app = spawn_app_with(gatehouse_web::AppConfig {
         metrics_token: Some("scrape-secret-0123456789".into()),
         ..Default::default()
     })

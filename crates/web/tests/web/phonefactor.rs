@@ -5,7 +5,7 @@ use crate::support::*;
 use axum::http::StatusCode;
 use gatehouse_delivery::fake::FakeTwilio;
 use gatehouse_store::delivery;
-use gatehouse_web::{AppState, WebConfig, router};
+use gatehouse_web::{AppConfig, AppState, router};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -455,7 +455,7 @@ async fn the_sixth_text_in_15_minutes_is_refused_with_the_wait() {
 async fn a_crash_between_queueing_and_sending_loses_nothing_and_duplicates_nothing() {
     // The first instance queues but never sends (as if it died right after
     // the commit).
-    let held = WebConfig {
+    let held = AppConfig {
         delivery_worker: false,
         ..virtual_config()
     };
@@ -476,7 +476,7 @@ async fn a_crash_between_queueing_and_sending_loses_nothing_and_duplicates_nothi
     let restarted = AppState::new(
         app.st.store.clone(),
         app.clock.clone(),
-        WebConfig {
+        AppConfig {
             master_key: app.st.config.master_key.clone(),
             ..virtual_config()
         },
@@ -546,7 +546,7 @@ async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
     // The portal listens on a real port so that the fake can call back.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = WebConfig {
+    let config = AppConfig {
         delivery: gatehouse_web::Delivery::Gateway(Arc::new(fake.gateway("+15005550006"))),
         twilio_webhooks: Some(gatehouse_delivery::WebhookVerifier::new(
             fake.auth_token().to_owned().into(),
@@ -797,7 +797,7 @@ async fn twilio_app(fake: &FakeTwilio, deliver_at_once: bool) -> App {
     let mut gateway = fake.config("+15005550006");
     gateway.timeout_secs = 1;
     let gateway = gatehouse_delivery::TwilioGateway::new(&gateway).unwrap();
-    let config = WebConfig {
+    let config = AppConfig {
         delivery: gatehouse_web::Delivery::Gateway(Arc::new(gateway)),
         twilio_webhooks: Some(gatehouse_delivery::WebhookVerifier::new(
             fake.auth_token().to_owned().into(),
@@ -1004,7 +1004,7 @@ async fn an_http_sms_gateway_with_an_unknown_outcome_does_not_resend() {
         timeout_secs: 5,
     })
     .unwrap();
-    let app = spawn_app_with(WebConfig {
+    let app = spawn_app_with(AppConfig {
         delivery: gatehouse_web::Delivery::Gateway(Arc::new(gateway)),
         ..Default::default()
     })

@@ -6,7 +6,7 @@
 use crate::support::*;
 use axum::http::{Method, StatusCode};
 use gatehouse_domain::UserId;
-use gatehouse_web::WebConfig;
+use gatehouse_web::AppConfig;
 use gatehouse_web::service::{Caller, catalog};
 use serde_json::json;
 
@@ -245,7 +245,7 @@ async fn sign_in_form_refuses_forged_swapped_and_stale_tokens() {
 
 #[tokio::test]
 async fn cookies_are_host_prefixed_and_secure_behind_https() {
-    let app = spawn_app_with(WebConfig {
+    let app = spawn_app_with(AppConfig {
         public_url: "https://portal.example.test".into(),
         ..Default::default()
     })

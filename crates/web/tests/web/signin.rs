@@ -1,6 +1,6 @@
 use crate::support::*;
 use axum::http::StatusCode;
-use gatehouse_web::WebConfig;
+use gatehouse_web::AppConfig;
 use serde_json::json;
 
 #[tokio::test]
@@ -119,7 +119,7 @@ async fn ten_failures_lock_the_user_for_fifteen_minutes_then_thirty() {
 
 #[tokio::test]
 async fn a_client_address_is_throttled_after_too_many_failures() {
-    let app = spawn_app_with(WebConfig {
+    let app = spawn_app_with(AppConfig {
         address_failure_limit: 5,
         ..Default::default()
     })

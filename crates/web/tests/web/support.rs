@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use gatehouse_domain::{AccountId, FixedClock, Timestamp, UserId};
 use gatehouse_store::testing::{TestDb, fresh};
 use gatehouse_web::service::{Caller, accounts, users};
-use gatehouse_web::{AppState, WebConfig, router};
+use gatehouse_web::{AppConfig, AppState, router};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,7 +27,7 @@ pub struct App {
 }
 
 pub async fn spawn_app() -> App {
-    spawn_app_with(WebConfig::default()).await
+    spawn_app_with(AppConfig::default()).await
 }
 
 /// An app that delivers texts and calls to the virtual phone (asked for
@@ -37,14 +37,14 @@ pub async fn spawn_virtual() -> App {
 }
 
 /// The default configuration with virtual delivery.
-pub fn virtual_config() -> WebConfig {
-    WebConfig {
+pub fn virtual_config() -> AppConfig {
+    AppConfig {
         delivery: gatehouse_web::Delivery::Virtual,
-        ..WebConfig::default()
+        ..AppConfig::default()
     }
 }
 
-pub async fn spawn_app_with(config: WebConfig) -> App {
+pub async fn spawn_app_with(config: AppConfig) -> App {
     let db = fresh().await;
     let clock = Arc::new(FixedClock::at(T0));
     let st = AppState::new(db.store.clone(), clock.clone(), config, None);

@@ -1106,7 +1106,7 @@ async fn remote_credentials_are_validated_by_the_vendors_service() {
     use gatehouse_web::service::{Caller, credentials};
     let vip = FakeVip::start().await;
     vip.add_credential("SYMC26070843", ["654321", "111222"]);
-    let config = gatehouse_web::WebConfig {
+    let config = gatehouse_web::AppConfig {
         remote_validator: Some(std::sync::Arc::new(
             vip.validator(std::time::Duration::from_secs(2)),
         )),

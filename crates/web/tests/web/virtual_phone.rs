@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use gatehouse_domain::UserId;
 use gatehouse_web::service::delivery::{self as deliver, ModeCheck};
 use gatehouse_web::service::{Caller, catalog};
-use gatehouse_web::{AppState, Delivery, DeliveryMode, WebConfig};
+use gatehouse_web::{AppConfig, AppState, Delivery, DeliveryMode};
 use serde_json::{Value, json};
 
 const A_PHONE: &str = "+14155550123";
@@ -120,7 +120,7 @@ async fn without_delivery_phonefactor_cannot_be_ordered_or_activated() {
     let virtual_app = AppState::new(
         app.st.store.clone(),
         app.clock.clone(),
-        WebConfig {
+        AppConfig {
             master_key: app.st.config.master_key.clone(),
             ..virtual_config()
         },
@@ -499,11 +499,11 @@ async fn a_mode_differing_from_the_recorded_one_refuses_to_start() {
     );
     // Another instance on the same database, with no delivery configured
     // or with a gateway: refused.
-    for other in [WebConfig::default(), {
+    for other in [AppConfig::default(), {
         let fake = gatehouse_delivery::fake::FakeTwilio::start().await;
-        WebConfig {
+        AppConfig {
             delivery: Delivery::Gateway(std::sync::Arc::new(fake.gateway("+15005550006"))),
-            ..WebConfig::default()
+            ..AppConfig::default()
         }
     }] {
         let st = AppState::new(app.st.store.clone(), app.clock.clone(), other, None);
@@ -519,7 +519,7 @@ async fn a_mode_differing_from_the_recorded_one_refuses_to_start() {
     let plain = AppState::new(
         app.st.store.clone(),
         app.clock.clone(),
-        WebConfig::default(),
+        AppConfig::default(),
         None,
     );
     let before = deliver::set_mode(&plain, &Caller::cli(), DeliveryMode::None)

@@ -210,10 +210,10 @@ fn code_digest(st: &AppState, challenge: &str, code: &str) -> String {
 fn pairing_uri(st: &AppState, token: &str, user: &User, secret: &[u8]) -> String {
     format!(
         "gatehouse-authenticator://pair?url={}&token={}&user={}&issuer={}&secret={}",
-        crate::extract::urlencode(&st.config.public_url),
+        crate::urlencode(&st.config.public_url),
         token,
-        crate::extract::urlencode(&user.username),
-        crate::extract::urlencode(&st.config.portal_name),
+        crate::urlencode(&user.username),
+        crate::urlencode(&st.config.portal_name),
         oath::secret_to_base32(secret)
     )
 }

@@ -95,10 +95,12 @@ impl Caller {
     pub fn require_admin(&self, what: &str) -> crate::error::Result<()> {
         match self.role() {
             Some(r) if r.is_admin() => Ok(()),
-            Some(_) => Err(crate::AppError::Forbidden(format!(
+            Some(_) => Err(crate::error::AppError::Forbidden(format!(
                 "Only administrators can {what}."
             ))),
-            None => Err(crate::AppError::Unauthorized("Sign in first.".into())),
+            None => Err(crate::error::AppError::Unauthorized(
+                "Sign in first.".into(),
+            )),
         }
     }
 
@@ -107,10 +109,12 @@ impl Caller {
     pub fn require_operator(&self, what: &str) -> crate::error::Result<()> {
         match self.role() {
             Some(Role::Operator) => Ok(()),
-            Some(_) => Err(crate::AppError::Forbidden(format!(
+            Some(_) => Err(crate::error::AppError::Forbidden(format!(
                 "Only the provider's operators {what}."
             ))),
-            None => Err(crate::AppError::Unauthorized("Sign in first.".into())),
+            None => Err(crate::error::AppError::Unauthorized(
+                "Sign in first.".into(),
+            )),
         }
     }
 
