@@ -5,8 +5,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gatehouse_domain::{AccountNumber, SystemClock, Username, secret};
 use gatehouse_store::{Scope, Store, Users, accounts};
-use gatehouse_web::service::{self, Caller};
-use gatehouse_web::{AppError, AppState, DeliveryMode};
+use gatehouse_app::service::{self, Caller};
+use gatehouse_app::{AppError, AppState, DeliveryMode};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -349,7 +349,7 @@ async fn run_command(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
             let st = AppState::new(
                 store,
                 Arc::new(SystemClock),
-                gatehouse_web::AppConfig::default(),
+                gatehouse_app::AppConfig::default(),
                 None,
             );
             let before = service::delivery::set_mode(&st, &Caller::cli(), mode)

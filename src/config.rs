@@ -289,8 +289,8 @@ impl Config {
         }
     }
 
-    pub fn web(&self, data_dir: &Path) -> anyhow::Result<gatehouse_web::AppConfig> {
-        let mut w = gatehouse_web::AppConfig {
+    pub fn web(&self, data_dir: &Path) -> anyhow::Result<gatehouse_app::AppConfig> {
+        let mut w = gatehouse_app::AppConfig {
             portal_name: self.portal_name.clone(),
             secure_cookies: self.secure_cookies,
             trust_forwarded_for: self.trust_forwarded_for,
@@ -357,7 +357,7 @@ impl Config {
                 (None, None) => None,
             };
         w.delivery = match (self.delivery, gateway) {
-            (Some(DeliveryChoice::Gateway) | None, Some(g)) => gatehouse_web::Delivery::Gateway(g),
+            (Some(DeliveryChoice::Gateway) | None, Some(g)) => gatehouse_app::Delivery::Gateway(g),
             (Some(DeliveryChoice::Gateway), None) => anyhow::bail!(
                 "delivery = \"gateway\" needs a text and voice gateway: add a [twilio] or [http_sms] table to the configuration"
             ),
@@ -365,13 +365,13 @@ impl Config {
                 "delivery = \"virtual\" (or serve --demo) would send texts and calls to the virtual phone although a gateway \
                  ([twilio] or [http_sms]) is configured: remove one of the two"
             ),
-            (Some(DeliveryChoice::Virtual), None) => gatehouse_web::Delivery::Virtual,
+            (Some(DeliveryChoice::Virtual), None) => gatehouse_app::Delivery::Virtual,
             (Some(DeliveryChoice::None), Some(_)) => {
                 tracing::warn!("delivery = \"none\": the configured gateway is not used");
                 w.twilio_webhooks = None;
-                gatehouse_web::Delivery::None
+                gatehouse_app::Delivery::None
             }
-            (Some(DeliveryChoice::None) | None, None) => gatehouse_web::Delivery::None,
+            (Some(DeliveryChoice::None) | None, None) => gatehouse_app::Delivery::None,
         };
         let clock: std::sync::Arc<dyn gatehouse_domain::Clock> =
             std::sync::Arc::new(gatehouse_domain::SystemClock);
@@ -419,7 +419,7 @@ mod tests {
         let c = Config::load(dir.path(), None).unwrap();
         assert_eq!(c.delivery, None);
         let w = c.web(dir.path()).unwrap();
-        assert_eq!(w.delivery.mode(), gatehouse_web::DeliveryMode::None);
+        assert_eq!(w.delivery.mode(), gatehouse_app::DeliveryMode::None);
         std::fs::write(
             dir.path().join("gatehouse.toml"),
             "delivery = \"virtual\"\n",
@@ -427,7 +427,7 @@ mod tests {
         .unwrap();
         let c = Config::load(dir.path(), None).unwrap();
         let w = c.web(dir.path()).unwrap();
-        assert_eq!(w.delivery.mode(), gatehouse_web::DeliveryMode::Virtual);
+        assert_eq!(w.delivery.mode(), gatehouse_app::DeliveryMode::Virtual);
         std::fs::write(
             dir.path().join("gatehouse.toml"),
             "delivery = \"gateway\"\n",
