@@ -3,10 +3,10 @@
 use crate::config::Config;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use gatehouse_domain::{AccountNumber, SystemClock, Username, secret};
-use gatehouse_store::{Scope, Store, Users, accounts};
 use gatehouse_app::service::{self, Caller};
 use gatehouse_app::{AppError, AppState, DeliveryMode};
+use gatehouse_domain::{AccountNumber, SystemClock, Username, secret};
+use gatehouse_store::{Scope, Store, Users, accounts};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,0 +1,384 @@
+//! Activate PhoneFactor: number, mode and the first challenge.
+
+use super::*;
+
+// ---- Activation ----------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub(super) struct ActivateQuery {
+    change: Option<String>,
+}
+
+/// Countries offered in the selector (numbers starting with + need none).
+pub(super) const COUNTRIES: &[(&str, &str)] = &[
+    ("US", "United States (+1)"),
+    ("CA", "Canada (+1)"),
+    ("GB", "United Kingdom (+44)"),
+    ("IE", "Ireland (+353)"),
+    ("DE", "Germany (+49)"),
+    ("AT", "Austria (+43)"),
+    ("CH", "Switzerland (+41)"),
+    ("FR", "France (+33)"),
+    ("NL", "Netherlands (+31)"),
+    ("BE", "Belgium (+32)"),
+    ("ES", "Spain (+34)"),
+    ("IT", "Italy (+39)"),
+    ("SE", "Sweden (+46)"),
+    ("NO", "Norway (+47)"),
+    ("DK", "Denmark (+45)"),
+    ("FI", "Finland (+358)"),
+    ("PL", "Poland (+48)"),
+    ("AU", "Australia (+61)"),
+    ("NZ", "New Zealand (+64)"),
+    ("IN", "India (+91)"),
+    ("JP", "Japan (+81)"),
+    ("SG", "Singapore (+65)"),
+    ("BR", "Brazil (+55)"),
+    ("MX", "Mexico (+52)"),
+    ("ZA", "South Africa (+27)"),
+];
+
+#[derive(Deserialize, Default)]
+pub(super) struct ActivateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    mode: String,
+    password: Option<String>,
+}
+
+pub(super) struct ActivateErrors<'a> {
+    password: Option<String>,
+    phone: Option<String>,
+    mode: Option<String>,
+    form: Option<String>,
+    values: &'a ActivateForm,
+}
+
+pub(super) fn activate_form(
+    ctx: &Ctx,
+    user: &User,
+    signed_in: bool,
+    e: &ActivateErrors<'_>,
+) -> Markup {
+    let csrf = ctx.csrf_token().unwrap_or_default();
+    let f = e.values;
+    let mode = if f.mode.is_empty() {
+        "sms"
+    } else {
+        f.mode.as_str()
+    };
+    let country = if f.country.is_empty() {
+        "US"
+    } else {
+        f.country.as_str()
+    };
+    layout(
+        "Activate PhoneFactor",
+        signed_in.then_some(user),
+        signed_in.then_some(csrf),
+        html! {
+            section.card.narrow {
+                h1 { "Activate PhoneFactor" }
+                p.lead { "Your administrator added PhoneFactor to your user. From now on every sign-in is confirmed on your phone. Enter a phone number you always have with you." }
+                (alert(e.form.as_deref()))
+                form method="post" action="/phonefactor/activate" novalidate {
+                    (csrf_input(csrf))
+                    div.field {
+                        label for="f-country" { "Country" }
+                        p.hint id="f-country-hint" { "Not needed if you type the number with + and the country code." }
+                        select id="f-country" name="country" aria-describedby="f-country-hint" {
+                            @for (code, name) in COUNTRIES {
+                                option value=(code) selected[*code == country] { (name) }
+                            }
+                        }
+                    }
+                    (field("Phone number", "phone", "tel", &f.phone, e.phone.as_deref(), FieldExtra { required: true, autofocus: true, autocomplete: Some("tel"), hint: Some("For example +1 415 555 0123. Premium-rate and toll-free numbers cannot be used."), ..Default::default() }))
+                    fieldset.field.has-error[e.mode.is_some()] {
+                        legend { "How do you want to confirm sign-ins?" }
+                        @for m in Mode::ALL {
+                            div.radio {
+                                input type="radio" id=(format!("mode-{}", m.as_str())) name="mode" value=(m.as_str()) checked[m.as_str() == mode];
+                                label for=(format!("mode-{}", m.as_str())) { (m.label()) }
+                            }
+                        }
+                        @if let Some(m) = &e.mode { p.error role="alert" { (m) } }
+                    }
+                    @if signed_in {
+                        (field("Your password", "password", "password", "", e.password.as_deref(), FieldExtra { optional: true, autocomplete: Some("current-password"), hint: Some("Needed to change an active PhoneFactor."), ..Default::default() }))
+                    }
+                    div.buttons { button.primary type="submit" { "Continue" } }
+                }
+                @if !signed_in {
+                    form method="post" action="/logout" {
+                        (csrf_input(csrf))
+                        button.link type="submit" { "Sign out" }
+                    }
+                } @else {
+                    p { a href="/security" { "Cancel" } }
+                }
+            }
+        },
+    )
+}
+
+pub(super) async fn page_activate(
+    State(st): State<AppState>,
+    s: InSession<ActivationStep>,
+    jar: CookieJar,
+    Query(q): Query<ActivateQuery>,
+) -> PageResult {
+    let InSession {
+        live, user, ctx, ..
+    } = s;
+    // Activated already (e.g. the page was reloaded after the call was
+    // answered): finish this session's sign-in.
+    if live.session.state == SessionState::ActivationRequired
+        && svc::own(&st, user.id)
+            .await?
+            .is_some_and(|p| p.status == "active")
+        && let (_, _, Some(issued)) =
+            svc::activation_status(&st, &caller_for(&ctx, &user), &live).await?
+    {
+        return Ok(with_cookie(
+            &st,
+            jar,
+            &issued,
+            after_sign_in(&issued, &user),
+        ));
+    }
+    let signed_in = live.session.state == SessionState::Authenticated;
+    if q.change.is_none()
+        && let Some(view) = svc::latest_activation(&st, &live).await?
+        && view.status.is_open()
+    {
+        return Ok(activation_challenge_page(&ctx, &user, signed_in, &view, None).into_response());
+    }
+    let values = ActivateForm::default();
+    Ok(activate_form(
+        &ctx,
+        &user,
+        signed_in,
+        &ActivateErrors {
+            password: None,
+            phone: None,
+            mode: None,
+            form: None,
+            values: &values,
+        },
+    )
+    .into_response())
+}
+
+pub(super) fn activation_challenge_page(
+    ctx: &Ctx,
+    user: &User,
+    signed_in: bool,
+    c: &ChallengeView,
+    error: Option<&str>,
+) -> Markup {
+    let csrf = ctx.csrf_token().unwrap_or_default();
+    layout(
+        "Activate PhoneFactor",
+        signed_in.then_some(user),
+        signed_in.then_some(csrf),
+        html! {
+            section.card.narrow {
+                h1 { "Activate PhoneFactor" }
+                p { "Step 2 of 2: confirm that " (c.phone_masked) " is yours (" (c.mode.label()) ")." }
+                (challenge_body(c, csrf, "/phonefactor/activate", error))
+                p { a href="/phonefactor/activate?change=1" { "Use a different number or mode" } }
+            }
+        },
+    )
+}
+
+pub(super) async fn activate_start(
+    State(st): State<AppState>,
+    s: InSession<ActivationStep>,
+    Form(f): Form<ActivateForm>,
+) -> PageResult {
+    let InSession {
+        live, user, ctx, ..
+    } = s;
+    ctx.check_csrf(&f.csrf)?;
+    let signed_in = live.session.state == SessionState::Authenticated;
+    match svc::start_activation(
+        &st,
+        &caller_for(&ctx, &user),
+        &live,
+        &f.phone,
+        Some(&f.country),
+        &f.mode,
+        f.password.as_deref(),
+    )
+    .await
+    {
+        Ok(view) => {
+            Ok(activation_challenge_page(&ctx, &user, signed_in, &view, None).into_response())
+        }
+        Err(
+            e @ (AppError::Invalid { .. }
+            | AppError::TooManyRequests { .. }
+            | AppError::Forbidden(_)),
+        ) => {
+            let msg = e.message();
+            let errors = match e.field() {
+                Some("phone") | Some("country") => ActivateErrors {
+                    password: None,
+                    phone: Some(msg),
+                    mode: None,
+                    form: None,
+                    values: &f,
+                },
+                Some("mode") => ActivateErrors {
+                    password: None,
+                    phone: None,
+                    mode: Some(msg),
+                    form: None,
+                    values: &f,
+                },
+                Some("password") => ActivateErrors {
+                    password: Some(msg),
+                    phone: None,
+                    mode: None,
+                    form: None,
+                    values: &f,
+                },
+                _ => ActivateErrors {
+                    password: None,
+                    phone: None,
+                    mode: None,
+                    form: Some(msg),
+                    values: &f,
+                },
+            };
+            Ok((e.status(), activate_form(&ctx, &user, signed_in, &errors)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) fn activated_target(issued: Option<&IssuedSession>, user: &User) -> &'static str {
+    match issued {
+        Some(i) => after_sign_in(i, user),
+        None => "/security?notice=phonefactor-activated",
+    }
+}
+
+pub(super) async fn activate_verify(
+    State(st): State<AppState>,
+    s: InSession<ActivationStep>,
+    jar: CookieJar,
+    Form(f): Form<CodeForm>,
+) -> PageResult {
+    let InSession {
+        live, user, ctx, ..
+    } = s;
+    ctx.check_csrf(&f.csrf)?;
+    let signed_in = live.session.state == SessionState::Authenticated;
+    match svc::verify_activation(&st, &caller_for(&ctx, &user), &live, &f.code).await {
+        Ok(issued) => {
+            let to = activated_target(issued.as_ref(), &user);
+            Ok(match issued {
+                Some(i) => with_cookie(&st, jar, &i, to),
+                None => Redirect::to(to).into_response(),
+            })
+        }
+        Err(e @ (AppError::Unauthorized(_) | AppError::Invalid { .. })) => {
+            let view = svc::latest_activation(&st, &live).await?;
+            match view {
+                Some(v) if v.status.is_open() => Ok((
+                    StatusCode::UNAUTHORIZED,
+                    activation_challenge_page(&ctx, &user, signed_in, &v, Some(&e.message())),
+                )
+                    .into_response()),
+                _ => {
+                    let values = ActivateForm::default();
+                    Ok((
+                        StatusCode::UNAUTHORIZED,
+                        activate_form(
+                            &ctx,
+                            &user,
+                            signed_in,
+                            &ActivateErrors {
+                                password: None,
+                                phone: None,
+                                mode: None,
+                                form: Some(e.message()),
+                                values: &values,
+                            },
+                        ),
+                    )
+                        .into_response())
+                }
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn activate_check(
+    State(st): State<AppState>,
+    s: InSession<ActivationStep>,
+    jar: CookieJar,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let InSession {
+        live, user, ctx, ..
+    } = s;
+    ctx.check_csrf(&f.csrf)?;
+    let signed_in = live.session.state == SessionState::Authenticated;
+    let (status, view, issued) =
+        svc::activation_status(&st, &caller_for(&ctx, &user), &live).await?;
+    match (status, view) {
+        ("active", _) => {
+            let to = activated_target(issued.as_ref(), &user);
+            Ok(match issued {
+                Some(i) => with_cookie(&st, jar, &i, to),
+                None => Redirect::to(to).into_response(),
+            })
+        }
+        ("pending", Some(v)) => Ok(activation_challenge_page(
+            &ctx,
+            &user,
+            signed_in,
+            &v,
+            Some("Not confirmed yet. Answer the call or the app, then try again."),
+        )
+        .into_response()),
+        // The poll of the status API may already have renewed the session
+        // (the activation signed the user in): nothing is left to check.
+        ("none", _)
+            if live.session.state == SessionState::Authenticated
+                && svc::own(&st, user.id)
+                    .await?
+                    .is_some_and(|p| p.status == "active") =>
+        {
+            Ok(Redirect::to(home_for(&user)).into_response())
+        }
+        (_, v) => {
+            let values = ActivateForm::default();
+            let msg = v
+                .and_then(|v| status_message(v.status))
+                .unwrap_or("Start the activation.");
+            Ok(activate_form(
+                &ctx,
+                &user,
+                signed_in,
+                &ActivateErrors {
+                    password: None,
+                    phone: None,
+                    mode: None,
+                    form: Some(msg.into()),
+                    values: &values,
+                },
+            )
+            .into_response())
+        }
+    }
+}
