@@ -1,0 +1,232 @@
+//! `serve`: logging, the store, the application state, the demo data.
+
+use super::*;
+
+pub(super) fn init_tracing(config: &Config, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving {
+        config.log_level.as_str()
+    } else {
+        "warn"
+    };
+    let filter =
+        EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+pub(super) async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Store> {
+    let url = config.database_url(data_dir)?;
+    Store::open(&url, config.database_max_connections)
+        .await
+        .with_context(|| "opening the database".to_string())
+}
+
+pub(super) async fn state(config: &Config, data_dir: &Path) -> anyhow::Result<AppState> {
+    let store = open(config, data_dir).await?;
+    Ok(AppState::new(
+        store,
+        Arc::new(SystemClock),
+        config.web(data_dir)?,
+        None,
+    ))
+}
+
+pub(super) async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::Result<()> {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let store = open(config, data_dir).await?;
+    let st = AppState::new(
+        store,
+        Arc::new(SystemClock),
+        config.web(data_dir)?,
+        Some(metrics),
+    );
+    let base = format!("http://{}", config.listen);
+    let mode = st.config.delivery.mode();
+    match service::delivery::check_mode(&st).await.map_err(human)? {
+        service::delivery::ModeCheck::Recorded => {
+            tracing::info!(mode = %mode, "recorded the delivery mode in the database");
+        }
+        service::delivery::ModeCheck::Matches => {}
+        service::delivery::ModeCheck::Differs { recorded } => bail!(
+            "refusing to start: this instance is configured for delivery mode {mode} ({}), \
+             but the database records {recorded}. An instance delivering differently from the others \
+             would send real users' texts and calls elsewhere (e.g. to the virtual phone). \
+             Make this instance's configuration match, or, to change the delivery of every instance \
+             on purpose, run `gatehouse delivery-mode set {mode}` and start again.",
+            describe(mode)
+        ),
+    }
+    if let Some(first) = service::accounts::first_run(&st).await.map_err(human)? {
+        println!();
+        println!("================================================================");
+        println!(" Gatehouse first run: the provider account and an operator were created.");
+        println!();
+        println!("   Sign in at       {base}/login");
+        println!("   Username         {}", first.username);
+        println!("   Password         {}", first.one_time_password);
+        println!();
+        println!(" This one-time password is shown only now; you will choose your");
+        println!(" own password at the first sign-in.");
+        println!("================================================================");
+        println!();
+    }
+    if demo {
+        crate::cli::seed_demo(&st, &base).await?;
+    }
+    match mode {
+        DeliveryMode::Virtual => {
+            println!("****************************************************************");
+            println!(" VIRTUAL DELIVERY (demo and test mode, chosen explicitly).");
+            println!(" PhoneFactor texts and calls go to the VIRTUAL PHONE, not to real");
+            println!(" phones: {base}/virtual-phone (each user sees only their own");
+            println!(" numbers; operators see all). Anyone with a user's password can");
+            println!(" read that user's codes there: do not use this for real users.");
+            println!(" For production configure [twilio] or [http_sms] in gatehouse.toml.");
+            println!("****************************************************************");
+            tracing::warn!(
+                "virtual delivery: PhoneFactor texts and calls go to the virtual phone, not to real phones"
+            );
+        }
+        DeliveryMode::None => {
+            println!("----------------------------------------------------------------");
+            println!(" PhoneFactor is OFF: no delivery for texts and calls is configured,");
+            println!(" so PhoneFactor cannot be ordered or activated.");
+            println!(" To offer it, add a [twilio] or [http_sms] table to");
+            println!(" gatehouse.toml (see the README), or for a demo start with");
+            println!(" `serve --demo` or delivery = \"virtual\" (GATEHOUSE_DELIVERY=virtual),");
+            println!(" then run `gatehouse delivery-mode set <mode>` once and restart.");
+            println!("----------------------------------------------------------------");
+            tracing::warn!(
+                "no delivery for texts and calls configured: PhoneFactor cannot be ordered or activated"
+            );
+        }
+        DeliveryMode::Gateway => {}
+    }
+    gatehouse_web::serve(st, &config.listen).await
+}
+
+/// Where a delivery mode comes from in the configuration.
+pub(super) fn describe(mode: DeliveryMode) -> &'static str {
+    match mode {
+        DeliveryMode::None => "no [twilio] or [http_sms] table, no delivery setting",
+        DeliveryMode::Virtual => {
+            "delivery = \"virtual\", GATEHOUSE_DELIVERY=virtual or serve --demo"
+        }
+        DeliveryMode::Gateway => "a [twilio] or [http_sms] table",
+    }
+}
+
+/// `serve --demo`: a demo customer with an administrator and a few users.
+pub async fn seed_demo(st: &AppState, base: &str) -> anyhow::Result<()> {
+    let caller = Caller::cli();
+    let existing = {
+        let mut conn = st.store.conn().await?;
+        Users::new(Scope::All)
+            .find_by_username(&mut conn, "demo-admin")
+            .await
+            .is_ok()
+    };
+    if existing {
+        println!("Demo account already present: sign in at {base}/login as demo-admin.");
+        return Ok(());
+    }
+    let acc = service::accounts::create(st, &caller, "Demo Customer Ltd")
+        .await
+        .map_err(human)?;
+    let admin_password = secret::one_time_password();
+    let create = |username: &str, name: &str, role: &str, password: Option<String>| {
+        service::users::CreateUser {
+            account: Some(acc.id),
+            username: username.into(),
+            email: format!("{username}@demo.example"),
+            name: name.into(),
+            role: role.into(),
+            password,
+            must_change_password: false,
+        }
+    };
+    service::users::create(
+        st,
+        &caller,
+        create(
+            "demo-admin",
+            "Dana Admin",
+            "admin",
+            Some(admin_password.clone()),
+        ),
+    )
+    .await
+    .map_err(human)?;
+    let mut demo_users = Vec::new();
+    for (u, n) in [
+        ("alice", "Alice Archer"),
+        ("bob", "Bob Baker"),
+        ("carol", "Carol Chen"),
+        ("dave", "Dave Diaz"),
+    ] {
+        let created =
+            service::users::create(st, &caller, create(&format!("demo-{u}"), n, "user", None))
+                .await
+                .map_err(human)?;
+        demo_users.push((created.user.username, created.one_time_password));
+    }
+    // A catalog to order from, if the operator has not set one up yet.
+    let (has_prices, has_msa) = {
+        let mut conn = st.store.conn().await?;
+        (
+            gatehouse_store::catalog::price(&mut conn, "phonefactor")
+                .await?
+                .is_some(),
+            gatehouse_store::catalog::current_msa(&mut conn)
+                .await?
+                .is_some(),
+        )
+    };
+    if !has_prices {
+        service::catalog::set_price(st, &caller, "symantec_vip", 500, "USD")
+            .await
+            .map_err(human)?;
+        service::catalog::set_price(st, &caller, "phonefactor", 300, "USD")
+            .await
+            .map_err(human)?;
+    }
+    if !has_msa {
+        service::catalog::publish_msa(
+            st,
+            &caller,
+            "demo-1",
+            "Demo Master Services Agreement\n\nThis agreement is for demonstration only.\n",
+        )
+        .await
+        .map_err(human)?;
+    }
+    let soft = service::credentials::issue_soft(st, &caller, 3)
+        .await
+        .map_err(human)?;
+    println!("Demo customer account {} created.", acc.number);
+    println!("   Sign in at {base}/login as demo-admin with password {admin_password}");
+    for (name, otp) in &demo_users {
+        if let Some(p) = otp {
+            println!("   Demo user {name}: one-time password {p} (changed at the first sign-in)");
+        }
+    }
+    println!(
+        "   Soft credentials for Symantec Identity Protection (add them to an authenticator app):"
+    );
+    for c in &soft {
+        println!("     {} {}", c.credential_id, c.uri);
+    }
+    println!(
+        "   Order PhoneFactor for a demo user and follow its texts and calls at {base}/virtual-phone"
+    );
+    Ok(())
+}
