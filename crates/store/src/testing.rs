@@ -30,6 +30,10 @@ impl Drop for TestDb {
         if let Some((base, schema)) = self.schema.take() {
             // Drop runs outside async code (and possibly outside any
             // runtime), so the schema is dropped from a thread of its own.
+            // Connections of the test may still be open, some inside a
+            // transaction (a task the test left running): they are ended
+            // first (they carry the schema's name as `application_name`),
+            // and the DROP gives up after a few seconds rather than wait.
             let _ = std::thread::spawn(move || {
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -38,14 +42,27 @@ impl Drop for TestDb {
                     return;
                 };
                 rt.block_on(async {
-                    if let Ok(admin) = sqlx::AnyPool::connect(&base).await {
+                    let Ok(admin) = sqlx::AnyPool::connect(&base).await else {
+                        return;
+                    };
+                    let _ = sqlx::query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                    )
+                    .bind(&schema)
+                    .execute(&admin)
+                    .await;
+                    if let Ok(mut conn) = admin.acquire().await {
+                        let _ = sqlx::query("SET lock_timeout = '5s'")
+                            .execute(&mut *conn)
+                            .await;
                         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                             "DROP SCHEMA IF EXISTS {schema} CASCADE"
                         )))
-                        .execute(&admin)
+                        .execute(&mut *conn)
                         .await;
-                        admin.close().await;
                     }
+                    admin.close().await;
                 });
             })
             .join();
@@ -72,7 +89,9 @@ pub async fn fresh() -> TestDb {
                 .expect("create test schema");
             admin.close().await;
             let sep = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            let url = format!(
+                "{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"
+            );
             let store = Store::open(&url, 8)
                 .await
                 .expect("open PostgreSQL test store");
