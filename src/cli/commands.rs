@@ -329,7 +329,10 @@ pub(super) async fn run_command(cli: Cli, command: Command) -> anyhow::Result<Ex
 }
 
 /// Service errors carry messages meant for people; show them as they are.
-pub(super) async fn api_token_command(st: &AppState, command: ApiTokenCommand) -> anyhow::Result<()> {
+pub(super) async fn api_token_command(
+    st: &AppState,
+    command: ApiTokenCommand,
+) -> anyhow::Result<()> {
     let caller = Caller::cli();
     match command {
         ApiTokenCommand::Create {
@@ -380,7 +383,10 @@ pub(super) async fn api_token_command(st: &AppState, command: ApiTokenCommand) -
     Ok(())
 }
 
-pub(super) async fn find_user(st: &AppState, username: &str) -> anyhow::Result<gatehouse_domain::UserId> {
+pub(super) async fn find_user(
+    st: &AppState,
+    username: &str,
+) -> anyhow::Result<gatehouse_domain::UserId> {
     let username = Username::parse(username).map_err(|e| anyhow::anyhow!(e.message))?;
     let mut conn = st.store.conn().await?;
     Ok(Users::new(Scope::All)

@@ -286,7 +286,6 @@ enum AuditCommand {
     Verify,
 }
 
-
 mod commands;
 mod serve;
 

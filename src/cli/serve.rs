@@ -38,7 +38,11 @@ pub(super) async fn state(config: &Config, data_dir: &Path) -> anyhow::Result<Ap
     ))
 }
 
-pub(super) async fn serve_command(config: &Config, data_dir: &Path, demo: bool) -> anyhow::Result<()> {
+pub(super) async fn serve_command(
+    config: &Config,
+    data_dir: &Path,
+    demo: bool,
+) -> anyhow::Result<()> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;

@@ -17,6 +17,17 @@ pub mod service;
 mod state;
 
 pub use error::{AppError, Result};
+
+/// The records the services answer with, for front ends to show. Front
+/// ends read and write only through [`service`]; these are views.
+pub mod model {
+    pub use gatehouse_store::accounts::Account;
+    pub use gatehouse_store::audit::StoredEntry;
+    pub use gatehouse_store::billing::Line;
+    pub use gatehouse_store::credentials::Credential;
+    pub use gatehouse_store::tokens::ApiToken;
+    pub use gatehouse_store::{Scope, User};
+}
 pub use state::{AppConfig, AppState, DELIVERY_NOT_CONFIGURED, Delivery, DeliveryMode, Inner};
 
 /// Percent-encodes everything but unreserved characters (RFC 3986 §2.3)

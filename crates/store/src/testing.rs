@@ -89,9 +89,8 @@ pub async fn fresh() -> TestDb {
                 .expect("create test schema");
             admin.close().await;
             let sep = if base.contains('?') { '&' } else { '?' };
-            let url = format!(
-                "{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"
-            );
+            let url =
+                format!("{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
             let store = Store::open(&url, 8)
                 .await
                 .expect("open PostgreSQL test store");

@@ -11,9 +11,9 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use gatehouse_app::model::User;
 use gatehouse_domain::secret;
 use gatehouse_domain::session::SessionState;
-use gatehouse_store::User;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 

@@ -27,6 +27,18 @@ pub async fn get(
     Ok(accounts::get(&mut conn, id).await?)
 }
 
+/// The id of the account with this number (for a user created into it;
+/// the creation checks whether the caller may). 404 if there is none.
+pub async fn id_of_number(
+    st: &AppState,
+    number: &AccountNumber,
+) -> Result<gatehouse_domain::AccountId> {
+    let mut conn = st.store.conn().await?;
+    Ok(accounts::find_by_number(&mut conn, number.as_str())
+        .await?
+        .id)
+}
+
 /// Creates a customer account with a fresh account number.
 pub async fn create(st: &AppState, caller: &Caller, name: &str) -> Result<Account> {
     caller.require_operator("manage accounts")?;

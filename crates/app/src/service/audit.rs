@@ -25,6 +25,16 @@ pub async fn page(st: &AppState, caller: &Caller, page: i64) -> Result<(Vec<Stor
     Ok(audit::page(&mut conn, account, page, PER_PAGE).await?)
 }
 
+/// The user's own latest sign-ins (Security Settings), newest first.
+pub async fn sign_in_history(
+    st: &AppState,
+    user: gatehouse_domain::UserId,
+    limit: i64,
+) -> Result<Vec<StoredEntry>> {
+    let mut conn = st.store.conn().await?;
+    Ok(audit::sign_in_history(&mut conn, user, limit).await?)
+}
+
 /// The caller's whole visible log, oldest first, as JSON lines.
 pub async fn export_json_lines(st: &AppState, caller: &Caller) -> Result<String> {
     let account = account_filter(caller)?;

@@ -11,7 +11,7 @@
 use super::{Caller, target_user, user_target};
 use crate::AppState;
 use crate::error::{AppError, Result};
-use gatehouse_domain::{Role, Timestamp, UserId, UserStatus, secret};
+use gatehouse_domain::{Role, Timestamp, UserId, UserStatus, Username, secret};
 use gatehouse_store::tokens::{self, ApiToken, TokenFilter};
 use gatehouse_store::{Scope, StoreError, User, Users, audit};
 
@@ -234,4 +234,26 @@ pub async fn revoke(st: &AppState, caller: &Caller, id: i64) -> Result<()> {
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The user named `username` for a token call: 404 unless in the caller's
+/// view (their account for administrators, everyone for operators,
+/// themselves for users), so a username elsewhere is not revealed.
+pub async fn owner_named(st: &AppState, caller: &Caller, username: &str) -> Result<UserId> {
+    let name = Username::parse(username)?;
+    if let Some(me) = &caller.user
+        && me.username == name.as_str()
+    {
+        return Ok(me.id);
+    }
+    let mut conn = st.store.conn().await?;
+    let scope = match caller.scope() {
+        Scope::Own(_) => return Err(AppError::NotFound),
+        s => s,
+    };
+    Ok(Users::new(scope)
+        .find_by_username(&mut conn, name.as_str())
+        .await
+        .map_err(|_| AppError::NotFound)?
+        .id)
 }

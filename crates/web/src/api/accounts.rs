@@ -6,7 +6,7 @@ use crate::service::accounts;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use gatehouse_store::accounts::Account;
+use gatehouse_app::model::Account;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

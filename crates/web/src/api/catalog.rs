@@ -206,9 +206,9 @@ pub async fn token_list(
         return Err(AppError::Forbidden("Only operators see the token inventory.".into()).into());
     }
     let page = page_or_first(q.page);
-    let mut conn = st.store.conn().await?;
-    let (list, total) = gatehouse_store::credentials::list(
-        &mut conn,
+    let (list, total) = crate::service::credentials::inventory(
+        &st,
+        &caller,
         q.query.as_deref().unwrap_or(""),
         50,
         (page - 1) * 50,

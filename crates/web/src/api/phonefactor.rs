@@ -714,18 +714,7 @@ pub async fn twilio_voice(
     body: Bytes,
 ) -> Result<Response> {
     twilio_checked(&st, &uri, &headers, &body)?;
-    let c = {
-        let mut conn = st.store.conn().await?;
-        gatehouse_store::phonefactor::challenge(&mut conn, &challenge).await?
-    };
-    let username = {
-        let mut conn = st.store.conn().await?;
-        gatehouse_store::Users::new(gatehouse_store::Scope::All)
-            .get(&mut conn, c.user_id)
-            .await?
-            .username
-    };
-    let prompt = svc::call_prompt(&st.config.portal_name, &c.purpose, &username);
+    let prompt = svc::prompt_of_call(&st, &challenge).await?;
     let action = format!(
         "{}/api/v1/telephony/twilio/gather/{challenge}",
         st.config.public_url.trim_end_matches('/')

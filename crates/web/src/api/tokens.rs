@@ -10,9 +10,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatehouse_domain::{UserId, Username};
-use gatehouse_store::tokens::ApiToken;
-use gatehouse_store::{Scope, Users};
+use gatehouse_app::model::ApiToken;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -69,32 +67,6 @@ pub struct TokenCreated {
     pub info: ApiTokenDto,
 }
 
-/// The user named `username` for a token call: 404 unless in the caller's
-/// view (their account for administrators, everyone for operators,
-/// themselves for users), so a username elsewhere is not revealed.
-async fn named_user(
-    st: &AppState,
-    caller: &crate::service::Caller,
-    username: &str,
-) -> Result<UserId> {
-    let name = Username::parse(username)?;
-    if let Some(me) = &caller.user
-        && me.username == name.as_str()
-    {
-        return Ok(me.id);
-    }
-    let mut conn = st.store.conn().await?;
-    let scope = match caller.scope() {
-        Scope::Own(_) => return Err(AppError::NotFound.into()),
-        s => s,
-    };
-    Ok(Users::new(scope)
-        .find_by_username(&mut conn, name.as_str())
-        .await
-        .map_err(|_| AppError::NotFound)?
-        .id)
-}
-
 /// The live API tokens the caller may see: all for operators, their
 /// account's for administrators, their own for everyone else.
 #[utoipa::path(get, path = "/api/v1/api-tokens", tag = "api-tokens", params(TokenListQuery),
@@ -105,7 +77,7 @@ pub async fn api_token_list(
     Query(q): Query<TokenListQuery>,
 ) -> Result<Json<ApiTokenList>> {
     let user = match q.username.as_deref().filter(|u| !u.trim().is_empty()) {
-        Some(u) => Some(named_user(&st, &caller, u).await?),
+        Some(u) => Some(tokens::owner_named(&st, &caller, u).await?),
         None => None,
     };
     let list = tokens::list(&st, &caller, user).await?;
@@ -132,7 +104,7 @@ pub async fn api_token_create(
         .into());
     }
     let user = match req.username.as_deref().filter(|u| !u.trim().is_empty()) {
-        Some(u) => named_user(&st, &caller, u).await?,
+        Some(u) => tokens::owner_named(&st, &caller, u).await?,
         None => caller
             .user_id()
             .ok_or_else(|| AppError::Unauthorized("Sign in first.".into()))?,

@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use gatehouse_app::model::User;
 use gatehouse_domain::{AccountId, UserId};
-use gatehouse_store::User;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -171,12 +171,7 @@ pub async fn user_create(
     let account = match &req.account_number {
         Some(n) => {
             let number = gatehouse_domain::AccountNumber::parse(n)?;
-            let mut conn = st.store.conn().await?;
-            Some(
-                gatehouse_store::accounts::find_by_number(&mut conn, number.as_str())
-                    .await?
-                    .id,
-            )
+            Some(crate::service::accounts::id_of_number(&st, &number).await?)
         }
         None => None,
     };

@@ -24,7 +24,7 @@ struct AccountsQuery {
 
 async fn render(
     st: &AppState,
-    me: &gatehouse_store::User,
+    me: &gatehouse_app::model::User,
     ctx: &crate::extract::Ctx,
     name: &str,
     error: Option<&str>,

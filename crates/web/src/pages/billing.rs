@@ -12,11 +12,11 @@ use crate::routing::{get, post};
 use crate::service::billing as svc;
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect};
+use gatehouse_app::model::Line;
+use gatehouse_app::model::User;
 use gatehouse_domain::billing::{Period, Totals};
 use gatehouse_domain::pricing::format_money;
 use gatehouse_domain::{Method, Role};
-use gatehouse_store::User;
-use gatehouse_store::billing::Line;
 use maud::{Markup, html};
 use serde::Deserialize;
 

@@ -18,8 +18,8 @@ use crate::routing::Routes;
 use crate::routing::get;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_app::model::User;
 use gatehouse_domain::Role;
-use gatehouse_store::User;
 use maud::{DOCTYPE, Markup, html};
 
 pub fn routes() -> Routes {

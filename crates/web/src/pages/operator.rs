@@ -13,10 +13,10 @@ use crate::service::{catalog, credentials as creds};
 use axum::extract::{Form, Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
+use gatehouse_app::model::User;
 use gatehouse_domain::Role;
 use gatehouse_domain::pricing::format_money;
 use gatehouse_domain::pskc::DecryptionKey;
-use gatehouse_store::User;
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
@@ -58,10 +58,8 @@ async fn tokens_page(
     page: i64,
     message: Option<Markup>,
 ) -> Result<Markup, AppError> {
-    let (list, total) = {
-        let mut conn = st.store.conn().await?;
-        gatehouse_store::credentials::list(&mut conn, q, PER_PAGE, (page - 1) * PER_PAGE).await?
-    };
+    let (list, total) =
+        creds::inventory(st, &ctx.caller(), q, PER_PAGE, (page - 1) * PER_PAGE).await?;
     let csrf = ctx.csrf_token().unwrap_or_default();
     let now = st.now();
     Ok(layout(

@@ -15,8 +15,8 @@ use crate::service::users::{self as svc, CreateUser, EditUser};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_app::model::User;
 use gatehouse_domain::{AccountId, Method, Role, UserId, UserStatus};
-use gatehouse_store::User;
 use maud::{Markup, html};
 use serde::Deserialize;
 

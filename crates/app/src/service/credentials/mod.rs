@@ -229,3 +229,17 @@ pub async fn issue_soft(
     tx.commit().await?;
     Ok(out)
 }
+
+/// The token inventory (operators only): credentials whose Credential ID
+/// contains `query`, a page at a time, with the number of matches.
+pub async fn inventory(
+    st: &AppState,
+    caller: &Caller,
+    query: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Credential>, i64)> {
+    caller.require_operator("see the token inventory")?;
+    let mut conn = st.store.conn().await?;
+    Ok(credentials::list(&mut conn, query, limit, offset).await?)
+}

@@ -213,6 +213,19 @@ pub fn call_prompt(portal: &str, purpose: &str, username: &str) -> String {
     )
 }
 
+/// What a gateway's call for `challenge` says (the TwiML prompt). The
+/// caller is the telephony provider, already authenticated by its request
+/// signature.
+pub async fn prompt_of_call(st: &AppState, challenge: &str) -> Result<String> {
+    let mut conn = st.store.conn().await?;
+    let c = pf::challenge(&mut conn, challenge).await?;
+    let username = Users::new(Scope::All)
+        .get(&mut conn, c.user_id)
+        .await?
+        .username;
+    Ok(call_prompt(&st.config.portal_name, &c.purpose, &username))
+}
+
 fn code_digest(st: &AppState, challenge: &str, code: &str) -> String {
     st.config
         .master_key

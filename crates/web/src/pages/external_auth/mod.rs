@@ -13,9 +13,9 @@ use crate::service::orders::{self as svc, Checked, OrderInput, Placed};
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_app::model::User;
 use gatehouse_domain::pricing::format_money;
 use gatehouse_domain::{Method, UserId, secret};
-use gatehouse_store::User;
 use maud::{Markup, html};
 use serde::Deserialize;
 

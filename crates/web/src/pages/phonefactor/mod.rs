@@ -20,9 +20,9 @@ use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use gatehouse_app::model::User;
 use gatehouse_domain::phonefactor::{ChallengeStatus, Mode};
 use gatehouse_domain::session::SessionState;
-use gatehouse_store::User;
 use maud::{Markup, html};
 use serde::Deserialize;
 
