@@ -71,5 +71,15 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        // One span per request (method and path, never the query: it may
+        // carry a `next` or a marker), so "request failed" and every other
+        // event of a handler say which request they belong to.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
         .with_state(state)
 }

@@ -71,6 +71,14 @@ impl IntoResponse for HttpError {
             body["field"] = f.into();
         }
         let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §11.6.1: a 401 names the scheme that would work here
+            // (a session cookie also does, but cookies have no scheme).
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+            );
+        }
         if let AppError::TooManyRequests { retry_after, .. } = e
             && let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string())
         {

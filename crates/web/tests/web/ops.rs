@@ -133,3 +133,26 @@ async fn metrics_token_is_required_once_configured() {
     scraper.bearer = Some("scrape-secret-0123456789".into());
     assert_eq!(scraper.get("/metrics").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_401_names_the_scheme_that_would_work() {
+    let app = spawn_app().await;
+    let r = app.client().get("/api/v1/users/me").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.headers
+            .get(axum::http::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer realm=\"gatehouse\"")
+    );
+    // Other refusals carry no challenge.
+    let c = app.customer("www").await;
+    let mut user = app.signed_in(&c.user_name()).await;
+    let r = user.get("/api/v1/accounts").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.headers
+            .get(axum::http::header::WWW_AUTHENTICATE)
+            .is_none()
+    );
+}
