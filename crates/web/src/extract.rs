@@ -122,8 +122,12 @@ async fn bearer_user(st: &AppState, token: &str) -> Result<User, AppError> {
 }
 
 impl Ctx {
-    pub fn via(&self) -> &'static str {
-        if self.is_api { "api" } else { "web" }
+    pub fn via(&self) -> crate::service::Channel {
+        if self.is_api {
+            crate::service::Channel::Api
+        } else {
+            crate::service::Channel::Web
+        }
     }
 
     /// The signed-in user, if the session is fully authenticated (or a

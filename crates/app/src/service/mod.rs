@@ -21,14 +21,39 @@ use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::{Role, Timestamp, UserId};
 use gatehouse_store::{Conn, Scope, User, Users};
 
+/// The way a caller reached the application. Rights never come from the
+/// channel alone, except for the command line (whoever runs it with the
+/// configuration and the database has the operator's rights) — and a
+/// `Cli` channel is only made by [`Caller::cli`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The command line on the server.
+    Cli,
+    /// The portal's pages.
+    Web,
+    /// The JSON API (sessions, bearer tokens, API clients, device and
+    /// telephony callbacks).
+    Api,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Cli => "cli",
+            Channel::Web => "web",
+            Channel::Api => "api",
+        }
+    }
+}
+
 /// Who is acting, and from where: the subject of permission checks and of
 /// audit entries.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: Option<User>,
     pub addr: String,
-    /// `cli` for the command line, otherwise `web` or `api`.
-    pub via: &'static str,
+    /// How the caller came in.
+    pub via: Channel,
     /// The API client (validation API) acting, by name.
     pub client: Option<String>,
     /// Its id: names need not be unique, limits are kept per client.
@@ -41,13 +66,13 @@ impl Caller {
         Self {
             user: None,
             addr: "local".into(),
-            via: "cli",
+            via: Channel::Cli,
             client: None,
             client_id: None,
         }
     }
 
-    pub fn anonymous(addr: impl Into<String>, via: &'static str) -> Self {
+    pub fn anonymous(addr: impl Into<String>, via: Channel) -> Self {
         Self {
             user: None,
             addr: addr.into(),
@@ -57,7 +82,7 @@ impl Caller {
         }
     }
 
-    pub fn user(user: User, addr: impl Into<String>, via: &'static str) -> Self {
+    pub fn user(user: User, addr: impl Into<String>, via: Channel) -> Self {
         Self {
             user: Some(user),
             addr: addr.into(),
@@ -72,7 +97,7 @@ impl Caller {
         Self {
             user: None,
             addr: addr.into(),
-            via: "api",
+            via: Channel::Api,
             client: Some(name.into()),
             client_id: Some(id),
         }
@@ -81,7 +106,7 @@ impl Caller {
     pub fn role(&self) -> Option<Role> {
         match (&self.user, self.via) {
             (Some(u), _) => Some(u.role),
-            (None, "cli") => Some(Role::Operator),
+            (None, Channel::Cli) => Some(Role::Operator),
             _ => None,
         }
     }
@@ -125,7 +150,7 @@ impl Caller {
     /// The users this caller may reach (STYLE: role-limited views).
     pub fn scope(&self) -> Scope {
         match &self.user {
-            None if self.via == "cli" => Scope::All,
+            None if self.via == Channel::Cli => Scope::All,
             // Anonymous callers reach no one: id -1 never exists.
             None => Scope::Own(UserId(-1)),
             Some(u) => match u.role {
@@ -152,7 +177,7 @@ impl Caller {
             actor: match (&self.user, &self.client, self.via) {
                 (Some(u), _, _) => u.username.clone(),
                 (None, Some(c), _) => format!("api-client:{c}"),
-                (None, None, "cli") => "cli".into(),
+                (None, None, Channel::Cli) => "cli".into(),
                 (None, None, _) => "anonymous".into(),
             },
             account_id,

@@ -410,7 +410,7 @@ impl Fixture {
             "m-operator"
         };
         let who = users.find_by_username(&mut conn, name).await.unwrap();
-        Caller::user(who, "10.1.2.3", "api")
+        Caller::user(who, "10.1.2.3", gatehouse_web::service::Channel::Api)
     }
 
     async fn give_security_code(&mut self, user: UserId) -> String {

@@ -179,7 +179,7 @@ async fn admin_caller(app: &App, username: &str) -> Caller {
         .find_by_username(&mut conn, username)
         .await
         .unwrap();
-    Caller::user(user, "10.0.0.1", "api")
+    Caller::user(user, "10.0.0.1", gatehouse_web::service::Channel::Api)
 }
 
 #[tokio::test]

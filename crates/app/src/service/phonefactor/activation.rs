@@ -175,7 +175,7 @@ pub(super) async fn activate_from(
         });
     }
     let user = Users::new(Scope::All).get(conn, c.user_id).await?;
-    let rec = Caller::user(user.clone(), via.to_owned(), "web").audit(
+    let rec = Caller::user(user.clone(), via.to_owned(), crate::service::Channel::Web).audit(
         now,
         "phonefactor_activate",
         user_target(&user),

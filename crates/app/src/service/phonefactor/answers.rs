@@ -49,7 +49,7 @@ pub(super) async fn report_fraud(
     sessions::delete_for_user(conn, c.user_id, Some(&c.session_hash)).await?;
     gatehouse_store::tokens::revoke_for_user(conn, c.user_id, now).await?;
     let user = Users::new(Scope::All).get(conn, c.user_id).await?;
-    let rec = Caller::anonymous(addr.to_owned(), "web").audit(
+    let rec = Caller::anonymous(addr.to_owned(), crate::service::Channel::Web).audit(
         now,
         "phonefactor_fraud_report",
         user_target(&user),

@@ -40,7 +40,7 @@ pub async fn pair_device(
         )
     })?;
     let user = Users::new(Scope::All).get(&mut tx, c.user_id).await?;
-    let rec = Caller::user(user.clone(), addr.to_owned(), "api").audit(
+    let rec = Caller::user(user.clone(), addr.to_owned(), crate::service::Channel::Api).audit(
         now,
         "phonefactor_app_paired",
         user_target(&user),
@@ -135,14 +135,15 @@ pub async fn device_answer(
             if number.is_none() || number != c.number_match {
                 pf::transition(&mut tx, &c.id, &["pending"], "denied", now).await?;
                 let user = Users::new(Scope::All).get(&mut tx, c.user_id).await?;
-                let rec = Caller::user(user.clone(), addr.to_owned(), "api").audit(
-                    now,
-                    "phonefactor_app_answer",
-                    user_target(&user),
-                    "failure",
-                    Some(user.account_id.0),
-                    "wrong number typed: request denied",
-                );
+                let rec = Caller::user(user.clone(), addr.to_owned(), crate::service::Channel::Api)
+                    .audit(
+                        now,
+                        "phonefactor_app_answer",
+                        user_target(&user),
+                        "failure",
+                        Some(user.account_id.0),
+                        "wrong number typed: request denied",
+                    );
                 audit::append(&mut tx, &rec).await?;
                 tx.commit().await?;
                 return Err(AppError::invalid(

@@ -65,7 +65,7 @@ struct CodeForm {
 }
 
 fn caller_for(ctx: &Ctx, user: &User) -> Caller {
-    Caller::user(user.clone(), ctx.addr.clone(), "web")
+    Caller::user(user.clone(), ctx.addr.clone(), crate::service::Channel::Web)
 }
 
 fn with_cookie(st: &AppState, jar: CookieJar, issued: &IssuedSession, to: &str) -> Response {
