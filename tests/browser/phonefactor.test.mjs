@@ -7,7 +7,7 @@
 // administrator deactivate PhoneFactor.
 //
 // The tests run in order and build on each other (one server for the file).
-// Build first: cargo build --bin gatehouse --bin authenticator
+// Build first: cargo build --bin gatehouse -p gatehouse-authenticator
 // Run: bash tests/browser/run.sh   (or: cd tests/browser && node --test --test-concurrency=1 phonefactor.test.mjs)
 
 import { test, before, after } from 'node:test';
@@ -56,7 +56,7 @@ const people = {};
 
 before(async () => {
   if (!existsSync(AUTHENTICATOR)) {
-    throw new Error(`authenticator binary not found at ${AUTHENTICATOR}; build it with 'cargo build --bin gatehouse --bin authenticator' or set AUTHENTICATOR_BIN`);
+    throw new Error(`authenticator binary not found at ${AUTHENTICATOR}; build it with 'cargo build --bin gatehouse -p gatehouse-authenticator' or set AUTHENTICATOR_BIN`);
   }
   // Virtual delivery is chosen explicitly; a plain serve has none.
   server = await startServer({ env: { GATEHOUSE_DELIVERY: 'virtual' } });

@@ -28,7 +28,7 @@ if ! python3 -c 'import pskc' 2>/dev/null; then
   python3 -m pip install --quiet python-pskc
 fi
 if [ ! -x "$root/target/debug/authenticator" ] && [ -z "${AUTHENTICATOR_BIN:-}" ]; then
-  (cd "$root" && cargo build --bin authenticator)
+  (cd "$root" && cargo build -p gatehouse-authenticator)
 fi
 
 cd "$here"

@@ -17,8 +17,30 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "Frank-Password-2026!";
 
+/// The portal's binary, built by the same `cargo test --workspace` (the
+/// root package's process tests need it too): `target/debug/gatehouse`
+/// beside this test's own directory, or `GATEHOUSE_BIN`.
+fn gatehouse_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("GATEHOUSE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/debug/deps/authenticator-HASH -> target/debug/gatehouse
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join(format!("gatehouse{}", std::env::consts::EXE_SUFFIX)))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build --bin gatehouse), or run the whole workspace's tests",
+        bin.display()
+    );
+    bin
+}
+
 fn gatehouse(dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let mut child = Command::new(gatehouse_bin())
         .arg("--data-dir")
         .arg(dir)
         .args(args)
@@ -63,7 +85,7 @@ impl Server {
             .unwrap()
             .port();
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        let child = Command::new(gatehouse_bin())
             .arg("--data-dir")
             .arg(dir.path())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
