@@ -21,8 +21,8 @@
 //!   generic HTTP SMS gateway) → failed, [`GAVE_UP_UNKNOWN`]: a user who
 //!   got nothing asks for another code, while a second text or call of a
 //!   second factor is what must not happen;
-//! * a status callback naming the queue entry (`?outbox={id}` on the
-//!   callback URL) records the provider's status, and resolves an entry
+//! * a status callback naming the queue entry (`?outbox={id}&tag={tag}`
+//!   on the callback URL, see [`status_callback_url`]) records the provider's status, and resolves an entry
 //!   still waiting as sent.
 //!
 //! E-mail (notices) is resent after an unknown outcome: a repeated notice
@@ -223,12 +223,7 @@ async fn deliver_gateway(
         }
     }
     let public = st.config.public_url.trim_end_matches('/');
-    // The marker names the queue entry for the status callback; the
-    // callback is signed over the whole URL, so it need not be secret.
-    let status_callback = Some(format!(
-        "{public}/api/v1/telephony/twilio/status?outbox={}",
-        item.id
-    ));
+    let status_callback = Some(status_callback_url(st, item.id));
     let outcome = if call {
         let challenge = item.challenge_id.clone().unwrap_or_default();
         g.place_call(&CallRequest {
@@ -335,6 +330,60 @@ async fn look_up_first(st: &AppState, g: &dyn Gateway, item: &Queued, body: &str
 /// not relied on to stop a provider from sending twice.
 fn reference(item: &Queued) -> String {
     format!("gatehouse-outbox-{}-{}", item.id, item.created_at.millis())
+}
+
+/// The status callback URL of queue entry `id`:
+/// `…/api/v1/telephony/twilio/status?outbox={id}&tag={tag}`.
+///
+/// The callback is signed, but Twilio's signature does not separate the URL
+/// from the parameters after it (the URL, then each name and value, nothing
+/// in between): the same signature holds for the URL cut short with the
+/// cut-off characters moved to the front of the first parameter's name, so
+/// a callback for entry 57 could be replayed as one for entry 5 (first
+/// name `7AccountSid`). And the official validators also accept the URL
+/// without its port, so another portal on the same host and Twilio account
+/// (with entries of the same ids) could be heard too. The tag, keyed with
+/// this portal's master key, is the one that names `id` here: a cut URL
+/// loses it, another portal's is not this one's.
+pub fn status_callback_url(st: &AppState, id: i64) -> String {
+    format!(
+        "{}/api/v1/telephony/twilio/status?outbox={id}&tag={}",
+        st.config.public_url.trim_end_matches('/'),
+        outbox_tag(st, id)
+    )
+}
+
+fn outbox_tag(st: &AppState, id: i64) -> String {
+    let mut tag = st
+        .config
+        .master_key
+        .keyed_digest(format!("twilio-status-callback:{id}").as_bytes());
+    tag.truncate(32);
+    tag
+}
+
+/// The queue entry a status callback's query names (`outbox={id}&tag={tag}`,
+/// see [`status_callback_url`]): `None` without a marker, or with a tag that
+/// is not this portal's for that id.
+pub fn status_callback_entry(st: &AppState, query: &str) -> Option<i64> {
+    let pairs = gatehouse_delivery::twilio::signature::form_pairs(query.as_bytes());
+    let first = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let id = first("outbox")?.parse::<i64>().ok()?;
+    let tag = first("tag")?;
+    if gatehouse_domain::secret::ct_eq(tag, &outbox_tag(st, id)) {
+        Some(id)
+    } else {
+        tracing::warn!(
+            id,
+            "a status callback whose marker is not this portal's; ignored"
+        );
+        None
+    }
 }
 
 /// A provider's status callback for queue entry `id` (the marker of its

@@ -799,14 +799,12 @@ pub async fn twilio_status(
     ]
     .concat();
     tracing::info!(sid = %sid, status = %status, "gateway delivery status");
-    // Signed over the whole URL, query included: the marker is Twilio's
-    // echo of what the worker asked for.
-    let outbox = uri.0.query().and_then(|q| {
-        gatehouse_delivery::twilio::signature::form_pairs(q.as_bytes())
-            .into_iter()
-            .find(|(k, _)| k == "outbox")
-            .and_then(|(_, v)| v.parse::<i64>().ok())
-    });
+    // Signed over the whole URL, query included; the marker's tag makes
+    // sure the URL was not cut short (see `status_callback_url`).
+    let outbox = uri
+        .0
+        .query()
+        .and_then(|q| crate::service::delivery::status_callback_entry(&st, q));
     let known_status = !status.is_empty()
         && status.len() <= 32
         && status.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');

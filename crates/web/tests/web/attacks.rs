@@ -502,3 +502,542 @@ async fn concurrent_wrong_codes_across_challenges_cannot_exceed_the_users_limit(
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
 }
+
+// ---- Twilio callbacks ----------------------------------------------------
+
+/// Forged, replayed and reshaped Twilio callbacks. The portal's public URL
+/// is an `https` name (as behind a reverse proxy), the gateway is the fake
+/// Twilio, and the callbacks are posted in process; "genuine" callbacks are
+/// signed here with the account's auth token, exactly as Twilio signs them
+/// (URL, then the sorted parameters).
+mod twilio_callbacks {
+    use super::*;
+    use gatehouse_delivery::fake::FakeTwilio;
+    use gatehouse_delivery::twilio_signature;
+    use gatehouse_store::delivery;
+    use gatehouse_web::WebConfig;
+    use std::sync::Arc;
+
+    const PUBLIC: &str = "https://portal.example.com";
+    const VICTIM_PHONE: &str = "+14152345678";
+    const OTHER_PHONE: &str = "+14152345679";
+    const STATUS_PATH: &str = "/api/v1/telephony/twilio/status";
+
+    /// A portal at `public_url` whose gateway is `fake`.
+    async fn portal(fake: &FakeTwilio, public_url: &str) -> App {
+        let gateway = fake.gateway("+15005550006");
+        let app = spawn_app_with(WebConfig {
+            twilio_webhooks: Some(gateway.webhook_verifier().clone()),
+            delivery: gatehouse_web::Delivery::Gateway(Arc::new(gateway)),
+            public_url: public_url.to_owned(),
+            ..Default::default()
+        })
+        .await;
+        fake.set_clock(app.clock.clone());
+        app.pf_catalog().await;
+        app
+    }
+
+    async fn ordered(app: &App, prefix: &str) -> Customer {
+        let c = app.customer(prefix).await;
+        let mut admin = app.signed_in(&c.admin_name()).await;
+        let r = order_phonefactor(&mut admin, c.user, &format!("{prefix}-order")).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        c
+    }
+
+    /// Signs the customer's user in and starts activation in `mode` on
+    /// `phone`; returns the client and the challenge id.
+    async fn start_activation(
+        app: &App,
+        c: &Customer,
+        mode: &str,
+        phone: &str,
+    ) -> (Client, String) {
+        let mut u = app.client();
+        u.api_login(&c.user_name(), PASSWORD).await;
+        let r = u
+            .post(
+                "/api/v1/me/phonefactor/activation",
+                json!({"phone": phone, "mode": mode}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let id = r.json()["challenge"]["id"].as_str().unwrap().to_owned();
+        (u, id)
+    }
+
+    fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
+        params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// POSTs a form to `path_and_query` with `X-Twilio-Signature` and any
+    /// `extra` headers.
+    async fn post_signed(
+        app: &App,
+        path_and_query: &str,
+        params: &[(&str, &str)],
+        signature: &str,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let mut headers = vec![("X-Twilio-Signature", signature)];
+        headers.extend_from_slice(extra);
+        app.client()
+            .send_with(
+                Method::POST,
+                path_and_query,
+                Body2::Form(params),
+                false,
+                &headers,
+            )
+            .await
+    }
+
+    /// The parameters Twilio posts to a Gather action of `call`.
+    fn gather_params<'a>(
+        fake: &'a FakeTwilio,
+        call: &'a gatehouse_delivery::fake::FakeCall,
+        digits: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("AccountSid", fake.account_sid()),
+            ("ApiVersion", "2010-04-01"),
+            ("CallSid", call.sid.as_str()),
+            ("CallStatus", "in-progress"),
+            ("Called", call.to.as_str()),
+            ("Caller", call.from.as_str()),
+            ("Digits", digits),
+            ("Direction", "outbound-api"),
+            ("FinishedOnKey", ""),
+            ("From", call.from.as_str()),
+            ("To", call.to.as_str()),
+        ]
+    }
+
+    async fn activation_status(u: &mut Client) -> String {
+        u.get("/api/v1/me/phonefactor/activation/status")
+            .await
+            .json()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn challenge_status(app: &App, id: &str) -> String {
+        let mut conn = app.st.store.conn().await.unwrap();
+        gatehouse_store::phonefactor::challenge(&mut conn, id)
+            .await
+            .unwrap()
+            .status
+    }
+
+    async fn outbox_row(app: &App, id: i64) -> delivery::Queued {
+        let mut conn = app.st.store.conn().await.unwrap();
+        delivery::get(&mut conn, id).await.unwrap()
+    }
+
+    /// The newest queue entry (of any kind), if any.
+    async fn newest(app: &App) -> Option<delivery::Queued> {
+        let mut conn = app.st.store.conn().await.unwrap();
+        let mut id = 1;
+        let mut last = None;
+        while let Ok(row) = delivery::get(&mut conn, id).await {
+            last = Some(row);
+            id += 1;
+        }
+        last
+    }
+
+    async fn newest_outbox(app: &App) -> delivery::Queued {
+        newest(app).await.expect("a queued message")
+    }
+
+    /// Queues (and marks sent) e-mail entries until the next id is `next`.
+    async fn pad_outbox_to(app: &App, next: i64) {
+        let mut conn = app.st.store.conn().await.unwrap();
+        loop {
+            let id = delivery::enqueue(
+                &mut conn,
+                "email",
+                "pad@example.test",
+                "pad",
+                b"",
+                None,
+                gatehouse_domain::Clock::now(&*app.clock),
+            )
+            .await
+            .unwrap();
+            delivery::mark_sent(
+                &mut conn,
+                id,
+                "pad",
+                gatehouse_domain::Clock::now(&*app.clock),
+            )
+            .await
+            .unwrap();
+            assert!(id < next, "the queue is already past {next}");
+            if id + 1 == next {
+                return;
+            }
+        }
+    }
+
+    /// The parameters Twilio posts to a text's status callback.
+    fn message_status_params<'a>(
+        fake: &'a FakeTwilio,
+        m: &'a gatehouse_delivery::fake::FakeMessage,
+        status: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("AccountSid", fake.account_sid()),
+            ("ApiVersion", "2010-04-01"),
+            ("From", m.from.as_deref().unwrap_or("")),
+            ("MessageSid", m.sid.as_str()),
+            ("MessageStatus", status),
+            ("SmsSid", m.sid.as_str()),
+            ("SmsStatus", status),
+            ("To", m.to.as_str()),
+        ]
+    }
+
+    /// A gather callback signed for challenge A (a genuine one, captured)
+    /// neither approves A again nor approves a later challenge B, whether
+    /// replayed as it was or posted to B's path: the challenge is in the
+    /// signed path, and a challenge is answered once.
+    #[tokio::test]
+    async fn a_captured_gather_approves_neither_a_later_challenge_nor_another() {
+        let fake = FakeTwilio::start().await;
+        let app = portal(&fake, PUBLIC).await;
+        let c = ordered(&app, "tw1").await;
+        let (mut u, a) = start_activation(&app, &c, "call", VICTIM_PHONE).await;
+        let call_a = fake.calls().last().unwrap().clone();
+        let path_a = format!("/api/v1/telephony/twilio/gather/{a}");
+        let params = gather_params(&fake, &call_a, "#");
+        let sig = twilio_signature(
+            fake.auth_token(),
+            &format!("{PUBLIC}{path_a}"),
+            &owned(&params),
+        );
+        let r = post_signed(&app, &path_a, &params, &sig, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(activation_status(&mut u).await, "active");
+
+        // A later sign-in by call: challenge B.
+        app.clock.advance_seconds(600);
+        let mut s = app.client();
+        s.api_login(&c.user_name(), PASSWORD).await;
+        let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
+        assert!(r.status.is_success(), "{}", r.text);
+        let b = r.json()["challenge"]["id"].as_str().unwrap().to_owned();
+        assert_ne!(a, b);
+
+        // Replayed as it was, after the call ended.
+        let r = post_signed(&app, &path_a, &params, &sig, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(r.text.contains("not confirmed") || r.text.contains("Thank you"));
+        assert_eq!(challenge_status(&app, &a).await, "used");
+        // A's signature on B's path.
+        let path_b = format!("/api/v1/telephony/twilio/gather/{b}");
+        let r = post_signed(&app, &path_b, &params, &sig, &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        // A's signature on B's path with a trailing `?` or `;` (which the
+        // signed URL drops) or with B's id spelt another way.
+        for path in [
+            format!("{path_a}?"),
+            format!("{path_a};"),
+            format!("{path_a}%3B"),
+            format!("{path_a}/../{b}"),
+        ] {
+            let r = post_signed(&app, &path, &params, &sig, &[]).await;
+            assert_ne!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        }
+        assert_eq!(challenge_status(&app, &b).await, "pending");
+        assert_eq!(
+            s.get("/api/v1/login/phonefactor/status").await.json()["status"],
+            "pending"
+        );
+    }
+
+    /// Forged gathers: no signature, a signature with an empty key, over
+    /// another port, over the URL alone, in a JSON body with the attacker's
+    /// own `bodySHA256`, or naming a webhook key or algorithm the portal
+    /// does not have. None approves.
+    #[tokio::test]
+    async fn forged_gathers_are_refused() {
+        let fake = FakeTwilio::start().await;
+        let app = portal(&fake, PUBLIC).await;
+        let c = ordered(&app, "tw2").await;
+        let (mut u, a) = start_activation(&app, &c, "call", VICTIM_PHONE).await;
+        let call = fake.calls().last().unwrap().clone();
+        let path = format!("/api/v1/telephony/twilio/gather/{a}");
+        let url = format!("{PUBLIC}{path}");
+        let params = gather_params(&fake, &call, "#");
+        let token = fake.auth_token();
+        let sha256 = |secret: &str, url: &str, p: &[(String, String)]| {
+            gatehouse_delivery::compute_signature(
+                secret,
+                gatehouse_delivery::SignatureAlgorithm::HmacSha256,
+                url,
+                p,
+            )
+        };
+        let with_port = format!("https://portal.example.com:8443{path}");
+        let http = format!("http://portal.example.com{path}");
+        let other_host = format!("https://portal.example.com.evil.test{path}");
+        let forged: Vec<(String, Vec<(&str, &str)>)> = vec![
+            (String::new(), vec![]),
+            ("bm90IGEgc2lnbmF0dXJl".into(), vec![]),
+            (twilio_signature("", &url, &owned(&params)), vec![]),
+            (twilio_signature(token, &with_port, &owned(&params)), vec![]),
+            (twilio_signature(token, &http, &owned(&params)), vec![]),
+            (
+                twilio_signature(token, &other_host, &owned(&params)),
+                vec![],
+            ),
+            (twilio_signature(token, &url, &[]), vec![]),
+            (
+                twilio_signature(token, &url, &owned(&params)),
+                vec![("X-Twilio-Webhooks-Signature-Settings", "key=KS0001")],
+            ),
+            (
+                sha256(token, &url, &owned(&params)),
+                vec![(
+                    "X-Twilio-Webhooks-Signature-Settings",
+                    "algorithm=HMAC_SHA256",
+                )],
+            ),
+            (
+                sha256("", &url, &owned(&params)),
+                vec![(
+                    "X-Twilio-Webhooks-Signature-Settings",
+                    "key=,algorithm=HMAC_SHA256",
+                )],
+            ),
+        ];
+        for (sig, extra) in &forged {
+            let r = post_signed(&app, &path, &params, sig, extra).await;
+            assert_eq!(
+                r.status,
+                StatusCode::FORBIDDEN,
+                "{sig:?} {extra:?}: {}",
+                r.text
+            );
+        }
+        // JSON with the attacker's own bodySHA256: the signature covers the
+        // URL, hash included, and the attacker cannot make it.
+        let body = br##"{"Digits":"#"}"##.to_vec();
+        let hash = {
+            use sha2::Digest as _;
+            hex::encode(sha2::Sha256::digest(&body))
+        };
+        let json_path = format!("{path}?bodySHA256={hash}");
+        for sig in [
+            String::new(),
+            twilio_signature(token, &url, &[]),
+            twilio_signature("", &format!("{PUBLIC}{json_path}"), &[]),
+        ] {
+            let r = app
+                .client()
+                .send_with(
+                    Method::POST,
+                    &json_path,
+                    Body2::Raw("application/json", body.clone()),
+                    false,
+                    &[("X-Twilio-Signature", &sig)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{sig:?}: {}", r.text);
+        }
+        // A form body under a URL with `bodySHA256`: signed as a form, so a
+        // signature of the URL alone does not do.
+        let r = post_signed(
+            &app,
+            &json_path,
+            &params,
+            &twilio_signature(token, &format!("{PUBLIC}{json_path}"), &[]),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        assert_eq!(activation_status(&mut u).await, "pending");
+        assert_eq!(challenge_status(&app, &a).await, "pending");
+
+        // The genuine callback (Twilio may sign with or without :443).
+        let genuine = twilio_signature(
+            token,
+            &format!("https://portal.example.com:443{path}"),
+            &owned(&params),
+        );
+        let r = post_signed(&app, &path, &params, &genuine, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(activation_status(&mut u).await, "active");
+    }
+
+    /// Keys other than `#` alone do not approve, whatever else they hold,
+    /// even signed as Twilio would sign them.
+    #[tokio::test]
+    async fn unusual_digits_do_not_approve() {
+        use gatehouse_domain::phonefactor::{KeyPress, classify_keys};
+        for digits in [
+            "",
+            "#0",
+            "##",
+            "*",
+            "#*",
+            "1#",
+            "#1",
+            "\u{ff03}",
+            "\u{fe5f}",
+            "#\u{0}",
+            "\u{0}#",
+            "%23",
+            "# #",
+            "#\u{200b}",
+            "\u{200b}#",
+            "0##",
+            "00#",
+        ] {
+            assert_ne!(classify_keys(digits), KeyPress::Approve, "{digits:?}");
+        }
+        let fake = FakeTwilio::start().await;
+        let app = portal(&fake, PUBLIC).await;
+        let c = ordered(&app, "tw3").await;
+        for (i, digits) in ["#0", "\u{ff03}", "#\u{200b}"].iter().enumerate() {
+            app.clock.advance_seconds(3_600);
+            let (mut u, a) = start_activation(&app, &c, "call", VICTIM_PHONE).await;
+            let call = fake.calls().last().unwrap().clone();
+            let path = format!("/api/v1/telephony/twilio/gather/{a}");
+            let params = gather_params(&fake, &call, digits);
+            let sig = twilio_signature(
+                fake.auth_token(),
+                &format!("{PUBLIC}{path}"),
+                &owned(&params),
+            );
+            let r = post_signed(&app, &path, &params, &sig, &[]).await;
+            assert_eq!(r.status, StatusCode::OK, "{i}: {}", r.text);
+            assert!(r.text.contains("not confirmed"), "{digits:?}: {}", r.text);
+            assert_ne!(activation_status(&mut u).await, "active", "{digits:?}");
+        }
+    }
+
+    /// Twilio's signature is over the URL followed by the sorted names and
+    /// values with no separators, so the same signature holds when the
+    /// last characters of the URL are moved into the first parameter's
+    /// name (any name that still sorts first). A status callback URL that
+    /// holds the queue entry's id (`?outbox=57…`) can thus be replayed as
+    /// one for entry 5 (`?outbox=5`, first name `7…AccountSid`): a genuine
+    /// callback for one user's text must not resolve another user's text
+    /// still waiting to be sent (which would then never be sent).
+    #[tokio::test]
+    async fn a_status_callback_cannot_be_moved_to_a_shorter_outbox_marker() {
+        let fake = FakeTwilio::start().await;
+        let app = portal(&fake, PUBLIC).await;
+        // The victim's activation text: Twilio fails (HTTP 500), so the
+        // outcome is unknown and the entry waits for a lookup.
+        let victim = ordered(&app, "tw4").await;
+        fake.set_failure(Some(500));
+        start_activation(&app, &victim, "sms", VICTIM_PHONE).await;
+        fake.set_failure(None);
+        assert!(fake.messages().is_empty(), "nothing was sent");
+        let waiting = newest_outbox(&app).await;
+        assert_eq!(
+            (waiting.kind.as_str(), waiting.status.as_str()),
+            ("sms", "queued")
+        );
+        assert!(waiting.check_first);
+
+        // Another user's text gets an id whose decimal digits begin with
+        // the victim's (5 → 57), and Twilio sends it and reports on it.
+        pad_outbox_to(&app, waiting.id * 10 + 7).await;
+        let other = ordered(&app, "tw5").await;
+        start_activation(&app, &other, "sms", OTHER_PHONE).await;
+        let sent = fake.messages().last().unwrap().clone();
+        assert_eq!(sent.to, OTHER_PHONE);
+        let genuine_url = sent.status_callback.clone().unwrap();
+        let params = message_status_params(&fake, &sent, "delivered");
+        let signature = twilio_signature(fake.auth_token(), &genuine_url, &owned(&params));
+
+        // The attacker's reshaped copy: the URL cut just after the
+        // victim's id, and what was cut off (the `7`, and anything after
+        // it) moved to the front of the first name.
+        let marker = format!("outbox={}", waiting.id);
+        let at = genuine_url.find(&format!("{marker}7")).expect("the marker") + marker.len();
+        let (cut, rest) = genuine_url.split_at(at);
+        let moved = format!("{rest}{}", params[0].0);
+        let mut reshaped = params.clone();
+        reshaped[0].0 = &moved;
+        assert_eq!(
+            twilio_signature(fake.auth_token(), cut, &owned(&reshaped)),
+            signature,
+            "the same signature"
+        );
+        let path = cut.strip_prefix(PUBLIC).unwrap();
+        let r = post_signed(&app, path, &reshaped, &signature, &[]).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+
+        let row = outbox_row(&app, waiting.id).await;
+        assert_eq!(
+            (row.status.as_str(), row.provider_ref.as_deref()),
+            ("queued", None),
+            "the victim's text was resolved by another user's callback"
+        );
+        assert!(row.check_first);
+
+        // The genuine callback still records on its own entry.
+        let own = genuine_url.strip_prefix(PUBLIC).unwrap();
+        let r = post_signed(&app, own, &params, &signature, &[]).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let theirs = outbox_row(&app, waiting.id * 10 + 7).await;
+        assert_eq!(theirs.provider_ref.as_deref(), Some(sent.sid.as_str()));
+        assert_eq!(theirs.provider_status.as_deref(), Some("delivered"));
+    }
+
+    /// Twilio's validators accept a URL with its port removed, so a portal
+    /// at `https://portal.example.com:8443` accepts what Twilio signed for
+    /// `https://portal.example.com` — another portal on the same host and
+    /// Twilio account (staging beside production). Queue ids are small
+    /// numbers that both have: the other portal's status callback for its
+    /// entry N must not resolve this portal's entry N.
+    #[tokio::test]
+    async fn another_portals_status_callback_does_not_resolve_an_entry_with_the_same_id() {
+        let fake = FakeTwilio::start().await;
+        let prod = portal(&fake, "https://portal.example.com:8443").await;
+        let staging = portal(&fake, PUBLIC).await;
+        let victim = ordered(&prod, "tw6").await;
+        fake.set_failure(Some(500));
+        start_activation(&prod, &victim, "sms", VICTIM_PHONE).await;
+        fake.set_failure(None);
+        let waiting = newest_outbox(&prod).await;
+        assert!(waiting.check_first);
+
+        let tester = ordered(&staging, "tw7").await;
+        let next = newest(&staging).await.map_or(1, |r| r.id + 1);
+        assert!(
+            next <= waiting.id,
+            "staging is ahead: {next} > {}",
+            waiting.id
+        );
+        if next < waiting.id {
+            pad_outbox_to(&staging, waiting.id).await;
+        }
+        start_activation(&staging, &tester, "sms", OTHER_PHONE).await;
+        let sent = fake.messages().last().unwrap().clone();
+        let url = sent.status_callback.clone().unwrap();
+        assert!(url.starts_with(&format!("{PUBLIC}{STATUS_PATH}?")), "{url}");
+        let params = message_status_params(&fake, &sent, "delivered");
+        let signature = twilio_signature(fake.auth_token(), &url, &owned(&params));
+
+        let path = url.strip_prefix(PUBLIC).unwrap();
+        let r = post_signed(&prod, path, &params, &signature, &[]).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let row = outbox_row(&prod, waiting.id).await;
+        assert_eq!(
+            (row.status.as_str(), row.provider_ref.as_deref()),
+            ("queued", None),
+            "another portal's callback resolved this portal's text"
+        );
+    }
+}

@@ -752,14 +752,15 @@ async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
 }
 
-/// The queue entry a status callback URL names (`?outbox={id}`).
+/// The queue entry a status callback URL names (`?outbox={id}&tag=…`).
 fn outbox_marker(url: Option<&str>) -> i64 {
     let url = url.expect("a StatusCallback");
     assert!(
         url.contains("/api/v1/telephony/twilio/status?outbox="),
         "{url}"
     );
-    url.rsplit("outbox=").next().unwrap().parse().unwrap()
+    let marker = url.rsplit("outbox=").next().unwrap();
+    marker.split('&').next().unwrap().parse().unwrap()
 }
 
 async fn outbox_row(app: &App, id: i64) -> delivery::Queued {
