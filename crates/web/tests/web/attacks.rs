@@ -515,7 +515,7 @@ mod twilio_callbacks {
     use gatehouse_delivery::fake::FakeTwilio;
     use gatehouse_delivery::twilio_signature;
     use gatehouse_store::delivery;
-    use gatehouse_web::WebConfig;
+    use gatehouse_web::AppConfig;
     use std::sync::Arc;
 
     const PUBLIC: &str = "https://portal.example.com";
@@ -526,7 +526,7 @@ mod twilio_callbacks {
     /// A portal at `public_url` whose gateway is `fake`.
     async fn portal(fake: &FakeTwilio, public_url: &str) -> App {
         let gateway = fake.gateway("+15005550006");
-        let app = spawn_app_with(WebConfig {
+        let app = spawn_app_with(AppConfig {
             twilio_webhooks: Some(gateway.webhook_verifier().clone()),
             delivery: gatehouse_web::Delivery::Gateway(Arc::new(gateway)),
             public_url: public_url.to_owned(),
