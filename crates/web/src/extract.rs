@@ -497,3 +497,32 @@ pub fn form_csrf(st: &AppState, ctx: &Ctx) -> (String, Option<Cookie<'static>>) 
     let cookie = base_cookie(st, csrf_cookie_name(st), token.clone());
     (token, Some(cookie))
 }
+
+/// Who looks at the virtual phone: the session's user at any sign-in stage
+/// (or a bearer token's); 404 unless delivery is virtual, 401 if nobody.
+pub fn virtual_viewer(
+    st: &AppState,
+    ctx: &Ctx,
+) -> std::result::Result<crate::service::virtual_phone::Viewer, AppError> {
+    let partial = ctx
+        .live
+        .as_ref()
+        .filter(|l| l.session.state != SessionState::Anonymous)
+        .and_then(|l| l.user.as_ref());
+    crate::service::virtual_phone::Viewer::of(st, ctx.user(), partial)
+}
+
+/// A CSV attachment.
+pub fn csv_response(name: &str, csv: String) -> Response {
+    let headers = [
+        (
+            axum::http::header::CONTENT_TYPE,
+            "text/csv; charset=utf-8".to_owned(),
+        ),
+        (
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ),
+    ];
+    axum::response::IntoResponse::into_response((headers, csv))
+}

@@ -16,6 +16,7 @@ mod ops;
 pub mod pages;
 pub mod routing;
 mod server;
+pub mod twilio;
 
 pub use app::{
     AppConfig, AppState, DELIVERY_NOT_CONFIGURED, Delivery, DeliveryMode, route_table, router,

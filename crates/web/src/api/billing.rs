@@ -8,8 +8,7 @@ use crate::extract::ApiCaller;
 use crate::service::billing::{self as svc, StatementView};
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use gatehouse_domain::billing::Totals;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -153,22 +152,7 @@ pub async fn billing_statements_csv(
     Query(q): Query<CsvQuery>,
 ) -> Result<Response> {
     let (name, csv) = svc::download_csv(&st, &caller, &q.period, q.account.as_deref()).await?;
-    Ok(csv_response(&name, csv))
-}
-
-/// A CSV attachment.
-pub fn csv_response(name: &str, csv: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        csv,
-    )
-        .into_response()
+    Ok(crate::extract::csv_response(&name, csv))
 }
 
 #[derive(Serialize, ToSchema)]

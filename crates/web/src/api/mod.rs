@@ -17,8 +17,6 @@ use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 
-pub use billing::csv_response as billing_csv_response;
-
 pub fn routes() -> Routes {
     Routes::new()
         .route("/login", post(session::login))
@@ -143,14 +141,17 @@ pub fn routes() -> Routes {
         )
         .route(
             "/telephony/twilio/voice/{challenge}",
-            post(phonefactor::twilio_voice),
+            post(crate::twilio::twilio_voice),
         )
         .route(
             "/telephony/twilio/gather/{challenge}",
-            post(phonefactor::twilio_gather),
+            post(crate::twilio::twilio_gather),
         )
-        .route("/telephony/twilio/sms", post(phonefactor::twilio_sms))
-        .route("/telephony/twilio/status", post(phonefactor::twilio_status))
+        .route("/telephony/twilio/sms", post(crate::twilio::twilio_sms))
+        .route(
+            "/telephony/twilio/status",
+            post(crate::twilio::twilio_status),
+        )
         .route("/billing/statements", get(billing::billing_statements))
         .route(
             "/billing/statements/csv",

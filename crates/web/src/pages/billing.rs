@@ -3,9 +3,9 @@
 
 use super::{FieldExtra, PageResult, alert, csrf_input, field, layout, notice, require_admin};
 use crate::AppState;
-use crate::api::billing_csv_response;
 use crate::error::AppError;
 use crate::error::AppErrorExt as _;
+use crate::extract::csv_response;
 use crate::extract::{Ctx, PageUser};
 use crate::routing::Routes;
 use crate::routing::{get, post};
@@ -301,5 +301,5 @@ async fn billing_csv(
 ) -> PageResult {
     let (name, csv) =
         svc::download_csv(&st, &ctx.caller(), &q.period, q.account.as_deref()).await?;
-    Ok(billing_csv_response(&name, csv))
+    Ok(csv_response(&name, csv))
 }

@@ -15,7 +15,7 @@ pub(super) async fn page_virtual_phone(
     ctx: Ctx,
     Query(q): Query<PhoneQuery>,
 ) -> PageResult {
-    let viewer = match crate::api::phonefactor::virtual_viewer(&st, &ctx) {
+    let viewer = match crate::extract::virtual_viewer(&st, &ctx) {
         Ok(v) => v,
         Err(AppError::Unauthorized(_)) => {
             let next = match q.number.as_deref() {
@@ -129,7 +129,7 @@ pub(super) async fn virtual_keys(
     ctx: Ctx,
     Form(f): Form<KeysForm>,
 ) -> PageResult {
-    let viewer = crate::api::phonefactor::virtual_viewer(&st, &ctx)?;
+    let viewer = crate::extract::virtual_viewer(&st, &ctx)?;
     ctx.check_csrf(&f.csrf)?;
     let number = vps::open(&st, &viewer, &f.number).await?;
     let status = vps::press_keys(&st, &viewer, &number, &f.call, &f.digits, &ctx.addr).await?;
@@ -160,7 +160,7 @@ pub(super) async fn virtual_reply(
     ctx: Ctx,
     Form(f): Form<ReplyForm>,
 ) -> PageResult {
-    let viewer = crate::api::phonefactor::virtual_viewer(&st, &ctx)?;
+    let viewer = crate::extract::virtual_viewer(&st, &ctx)?;
     ctx.check_csrf(&f.csrf)?;
     let number = vps::open(&st, &viewer, &f.number).await?;
     vps::reply(&st, &viewer, &number, &f.body, &ctx.addr).await?;
