@@ -157,11 +157,20 @@ pub async fn by_idempotency_key(
     r.as_ref().map(from_row).transpose()
 }
 
-pub async fn by_number(conn: &mut Conn, number: &str) -> Result<Order> {
+/// The order `number` within `scope`: all orders, one account's, or none
+/// for a user's own scope (orders are administrators' business). Another
+/// account's order is not found, as if it did not exist.
+pub async fn by_number(conn: &mut Conn, scope: &crate::Scope, number: &str) -> Result<Order> {
+    let account = match scope {
+        crate::Scope::All => 0,
+        crate::Scope::Account(a) => a.0,
+        crate::Scope::Own(_) => return Err(StoreError::NotFound),
+    };
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM orders WHERE number = $1"
+        "SELECT {COLUMNS} FROM orders WHERE number = $1 AND ($2 = 0 OR account_id = $2)"
     )))
     .bind(number)
+    .bind(account)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::NotFound)?;

@@ -946,6 +946,25 @@ async fn one_credential_per_user_and_one_active_subscription_per_method() {
         .await
         .unwrap();
     assert_eq!(orders::count(&mut c, Some(a)).await.unwrap(), 2);
+    // An order is read within a scope: its account's or all; another
+    // account's scope and a user's own scope find nothing.
+    use gatehouse_store::Scope;
+    let other = account(s, "40000002").await;
+    for scope in [Scope::All, Scope::Account(a)] {
+        assert_eq!(
+            orders::by_number(&mut c, &scope, "EA-4")
+                .await
+                .unwrap()
+                .number,
+            "EA-4"
+        );
+    }
+    for scope in [Scope::Account(other), Scope::Own(u)] {
+        assert!(matches!(
+            orders::by_number(&mut c, &scope, "EA-4").await,
+            Err(StoreError::NotFound)
+        ));
+    }
 }
 
 #[tokio::test]
