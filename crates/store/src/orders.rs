@@ -113,7 +113,7 @@ pub async fn place(conn: &mut Conn, o: &NewOrder<'_>, now: Timestamp) -> Result<
     .bind(o.idempotency_key)
     .fetch_one(&mut *conn)
     .await
-    .map_err(|e| unique_field(e, &[("idempotency", "idempotency_key"), ("number", "number")]))?
+    .map_err(StoreError::from)?
     .try_get(0)?;
     sqlx::query(
         "INSERT INTO subscriptions (order_id, account_id, user_id, method, status, started_at) \
@@ -126,20 +126,8 @@ pub async fn place(conn: &mut Conn, o: &NewOrder<'_>, now: Timestamp) -> Result<
     .bind(now.millis())
     .execute(&mut *conn)
     .await
-    .map_err(|e| unique_field(e, &[("subscriptions", "method")]))?;
+    .map_err(StoreError::from)?;
     Ok(id)
-}
-
-fn unique_field(e: sqlx::Error, map: &[(&str, &'static str)]) -> StoreError {
-    if let sqlx::Error::Database(d) = &e
-        && d.is_unique_violation()
-    {
-        let text = format!("{} {}", d.message(), d.constraint().unwrap_or(""));
-        if let Some((_, field)) = map.iter().find(|(needle, _)| text.contains(needle)) {
-            return StoreError::Conflict { field };
-        }
-    }
-    StoreError::from(e)
 }
 
 pub async fn by_idempotency_key(
