@@ -8,10 +8,11 @@ use crate::extract::{
     Ctx, InSession, PasswordStep, SecondFactorStep, clear_cookie, form_csrf, session_cookie,
     step_page,
 };
+use crate::pages::Form;
 use crate::routing::Routes;
 use crate::routing::{get, post};
 use crate::service::auth;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum_extra::extract::CookieJar;

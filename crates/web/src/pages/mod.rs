@@ -257,6 +257,26 @@ pub fn error_page(err: AppError) -> Response {
     resp
 }
 
+/// A form body (`application/x-www-form-urlencoded`) whose rejection — a
+/// missing or malformed field, a wrong content type, a body too large —
+/// renders the error page, like every other page error, instead of the
+/// framework's plain-text answer.
+pub struct Form<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Form<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match axum::extract::Form::<T>::from_request(req, state).await {
+            Ok(axum::extract::Form(v)) => Ok(Form(v)),
+            Err(rejection) => Err(error_page(AppError::BadRequest(format!(
+                "The form could not be read: {}",
+                rejection.body_text()
+            )))),
+        }
+    }
+}
+
 /// Converts any error into an HTML error page for page handlers.
 pub struct PageError(pub AppError);
 

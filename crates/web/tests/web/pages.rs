@@ -401,3 +401,30 @@ async fn ones_own_row_offers_change_password_not_reset() {
         "still signed in"
     );
 }
+
+#[tokio::test]
+async fn a_form_that_cannot_be_read_gets_the_error_page() {
+    let app = spawn_app().await;
+    let c = app.customer("frm").await;
+    let mut admin = app.signed_in(&c.admin_name()).await;
+    // A required field missing: the portal's error page (HTML, 400), not
+    // the framework's plain text; nothing changes.
+    let csrf = admin.csrf.clone().unwrap_or_default();
+    let r = admin
+        .form(
+            &format!("/users/{}/security-code/temporary", c.user.0),
+            &[("csrf", csrf.as_str()), ("hours", "soon")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(
+        r.headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{:?}",
+        r.headers
+    );
+    assert!(r.text.contains("Cannot do that"), "{}", r.text);
+    assert!(r.text.contains("The form could not be read"), "{}", r.text);
+}
