@@ -38,14 +38,34 @@ impl Drop for TestDb {
                     return;
                 };
                 rt.block_on(async {
-                    if let Ok(admin) = sqlx::AnyPool::connect(&base).await {
+                    let Ok(admin) = sqlx::AnyPool::connect(&base).await else {
+                        return;
+                    };
+                    // The test's own connections may still hold locks in the
+                    // schema: a transaction dropped without a commit only
+                    // queues its ROLLBACK, sent when the connection is next
+                    // used, and the runtime that would use it is the one
+                    // waiting for this thread. End them, then drop; a lock
+                    // timeout catches one that took a lock meanwhile.
+                    for _ in 0..5 {
                         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                             JOIN pg_class c ON c.oid = l.relation \
+                             JOIN pg_namespace n ON n.oid = c.relnamespace \
+                             WHERE n.nspname = '{schema}' AND l.pid <> pg_backend_pid()"
                         )))
                         .execute(&admin)
                         .await;
-                        admin.close().await;
+                        let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                            "SET lock_timeout = '2s'; DROP SCHEMA IF EXISTS {schema} CASCADE"
+                        )))
+                        .execute(&admin)
+                        .await;
+                        if dropped.is_ok() {
+                            break;
+                        }
                     }
+                    admin.close().await;
                 });
             })
             .join();
