@@ -1156,3 +1156,129 @@ mod mail {
         );
     }
 }
+
+/// What the Twilio gateway and the webhook checks write to the logs: never
+/// the auth token, a SharedKey's secret, a message's text (its code) or a
+/// whole phone number, whatever happens (sent, refused, unknown, looked up,
+/// a webhook refused).
+mod logging {
+    use super::*;
+    use gatehouse_delivery::{TwilioGateway, TwilioWebhookKey, WebhookBody};
+    use gatehouse_domain::{FixedClock, Timestamp};
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const CODE: &str = "804613";
+    const KEY_SECRET: &str = "shared-key-secret-0f8e4a1c";
+    const BAD: &str = "+14155550177";
+
+    #[tokio::test]
+    async fn no_secret_code_or_whole_number_is_logged() {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let clock = Arc::new(FixedClock::at(Timestamp(1_764_460_800_000)));
+        let twilio = FakeTwilio::start().await;
+        twilio.set_clock(clock.clone());
+        let mut config = twilio.config(FROM);
+        config.timeout_secs = 1;
+        config.call_from = Some(FROM.to_owned());
+        config.webhook_keys = vec![TwilioWebhookKey {
+            id: "webhooks_sharedkey_1".to_owned(),
+            secret: KEY_SECRET.to_owned().into(),
+        }];
+        let gateway = TwilioGateway::new(&config).expect("valid");
+        let text = |to: &str| SmsRequest {
+            to: to.to_owned(),
+            body: format!("Your Gatehouse code is {CODE}"),
+            idempotency_key: "gatehouse-outbox-1-0".to_owned(),
+            status_callback: Some("https://portal.example/status?outbox=1".to_owned()),
+        };
+
+        // Sent; refused by Twilio (its message names the number); unknown.
+        gateway.send_sms(&text(TO)).await.expect("accepted");
+        twilio.set_bad_number(BAD);
+        assert!(matches!(
+            gateway.send_sms(&text(BAD)).await,
+            Err(DeliveryError::Rejected(_))
+        ));
+        twilio.set_stall_after_accept(Some(std::time::Duration::from_secs(3)));
+        assert!(matches!(
+            gateway.send_sms(&text(TO)).await,
+            Err(DeliveryError::Unknown(_))
+        ));
+        twilio.set_stall_after_accept(None);
+        // Looked up, found and not found; a failing lookup.
+        let lookup = |body: String| Lookup {
+            kind: LookupKind::Sms,
+            to: TO.to_owned(),
+            body,
+            since: Timestamp(1_764_460_800_000),
+            until: Timestamp(1_764_460_830_000),
+            exclude: Vec::new(),
+        };
+        let body = format!("Your Gatehouse code is {CODE}");
+        assert!(
+            gateway
+                .find_sent(&lookup(body.clone()))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            gateway
+                .find_sent(&lookup(format!("{body}!")))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        twilio.set_failure(Some(500));
+        assert!(gateway.find_sent(&lookup(body.clone())).await.is_err());
+        twilio.set_failure(None);
+        // Webhooks refused: a wrong signature, an unknown key, an unknown
+        // algorithm.
+        let url = "https://portal.example/gather/x";
+        let form: Vec<(String, String)> = vec![("Digits".into(), "#".into())];
+        for header in [
+            None,
+            Some("key=webhooks_sharedkey_2"),
+            Some("key=webhooks_sharedkey_1,algorithm=HMAC_MD5"),
+        ] {
+            assert!(!gateway.verify_webhook(url, WebhookBody::Form(&form), "x", header));
+        }
+
+        let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        assert!(logs.contains("accepted"), "{logs}");
+        for (what, secret) in [
+            ("the auth token", twilio.auth_token()),
+            ("the SharedKey secret", KEY_SECRET),
+            ("the code", CODE),
+            ("a whole number", TO),
+            ("a whole number", BAD),
+        ] {
+            assert!(
+                !logs.contains(secret),
+                "{what} ({secret}) is in the logs:\n{logs}"
+            );
+        }
+    }
+}

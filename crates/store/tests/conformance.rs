@@ -1376,6 +1376,37 @@ async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
     );
 }
 
+// ---- The test databases ------------------------------------------------
+
+/// A transaction dropped without a commit (a handler that returns an error
+/// half-way) leaves its ROLLBACK queued on the connection, which goes back
+/// to the pool still holding its locks. Dropping the test database must not
+/// wait for them: on PostgreSQL the schema's `DROP … CASCADE` waited for
+/// those locks, and the runtime that would have sent the ROLLBACK was the
+/// one blocked in the drop, so the test never ended.
+#[tokio::test]
+async fn a_test_database_is_dropped_though_a_transaction_was_left_open() {
+    let db = fresh().await;
+    {
+        let mut tx = db.store.begin().await.unwrap();
+        gatehouse_store::delivery::any_due(&mut tx, T0)
+            .await
+            .unwrap();
+    }
+    let (done, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(db);
+        let _ = done.send(());
+    });
+    // Blocks this test's runtime, as the end of a test does.
+    assert!(
+        dropped
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_ok(),
+        "the test database was not dropped within a minute"
+    );
+}
+
 // ---- The delivery queue ------------------------------------------------
 
 mod delivery_queue {

@@ -60,6 +60,45 @@ mod verdicts {
         assert_eq!(last_answer(&vip), "0000");
     }
 
+    /// Only `0000` itself validates a code: not codes that read as zero
+    /// (more or fewer zeros), nor success with a message, nor the codes
+    /// the table maps to other verdicts.
+    #[tokio::test]
+    async fn nothing_but_0000_is_success() {
+        let vip = FakeVip::start().await;
+        let v = vip.validator(TIMEOUT);
+        for code in [
+            "0",
+            "00",
+            "000",
+            "00000",
+            "00000000",
+            "0000000000000000",
+            "0001",
+            "1000",
+            "4923",
+            "4994",
+            "4990",
+            "4995",
+            "4996",
+            "4997",
+            "49F2",
+            "4E03",
+            "49B5",
+        ] {
+            vip.set_behaviour(FakeBehaviour::Status {
+                reason_code: code.into(),
+                status_message: "Success".into(),
+                error_detail: None,
+            });
+            assert_ne!(
+                v.validate(CRED, "123456").await,
+                Ok(RemoteVerdict::Valid),
+                "{code}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn wrong_code_is_49b5_invalid() {
         let vip = FakeVip::start().await;

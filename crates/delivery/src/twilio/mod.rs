@@ -312,9 +312,16 @@ impl TwilioGateway {
         reference: &str,
     ) -> Result<Sent, DeliveryError> {
         let started = Instant::now();
-        let result = self.exchange(url, form).await;
+        let masked = crate::mask_number(to);
+        // Twilio's messages name the number ("The 'To' number +1… is not a
+        // valid phone number"): the error is logged here and by the worker,
+        // so the number in it is masked as everywhere else.
+        let result = self
+            .exchange(url, form)
+            .await
+            .map_err(|e| mask_in_error(e, to, &masked));
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let to = crate::mask_number(to);
+        let to = masked;
         match &result {
             Ok(sent) => tracing::info!(
                 gateway = "twilio",
@@ -431,6 +438,22 @@ impl TwilioGateway {
         }
         self.create("call", &self.calls_url, to, form, &req.idempotency_key)
             .await
+    }
+}
+
+/// `error` with every `number` in its text replaced by `masked`.
+fn mask_in_error(error: DeliveryError, number: &str, masked: &str) -> DeliveryError {
+    let mask = |text: String| {
+        if number.is_empty() {
+            text
+        } else {
+            text.replace(number, masked)
+        }
+    };
+    match error {
+        DeliveryError::Rejected(why) => DeliveryError::Rejected(mask(why)),
+        DeliveryError::Unavailable(why) => DeliveryError::Unavailable(mask(why)),
+        DeliveryError::Unknown(why) => DeliveryError::Unknown(mask(why)),
     }
 }
 

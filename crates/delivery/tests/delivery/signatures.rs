@@ -525,3 +525,47 @@ fn the_rust_verifier_decides_like_the_official_library() {
     // Not a vacuous agreement.
     assert!(accepted > urls.len(), "{accepted} accepted");
 }
+
+/// The signed string is the URL followed by the sorted names and values
+/// with nothing in between, so one signature holds for several requests:
+/// the end of the URL moved to the front of the first name (when it still
+/// sorts first), or the last value merged with what follows. The official
+/// library accepts them just the same; nothing that reads a request's URL
+/// or parameters may rely on where one ends and the next begins (the
+/// portal's status callback marker carries a keyed tag for this reason).
+#[test]
+fn the_signature_does_not_separate_the_url_from_the_parameters() {
+    let genuine = "https://portal.example.com/api/v1/telephony/twilio/status?outbox=57";
+    let params = pairs(&[
+        ("AccountSid", ACCOUNT),
+        ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
+        ("MessageStatus", "delivered"),
+        ("To", "+14155550123"),
+    ]);
+    let cut = "https://portal.example.com/api/v1/telephony/twilio/status?outbox=5";
+    let mut moved = params.clone();
+    moved[0].0 = format!("7{}", moved[0].0);
+    // The last two pairs merged: `To` gone, its name and value in the
+    // status's value.
+    let mut merged = params.clone();
+    merged.pop();
+    merged[2].1 = "deliveredTo+14155550123".to_owned();
+    let Some(answers) = library(&[
+        sign(AUTH_TOKEN, genuine, &params, None),
+        json!({"op": "check", "secret": AUTH_TOKEN, "url": cut, "signed": cut, "params": moved}),
+        json!({"op": "check", "secret": AUTH_TOKEN, "url": genuine, "signed": genuine, "params": merged}),
+    ]) else {
+        return;
+    };
+    let sig = text(&answers[0]);
+    // `check` signs `signed` with the pairs given: the same string as the
+    // genuine request's, so the same signature, and the library validates
+    // it for the reshaped request.
+    assert_eq!(text(&answers[1][0]), sig);
+    assert_eq!(answers[1][1], json!(true));
+    assert_eq!(text(&answers[2][0]), sig);
+    assert_eq!(answers[2][1], json!(true));
+    let v = verifier();
+    assert!(v.verify(cut, WebhookBody::Form(&moved), sig, None));
+    assert!(v.verify(genuine, WebhookBody::Form(&merged), sig, None));
+}

@@ -1040,4 +1040,157 @@ mod twilio_callbacks {
             "another portal's callback resolved this portal's text"
         );
     }
+
+    async fn deliver_next(app: &App) -> bool {
+        gatehouse_web::service::delivery::deliver_next(&app.st)
+            .await
+            .unwrap()
+    }
+
+    /// Two users share a number (an office line). The first one's text
+    /// fails with an unknown outcome and was not sent; the second one's
+    /// was sent but its answer was lost. The lookups must not take the
+    /// second user's text for the first one's (which would then never be
+    /// sent): a text's body holds its own code.
+    #[tokio::test]
+    async fn a_lookup_does_not_take_another_users_text_for_a_lost_one() {
+        let fake = FakeTwilio::start().await;
+        let app = portal(&fake, PUBLIC).await;
+        let first = ordered(&app, "tw8").await;
+        let second = ordered(&app, "tw9").await;
+        fake.set_failure(Some(500));
+        let (mut u1, _) = start_activation(&app, &first, "sms", VICTIM_PHONE).await;
+        fake.set_failure(None);
+        let lost = newest_outbox(&app).await;
+        fake.set_drop_after_accept(true);
+        start_activation(&app, &second, "sms", VICTIM_PHONE).await;
+        fake.set_drop_after_accept(false);
+        let unanswered = newest_outbox(&app).await;
+        assert!(lost.check_first && unanswered.check_first);
+        assert_eq!(fake.messages().len(), 1);
+
+        app.clock.advance_seconds(31);
+        while deliver_next(&app).await {}
+        let texts = fake.messages();
+        assert_eq!(
+            texts.len(),
+            2,
+            "the lost text sent once, the other not again"
+        );
+        let row = outbox_row(&app, lost.id).await;
+        assert_eq!(row.provider_ref.as_deref(), Some(texts[1].sid.as_str()));
+        let row = outbox_row(&app, unanswered.id).await;
+        assert_eq!(row.provider_ref.as_deref(), Some(texts[0].sid.as_str()));
+        let code: String = texts[1]
+            .body
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .unwrap()
+            .to_owned();
+        let r = u1
+            .post(
+                "/api/v1/me/phonefactor/activation/verify",
+                json!({"code": code}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    }
+
+    /// The same for calls, which carry nothing of ours that Twilio's Calls
+    /// list shows: the first user's call was not placed, the second user's
+    /// was but its answer was lost. The first lookup takes the second
+    /// user's call (same number, same caller id, inside the window) and
+    /// marks the first entry sent, so the first user's phone never rings;
+    /// the second lookup then excludes that call (now recorded on the
+    /// first entry), finds nothing and places the second call again, so
+    /// the second user's phone rings twice.
+    #[tokio::test]
+    #[ignore = "open finding: a call lookup cannot tell two calls to one number apart"]
+    async fn a_lookup_does_not_take_another_users_call_for_a_lost_one() {
+        let fake = FakeTwilio::start().await;
+        let app = portal(&fake, PUBLIC).await;
+        let first = ordered(&app, "tw10").await;
+        let second = ordered(&app, "tw11").await;
+        fake.set_failure(Some(500));
+        let (_, a) = start_activation(&app, &first, "call", VICTIM_PHONE).await;
+        fake.set_failure(None);
+        fake.set_drop_after_accept(true);
+        let (_, b) = start_activation(&app, &second, "call", VICTIM_PHONE).await;
+        fake.set_drop_after_accept(false);
+        assert_eq!(fake.calls().len(), 1);
+
+        app.clock.advance_seconds(31);
+        while deliver_next(&app).await {}
+        let calls_for = |challenge: &str| {
+            fake.calls()
+                .iter()
+                .filter(|c| c.url.ends_with(&format!("/voice/{challenge}")))
+                .count()
+        };
+        assert_eq!(
+            (calls_for(&a), calls_for(&b)),
+            (1, 1),
+            "each challenge's call placed exactly once"
+        );
+    }
+
+    /// The inbound-text webhook has no marker of its own: a portal at
+    /// `https://portal.example.com:8443` accepts a `FRAUD` reply that
+    /// Twilio signed for another portal at `https://portal.example.com`
+    /// (same host and Twilio account; the official validators also accept
+    /// the URL without its port), and reports fraud on its own open
+    /// sign-in for that number: the user is blocked.
+    #[tokio::test]
+    #[ignore = "open finding: the port-less URL variant lets another portal's inbound text be replayed"]
+    async fn another_portals_fraud_reply_does_not_block_a_user_here() {
+        let fake = FakeTwilio::start().await;
+        let prod = portal(&fake, "https://portal.example.com:8443").await;
+        let c = ordered(&prod, "tw12").await;
+        let (mut u, _) = start_activation(&prod, &c, "sms", VICTIM_PHONE).await;
+        let code: String = fake
+            .messages()
+            .last()
+            .unwrap()
+            .body
+            .split(|ch: char| !ch.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .unwrap()
+            .to_owned();
+        let r = u
+            .post(
+                "/api/v1/me/phonefactor/activation/verify",
+                json!({"code": code}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let mut s = prod.client();
+        s.api_login(&c.user_name(), PASSWORD).await;
+        let r = s.post("/api/v1/login/phonefactor/start", json!({})).await;
+        assert!(r.status.is_success(), "{}", r.text);
+
+        // What Twilio posted to the other portal for a reply from the
+        // same phone.
+        let path = "/api/v1/telephony/twilio/sms";
+        let params = [
+            ("AccountSid", fake.account_sid()),
+            ("ApiVersion", "2010-04-01"),
+            ("Body", "FRAUD"),
+            ("From", VICTIM_PHONE),
+            ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
+            ("NumMedia", "0"),
+            ("To", "+15005550006"),
+        ];
+        let sig = twilio_signature(
+            fake.auth_token(),
+            &format!("{PUBLIC}{path}"),
+            &owned(&params),
+        );
+        let r = post_signed(&prod, path, &params, &sig, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            s.get("/api/v1/login/phonefactor/status").await.json()["status"],
+            "pending",
+            "another portal's reply reported fraud here"
+        );
+    }
 }
