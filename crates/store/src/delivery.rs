@@ -268,6 +268,30 @@ pub async fn mark_failed(conn: &mut Conn, id: i64, error: &str, now: Timestamp) 
     Ok(())
 }
 
+/// How many other messages of this kind to this number, queued since
+/// `since`, are themselves in doubt (flagged for a lookup, or still being
+/// sent): while one is, a call found by a lookup may be theirs, not this
+/// message's (a call in the provider's list carries nothing of ours).
+pub async fn others_in_doubt(
+    conn: &mut Conn,
+    kind: &str,
+    destination: &str,
+    since: Timestamp,
+    except_id: i64,
+) -> Result<i64> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) FROM outbox WHERE destination = $1 AND kind = $2 AND id <> $3 \
+         AND created_at >= $4 AND (status = 'sending' OR (status = 'queued' AND check_first = 1))",
+    )
+    .bind(destination)
+    .bind(kind)
+    .bind(except_id)
+    .bind(since.millis())
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
 /// Provider references recorded for other messages of this kind to this
 /// number since `since`: a lookup never takes one of them for this message.
 pub async fn provider_refs_since(

@@ -277,6 +277,23 @@ async fn look_up_first(st: &AppState, g: &dyn Gateway, item: &Queued, body: &str
         exclude,
     };
     let found = g.find_sent(&lookup).await;
+    // A call in Twilio's list shows nothing of ours (only number, caller id
+    // and time): while another call to this number is in doubt too, the one
+    // found may be theirs. Then this one gives up rather than take it — the
+    // other's lookup takes it once this one is settled — so no challenge
+    // gets a call twice, nor one that belongs to another.
+    let ambiguous = item.kind == "call" && matches!(found, Ok(Some(_))) && {
+        let mut conn = st.store.conn().await?;
+        delivery::others_in_doubt(
+            &mut conn,
+            &item.kind,
+            &item.destination,
+            since.plus_seconds(-EXCLUDE_BEFORE_S),
+            item.id,
+        )
+        .await?
+            > 0
+    };
     if matches!(found, Ok(None)) && item.attempts <= MAX_ATTEMPTS {
         tracing::info!(id = item.id, kind = %item.kind, "the earlier attempt sent nothing; sending");
         return Ok(true);
@@ -288,6 +305,19 @@ async fn look_up_first(st: &AppState, g: &dyn Gateway, item: &Queued, body: &str
             let why = format!("not sent after {} attempts", item.attempts - 1);
             delivery::mark_failed(&mut tx, item.id, &why, now).await?;
             "failed"
+        }
+        Ok(Some(_)) if ambiguous => {
+            tracing::error!(id = item.id, kind = %item.kind, "{GAVE_UP_UNKNOWN} (another call to this number was in doubt at the same time)");
+            delivery::mark_failed(
+                &mut tx,
+                item.id,
+                &format!(
+                    "{GAVE_UP_UNKNOWN} (another call to this number was in doubt at the same time)"
+                ),
+                now,
+            )
+            .await?;
+            "ambiguous"
         }
         Ok(Some(sent)) => {
             tracing::info!(id = item.id, kind = %item.kind, provider_ref = %sent.provider_ref,
