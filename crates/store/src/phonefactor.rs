@@ -6,6 +6,7 @@
 //! server instances see it at the same moment.
 
 use crate::{Conn, Result, StoreError};
+use gatehouse_domain::phonefactor::{ChallengeStatus, Mode, Purpose};
 use gatehouse_domain::{AccountId, Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -257,12 +258,13 @@ pub struct Challenge {
     pub user_id: UserId,
     pub account_id: AccountId,
     pub session_hash: String,
-    pub purpose: String,
-    pub mode: String,
+    pub purpose: Purpose,
+    pub mode: Mode,
     pub phone: String,
     pub code_hash: Option<String>,
     pub number_match: Option<i64>,
-    pub status: String,
+    /// As stored; see [`ChallengeStatus::at`] for the status at a moment.
+    pub status: ChallengeStatus,
     pub attempts: i64,
     pub device_id: Option<String>,
     pub device_key: Option<String>,
@@ -280,12 +282,23 @@ fn ch_from_row(r: &AnyRow) -> Result<Challenge> {
         user_id: UserId(r.try_get(1)?),
         account_id: AccountId(r.try_get(2)?),
         session_hash: r.try_get(3)?,
-        purpose: r.try_get(4)?,
-        mode: r.try_get(5)?,
+        purpose: {
+            let p: String = r.try_get(4)?;
+            Purpose::parse(&p)
+                .ok_or_else(|| StoreError::Corrupt(format!("challenge purpose {p:?}")))?
+        },
+        mode: {
+            let m: String = r.try_get(5)?;
+            Mode::parse(&m).map_err(|_| StoreError::Corrupt(format!("challenge mode {m:?}")))?
+        },
         phone: r.try_get(6)?,
         code_hash: r.try_get(7)?,
         number_match: r.try_get(8)?,
-        status: r.try_get(9)?,
+        status: {
+            let st: String = r.try_get(9)?;
+            ChallengeStatus::parse(&st)
+                .ok_or_else(|| StoreError::Corrupt(format!("challenge status {st:?}")))?
+        },
         attempts: r.try_get(10)?,
         device_id: r.try_get(11)?,
         device_key: r.try_get(12)?,
@@ -301,12 +314,12 @@ pub struct NewChallenge<'a> {
     pub user_id: UserId,
     pub account_id: AccountId,
     pub session_hash: &'a str,
-    pub purpose: &'a str,
-    pub mode: &'a str,
+    pub purpose: Purpose,
+    pub mode: Mode,
     pub phone: &'a str,
     pub code_hash: Option<&'a str>,
     pub number_match: Option<i64>,
-    pub status: &'a str,
+    pub status: ChallengeStatus,
     pub pairing_hash: Option<&'a str>,
     pub device_id: Option<&'a str>,
     pub app_secret: Option<&'a [u8]>,
@@ -332,12 +345,12 @@ pub async fn insert_challenge(conn: &mut Conn, c: &NewChallenge<'_>, now: Timest
     .bind(c.user_id.0)
     .bind(c.account_id.0)
     .bind(c.session_hash)
-    .bind(c.purpose)
-    .bind(c.mode)
+    .bind(c.purpose.as_str())
+    .bind(c.mode.as_str())
     .bind(c.phone)
     .bind(c.code_hash)
     .bind(c.number_match)
-    .bind(c.status)
+    .bind(c.status.as_str())
     .bind(c.pairing_hash)
     .bind(c.device_id)
     .bind(c.app_secret)
@@ -381,19 +394,19 @@ pub async fn latest_for_session(
 pub async fn transition(
     conn: &mut Conn,
     id: &str,
-    from: &[&str],
-    to: &str,
+    from: &[ChallengeStatus],
+    to: ChallengeStatus,
     now: Timestamp,
 ) -> Result<bool> {
-    let list: Vec<String> = from.iter().map(|s| format!("'{s}'")).collect();
-    // `from` are our own status constants, never user input.
+    // The statuses are the domain's own constants (`as_str`), never input.
+    let list: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
     Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE pf_challenges SET status = $2, answered_at = $3 \
          WHERE id = $1 AND status IN ({}) AND (expires_at > $3 OR $2 IN ('used', 'expired'))",
         list.join(",")
     )))
     .bind(id)
-    .bind(to)
+    .bind(to.as_str())
     .bind(now.millis())
     .execute(&mut *conn)
     .await?

@@ -632,6 +632,8 @@ mod twilio_callbacks {
             .await
             .unwrap()
             .status
+            .as_str()
+            .to_owned()
     }
 
     async fn outbox_row(app: &App, id: i64) -> delivery::Queued {

@@ -95,15 +95,15 @@ pub async fn start_activation(
         user_id: user.id,
         account_id: user.account_id,
         session_hash: &live.session.id_hash,
-        purpose: Purpose::Activation.as_str(),
-        mode: mode.as_str(),
+        purpose: Purpose::Activation,
+        mode,
         phone: phone.as_str(),
         code_hash: code_hash.as_deref(),
         number_match: None,
         status: if mode == Mode::App {
-            ChallengeStatus::Pairing.as_str()
+            ChallengeStatus::Pairing
         } else {
-            ChallengeStatus::Pending.as_str()
+            ChallengeStatus::Pending
         },
         pairing_hash: pairing_hash.as_deref(),
         device_id: None,
@@ -163,7 +163,7 @@ pub(super) async fn activate_from(
     }
     let activation = pf::Activation {
         phone: &c.phone,
-        mode: &c.mode,
+        mode: c.mode.as_str(),
         device_id: c.device_id.as_deref(),
         device_key: c.device_key.as_deref(),
         app_secret: c.app_secret.as_deref(),
@@ -183,7 +183,7 @@ pub(super) async fn activate_from(
         Some(user.account_id.0),
         format!(
             "{} to {}",
-            Mode::parse(&c.mode).map_or("?", |m| m.label()),
+            c.mode.label(),
             gatehouse_domain::phonefactor::mask(&c.phone)
         ),
     );
@@ -258,7 +258,15 @@ pub async fn verify_activation(
         return Err(e);
     }
     let mut tx = st.store.begin().await?;
-    if !pf::transition(&mut tx, &c.id, &["pending"], "used", now).await? {
+    if !pf::transition(
+        &mut tx,
+        &c.id,
+        &[ChallengeStatus::Pending],
+        ChallengeStatus::Used,
+        now,
+    )
+    .await?
+    {
         return Err(code_refused());
     }
     slot.release(&mut tx).await?;
@@ -285,7 +293,7 @@ pub(super) async fn check_code(
     code: &str,
     now: Timestamp,
 ) -> Result<()> {
-    let status = ChallengeStatus::stored(&c.status, c.expires_at, now);
+    let status = c.status.at(c.expires_at, now);
     let Some(expected) = c.code_hash.as_deref() else {
         return Err(AppError::invalid(
             "code",
@@ -305,7 +313,14 @@ pub(super) async fn check_code(
     if !secret::ct_eq(expected, &code_digest(st, &c.id, given)) {
         if n >= max {
             let mut tx = st.store.begin().await?;
-            pf::transition(&mut tx, &c.id, &["pending"], "denied", now).await?;
+            pf::transition(
+                &mut tx,
+                &c.id,
+                &[ChallengeStatus::Pending],
+                ChallengeStatus::Denied,
+                now,
+            )
+            .await?;
             tx.commit().await?;
         }
         return Err(code_refused());

@@ -12,16 +12,32 @@ pub(super) async fn approve(
     via: &str,
     now: Timestamp,
 ) -> Result<bool> {
-    let open = ChallengeStatus::stored(&c.status, c.expires_at, now);
+    let open = c.status.at(c.expires_at, now);
     if open != ChallengeStatus::Pending {
         return Ok(false);
     }
-    if c.purpose == Purpose::Activation.as_str() {
-        if !pf::transition(conn, &c.id, &["pending"], "used", now).await? {
+    if c.purpose == Purpose::Activation {
+        if !pf::transition(
+            conn,
+            &c.id,
+            &[ChallengeStatus::Pending],
+            ChallengeStatus::Used,
+            now,
+        )
+        .await?
+        {
             return Ok(false);
         }
         activate_from(conn, c, via, now).await?;
-    } else if !pf::transition(conn, &c.id, &["pending"], "approved", now).await? {
+    } else if !pf::transition(
+        conn,
+        &c.id,
+        &[ChallengeStatus::Pending],
+        ChallengeStatus::Approved,
+        now,
+    )
+    .await?
+    {
         return Ok(false);
     }
     Ok(true)
@@ -38,7 +54,15 @@ pub(super) async fn report_fraud(
     addr: &str,
     now: Timestamp,
 ) -> Result<bool> {
-    if !pf::transition(conn, &c.id, &["pending", "pairing"], "fraud", now).await? {
+    if !pf::transition(
+        conn,
+        &c.id,
+        &[ChallengeStatus::Pending, ChallengeStatus::Pairing],
+        ChallengeStatus::Fraud,
+        now,
+    )
+    .await?
+    {
         return Ok(false);
     }
     let until = now.plus_minutes(st.config.phonefactor.fraud_block_days * 24 * 60);
@@ -68,7 +92,7 @@ pub(super) async fn report_fraud(
             "Hello {admin},\n\nA {} attempt for {} ({}) was reported as fraud by {source} on the phone ending {}.\n\
              Someone may know {}'s password. Sign-in for {} is blocked until {} or until you clear the block\n\
              (Users > Actions > Clear Fraud Block). Consider resetting the password.\n\n{portal}\n",
-            if c.purpose == "activation" {
+            if c.purpose == Purpose::Activation {
                 "PhoneFactor activation"
             } else {
                 "sign-in"
@@ -108,14 +132,23 @@ pub async fn answer_call(
     let now = st.now();
     let mut tx = st.store.begin().await?;
     let c = match pf::challenge(&mut tx, challenge_id).await {
-        Ok(c) if c.mode == "call" => c,
+        Ok(c) if c.mode == Mode::Call => c,
         Ok(_) | Err(StoreError::NotFound) => return Err(AppError::NotFound),
         Err(e) => return Err(e.into()),
     };
     let done = match gatehouse_domain::phonefactor::classify_keys(digits) {
         KeyPress::Approve => approve(st, &mut tx, &c, addr, now).await?,
         KeyPress::Fraud => report_fraud(st, &mut tx, &c, source, addr, now).await?,
-        KeyPress::Other => pf::transition(&mut tx, &c.id, &["pending"], "denied", now).await?,
+        KeyPress::Other => {
+            pf::transition(
+                &mut tx,
+                &c.id,
+                &[ChallengeStatus::Pending],
+                ChallengeStatus::Denied,
+                now,
+            )
+            .await?
+        }
     };
     if !done {
         tracing::info!(challenge = %c.id, "key press on a call that was no longer open");
@@ -133,7 +166,7 @@ pub(super) async fn commit_answer(
     let after = pf::challenge(&mut tx, challenge_id).await?;
     tx.commit().await?;
     st.delivery_wake.notify_one();
-    Ok(ChallengeStatus::parse(&after.status).unwrap_or(ChallengeStatus::Expired))
+    Ok(after.status)
 }
 
 /// A text message from a phone (a reply): `FRAUD` reports the latest open

@@ -67,7 +67,7 @@ pub async fn device_key(st: &AppState, device_id: &str) -> Result<Option<DeviceK
     }
     let now = st.now();
     for c in pf::pending_for_device(&mut conn, device_id, now).await? {
-        if c.purpose == "activation"
+        if c.purpose == Purpose::Activation
             && let Some(k) = c.device_key
         {
             return Ok(Some(DeviceKey::parse(&k)?));
@@ -95,7 +95,7 @@ pub async fn device_requests(st: &AppState, device_id: &str) -> Result<Vec<AppRe
         let user = Users::new(Scope::All).get(&mut conn, c.user_id).await?;
         out.push(AppRequest {
             id: c.id,
-            purpose: Purpose::parse(&c.purpose).unwrap_or(Purpose::SignIn),
+            purpose: c.purpose,
             username: user.username,
             portal: st.config.portal_name.clone(),
             expires_at: c.expires_at,
@@ -119,11 +119,11 @@ pub async fn device_answer(
     let now = st.now();
     let mut tx = st.store.begin().await?;
     let c = match pf::challenge(&mut tx, challenge_id).await {
-        Ok(c) if c.device_id.as_deref() == Some(device_id) && c.mode == "app" => c,
+        Ok(c) if c.device_id.as_deref() == Some(device_id) && c.mode == Mode::App => c,
         Ok(_) | Err(StoreError::NotFound) => return Err(AppError::NotFound),
         Err(e) => return Err(e.into()),
     };
-    let open = ChallengeStatus::stored(&c.status, c.expires_at, now) == ChallengeStatus::Pending;
+    let open = c.status.at(c.expires_at, now) == ChallengeStatus::Pending;
     if !open {
         return Err(AppError::Conflict {
             field: None,
@@ -133,7 +133,14 @@ pub async fn device_answer(
     match decision {
         AppDecision::Approve => {
             if number.is_none() || number != c.number_match {
-                pf::transition(&mut tx, &c.id, &["pending"], "denied", now).await?;
+                pf::transition(
+                    &mut tx,
+                    &c.id,
+                    &[ChallengeStatus::Pending],
+                    ChallengeStatus::Denied,
+                    now,
+                )
+                .await?;
                 let user = Users::new(Scope::All).get(&mut tx, c.user_id).await?;
                 let rec = Caller::user(user.clone(), addr.to_owned(), crate::service::Channel::Api)
                     .audit(
@@ -159,7 +166,14 @@ pub async fn device_answer(
             }
         }
         AppDecision::Deny => {
-            pf::transition(&mut tx, &c.id, &["pending"], "denied", now).await?;
+            pf::transition(
+                &mut tx,
+                &c.id,
+                &[ChallengeStatus::Pending],
+                ChallengeStatus::Denied,
+                now,
+            )
+            .await?;
         }
         AppDecision::Fraud => {
             report_fraud(st, &mut tx, &c, "the mobile app", addr, now).await?;

@@ -58,9 +58,9 @@ impl ChallengeView {
     fn of(c: &Challenge, now: Timestamp, pairing_uri: Option<String>) -> Self {
         Self {
             id: c.id.clone(),
-            mode: Mode::parse(&c.mode).unwrap_or(Mode::Sms),
-            purpose: Purpose::parse(&c.purpose).unwrap_or(Purpose::SignIn),
-            status: ChallengeStatus::stored(&c.status, c.expires_at, now),
+            mode: c.mode,
+            purpose: c.purpose,
+            status: c.status.at(c.expires_at, now),
             number_match: c.number_match,
             phone_masked: gatehouse_domain::phonefactor::mask(&c.phone),
             expires_at: c.expires_at,
@@ -169,8 +169,8 @@ async fn queue_delivery(
             format!(
                 "{portal}: your {} code is {}. It expires in {} minutes. Not you? Reply FRAUD.",
                 match c.purpose {
-                    "activation" => "activation",
-                    _ => "sign-in",
+                    Purpose::Activation => "activation",
+                    Purpose::SignIn => "sign-in",
                 },
                 code.unwrap_or_default(),
                 st.config.phonefactor.sms_code_minutes
@@ -199,13 +199,13 @@ async fn send_now(st: &AppState, queued: Option<i64>) {
 }
 
 /// What a call says: who is calling, why, and which keys to press.
-pub fn call_prompt(portal: &str, purpose: &str, username: &str) -> String {
+pub fn call_prompt(portal: &str, purpose: Purpose, username: &str) -> String {
     let (what, action) = match purpose {
-        "activation" => (
+        Purpose::Activation => (
             "Someone is activating phone sign-in confirmation",
             "confirm this phone",
         ),
-        _ => ("Someone is signing in", "sign in"),
+        Purpose::SignIn => ("Someone is signing in", "sign in"),
     };
     format!(
         "This is {portal}. {what} for {username}. Press the pound key to {action}. \
@@ -223,7 +223,7 @@ pub async fn prompt_of_call(st: &AppState, challenge: &str) -> Result<String> {
         .get(&mut conn, c.user_id)
         .await?
         .username;
-    Ok(call_prompt(&st.config.portal_name, &c.purpose, &username))
+    Ok(call_prompt(&st.config.portal_name, c.purpose, &username))
 }
 
 fn code_digest(st: &AppState, challenge: &str, code: &str) -> String {

@@ -52,12 +52,12 @@ pub async fn start_sign_in(
         user_id: user.id,
         account_id: user.account_id,
         session_hash: &live.session.id_hash,
-        purpose: Purpose::SignIn.as_str(),
-        mode: mode.as_str(),
+        purpose: Purpose::SignIn,
+        mode,
         phone: &phone,
         code_hash: code_hash.as_deref(),
         number_match: (mode == Mode::App).then(|| number_match() as i64),
-        status: ChallengeStatus::Pending.as_str(),
+        status: ChallengeStatus::Pending,
         pairing_hash: None,
         device_id: p.device_id.as_deref(),
         app_secret: None,
@@ -127,7 +127,7 @@ pub async fn verify_sign_in(
     // One of the user's second-factor attempts, across challenges and
     // code kinds, is reserved before any code is compared.
     let slot = reserve_code_attempt(st, &user, now).await?;
-    let sms = latest.as_ref().filter(|c| c.mode == "sms");
+    let sms = latest.as_ref().filter(|c| c.mode == Mode::Sms);
     if let Some(c) = sms
         && let Err(e) = check_code(st, c, code, now).await
     {
@@ -137,7 +137,15 @@ pub async fn verify_sign_in(
     let mut tx = st.store.begin().await?;
     let how = match (sms, p.mode.as_deref()) {
         (Some(c), _) => {
-            if !pf::transition(&mut tx, &c.id, &["pending"], "used", now).await? {
+            if !pf::transition(
+                &mut tx,
+                &c.id,
+                &[ChallengeStatus::Pending],
+                ChallengeStatus::Used,
+                now,
+            )
+            .await?
+            {
                 return Err(code_refused());
             }
             "password and PhoneFactor text message"
@@ -149,7 +157,14 @@ pub async fn verify_sign_in(
                 return Err(e);
             }
             if let Some(c) = &latest {
-                pf::transition(&mut tx, &c.id, &["pending", "approved"], "used", now).await?;
+                pf::transition(
+                    &mut tx,
+                    &c.id,
+                    &[ChallengeStatus::Pending, ChallengeStatus::Approved],
+                    ChallengeStatus::Used,
+                    now,
+                )
+                .await?;
             }
             "password and PhoneFactor app verification code"
         }
@@ -295,11 +310,19 @@ pub async fn sign_in_status(
     else {
         return Err(AppError::NotFound);
     };
-    let status = ChallengeStatus::stored(&c.status, c.expires_at, now);
+    let status = c.status.at(c.expires_at, now);
     if status != ChallengeStatus::Approved {
         return Ok((status, None));
     }
-    if !pf::transition(&mut tx, &c.id, &["approved"], "used", now).await? {
+    if !pf::transition(
+        &mut tx,
+        &c.id,
+        &[ChallengeStatus::Approved],
+        ChallengeStatus::Used,
+        now,
+    )
+    .await?
+    {
         return Ok((ChallengeStatus::Used, None));
     }
     let how = match c.mode.as_str() {

@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use gatehouse_domain::UserId;
 use gatehouse_domain::device;
-use gatehouse_domain::phonefactor::ChallengeStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -159,11 +159,9 @@ pub async fn vp_notifications(
             .await?
             .into_iter()
             .map(|c| NotificationDto {
-                status: ChallengeStatus::stored(&c.status, c.expires_at, now)
-                    .as_str()
-                    .into(),
+                status: c.status.at(c.expires_at, now).as_str().into(),
                 id: c.id,
-                purpose: c.purpose,
+                purpose: c.purpose.as_str().into(),
                 received_at: c.created_at.to_rfc3339(),
             })
             .collect(),

@@ -106,8 +106,8 @@ pub(super) async fn page_virtual_phone(
                 @if pushes.is_empty() { p.muted { "No notifications. Answer them with the authenticator program (see the README)." } }
                 ul {
                     @for c in &pushes {
-                        li { (c.created_at.display()) " · " (if c.purpose == "activation" { "Activation request" } else { "Sign-in request" }) " · "
-                            span.badge { (ChallengeStatus::stored(&c.status, c.expires_at, now).as_str()) } }
+                        li { (c.created_at.display()) " · " (if c.purpose == gatehouse_domain::phonefactor::Purpose::Activation { "Activation request" } else { "Sign-in request" }) " · "
+                            span.badge { (c.status.at(c.expires_at, now).as_str()) } }
                     }
                 }
             }
