@@ -186,6 +186,36 @@ pub fn is_fictional(e164: &str) -> bool {
     fictional_nanp(e164)
 }
 
+/// Where a user's PhoneFactor stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneFactorStatus {
+    /// Ordered; the user activates it at their next sign-in.
+    AwaitingActivation,
+    /// Sign-ins are confirmed by phone.
+    Active,
+    /// Turned off by the user or an administrator; may be activated again.
+    Deactivated,
+}
+
+impl PhoneFactorStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneFactorStatus::AwaitingActivation => "awaiting_activation",
+            PhoneFactorStatus::Active => "active",
+            PhoneFactorStatus::Deactivated => "deactivated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "awaiting_activation" => Some(PhoneFactorStatus::AwaitingActivation),
+            "active" => Some(PhoneFactorStatus::Active),
+            "deactivated" => Some(PhoneFactorStatus::Deactivated),
+            _ => None,
+        }
+    }
+}
+
 /// What a challenge is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {

@@ -6,7 +6,7 @@
 //! server instances see it at the same moment.
 
 use crate::{Conn, Result, StoreError};
-use gatehouse_domain::phonefactor::{ChallengeStatus, Mode, Purpose};
+use gatehouse_domain::phonefactor::{ChallengeStatus, Mode, PhoneFactorStatus, Purpose};
 use gatehouse_domain::{AccountId, Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -16,10 +16,9 @@ use sqlx::any::AnyRow;
 pub struct PhoneFactor {
     pub user_id: UserId,
     pub account_id: AccountId,
-    /// `awaiting_activation`, `active` or `deactivated`.
-    pub status: String,
+    pub status: PhoneFactorStatus,
     pub phone: Option<String>,
-    pub mode: Option<String>,
+    pub mode: Option<Mode>,
     pub device_id: Option<String>,
     pub device_key: Option<String>,
     /// The app's verification-code secret, sealed under the master key.
@@ -37,9 +36,18 @@ fn pf_from_row(r: &AnyRow) -> Result<PhoneFactor> {
     Ok(PhoneFactor {
         user_id: UserId(r.try_get(0)?),
         account_id: AccountId(r.try_get(1)?),
-        status: r.try_get(2)?,
+        status: {
+            let st: String = r.try_get(2)?;
+            PhoneFactorStatus::parse(&st)
+                .ok_or_else(|| StoreError::Corrupt(format!("PhoneFactor status {st:?}")))?
+        },
         phone: r.try_get(3)?,
-        mode: r.try_get(4)?,
+        mode: r
+            .try_get::<Option<String>, _>(4)?
+            .map(|m| {
+                Mode::parse(&m).map_err(|_| StoreError::Corrupt(format!("PhoneFactor mode {m:?}")))
+            })
+            .transpose()?,
         device_id: r.try_get(5)?,
         device_key: r.try_get(6)?,
         app_secret: r.try_get(7)?,

@@ -432,25 +432,33 @@ pub async fn external_auth_for(
             (Method::PhoneFactor, _, Some(p)) if p.fraud_blocked_until.is_some_and(|t| now < t) => {
                 "blocked"
             }
-            (Method::PhoneFactor, _, Some(p)) if p.status == "awaiting_activation" => {
+            (Method::PhoneFactor, _, Some(p))
+                if p.status
+                    == gatehouse_domain::phonefactor::PhoneFactorStatus::AwaitingActivation =>
+            {
                 "awaiting_activation"
             }
-            (Method::PhoneFactor, _, Some(p)) if p.status == "deactivated" => "deactivated",
+            (Method::PhoneFactor, _, Some(p))
+                if p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Deactivated =>
+            {
+                "deactivated"
+            }
             (Method::PhoneFactor, _, None) => "awaiting_activation",
             _ => "active",
         };
         let detail = match (method, pf) {
-            (Method::PhoneFactor, Some(p)) if p.status == "active" => Some(format!(
-                "{}, {}",
-                p.mode
-                    .as_deref()
-                    .and_then(|m| gatehouse_domain::phonefactor::Mode::parse(m).ok())
-                    .map_or("?", |m| m.label()),
-                p.phone
-                    .as_deref()
-                    .map(gatehouse_domain::phonefactor::mask)
-                    .unwrap_or_default()
-            )),
+            (Method::PhoneFactor, Some(p))
+                if p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active =>
+            {
+                Some(format!(
+                    "{}, {}",
+                    p.mode.map_or("?", |m| m.label()),
+                    p.phone
+                        .as_deref()
+                        .map(gatehouse_domain::phonefactor::mask)
+                        .unwrap_or_default()
+                ))
+            }
             _ => None,
         };
         out.entry(s.user_id).or_default().push(ExternalAuth {

@@ -32,7 +32,7 @@ pub async fn start_activation(
     if live.session.state == SessionState::Authenticated
         && own(st, user.id)
             .await?
-            .is_some_and(|p| p.status == "active")
+            .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active)
     {
         let given = password_input.unwrap_or("").to_owned();
         if given.is_empty() {
@@ -67,7 +67,9 @@ pub async fn start_activation(
             current.fraud_blocked_until.unwrap_or(now),
         )));
     }
-    if current.status == "active" && live.session.state == SessionState::ActivationRequired {
+    if current.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active
+        && live.session.state == SessionState::ActivationRequired
+    {
         return Err(AppError::Unauthorized(
             "PhoneFactor is already active for you. Sign in again.".into(),
         ));
@@ -147,7 +149,7 @@ pub(super) async fn activate_from(
     // activation_required one.
     if pf::get(conn, c.user_id)
         .await?
-        .is_some_and(|p| p.status == "active")
+        .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active)
     {
         let signed_in = match sessions::get(conn, &c.session_hash).await {
             Ok(s) => s.state == SessionState::Authenticated,

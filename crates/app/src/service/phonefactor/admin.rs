@@ -129,7 +129,7 @@ pub async fn grant_bypass(
     let mut tx = st.store.begin().await?;
     let user = super::super::target_user(&mut tx, caller, id).await?;
     match pf::get(&mut tx, user.id).await? {
-        Some(p) if p.status == "active" => {}
+        Some(p) if p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active => {}
         _ => {
             return Err(AppError::invalid(
                 "method",

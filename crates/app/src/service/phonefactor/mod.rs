@@ -89,8 +89,14 @@ pub async fn gate(conn: &mut Conn, user: &User, now: Timestamp) -> Result<Gate> 
         Some(p) if p.fraud_blocked_until.is_some_and(|t| now < t) => {
             Gate::Blocked(p.fraud_blocked_until.unwrap_or(now))
         }
-        Some(p) if p.status == "active" => Gate::Challenge,
-        Some(p) if p.status == "awaiting_activation" => Gate::Activation,
+        Some(p) if p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active => {
+            Gate::Challenge
+        }
+        Some(p)
+            if p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::AwaitingActivation =>
+        {
+            Gate::Activation
+        }
         Some(_) => Gate::Open,
     })
 }

@@ -13,7 +13,7 @@ pub async fn start_sign_in(
     let now = st.now();
     let mut tx = st.store.begin().await?;
     let p = match pf::get(&mut tx, user.id).await? {
-        Some(p) if p.status == "active" => p,
+        Some(p) if p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active => p,
         _ => {
             return Err(AppError::invalid(
                 "method",
@@ -24,12 +24,7 @@ pub async fn start_sign_in(
     if let Some(until) = p.fraud_blocked_until.filter(|t| now < *t) {
         return Err(AppError::Forbidden(blocked_message(until)));
     }
-    let mode = p
-        .mode
-        .as_deref()
-        .map(Mode::parse)
-        .transpose()?
-        .unwrap_or(Mode::Sms);
+    let mode = p.mode.unwrap_or(Mode::Sms);
     let phone = p.phone.clone().unwrap_or_default();
     let id = secret::new_token("pfc_");
     let code = (mode == Mode::Sms).then(|| secret::numeric_code(6));
@@ -114,7 +109,7 @@ pub async fn verify_sign_in(
         let mut conn = st.store.conn().await?;
         let p = pf::get(&mut conn, user.id)
             .await?
-            .filter(|p| p.status == "active")
+            .filter(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active)
             .ok_or_else(bad_session)?;
         let latest =
             pf::latest_for_session(&mut conn, &live.session.id_hash, Purpose::SignIn.as_str())
@@ -135,7 +130,7 @@ pub async fn verify_sign_in(
         return Err(e);
     }
     let mut tx = st.store.begin().await?;
-    let how = match (sms, p.mode.as_deref()) {
+    let how = match (sms, p.mode) {
         (Some(c), _) => {
             if !pf::transition(
                 &mut tx,
@@ -150,7 +145,7 @@ pub async fn verify_sign_in(
             }
             "password and PhoneFactor text message"
         }
-        (None, Some("app")) => {
+        (None, Some(Mode::App)) => {
             if let Err(e) = check_app_code(st, &mut tx, &user, &p, code, now).await {
                 drop(tx);
                 code_failure(st, caller, &user, "app verification code wrong").await?;

@@ -252,8 +252,8 @@ pub async fn me(
             blocked_until: None,
         },
         Some(p) => MyPhoneFactor {
-            status: p.status.clone(),
-            mode: p.mode.clone(),
+            status: p.status.as_str().to_owned(),
+            mode: p.mode.map(|m| m.as_str().to_owned()),
             phone: p.phone.as_deref().map(gatehouse_domain::phonefactor::mask),
             app_paired: p.device_id.is_some(),
             blocked_until: p

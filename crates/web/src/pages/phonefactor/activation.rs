@@ -140,7 +140,7 @@ pub(super) async fn page_activate(
     if live.session.state == SessionState::ActivationRequired
         && svc::own(&st, user.id)
             .await?
-            .is_some_and(|p| p.status == "active")
+            .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active)
         && let (_, _, Some(issued)) =
             svc::activation_status(&st, &caller_for(&ctx, &user), &live).await?
     {
@@ -355,9 +355,9 @@ pub(super) async fn activate_check(
         // (the activation signed the user in): nothing is left to check.
         ("none", _)
             if live.session.state == SessionState::Authenticated
-                && svc::own(&st, user.id)
-                    .await?
-                    .is_some_and(|p| p.status == "active") =>
+                && svc::own(&st, user.id).await?.is_some_and(|p| {
+                    p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active
+                }) =>
         {
             Ok(Redirect::to(home_for(&user)).into_response())
         }

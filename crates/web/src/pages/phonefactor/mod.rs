@@ -149,7 +149,7 @@ pub async fn security_card(
         return Ok(html! {});
     };
     let now = st.now();
-    let mode = p.mode.as_deref().and_then(|m| Mode::parse(m).ok());
+    let mode = p.mode;
     Ok(html! {
         section.card id="phonefactor" {
             h2 { "PhoneFactor" }

@@ -14,11 +14,7 @@ pub(super) async fn login_page(
 ) -> PageResult {
     let csrf = ctx.csrf_token().unwrap_or_default();
     let p = svc::own(st, user.id).await?;
-    let mode = p
-        .as_ref()
-        .and_then(|p| p.mode.as_deref())
-        .and_then(|m| Mode::parse(m).ok())
-        .unwrap_or(Mode::Sms);
+    let mode = p.as_ref().and_then(|p| p.mode).unwrap_or(Mode::Sms);
     let current = svc::current_sign_in(st, live).await?;
     let has_code = crate::service::credentials::requires_security_code(st, user).await?;
     let open = current
@@ -72,7 +68,7 @@ pub(super) async fn page_second_factor(
     let user = s.user;
     let active = svc::own(&st, user.id)
         .await?
-        .is_some_and(|p| p.status == "active");
+        .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active);
     Ok(Redirect::to(if active {
         "/login/phonefactor"
     } else {
