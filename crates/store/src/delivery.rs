@@ -27,6 +27,7 @@
 //! provider created it.
 
 use crate::{Conn, Result, StoreError};
+use gatehouse_domain::outbox::MessageKind;
 use gatehouse_domain::{Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -36,7 +37,7 @@ use sqlx::any::AnyRow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
     pub id: i64,
-    pub kind: String,
+    pub kind: MessageKind,
     pub destination: String,
     pub subject: String,
     pub body: Option<Vec<u8>>,
@@ -63,7 +64,11 @@ const COLUMNS: &str = "id, kind, destination, subject, body, challenge_id, statu
 fn from_row(r: &AnyRow) -> Result<Queued> {
     Ok(Queued {
         id: r.try_get(0)?,
-        kind: r.try_get(1)?,
+        kind: {
+            let k: String = r.try_get(1)?;
+            MessageKind::parse(&k)
+                .ok_or_else(|| StoreError::Corrupt(format!("outbox kind {k:?}")))?
+        },
         destination: r.try_get(2)?,
         subject: r.try_get(3)?,
         body: r.try_get(4)?,
@@ -89,7 +94,7 @@ const CLAIM_SET: &str = "status = 'sending', attempts = attempts + 1, available_
 /// Queues a message; returns its id.
 pub async fn enqueue(
     conn: &mut Conn,
-    kind: &str,
+    kind: MessageKind,
     destination: &str,
     subject: &str,
     sealed_body: &[u8],
@@ -100,7 +105,7 @@ pub async fn enqueue(
         "INSERT INTO outbox (kind, destination, subject, body, challenge_id, status, available_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6) RETURNING id",
     )
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(destination)
     .bind(subject)
     .bind(sealed_body)
@@ -274,7 +279,7 @@ pub async fn mark_failed(conn: &mut Conn, id: i64, error: &str, now: Timestamp) 
 /// message's (a call in the provider's list carries nothing of ours).
 pub async fn others_in_doubt(
     conn: &mut Conn,
-    kind: &str,
+    kind: MessageKind,
     destination: &str,
     since: Timestamp,
     except_id: i64,
@@ -284,7 +289,7 @@ pub async fn others_in_doubt(
          AND created_at >= $4 AND (status = 'sending' OR (status = 'queued' AND check_first = 1))",
     )
     .bind(destination)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(except_id)
     .bind(since.millis())
     .fetch_one(&mut *conn)
@@ -296,7 +301,7 @@ pub async fn others_in_doubt(
 /// number since `since`: a lookup never takes one of them for this message.
 pub async fn provider_refs_since(
     conn: &mut Conn,
-    kind: &str,
+    kind: MessageKind,
     destination: &str,
     since: Timestamp,
     except_id: i64,
@@ -306,7 +311,7 @@ pub async fn provider_refs_since(
          AND id <> $4 AND provider_ref IS NOT NULL ORDER BY id",
     )
     .bind(destination)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(since.millis())
     .bind(except_id)
     .fetch_all(&mut *conn)

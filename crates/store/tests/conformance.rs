@@ -1418,6 +1418,7 @@ mod delivery_queue {
     const LEASE: i64 = 30_000;
 
     async fn queued(c: &mut gatehouse_store::Conn, kind: &str) -> i64 {
+        let kind = gatehouse_domain::outbox::MessageKind::parse(kind).expect("a message kind");
         delivery::enqueue(c, kind, PHONE, "", b"sealed", None, T0)
             .await
             .unwrap()
@@ -1703,21 +1704,45 @@ mod delivery_queue {
             .unwrap();
         delivery::mark_sent(&mut c, text, "SM1", T0).await.unwrap();
         let this = queued(&mut c, "call").await;
-        let refs = delivery::provider_refs_since(&mut c, "call", PHONE, T0, this)
-            .await
-            .unwrap();
+        let refs = delivery::provider_refs_since(
+            &mut c,
+            gatehouse_domain::outbox::MessageKind::Call,
+            PHONE,
+            T0,
+            this,
+        )
+        .await
+        .unwrap();
         assert_eq!(refs, ["CA1", "CA2"]);
-        let refs = delivery::provider_refs_since(&mut c, "call", PHONE, T0.plus_seconds(30), this)
-            .await
-            .unwrap();
+        let refs = delivery::provider_refs_since(
+            &mut c,
+            gatehouse_domain::outbox::MessageKind::Call,
+            PHONE,
+            T0.plus_seconds(30),
+            this,
+        )
+        .await
+        .unwrap();
         assert_eq!(refs, ["CA2"]);
-        let refs = delivery::provider_refs_since(&mut c, "call", PHONE, T0, ids[0])
-            .await
-            .unwrap();
+        let refs = delivery::provider_refs_since(
+            &mut c,
+            gatehouse_domain::outbox::MessageKind::Call,
+            PHONE,
+            T0,
+            ids[0],
+        )
+        .await
+        .unwrap();
         assert_eq!(refs, ["CA2"], "never its own");
-        let refs = delivery::provider_refs_since(&mut c, "call", "+14155550199", T0, this)
-            .await
-            .unwrap();
+        let refs = delivery::provider_refs_since(
+            &mut c,
+            gatehouse_domain::outbox::MessageKind::Call,
+            "+14155550199",
+            T0,
+            this,
+        )
+        .await
+        .unwrap();
         assert!(refs.is_empty());
     }
 }

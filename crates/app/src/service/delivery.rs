@@ -36,6 +36,7 @@ use crate::{AppState, Delivery, DeliveryMode};
 use gatehouse_delivery::{
     CallRequest, DeliveryError, Gateway, Lookup, LookupKind, Mail, Sent, SmsRequest,
 };
+use gatehouse_domain::outbox::MessageKind;
 use gatehouse_store::delivery::{self, Queued, StatusRecorded};
 use std::time::Duration;
 
@@ -132,9 +133,11 @@ async fn deliver(st: &AppState, item: Queued) -> Result<()> {
             return Ok(());
         }
     };
-    let outcome = match (item.kind.as_str(), &st.config.delivery) {
-        ("sms" | "call", Delivery::Virtual) => return deliver_virtual(st, &item, &body).await,
-        ("sms" | "call", Delivery::None) => {
+    let outcome = match (item.kind, &st.config.delivery) {
+        (MessageKind::Sms | MessageKind::Call, Delivery::Virtual) => {
+            return deliver_virtual(st, &item, &body).await;
+        }
+        (MessageKind::Sms | MessageKind::Call, Delivery::None) => {
             // Never to the virtual phone by default: without a configured
             // delivery a text or call is not sent at all.
             let mut tx = st.store.begin().await?;
@@ -149,15 +152,14 @@ async fn deliver(st: &AppState, item: Queued) -> Result<()> {
             tracing::error!(id = item.id, kind = %item.kind, "a text or call was queued but no delivery is configured");
             return Ok(());
         }
-        ("sms" | "call", Delivery::Gateway(g)) => {
+        (MessageKind::Sms | MessageKind::Call, Delivery::Gateway(g)) => {
             return deliver_gateway(st, g.as_ref(), &item, body).await;
         }
         // A repeated notice does no harm: an unknown outcome is retried.
-        ("email", _) => send_mail(st, &item, body).await.map_err(|e| match e {
+        (MessageKind::Email, _) => send_mail(st, &item, body).await.map_err(|e| match e {
             DeliveryError::Unknown(why) => DeliveryError::Unavailable(why),
             other => other,
         }),
-        (other, _) => Err(DeliveryError::Rejected(format!("unknown kind {other}"))),
     };
     finish(st, &item, outcome).await
 }
@@ -174,7 +176,7 @@ async fn finish(
     match outcome {
         Ok(sent) => {
             delivery::mark_sent(&mut tx, item.id, &sent.provider_ref, now).await?;
-            metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.clone(), "outcome" => "sent").increment(1);
+            metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.as_str(), "outcome" => "sent").increment(1);
         }
         Err(DeliveryError::Unavailable(e)) if item.attempts < MAX_ATTEMPTS => {
             tracing::warn!(id = item.id, kind = %item.kind, attempt = item.attempts, error = %e, "delivery failed; will retry");
@@ -187,12 +189,12 @@ async fn finish(
             tracing::warn!(id = item.id, kind = %item.kind, attempt = item.attempts, error = %e,
                 "delivery outcome unknown; will look it up before sending again");
             delivery::mark_unknown(&mut tx, item.id, &e, now.plus_seconds(wait_s)).await?;
-            metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.clone(), "outcome" => "unknown").increment(1);
+            metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.as_str(), "outcome" => "unknown").increment(1);
         }
         Err(e) => {
             tracing::error!(id = item.id, kind = %item.kind, error = %e, "delivery failed for good");
             delivery::mark_failed(&mut tx, item.id, &e.to_string(), now).await?;
-            metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.clone(), "outcome" => "failed").increment(1);
+            metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.as_str(), "outcome" => "failed").increment(1);
         }
     }
     tx.commit().await?;
@@ -207,7 +209,7 @@ async fn deliver_gateway(
     item: &Queued,
     body: String,
 ) -> Result<()> {
-    let call = item.kind == "call";
+    let call = item.kind == MessageKind::Call;
     if item.check_first && !look_up_first(st, g, item, &body).await? {
         return Ok(());
     }
@@ -257,7 +259,7 @@ async fn look_up_first(st: &AppState, g: &dyn Gateway, item: &Queued, body: &str
         let mut conn = st.store.conn().await?;
         delivery::provider_refs_since(
             &mut conn,
-            &item.kind,
+            item.kind,
             &item.destination,
             since.plus_seconds(-EXCLUDE_BEFORE_S),
             item.id,
@@ -265,7 +267,7 @@ async fn look_up_first(st: &AppState, g: &dyn Gateway, item: &Queued, body: &str
         .await?
     };
     let lookup = Lookup {
-        kind: if item.kind == "call" {
+        kind: if item.kind == MessageKind::Call {
             LookupKind::Call
         } else {
             LookupKind::Sms
@@ -282,11 +284,11 @@ async fn look_up_first(st: &AppState, g: &dyn Gateway, item: &Queued, body: &str
     // found may be theirs. Then this one gives up rather than take it — the
     // other's lookup takes it once this one is settled — so no challenge
     // gets a call twice, nor one that belongs to another.
-    let ambiguous = item.kind == "call" && matches!(found, Ok(Some(_))) && {
+    let ambiguous = item.kind == MessageKind::Call && matches!(found, Ok(Some(_))) && {
         let mut conn = st.store.conn().await?;
         delivery::others_in_doubt(
             &mut conn,
-            &item.kind,
+            item.kind,
             &item.destination,
             since.plus_seconds(-EXCLUDE_BEFORE_S),
             item.id,
@@ -351,7 +353,7 @@ async fn look_up_first(st: &AppState, g: &dyn Gateway, item: &Queued, body: &str
         }
     };
     tx.commit().await?;
-    metrics::counter!("gatehouse_delivery_lookups_total", "kind" => item.kind.clone(), "outcome" => outcome).increment(1);
+    metrics::counter!("gatehouse_delivery_lookups_total", "kind" => item.kind.as_str(), "outcome" => outcome).increment(1);
     Ok(false)
 }
 
@@ -461,7 +463,7 @@ async fn deliver_virtual(st: &AppState, item: &Queued, body: &str) -> Result<()>
         },
         None => None,
     };
-    let provider_ref = if item.kind == "sms" {
+    let provider_ref = if item.kind == MessageKind::Sms {
         delivery::virtual_text(
             &mut tx,
             &item.destination,
@@ -494,7 +496,7 @@ async fn deliver_virtual(st: &AppState, item: &Queued, body: &str) -> Result<()>
     };
     delivery::mark_sent(&mut tx, item.id, &provider_ref, now).await?;
     tx.commit().await?;
-    metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.clone(), "outcome" => "virtual").increment(1);
+    metrics::counter!("gatehouse_deliveries_total", "kind" => item.kind.as_str(), "outcome" => "virtual").increment(1);
     Ok(())
 }
 

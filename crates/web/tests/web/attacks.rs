@@ -663,7 +663,7 @@ mod twilio_callbacks {
         loop {
             let id = delivery::enqueue(
                 &mut conn,
-                "email",
+                gatehouse_domain::outbox::MessageKind::Email,
                 "pad@example.test",
                 "pad",
                 b"",

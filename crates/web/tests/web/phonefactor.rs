@@ -774,7 +774,7 @@ async fn last_outbox(app: &App, kind: &str) -> delivery::Queued {
     let mut last = None;
     let mut id = 1;
     while let Ok(row) = delivery::get(&mut conn, id).await {
-        if row.kind == kind {
+        if row.kind.as_str() == kind {
             last = Some(row);
         }
         id += 1;

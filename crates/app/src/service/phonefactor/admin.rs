@@ -68,7 +68,7 @@ pub(super) async fn deactivate(
         let sealed = st.config.master_key.seal(body.as_bytes(), OUTBOX_AAD);
         delivery::enqueue(
             &mut tx,
-            "email",
+            gatehouse_domain::outbox::MessageKind::Email,
             &user.email,
             &format!("{portal}: PhoneFactor deactivated"),
             &sealed,

@@ -107,7 +107,7 @@ pub(super) async fn report_fraud(
         let sealed = st.config.master_key.seal(body.as_bytes(), OUTBOX_AAD);
         delivery::enqueue(
             conn,
-            "email",
+            gatehouse_domain::outbox::MessageKind::Email,
             &email,
             &format!("{portal}: fraud alert for {}", user.username),
             &sealed,

@@ -171,7 +171,7 @@ async fn queue_delivery(
     let portal = &st.config.portal_name;
     let (kind, body) = match mode {
         Mode::Sms => (
-            "sms",
+            gatehouse_domain::outbox::MessageKind::Sms,
             format!(
                 "{portal}: your {} code is {}. It expires in {} minutes. Not you? Reply FRAUD.",
                 match c.purpose {
@@ -182,7 +182,10 @@ async fn queue_delivery(
                 st.config.phonefactor.sms_code_minutes
             ),
         ),
-        Mode::Call => ("call", call_prompt(portal, c.purpose, &user.username)),
+        Mode::Call => (
+            gatehouse_domain::outbox::MessageKind::Call,
+            call_prompt(portal, c.purpose, &user.username),
+        ),
         Mode::App => return Ok(None),
     };
     let sealed = st.config.master_key.seal(body.as_bytes(), OUTBOX_AAD);
