@@ -291,14 +291,6 @@ impl ChallengeStatus {
         }
     }
 
-    /// The status of a stored challenge as seen at `now`; an unreadable
-    /// stored status counts as expired (closed).
-    pub fn stored(status: &str, expires_at: Timestamp, now: Timestamp) -> Self {
-        Self::parse(status)
-            .unwrap_or(ChallengeStatus::Expired)
-            .at(expires_at, now)
-    }
-
     pub fn is_open(self) -> bool {
         matches!(self, ChallengeStatus::Pending | ChallengeStatus::Pairing)
     }

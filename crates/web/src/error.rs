@@ -53,12 +53,6 @@ impl AppErrorExt for AppError {
     }
 }
 
-impl HttpError {
-    pub fn status(&self) -> StatusCode {
-        status_of(&self.0)
-    }
-}
-
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let e = self.0;
