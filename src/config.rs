@@ -289,11 +289,17 @@ impl Config {
         }
     }
 
+    /// The settings of the HTTP front end alone.
+    pub fn http(&self) -> gatehouse_web::HttpConfig {
+        gatehouse_web::HttpConfig {
+            secure_cookies: self.secure_cookies,
+            trust_forwarded_for: self.trust_forwarded_for,
+        }
+    }
+
     pub fn web(&self, data_dir: &Path) -> anyhow::Result<gatehouse_app::AppConfig> {
         let mut w = gatehouse_app::AppConfig {
             portal_name: self.portal_name.clone(),
-            secure_cookies: self.secure_cookies,
-            trust_forwarded_for: self.trust_forwarded_for,
             address_failure_limit: self.address_failure_limit,
             ..Default::default()
         };

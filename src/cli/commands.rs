@@ -34,15 +34,9 @@ pub(super) async fn run_command(cli: Cli, command: Command) -> anyhow::Result<Ex
             let Some(mode) = DeliveryMode::parse(mode.trim()) else {
                 bail!("the delivery mode is none, virtual or gateway, not \"{mode}\"");
             };
-            let store = open(&config, &cli.data_dir).await?;
             // The configuration of this machine need not be the one the
             // servers run with, so it is not checked against `mode`.
-            let st = AppState::new(
-                store,
-                Arc::new(SystemClock),
-                gatehouse_app::AppConfig::default(),
-                None,
-            );
+            let st = plain_state(&config, &cli.data_dir).await?;
             let before = service::delivery::set_mode(&st, &Caller::cli(), mode)
                 .await
                 .map_err(human)?;
@@ -84,17 +78,16 @@ pub(super) async fn run_command(cli: Cli, command: Command) -> anyhow::Result<Ex
             let password = read_stdin_line()?;
             let st = state(&config, &cli.data_dir).await?;
             let number = AccountNumber::parse(&account).map_err(|e| anyhow::anyhow!(e.message))?;
-            let acc = {
-                let mut conn = st.store.conn().await?;
-                accounts::find_by_number(&mut conn, number.as_str())
-                    .await
-                    .map_err(|_| anyhow::anyhow!("no account with number {number}"))?
+            let account = match service::accounts::id_of_number(&st, &number).await {
+                Ok(id) => id,
+                Err(AppError::NotFound) => bail!("no account with number {number}"),
+                Err(e) => return Err(human(e)),
             };
             let created = service::users::create(
                 &st,
                 &Caller::cli(),
                 service::users::CreateUser {
-                    account: Some(acc.id),
+                    account: Some(account),
                     username,
                     email,
                     name,
@@ -310,10 +303,11 @@ pub(super) async fn run_command(cli: Cli, command: Command) -> anyhow::Result<Ex
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let store = open(&config, &cli.data_dir).await?;
-            gatehouse_store::audit::seal_all(&store).await?;
-            let mut conn = store.conn().await?;
-            match gatehouse_store::audit::verify(&mut conn).await? {
+            let st = plain_state(&config, &cli.data_dir).await?;
+            match service::audit::verify(&st, &Caller::cli())
+                .await
+                .map_err(human)?
+            {
                 Ok(n) => {
                     println!("ok {n} entries");
                     Ok(ExitCode::SUCCESS)
@@ -388,12 +382,11 @@ pub(super) async fn find_user(
     username: &str,
 ) -> anyhow::Result<gatehouse_domain::UserId> {
     let username = Username::parse(username).map_err(|e| anyhow::anyhow!(e.message))?;
-    let mut conn = st.store.conn().await?;
-    Ok(Users::new(Scope::All)
-        .find_by_username(&mut conn, username.as_str())
-        .await
-        .map_err(|_| anyhow::anyhow!("no user named {username}"))?
-        .id)
+    match service::tokens::owner_named(st, &Caller::cli(), username.as_str()).await {
+        Ok(id) => Ok(id),
+        Err(AppError::NotFound) => Err(anyhow::anyhow!("no user named {username}")),
+        Err(e) => Err(human(e)),
+    }
 }
 
 pub(super) fn human(e: AppError) -> anyhow::Error {

@@ -3,10 +3,10 @@
 use crate::config::Config;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use gatehouse_app::Store;
 use gatehouse_app::service::{self, Caller};
 use gatehouse_app::{AppError, AppState, DeliveryMode};
 use gatehouse_domain::{AccountNumber, SystemClock, Username, secret};
-use gatehouse_store::{Scope, Store, Users, accounts};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -312,8 +312,8 @@ async fn run_parsed(cli: Cli, command: Command) -> anyhow::Result<ExitCode> {
     if writes {
         // Link this command's audit entries into the chain before exiting.
         let config = Config::load(&data_dir, config_path.as_deref())?;
-        let store = open(&config, &data_dir).await?;
-        gatehouse_store::audit::seal_all(&store).await?;
+        let st = plain_state(&config, &data_dir).await?;
+        service::audit::seal(&st).await.map_err(human)?;
     }
     Ok(code)
 }

@@ -28,6 +28,19 @@ pub(super) async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Sto
         .with_context(|| "opening the database".to_string())
 }
 
+/// The application over the database alone, without this machine's
+/// delivery and validation settings: for commands that only read or record
+/// (audit verification, sealing, the recorded delivery mode).
+pub(super) async fn plain_state(config: &Config, data_dir: &Path) -> anyhow::Result<AppState> {
+    let store = open(config, data_dir).await?;
+    Ok(AppState::new(
+        store,
+        Arc::new(SystemClock),
+        gatehouse_app::AppConfig::default(),
+        None,
+    ))
+}
+
 pub(super) async fn state(config: &Config, data_dir: &Path) -> anyhow::Result<AppState> {
     let store = open(config, data_dir).await?;
     Ok(AppState::new(
@@ -115,7 +128,7 @@ pub(super) async fn serve_command(
         }
         DeliveryMode::Gateway => {}
     }
-    gatehouse_web::serve(st, &config.listen).await
+    gatehouse_web::serve(st, config.http(), &config.listen).await
 }
 
 /// Where a delivery mode comes from in the configuration.
@@ -132,12 +145,10 @@ pub(super) fn describe(mode: DeliveryMode) -> &'static str {
 /// `serve --demo`: a demo customer with an administrator and a few users.
 pub async fn seed_demo(st: &AppState, base: &str) -> anyhow::Result<()> {
     let caller = Caller::cli();
-    let existing = {
-        let mut conn = st.store.conn().await?;
-        Users::new(Scope::All)
-            .find_by_username(&mut conn, "demo-admin")
-            .await
-            .is_ok()
+    let existing = match service::tokens::owner_named(st, &caller, "demo-admin").await {
+        Ok(_) => true,
+        Err(AppError::NotFound) => false,
+        Err(e) => return Err(human(e)),
     };
     if existing {
         println!("Demo account already present: sign in at {base}/login as demo-admin.");
@@ -184,17 +195,15 @@ pub async fn seed_demo(st: &AppState, base: &str) -> anyhow::Result<()> {
         demo_users.push((created.user.username, created.one_time_password));
     }
     // A catalog to order from, if the operator has not set one up yet.
-    let (has_prices, has_msa) = {
-        let mut conn = st.store.conn().await?;
-        (
-            gatehouse_store::catalog::price(&mut conn, "phonefactor")
-                .await?
-                .is_some(),
-            gatehouse_store::catalog::current_msa(&mut conn)
-                .await?
-                .is_some(),
-        )
-    };
+    let has_prices = service::catalog::prices(st)
+        .await
+        .map_err(human)?
+        .iter()
+        .any(|p| p.method == "phonefactor");
+    let has_msa = service::catalog::current_msa(st)
+        .await
+        .map_err(human)?
+        .is_some();
     if !has_prices {
         service::catalog::set_price(st, &caller, "symantec_vip", 500, "USD")
             .await

@@ -28,6 +28,9 @@ pub mod model {
     pub use gatehouse_store::tokens::ApiToken;
     pub use gatehouse_store::{Scope, User};
 }
+/// The database the application runs on: the binary opens it (SQLite or
+/// PostgreSQL, migrations applied) and hands it to [`AppState::new`].
+pub use gatehouse_store::Store;
 pub use state::{AppConfig, AppState, DELIVERY_NOT_CONFIGURED, Delivery, DeliveryMode, Inner};
 
 /// Percent-encodes everything but unreserved characters (RFC 3986 §2.3)

@@ -89,12 +89,6 @@ pub const DELIVERY_NOT_CONFIGURED: &str = "PhoneFactor is not available: no deli
 pub struct AppConfig {
     /// The portal's name in page titles and messages.
     pub portal_name: String,
-    /// Mark cookies `Secure` (set when served over TLS, directly or behind a
-    /// proxy).
-    pub secure_cookies: bool,
-    /// Take the client address from the last `X-Forwarded-For` hop (only
-    /// behind a trusted reverse proxy).
-    pub trust_forwarded_for: bool,
     pub session: SessionPolicy,
     pub lockout: LockoutPolicy,
     /// Failed sign-ins allowed per client address per window.
@@ -143,8 +137,6 @@ impl Default for AppConfig {
     fn default() -> Self {
         Self {
             portal_name: "Gatehouse".into(),
-            secure_cookies: false,
-            trust_forwarded_for: false,
             session: SessionPolicy::default(),
             lockout: LockoutPolicy::default(),
             address_failure_limit: 100,

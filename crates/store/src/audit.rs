@@ -10,9 +10,9 @@
 //! (the server seals several times a second; the CLI before it exits and
 //! before `audit verify`).
 
-use crate::{Conn, Result, Store};
+use crate::{Conn, Result, Scope, Store, User};
+use gatehouse_domain::Timestamp;
 use gatehouse_domain::audit::{AuditEntry, AuditRecord, ChainError, ChainVerifier, entry_hash};
-use gatehouse_domain::{AccountId, Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -122,14 +122,17 @@ pub async fn seal_all(store: &Store) -> Result<usize> {
     }
 }
 
-/// The newest entries first, optionally for one account only.
+/// The newest entries first that `scope` reaches: every account's, or one
+/// account's (a user's own scope reaches none).
 pub async fn page(
     conn: &mut Conn,
-    account: Option<AccountId>,
+    scope: Scope,
     page: i64,
     per_page: i64,
 ) -> Result<(Vec<StoredEntry>, i64)> {
-    let acc = account.map_or(0, |a| a.0);
+    let Some(acc) = scope.account_arg() else {
+        return Ok((Vec::new(), 0));
+    };
     let total: i64 =
         sqlx::query("SELECT COUNT(*) FROM audit_log WHERE ($1 = 0 OR account_id = $1)")
             .bind(acc)
@@ -186,9 +189,11 @@ pub async fn verify(conn: &mut Conn) -> Result<Result<i64, ChainError>> {
     Ok(v.finish(head_seq, &head_hash))
 }
 
-/// Every entry in writing order, for export (JSON lines).
-pub async fn all(conn: &mut Conn, account: Option<AccountId>) -> Result<Vec<StoredEntry>> {
-    let acc = account.map_or(0, |a| a.0);
+/// Every entry `scope` reaches in writing order, for export (JSON lines).
+pub async fn all(conn: &mut Conn, scope: Scope) -> Result<Vec<StoredEntry>> {
+    let Some(acc) = scope.account_arg() else {
+        return Ok(Vec::new());
+    };
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM audit_log WHERE ($1 = 0 OR account_id = $1) ORDER BY id"
     )))
@@ -202,12 +207,8 @@ pub async fn all(conn: &mut Conn, account: Option<AccountId>) -> Result<Vec<Stor
 
 /// A user's own recent sign-in events (successes, failures, lockouts,
 /// password changes), newest first.
-pub async fn sign_in_history(
-    conn: &mut Conn,
-    user: UserId,
-    limit: i64,
-) -> Result<Vec<StoredEntry>> {
-    let prefix = format!("user:{} (%", user.0);
+pub async fn sign_in_history(conn: &mut Conn, user: &User, limit: i64) -> Result<Vec<StoredEntry>> {
+    let prefix = format!("user:{} (%", user.id.0);
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM audit_log WHERE target LIKE $1 \
          AND action IN ('sign_in', 'sign_out', 'user_locked', 'password_change', 'password_reset', \

@@ -2,7 +2,7 @@
 //! orders' terms) and what a closed period keeps (statements and lines,
 //! immutable once written — triggers refuse updates and deletes).
 
-use crate::{Conn, Result};
+use crate::{Conn, Result, Scope};
 use gatehouse_domain::{AccountId, Timestamp, UserId};
 use sqlx::Row;
 
@@ -28,14 +28,18 @@ pub struct ChargeSource {
     pub promo_months: Option<i64>,
 }
 
-/// Subscriptions active at some moment in `[start, end)`, optionally of one
-/// account, ordered by account and subscription.
+/// Subscriptions active at some moment in `[start, end)` that `scope`
+/// reaches (every account's or one account's), ordered by account and
+/// subscription.
 pub async fn sources(
     conn: &mut Conn,
     start: Timestamp,
     end: Timestamp,
-    account: Option<AccountId>,
+    scope: Scope,
 ) -> Result<Vec<ChargeSource>> {
+    let Some(account) = scope.account_arg() else {
+        return Ok(Vec::new());
+    };
     sqlx::query(
         "SELECT s.id, s.account_id, a.number, a.name, s.user_id, o.username, s.method, o.number, \
          o.created_at, s.started_at, s.ended_at, o.monthly_price, o.currency, o.promo_kind, \
@@ -48,7 +52,7 @@ pub async fn sources(
     )
     .bind(start.millis())
     .bind(end.millis())
-    .bind(account.map_or(0, |a| a.0))
+    .bind(account)
     .fetch_all(&mut *conn)
     .await?
     .iter()
@@ -242,14 +246,17 @@ pub async fn insert_statements(
     Ok(())
 }
 
-/// Stored statements, optionally of one period and/or one account, with
-/// their lines; ordered by period (newest first), then account number.
+/// Stored statements that `scope` reaches (every account's or one
+/// account's), optionally of one period, with their lines; ordered by
+/// period (newest first), then account number.
 pub async fn statements(
     conn: &mut Conn,
     period: Option<&str>,
-    account: Option<AccountId>,
+    scope: Scope,
 ) -> Result<Vec<Statement>> {
-    let acc = account.map_or(0, |a| a.0);
+    let Some(acc) = scope.account_arg() else {
+        return Ok(Vec::new());
+    };
     let period = period.unwrap_or("");
     let mut out: Vec<Statement> = sqlx::query(
         "SELECT id, account_id, account_number, account_name, period, closed_at FROM statements \

@@ -7,7 +7,7 @@
 //! with the same code (even on two server instances) only one can succeed.
 
 use crate::throttle::Reservation;
-use crate::{Conn, Result, StoreError};
+use crate::{Conn, Result, StoreError, User};
 use gatehouse_domain::{Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -116,22 +116,22 @@ pub async fn by_credential_id(conn: &mut Conn, credential_id: &str) -> Result<Cr
 }
 
 /// The credential assigned to a user, if any.
-pub async fn for_user(conn: &mut Conn, user: UserId) -> Result<Option<Credential>> {
+pub async fn for_user(conn: &mut Conn, user: &User) -> Result<Option<Credential>> {
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM credentials WHERE user_id = $1"
     )))
-    .bind(user.0)
+    .bind(user.id.0)
     .fetch_optional(&mut *conn)
     .await?;
     r.as_ref().map(from_row).transpose()
 }
 
 /// Credentials of several users at once (for the Users screen).
-pub async fn for_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<Credential>> {
+pub async fn for_users(conn: &mut Conn, users: &[User]) -> Result<Vec<Credential>> {
     if users.is_empty() {
         return Ok(vec![]);
     }
-    let list: Vec<String> = users.iter().map(|u| u.0.to_string()).collect();
+    let list: Vec<String> = users.iter().map(|u| u.id.0.to_string()).collect();
     // The ids are integers we formatted ourselves, so inlining them is safe.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM credentials WHERE user_id IN ({})",
@@ -169,11 +169,11 @@ pub async fn list(
 }
 
 /// Assigns an unassigned credential; `false` if someone else has it.
-pub async fn assign(conn: &mut Conn, id: i64, user: UserId) -> Result<bool> {
+pub async fn assign(conn: &mut Conn, id: i64, user: &User) -> Result<bool> {
     Ok(
         sqlx::query("UPDATE credentials SET user_id = $2 WHERE id = $1 AND user_id IS NULL")
             .bind(id)
-            .bind(user.0)
+            .bind(user.id.0)
             .execute(&mut *conn)
             .await?
             .rows_affected()
@@ -369,7 +369,7 @@ pub struct TemporaryCode {
 /// Stores a new temporary code (replacing any), with no tries used.
 pub async fn set_temporary_code(
     conn: &mut Conn,
-    user: UserId,
+    user: &User,
     code_hash: &str,
     expires_at: Timestamp,
     single_use: bool,
@@ -382,7 +382,7 @@ pub async fn set_temporary_code(
          ON CONFLICT (user_id) DO UPDATE SET code_hash = $2, expires_at = $3, single_use = $4, \
          created_by = $5, created_at = $6, attempts = 0",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(code_hash)
     .bind(expires_at.millis())
     .bind(i64::from(single_use))
@@ -394,12 +394,12 @@ pub async fn set_temporary_code(
 }
 
 /// The user's temporary code, if one is stored (live or not).
-pub async fn temporary_code(conn: &mut Conn, user: UserId) -> Result<Option<TemporaryCode>> {
+pub async fn temporary_code(conn: &mut Conn, user: &User) -> Result<Option<TemporaryCode>> {
     let r = sqlx::query(
         "SELECT code_hash, expires_at, single_use, attempts FROM temporary_codes \
          WHERE user_id = $1",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .fetch_optional(&mut *conn)
     .await?;
     r.as_ref().map(temporary_from_row).transpose()
@@ -421,7 +421,7 @@ fn temporary_from_row(r: &AnyRow) -> Result<TemporaryCode> {
 /// against the code whose try was counted.
 pub async fn reserve_temporary_attempt(
     conn: &mut Conn,
-    user: UserId,
+    user: &User,
     max_attempts: i64,
     now: Timestamp,
 ) -> Result<Option<TemporaryCode>> {
@@ -430,7 +430,7 @@ pub async fn reserve_temporary_attempt(
          WHERE user_id = $1 AND expires_at > $2 AND attempts < $3 \
          RETURNING code_hash, expires_at, single_use, attempts",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(now.millis())
     .bind(max_attempts)
     .fetch_optional(&mut *conn)
@@ -441,7 +441,7 @@ pub async fn reserve_temporary_attempt(
 /// A right temporary code: a single-use one is consumed (`false` if a
 /// concurrent request consumed it first, or it was replaced meanwhile);
 /// a reusable one gets its try back.
-pub async fn temporary_code_used(conn: &mut Conn, user: UserId, t: &TemporaryCode) -> Result<bool> {
+pub async fn temporary_code_used(conn: &mut Conn, user: &User, t: &TemporaryCode) -> Result<bool> {
     let sql = if t.single_use {
         "DELETE FROM temporary_codes WHERE user_id = $1 AND code_hash = $2"
     } else {
@@ -449,7 +449,7 @@ pub async fn temporary_code_used(conn: &mut Conn, user: UserId, t: &TemporaryCod
          WHERE user_id = $1 AND code_hash = $2"
     };
     Ok(sqlx::query(sql)
-        .bind(user.0)
+        .bind(user.id.0)
         .bind(&t.code_hash)
         .execute(&mut *conn)
         .await?
@@ -461,14 +461,14 @@ pub async fn temporary_code_used(conn: &mut Conn, user: UserId, t: &TemporaryCod
 /// this call ended it.
 pub async fn end_spent_temporary_code(
     conn: &mut Conn,
-    user: UserId,
+    user: &User,
     code_hash: &str,
     max_attempts: i64,
 ) -> Result<bool> {
     Ok(sqlx::query(
         "DELETE FROM temporary_codes WHERE user_id = $1 AND code_hash = $2 AND attempts >= $3",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(code_hash)
     .bind(max_attempts)
     .execute(&mut *conn)
@@ -478,10 +478,10 @@ pub async fn end_spent_temporary_code(
 }
 
 /// Removes the temporary code; `false` if there was none (already used).
-pub async fn clear_temporary_code(conn: &mut Conn, user: UserId) -> Result<bool> {
+pub async fn clear_temporary_code(conn: &mut Conn, user: &User) -> Result<bool> {
     Ok(
         sqlx::query("DELETE FROM temporary_codes WHERE user_id = $1")
-            .bind(user.0)
+            .bind(user.id.0)
             .execute(&mut *conn)
             .await?
             .rows_affected()

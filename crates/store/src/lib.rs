@@ -22,6 +22,7 @@ mod error;
 mod migrate;
 pub mod orders;
 pub mod phonefactor;
+mod scope;
 pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -31,9 +32,10 @@ pub mod users;
 
 pub use db::{Backend, Conn, Store, Tx, savepoint};
 pub use error::StoreError;
+pub use scope::Scope;
 /// The database driver's error, for `?` on transaction commits.
 pub use sqlx::Error as DbError;
-pub use users::{NewUser, Scope, User, UserPatch, Users};
+pub use users::{NewUser, User, UserPatch, Users};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -1,6 +1,6 @@
 //! Orders of external authentication and the subscriptions they create.
 
-use crate::{Conn, Result, StoreError};
+use crate::{Conn, Result, Scope, StoreError, User};
 use gatehouse_domain::{AccountId, Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -148,12 +148,8 @@ pub async fn by_idempotency_key(
 /// The order `number` within `scope`: all orders, one account's, or none
 /// for a user's own scope (orders are administrators' business). Another
 /// account's order is not found, as if it did not exist.
-pub async fn by_number(conn: &mut Conn, scope: &crate::Scope, number: &str) -> Result<Order> {
-    let account = match scope {
-        crate::Scope::All => 0,
-        crate::Scope::Account(a) => a.0,
-        crate::Scope::Own(_) => return Err(StoreError::NotFound),
-    };
+pub async fn by_number(conn: &mut Conn, scope: Scope, number: &str) -> Result<Order> {
+    let account = scope.account_arg().ok_or(StoreError::NotFound)?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM orders WHERE number = $1 AND ($2 = 0 OR account_id = $2)"
     )))
@@ -165,10 +161,14 @@ pub async fn by_number(conn: &mut Conn, scope: &crate::Scope, number: &str) -> R
     from_row(&r)
 }
 
-pub async fn count(conn: &mut Conn, account: Option<AccountId>) -> Result<i64> {
+/// The number of orders `scope` reaches.
+pub async fn count(conn: &mut Conn, scope: Scope) -> Result<i64> {
+    let Some(account) = scope.account_arg() else {
+        return Ok(0);
+    };
     Ok(
         sqlx::query("SELECT COUNT(*) FROM orders WHERE ($1 = 0 OR account_id = $1)")
-            .bind(account.map_or(0, |a| a.0))
+            .bind(account)
             .fetch_one(&mut *conn)
             .await?
             .try_get(0)?,
@@ -187,14 +187,11 @@ pub struct ActiveSubscription {
 }
 
 /// Active subscriptions of the given users.
-pub async fn active_for_users(
-    conn: &mut Conn,
-    users: &[UserId],
-) -> Result<Vec<ActiveSubscription>> {
+pub async fn active_for_users(conn: &mut Conn, users: &[User]) -> Result<Vec<ActiveSubscription>> {
     if users.is_empty() {
         return Ok(vec![]);
     }
-    let list: Vec<String> = users.iter().map(|u| u.0.to_string()).collect();
+    let list: Vec<String> = users.iter().map(|u| u.id.0.to_string()).collect();
     // The ids are integers we formatted ourselves, so inlining them is safe.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT s.id, s.user_id, s.method, s.started_at, o.number, o.credential_id \
@@ -219,12 +216,12 @@ pub async fn active_for_users(
 }
 
 /// Ends a user's active subscription to a method; `false` if none.
-pub async fn end(conn: &mut Conn, user: UserId, method: &str, now: Timestamp) -> Result<bool> {
+pub async fn end(conn: &mut Conn, user: &User, method: &str, now: Timestamp) -> Result<bool> {
     Ok(sqlx::query(
         "UPDATE subscriptions SET status = 'ended', ended_at = $3 \
          WHERE user_id = $1 AND method = $2 AND status = 'active'",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(method)
     .bind(now.millis())
     .execute(&mut *conn)

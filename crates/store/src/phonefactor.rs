@@ -5,7 +5,7 @@
 //! so an answer, a code or a key press counts at most once even when two
 //! server instances see it at the same moment.
 
-use crate::{Conn, Result, StoreError};
+use crate::{Conn, Result, StoreError, User};
 use gatehouse_domain::phonefactor::{ChallengeStatus, Mode, PhoneFactorStatus, Purpose};
 use gatehouse_domain::{AccountId, Timestamp, UserId};
 use sqlx::Row;
@@ -58,11 +58,11 @@ fn pf_from_row(r: &AnyRow) -> Result<PhoneFactor> {
     })
 }
 
-pub async fn get(conn: &mut Conn, user: UserId) -> Result<Option<PhoneFactor>> {
+pub async fn get(conn: &mut Conn, user: &User) -> Result<Option<PhoneFactor>> {
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {PF_COLUMNS} FROM phonefactor WHERE user_id = $1"
     )))
-    .bind(user.0)
+    .bind(user.id.0)
     .fetch_optional(&mut *conn)
     .await?;
     r.as_ref().map(pf_from_row).transpose()
@@ -78,11 +78,11 @@ pub async fn by_device(conn: &mut Conn, device_id: &str) -> Result<Option<PhoneF
     r.as_ref().map(pf_from_row).transpose()
 }
 
-pub async fn for_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<PhoneFactor>> {
+pub async fn for_users(conn: &mut Conn, users: &[User]) -> Result<Vec<PhoneFactor>> {
     if users.is_empty() {
         return Ok(vec![]);
     }
-    let list: Vec<String> = users.iter().map(|u| u.0.to_string()).collect();
+    let list: Vec<String> = users.iter().map(|u| u.id.0.to_string()).collect();
     // The ids are integers we formatted ourselves, so inlining them is safe.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {PF_COLUMNS} FROM phonefactor WHERE user_id IN ({})",
@@ -97,12 +97,7 @@ pub async fn for_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<PhoneFac
 
 /// After an order: the user must activate at their next sign-in. A fraud
 /// block in force stays.
-pub async fn await_activation(
-    conn: &mut Conn,
-    user: UserId,
-    account: AccountId,
-    now: Timestamp,
-) -> Result<()> {
+pub async fn await_activation(conn: &mut Conn, user: &User, now: Timestamp) -> Result<()> {
     sqlx::query(
         "INSERT INTO phonefactor (user_id, account_id, status, updated_at) \
          VALUES ($1, $2, 'awaiting_activation', $3) \
@@ -110,8 +105,8 @@ pub async fn await_activation(
            mode = NULL, device_id = NULL, device_key = NULL, app_secret = NULL, \
            app_last_step = NULL, bypass_until = NULL, activated_at = NULL, updated_at = $3",
     )
-    .bind(user.0)
-    .bind(account.0)
+    .bind(user.id.0)
+    .bind(user.account_id.0)
     .bind(now.millis())
     .execute(&mut *conn)
     .await?;
@@ -131,7 +126,7 @@ pub struct Activation<'a> {
 /// than the app keeps an earlier paired device (the user may switch back).
 pub async fn activate(
     conn: &mut Conn,
-    user: UserId,
+    user: &User,
     a: &Activation<'_>,
     now: Timestamp,
 ) -> Result<bool> {
@@ -143,7 +138,7 @@ pub async fn activate(
            activated_at = $7, updated_at = $7 \
          WHERE user_id = $1",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(a.phone)
     .bind(a.mode)
     .bind(a.device_id)
@@ -157,13 +152,13 @@ pub async fn activate(
 }
 
 /// Stops challenging the user; `false` if already deactivated or absent.
-pub async fn deactivate(conn: &mut Conn, user: UserId, now: Timestamp) -> Result<bool> {
+pub async fn deactivate(conn: &mut Conn, user: &User, now: Timestamp) -> Result<bool> {
     Ok(sqlx::query(
         "UPDATE phonefactor SET status = 'deactivated', device_id = NULL, device_key = NULL, \
            app_secret = NULL, bypass_until = NULL, updated_at = $2 \
          WHERE user_id = $1 AND status <> 'deactivated'",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(now.millis())
     .execute(&mut *conn)
     .await?
@@ -172,9 +167,9 @@ pub async fn deactivate(conn: &mut Conn, user: UserId, now: Timestamp) -> Result
 }
 
 /// Forgets a user's PhoneFactor (Remove External Authentication).
-pub async fn remove(conn: &mut Conn, user: UserId) -> Result<bool> {
+pub async fn remove(conn: &mut Conn, user: &User) -> Result<bool> {
     Ok(sqlx::query("DELETE FROM phonefactor WHERE user_id = $1")
-        .bind(user.0)
+        .bind(user.id.0)
         .execute(&mut *conn)
         .await?
         .rows_affected()
@@ -183,14 +178,14 @@ pub async fn remove(conn: &mut Conn, user: UserId) -> Result<bool> {
 
 pub async fn set_fraud_block(
     conn: &mut Conn,
-    user: UserId,
+    user: &User,
     until: Timestamp,
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE phonefactor SET fraud_blocked_until = $2, updated_at = $3 WHERE user_id = $1",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(until.millis())
     .bind(now.millis())
     .execute(&mut *conn)
@@ -199,12 +194,12 @@ pub async fn set_fraud_block(
 }
 
 /// Clears a fraud block in force; `false` if there was none.
-pub async fn clear_fraud_block(conn: &mut Conn, user: UserId, now: Timestamp) -> Result<bool> {
+pub async fn clear_fraud_block(conn: &mut Conn, user: &User, now: Timestamp) -> Result<bool> {
     Ok(sqlx::query(
         "UPDATE phonefactor SET fraud_blocked_until = NULL, updated_at = $2 \
          WHERE user_id = $1 AND fraud_blocked_until > $2",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(now.millis())
     .execute(&mut *conn)
     .await?
@@ -214,13 +209,13 @@ pub async fn clear_fraud_block(conn: &mut Conn, user: UserId, now: Timestamp) ->
 
 pub async fn set_bypass(
     conn: &mut Conn,
-    user: UserId,
+    user: &User,
     until: Timestamp,
     now: Timestamp,
 ) -> Result<bool> {
     Ok(
         sqlx::query("UPDATE phonefactor SET bypass_until = $2, updated_at = $3 WHERE user_id = $1")
-            .bind(user.0)
+            .bind(user.id.0)
             .bind(until.millis())
             .bind(now.millis())
             .execute(&mut *conn)
@@ -232,11 +227,11 @@ pub async fn set_bypass(
 
 /// Uses up a bypass in force; `true` if there was one (only one sign-in
 /// can take it).
-pub async fn take_bypass(conn: &mut Conn, user: UserId, now: Timestamp) -> Result<bool> {
+pub async fn take_bypass(conn: &mut Conn, user: &User, now: Timestamp) -> Result<bool> {
     Ok(sqlx::query(
         "UPDATE phonefactor SET bypass_until = NULL WHERE user_id = $1 AND bypass_until > $2",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(now.millis())
     .execute(&mut *conn)
     .await?
@@ -246,12 +241,12 @@ pub async fn take_bypass(conn: &mut Conn, user: UserId, now: Timestamp) -> Resul
 
 /// Records the time step of an accepted app verification code; `false` if
 /// that step or a later one was used already (replay).
-pub async fn accept_app_step(conn: &mut Conn, user: UserId, step: i64) -> Result<bool> {
+pub async fn accept_app_step(conn: &mut Conn, user: &User, step: i64) -> Result<bool> {
     Ok(sqlx::query(
         "UPDATE phonefactor SET app_last_step = $2 \
          WHERE user_id = $1 AND (app_last_step IS NULL OR app_last_step < $2)",
     )
-    .bind(user.0)
+    .bind(user.id.0)
     .bind(step)
     .execute(&mut *conn)
     .await?

@@ -1,25 +1,16 @@
 //! Users, reached only through a [`Users`] view limited to a [`Scope`].
 
 use crate::throttle::Reservation;
-use crate::{Conn, Result, StoreError};
+use crate::{Conn, Result, Scope, StoreError};
 use gatehouse_domain::lockout::{LockoutPolicy, LoginCounters};
 use gatehouse_domain::{AccountId, Role, Timestamp, UserId, UserStatus};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-/// Which users a caller may see and change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// The operator (and the CLI): every account.
-    All,
-    /// An account administrator: that account only.
-    Account(AccountId),
-    /// A portal user: themselves only.
-    Own(UserId),
-}
-
-/// A user as stored (without the password hash).
+/// A user as stored (without the password hash). Only this crate makes
+/// one, from a scoped lookup: holding a `User` means a scope reached it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct User {
     pub id: UserId,
     pub account_id: AccountId,
@@ -113,13 +104,19 @@ pub struct Users {
     scope: Scope,
 }
 
-/// `$1` = 0 for all, 1 for one account (`$2`), 2 for one user (`$3`).
-const SCOPE_CONDITION: &str =
-    "($1 = 0 OR ($1 = 1 AND u.account_id = $2) OR ($1 = 2 AND u.id = $3))";
+use crate::scope::USER_CONDITION as SCOPE_CONDITION;
 
 impl Users {
     pub fn new(scope: Scope) -> Self {
         Self { scope }
+    }
+
+    /// The application's own lookups (sign-in by name, callbacks, jobs):
+    /// every account, never a caller's view.
+    pub fn system() -> Self {
+        Self {
+            scope: Scope::System,
+        }
     }
 
     pub fn scope(&self) -> Scope {
@@ -127,11 +124,7 @@ impl Users {
     }
 
     fn scope_args(&self) -> (i64, i64, i64) {
-        match self.scope {
-            Scope::All => (0, 0, 0),
-            Scope::Account(a) => (1, a.0, 0),
-            Scope::Own(u) => (2, 0, u.0),
-        }
+        self.scope.args()
     }
 
     /// Users whose username, name or e-mail contains `query`
@@ -220,7 +213,7 @@ impl Users {
         now: Timestamp,
     ) -> Result<UserId> {
         match self.scope {
-            Scope::All => {}
+            Scope::All | Scope::System => {}
             Scope::Account(a) if a == new.account_id => {}
             _ => return Err(StoreError::NotFound),
         }

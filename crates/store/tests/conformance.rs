@@ -636,11 +636,20 @@ async fn audit_chain_holds_under_concurrent_appends_and_sealers() {
     audit::seal_all(&s).await.unwrap();
     let mut c = s.conn().await.unwrap();
     assert_eq!(audit::verify(&mut c).await.unwrap(), Ok(24));
-    let (page, total) = audit::page(&mut c, Some(AccountId(1)), 1, 5).await.unwrap();
+    let (page, total) = audit::page(&mut c, Scope::Account(AccountId(1)), 1, 5)
+        .await
+        .unwrap();
     assert_eq!(total, 12);
     assert_eq!(page.len(), 5);
     assert!(page.windows(2).all(|w| w[0].id > w[1].id), "newest first");
-    let all = audit::all(&mut c, None).await.unwrap();
+    let all = audit::all(&mut c, Scope::All).await.unwrap();
+    assert!(
+        audit::all(&mut c, Scope::Own(UserId(1)))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a user's own scope reaches no account's log"
+    );
     assert_eq!(all.len(), 24);
     assert!(
         all.iter().all(|e| e.seq.is_some() && e.hash.is_some()),
@@ -879,13 +888,14 @@ async fn one_credential_per_user_and_one_active_subscription_per_method() {
     let c1 = credential(s, "VSST00000001").await;
     let c2 = credential(s, "VSST00000002").await;
     let mut c = s.conn().await.unwrap();
-    assert!(credentials::assign(&mut c, c1, u).await.unwrap());
+    let carol = Users::system().get(&mut c, u).await.unwrap();
+    assert!(credentials::assign(&mut c, c1, &carol).await.unwrap());
     assert!(
-        !credentials::assign(&mut c, c1, u).await.unwrap(),
+        !credentials::assign(&mut c, c1, &carol).await.unwrap(),
         "already assigned"
     );
     assert!(
-        credentials::assign(&mut c, c2, u).await.is_err(),
+        credentials::assign(&mut c, c2, &carol).await.is_err(),
         "one credential per user"
     );
     let order = |key: &'static str, number: &'static str| orders::NewOrder {
@@ -928,16 +938,22 @@ async fn one_credential_per_user_and_one_active_subscription_per_method() {
         "{second:?}"
     );
     drop(tx);
-    let active = orders::active_for_users(&mut c, &[u]).await.unwrap();
+    let active = orders::active_for_users(&mut c, std::slice::from_ref(&carol))
+        .await
+        .unwrap();
     assert_eq!(active.len(), 1);
     assert!(
-        orders::end(&mut c, u, "symantec_vip", T0.plus_minutes(1))
+        orders::end(&mut c, &carol, "symantec_vip", T0.plus_minutes(1))
             .await
             .unwrap()
     );
-    assert!(!orders::end(&mut c, u, "symantec_vip", T0).await.unwrap());
     assert!(
-        orders::active_for_users(&mut c, &[u])
+        !orders::end(&mut c, &carol, "symantec_vip", T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        orders::active_for_users(&mut c, std::slice::from_ref(&carol))
             .await
             .unwrap()
             .is_empty()
@@ -945,23 +961,23 @@ async fn one_credential_per_user_and_one_active_subscription_per_method() {
     orders::place(&mut c, &order("k3", "EA-4"), T0)
         .await
         .unwrap();
-    assert_eq!(orders::count(&mut c, Some(a)).await.unwrap(), 2);
+    assert_eq!(orders::count(&mut c, Scope::Account(a)).await.unwrap(), 2);
+    assert_eq!(orders::count(&mut c, Scope::Nobody).await.unwrap(), 0);
     // An order is read within a scope: its account's or all; another
     // account's scope and a user's own scope find nothing.
-    use gatehouse_store::Scope;
     let other = account(s, "40000002").await;
     for scope in [Scope::All, Scope::Account(a)] {
         assert_eq!(
-            orders::by_number(&mut c, &scope, "EA-4")
+            orders::by_number(&mut c, scope, "EA-4")
                 .await
                 .unwrap()
                 .number,
             "EA-4"
         );
     }
-    for scope in [Scope::Account(other), Scope::Own(u)] {
+    for scope in [Scope::Account(other), Scope::Own(u), Scope::Nobody] {
         assert!(matches!(
-            orders::by_number(&mut c, &scope, "EA-4").await,
+            orders::by_number(&mut c, scope, "EA-4").await,
             Err(StoreError::NotFound)
         ));
     }
@@ -1087,12 +1103,13 @@ async fn billing_sources_statements_and_immutability() {
         .await
         .unwrap();
     }
-    orders::end(&mut c, ub, "phonefactor", Timestamp(T0.0 + 5 * day))
+    let ub_row = Users::system().get(&mut c, ub).await.unwrap();
+    orders::end(&mut c, &ub_row, "phonefactor", Timestamp(T0.0 + 5 * day))
         .await
         .unwrap();
     // A window that bert's subscription (T0+3d … T0+5d) overlaps, and one
     // after it ended.
-    let all = billing::sources(&mut c, T0, Timestamp(T0.0 + 10 * day), None)
+    let all = billing::sources(&mut c, T0, Timestamp(T0.0 + 10 * day), Scope::All)
         .await
         .unwrap();
     assert_eq!(
@@ -1110,12 +1127,12 @@ async fn billing_sources_statements_and_immutability() {
         &mut c,
         Timestamp(T0.0 + 6 * day),
         Timestamp(T0.0 + 9 * day),
-        None,
+        Scope::All,
     )
     .await
     .unwrap();
     assert_eq!(later.len(), 1);
-    let only_b = billing::sources(&mut c, T0, Timestamp(T0.0 + 10 * day), Some(b))
+    let only_b = billing::sources(&mut c, T0, Timestamp(T0.0 + 10 * day), Scope::Account(b))
         .await
         .unwrap();
     assert_eq!(only_b.len(), 1);
@@ -1163,7 +1180,7 @@ async fn billing_sources_statements_and_immutability() {
             .await
             .unwrap()
     );
-    let got = billing::statements(&mut c, Some("2025-11"), None)
+    let got = billing::statements(&mut c, Some("2025-11"), Scope::All)
         .await
         .unwrap();
     assert_eq!(got.len(), 1);
@@ -1172,7 +1189,7 @@ async fn billing_sources_statements_and_immutability() {
         "every line, in order (several batches)"
     );
     assert!(
-        billing::statements(&mut c, None, Some(b))
+        billing::statements(&mut c, None, Scope::Account(b))
             .await
             .unwrap()
             .is_empty()
@@ -1293,15 +1310,17 @@ async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
     // Temporary codes: tries of their own, exactly the limit, concurrently.
     let acc = account(&s, "40000002").await;
     let carol = user(&s, acc, "carol", Role::User).await;
-    credentials::set_temporary_code(&mut c, carol, "h1", T0.plus_minutes(60), true, "cli", T0)
+    let carol = Users::system().get(&mut c, carol).await.unwrap();
+    credentials::set_temporary_code(&mut c, &carol, "h1", T0.plus_minutes(60), true, "cli", T0)
         .await
         .unwrap();
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let s = s.clone();
+        let carol = carol.clone();
         tasks.push(tokio::spawn(async move {
             let mut tx = s.begin().await.unwrap();
-            let r = credentials::reserve_temporary_attempt(&mut tx, carol, 5, T0)
+            let r = credentials::reserve_temporary_attempt(&mut tx, &carol, 5, T0)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -1315,60 +1334,60 @@ async fn credential_and_temporary_code_attempts_are_reserved_up_to_the_limit() {
     tries.sort();
     assert_eq!(tries, vec![1, 2, 3, 4, 5], "exactly five tries");
     assert!(
-        credentials::end_spent_temporary_code(&mut c, carol, "h1", 5)
+        credentials::end_spent_temporary_code(&mut c, &carol, "h1", 5)
             .await
             .unwrap()
     );
     assert!(
-        credentials::temporary_code(&mut c, carol)
+        credentials::temporary_code(&mut c, &carol)
             .await
             .unwrap()
             .is_none()
     );
     // A reusable code gets its try back when right; a single-use one is
     // consumed once; an expired one gives no try.
-    credentials::set_temporary_code(&mut c, carol, "h2", T0.plus_minutes(60), false, "cli", T0)
+    credentials::set_temporary_code(&mut c, &carol, "h2", T0.plus_minutes(60), false, "cli", T0)
         .await
         .unwrap();
-    let t = credentials::reserve_temporary_attempt(&mut c, carol, 5, T0)
+    let t = credentials::reserve_temporary_attempt(&mut c, &carol, 5, T0)
         .await
         .unwrap()
         .unwrap();
     assert!(
-        credentials::temporary_code_used(&mut c, carol, &t)
+        credentials::temporary_code_used(&mut c, &carol, &t)
             .await
             .unwrap()
     );
     assert_eq!(
-        credentials::temporary_code(&mut c, carol)
+        credentials::temporary_code(&mut c, &carol)
             .await
             .unwrap()
             .unwrap()
             .attempts,
         0
     );
-    credentials::set_temporary_code(&mut c, carol, "h3", T0.plus_minutes(60), true, "cli", T0)
+    credentials::set_temporary_code(&mut c, &carol, "h3", T0.plus_minutes(60), true, "cli", T0)
         .await
         .unwrap();
-    let t = credentials::reserve_temporary_attempt(&mut c, carol, 5, T0)
+    let t = credentials::reserve_temporary_attempt(&mut c, &carol, 5, T0)
         .await
         .unwrap()
         .unwrap();
     assert!(
-        credentials::temporary_code_used(&mut c, carol, &t)
+        credentials::temporary_code_used(&mut c, &carol, &t)
             .await
             .unwrap()
     );
     assert!(
-        !credentials::temporary_code_used(&mut c, carol, &t)
+        !credentials::temporary_code_used(&mut c, &carol, &t)
             .await
             .unwrap()
     );
-    credentials::set_temporary_code(&mut c, carol, "h4", T0.plus_minutes(60), true, "cli", T0)
+    credentials::set_temporary_code(&mut c, &carol, "h4", T0.plus_minutes(60), true, "cli", T0)
         .await
         .unwrap();
     assert!(
-        credentials::reserve_temporary_attempt(&mut c, carol, 5, T0.plus_minutes(60))
+        credentials::reserve_temporary_attempt(&mut c, &carol, 5, T0.plus_minutes(60))
             .await
             .unwrap()
             .is_none(),

@@ -73,7 +73,8 @@ async fn main() -> anyhow::Result<()> {
             now,
         )
         .await?;
-        credentials::assign(&mut tx, c, id).await?;
+        let user = users.get(&mut tx, id).await?;
+        credentials::assign(&mut tx, c, &user).await?;
     }
     tx.commit().await?;
     eprintln!(

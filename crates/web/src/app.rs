@@ -29,12 +29,32 @@ fn all_routes(state: Option<&AppState>) -> Routes {
         .merge(ops::routes())
 }
 
+/// Settings of the HTTP front end alone (the application's are in
+/// [`AppConfig`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpConfig {
+    /// Mark cookies `Secure` and name them `__Host-…` (served over TLS,
+    /// directly or behind a proxy). On by itself when the application's
+    /// `public_url` is `https://…`.
+    pub secure_cookies: bool,
+    /// Take the client address from the last `X-Forwarded-For` hop (only
+    /// behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
+}
+
+/// The whole application with the default HTTP settings (plain HTTP, no
+/// proxy; `Secure` cookies if `public_url` is https).
+pub fn router(state: AppState) -> Router {
+    router_with(state, HttpConfig::default())
+}
+
 /// The whole application: pages, API, operations endpoints, and the
 /// security headers every response carries.
-pub fn router(state: AppState) -> Router {
+pub fn router_with(state: AppState, mut http: HttpConfig) -> Router {
+    http.secure_cookies |= state.config.public_url.starts_with("https://");
     let (routes, _) = all_routes(Some(&state)).into_parts();
     // Served over HTTPS (Secure cookies): browsers are told to keep to it.
-    let hsts = crate::extract::secure_cookies(&state).then(|| {
+    let hsts = http.secure_cookies.then(|| {
         SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
@@ -71,6 +91,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(axum::Extension(http))
         // One span per request (method and path, never the query: it may
         // carry a `next` or a marker), so "request failed" and every other
         // event of a handler say which request they belong to.

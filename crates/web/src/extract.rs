@@ -17,6 +17,23 @@ use gatehouse_domain::session::SessionState;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 
+/// The HTTP front end's settings, as the router was built with them.
+pub fn http_config(parts: &Parts) -> crate::HttpConfig {
+    parts
+        .extensions
+        .get::<crate::HttpConfig>()
+        .copied()
+        .unwrap_or_default()
+}
+
+impl FromRequestParts<AppState> for crate::HttpConfig {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(http_config(parts))
+    }
+}
+
 /// The client's network address: the TCP peer, or the last
 /// `X-Forwarded-For` hop when configured to trust a reverse proxy.
 #[derive(Debug, Clone)]
@@ -25,8 +42,8 @@ pub struct ClientAddr(pub String);
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
-        if st.config.trust_forwarded_for
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        if http_config(parts).trust_forwarded_for
             && let Some(v) = parts
                 .headers
                 .get("x-forwarded-for")
@@ -60,6 +77,8 @@ pub struct Ctx {
     anon_csrf: Option<String>,
     method: Method,
     pub is_api: bool,
+    /// The HTTP front end's settings (cookie names and flags).
+    pub http: crate::HttpConfig,
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -90,13 +109,14 @@ impl FromRequestParts<AppState> for Ctx {
             Some(token) => Some(bearer_user(st, token.trim()).await?),
             None => None,
         };
+        let http = http_config(parts);
         let jar = CookieJar::from_headers(&parts.headers);
-        let live = match (&bearer, jar.get(session_cookie_name(st))) {
+        let live = match (&bearer, jar.get(session_cookie_name(&http))) {
             (None, Some(c)) => auth::load_session(st, c.value()).await?,
             _ => None,
         };
         let anon_csrf = jar
-            .get(csrf_cookie_name(st))
+            .get(csrf_cookie_name(&http))
             .map(|c| c.value().to_owned())
             .filter(|t| anon_csrf_valid(st, t));
         let ctx = Ctx {
@@ -111,6 +131,7 @@ impl FromRequestParts<AppState> for Ctx {
             anon_csrf,
             method: parts.method.clone(),
             is_api,
+            http,
         };
         parts.extensions.insert(ctx.clone());
         Ok(ctx)
@@ -400,17 +421,11 @@ pub fn safe_next(next: &str) -> Option<&str> {
 
 pub use gatehouse_app::urlencode;
 
-/// Whether cookies are marked `Secure` (and `__Host-` prefixed): when the
-/// configuration says so or the public address is `https`.
-pub fn secure_cookies(st: &AppState) -> bool {
-    st.config.secure_cookies || st.config.public_url.starts_with("https://")
-}
-
 /// The session cookie's name. `__Host-` (Secure, `Path=/`, no `Domain`)
 /// means no other host — a sibling subdomain, a plain-http page — can set
 /// or overwrite it; browsers accept that prefix only on Secure cookies.
-pub fn session_cookie_name(st: &AppState) -> &'static str {
-    if secure_cookies(st) {
+pub fn session_cookie_name(http: &crate::HttpConfig) -> &'static str {
+    if http.secure_cookies {
         "__Host-gatehouse_session"
     } else {
         COOKIE
@@ -418,31 +433,31 @@ pub fn session_cookie_name(st: &AppState) -> &'static str {
 }
 
 /// The name of the anonymous CSRF cookie (double submit).
-pub fn csrf_cookie_name(st: &AppState) -> &'static str {
-    if secure_cookies(st) {
+pub fn csrf_cookie_name(http: &crate::HttpConfig) -> &'static str {
+    if http.secure_cookies {
         "__Host-gatehouse_csrf"
     } else {
         "gatehouse_csrf"
     }
 }
 
-fn base_cookie(st: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+fn base_cookie(http: &crate::HttpConfig, name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(secure_cookies(st))
+        .secure(http.secure_cookies)
         .build()
 }
 
 /// The cookie that carries a session token.
-pub fn session_cookie(st: &AppState, issued: &IssuedSession) -> Cookie<'static> {
-    base_cookie(st, session_cookie_name(st), issued.token.clone())
+pub fn session_cookie(http: &crate::HttpConfig, issued: &IssuedSession) -> Cookie<'static> {
+    base_cookie(http, session_cookie_name(http), issued.token.clone())
 }
 
 /// A cookie that removes the session cookie.
-pub fn clear_cookie(st: &AppState) -> Cookie<'static> {
-    let mut c = base_cookie(st, session_cookie_name(st), String::new());
+pub fn clear_cookie(http: &crate::HttpConfig) -> Cookie<'static> {
+    let mut c = base_cookie(http, session_cookie_name(http), String::new());
     c.make_removal();
     c
 }
@@ -494,7 +509,7 @@ pub fn form_csrf(st: &AppState, ctx: &Ctx) -> (String, Option<Cookie<'static>>) 
     }
     let token = new_anon_csrf(st);
     // A browser-session cookie; the server refuses it after ANON_CSRF_HOURS.
-    let cookie = base_cookie(st, csrf_cookie_name(st), token.clone());
+    let cookie = base_cookie(&ctx.http, csrf_cookie_name(&ctx.http), token.clone());
     (token, Some(cookie))
 }
 

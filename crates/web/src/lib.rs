@@ -19,7 +19,8 @@ mod server;
 pub mod twilio;
 
 pub use app::{
-    AppConfig, AppState, DELIVERY_NOT_CONFIGURED, Delivery, DeliveryMode, route_table, router,
+    AppConfig, AppState, DELIVERY_NOT_CONFIGURED, Delivery, DeliveryMode, HttpConfig, route_table,
+    router, router_with,
 };
 pub use error::{AppError, HttpError};
 /// The application services, re-exported for the adapters in this crate.

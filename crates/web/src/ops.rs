@@ -54,7 +54,7 @@ async fn metrics_allowed(parts: &mut Parts, st: &AppState) -> bool {
     }
     // Behind a reverse proxy (`trust_forwarded_for`) every request comes
     // from loopback, so loopback says nothing there.
-    let direct_loopback = !st.config.trust_forwarded_for
+    let direct_loopback = !crate::extract::http_config(parts).trust_forwarded_for
         && parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

@@ -98,7 +98,7 @@ pub async fn first_run(st: &AppState) -> Result<Option<FirstRun>> {
             return Ok(None);
         }
     }
-    let caller = Caller::cli();
+    let caller = Caller::system();
     let existing = {
         let mut conn = st.store.conn().await?;
         accounts::provider(&mut conn).await?
@@ -113,7 +113,7 @@ pub async fn first_run(st: &AppState) -> Result<Option<FirstRun>> {
         .hashing(move || gatehouse_domain::password::hash(&pw))
         .await?;
     let now = st.now();
-    let users = Users::new(Scope::All);
+    let users = Users::system();
     let mut tx = st.store.begin().await?;
     let id = users
         .create(

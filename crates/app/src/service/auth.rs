@@ -103,7 +103,7 @@ pub async fn load_session(st: &AppState, token: &str) -> Result<Option<LiveSessi
     }
     let user = match session.user_id {
         None => None,
-        Some(id) => match Users::new(Scope::All).get(&mut conn, id).await {
+        Some(id) => match Users::system().get(&mut conn, id).await {
             Ok(u) if u.status == gatehouse_domain::UserStatus::Active => Some(u),
             Ok(_) | Err(StoreError::NotFound) => {
                 sessions::delete(&mut conn, &hash).await?;
@@ -173,7 +173,7 @@ pub enum PasswordAttempt {
 /// time taken tells nothing about the lock.
 pub async fn password_attempt(st: &AppState, user: &User, input: &str) -> Result<PasswordAttempt> {
     let now = st.now();
-    let users = Users::new(Scope::All);
+    let users = Users::system();
     let (slot, phc) = {
         let mut tx = st.store.begin().await?;
         let reserved = match users
@@ -227,7 +227,7 @@ pub async fn audit_lockout(
     if attempt != (PasswordAttempt::Wrong { locked_now: true }) {
         return Ok(());
     }
-    let until = Users::new(Scope::All)
+    let until = Users::system()
         .get(conn, user.id)
         .await?
         .counters
@@ -302,7 +302,7 @@ pub async fn sign_in(
             retry_after: wait,
         });
     }
-    let users = Users::new(Scope::All);
+    let users = Users::system();
     let found = match Username::parse(username) {
         Ok(name) => {
             let mut conn = st.store.conn().await?;
@@ -315,7 +315,7 @@ pub async fn sign_in(
         Err(_) => None,
     };
     let caller_for_audit = Caller {
-        user: None,
+        actor: super::Actor::Anonymous,
         ..caller.clone()
     };
     let Some(user) = found else {
@@ -483,9 +483,7 @@ pub async fn finish_sign_in(
     how: &str,
 ) -> Result<IssuedSession> {
     let now = st.now();
-    Users::new(Scope::All)
-        .record_sign_in(conn, user.id, now)
-        .await?;
+    Users::system().record_sign_in(conn, user.id, now).await?;
     let next = match super::phonefactor::gate(conn, user, now).await? {
         Gate::Activation => SessionState::ActivationRequired,
         // A fraud report since the password step wins over any factor.

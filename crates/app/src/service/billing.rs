@@ -168,7 +168,8 @@ pub async fn run(st: &AppState, caller: &Caller, period: &str) -> Result<RunOutc
     );
     let newly_closed = billing::mark_closed(&mut tx, &key, now, &rec.actor).await?;
     if newly_closed {
-        let sources = billing::sources(&mut tx, period.start(), period.end(), None).await?;
+        let sources =
+            billing::sources(&mut tx, period.start(), period.end(), Scope::System).await?;
         let computed = compute(period, &sources, None)?;
         let new: Vec<NewStatement> = computed
             .iter()
@@ -184,7 +185,7 @@ pub async fn run(st: &AppState, caller: &Caller, period: &str) -> Result<RunOutc
     let closed = billing::closed_period(&mut tx, &key)
         .await?
         .ok_or_else(|| AppError::Internal(format!("period {key} vanished while closing")))?;
-    let statements: Vec<StatementView> = billing::statements(&mut tx, Some(&key), None)
+    let statements: Vec<StatementView> = billing::statements(&mut tx, Some(&key), Scope::System)
         .await?
         .into_iter()
         .map(StatementView::from)
@@ -215,27 +216,22 @@ pub async fn run(st: &AppState, caller: &Caller, period: &str) -> Result<RunOutc
     })
 }
 
-/// The account an administrator may see; `None` for the operator (all).
-fn visible_account(caller: &Caller, what: &str) -> Result<Option<AccountId>> {
+/// What an administrator may see: their account; the operator, every
+/// account.
+fn visible_scope(caller: &Caller, what: &str) -> Result<Scope> {
     caller.require_admin(what)?;
-    match caller.scope() {
-        Scope::All => Ok(None),
-        Scope::Account(a) => Ok(Some(a)),
-        Scope::Own(_) => Err(AppError::Forbidden(format!(
-            "Only administrators can {what}."
-        ))),
-    }
+    Ok(caller.scope())
 }
 
 /// The current month's charges so far (today included), per account:
 /// the caller's account for an administrator, every account for the
 /// operator.
 pub async fn current(st: &AppState, caller: &Caller) -> Result<(Period, Vec<StatementView>)> {
-    let account = visible_account(caller, "see charges")?;
+    let scope = visible_scope(caller, "see charges")?;
     let now = st.now();
     let period = Period::containing(now);
     let mut conn = st.store.conn().await?;
-    let sources = billing::sources(&mut conn, period.start(), period.end(), account).await?;
+    let sources = billing::sources(&mut conn, period.start(), period.end(), scope).await?;
     Ok((period, compute(period, &sources, Some(now))?))
 }
 
@@ -247,13 +243,13 @@ pub async fn statements(
     period: Option<&str>,
     account_number: Option<&str>,
 ) -> Result<Vec<StatementView>> {
-    let account = visible_account(caller, "see statements")?;
+    let scope = visible_scope(caller, "see statements")?;
     let period = match period.map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) => Some(Period::parse(p)?.to_string()),
         None => None,
     };
     let mut conn = st.store.conn().await?;
-    let list = billing::statements(&mut conn, period.as_deref(), account).await?;
+    let list = billing::statements(&mut conn, period.as_deref(), scope).await?;
     let number = account_number.map(str::trim).filter(|n| !n.is_empty());
     Ok(list
         .into_iter()

@@ -545,7 +545,7 @@ pub async fn check_mode(st: &AppState) -> Result<ModeCheck> {
     let mut tx = st.store.begin().await?;
     let (recorded, inserted) = delivery::record_mode_once(&mut tx, mode.as_str(), now).await?;
     if inserted {
-        let rec = super::Caller::cli().audit(
+        let rec = super::Caller::system().audit(
             now,
             "delivery_mode_record",
             "delivery",

@@ -46,68 +46,95 @@ impl Channel {
     }
 }
 
+/// Who is acting. Rights come from the actor; the channel only says how it
+/// came in.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// The application itself: first-run set-up, background jobs, start-up
+    /// checks. Never made from a request.
+    System,
+    /// The command line on the server, run by whoever holds the
+    /// configuration and the database: the operator's rights.
+    Cli,
+    /// A signed-in portal user (by session or bearer token).
+    User(User),
+    /// An API client of the validation API: no user rights at all. Names
+    /// need not be unique; limits are kept per id.
+    ApiClient { id: i64, name: String },
+    /// Nobody signed in (sign-in forms, telephony and device callbacks).
+    Anonymous,
+}
+
 /// Who is acting, and from where: the subject of permission checks and of
-/// audit entries.
+/// audit entries. The only source of a caller's [`Scope`].
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user: Option<User>,
+    pub actor: Actor,
     pub addr: String,
     /// How the caller came in.
     pub via: Channel,
-    /// The API client (validation API) acting, by name.
-    pub client: Option<String>,
-    /// Its id: names need not be unique, limits are kept per client.
-    pub client_id: Option<i64>,
 }
 
 impl Caller {
     /// The command line, run by whoever operates the server: all rights.
     pub fn cli() -> Self {
         Self {
-            user: None,
+            actor: Actor::Cli,
             addr: "local".into(),
             via: Channel::Cli,
-            client: None,
-            client_id: None,
+        }
+    }
+
+    /// The application acting on its own (first run, jobs, start-up).
+    pub fn system() -> Self {
+        Self {
+            actor: Actor::System,
+            addr: "local".into(),
+            via: Channel::Cli,
         }
     }
 
     pub fn anonymous(addr: impl Into<String>, via: Channel) -> Self {
         Self {
-            user: None,
+            actor: Actor::Anonymous,
             addr: addr.into(),
             via,
-            client: None,
-            client_id: None,
         }
     }
 
     pub fn user(user: User, addr: impl Into<String>, via: Channel) -> Self {
         Self {
-            user: Some(user),
+            actor: Actor::User(user),
             addr: addr.into(),
             via,
-            client: None,
-            client_id: None,
         }
     }
 
     /// An API client of the validation API: no user rights at all.
     pub fn api_client(id: i64, name: impl Into<String>, addr: impl Into<String>) -> Self {
         Self {
-            user: None,
+            actor: Actor::ApiClient {
+                id,
+                name: name.into(),
+            },
             addr: addr.into(),
             via: Channel::Api,
-            client: Some(name.into()),
-            client_id: Some(id),
+        }
+    }
+
+    /// The signed-in user acting, if any.
+    pub fn user_ref(&self) -> Option<&User> {
+        match &self.actor {
+            Actor::User(u) => Some(u),
+            _ => None,
         }
     }
 
     pub fn role(&self) -> Option<Role> {
-        match (&self.user, self.via) {
-            (Some(u), _) => Some(u.role),
-            (None, Channel::Cli) => Some(Role::Operator),
-            _ => None,
+        match &self.actor {
+            Actor::User(u) => Some(u.role),
+            Actor::Cli | Actor::System => Some(Role::Operator),
+            Actor::ApiClient { .. } | Actor::Anonymous => None,
         }
     }
 
@@ -144,16 +171,19 @@ impl Caller {
     }
 
     pub fn user_id(&self) -> Option<UserId> {
-        self.user.as_ref().map(|u| u.id)
+        self.user_ref().map(|u| u.id)
     }
 
-    /// The users this caller may reach (STYLE: role-limited views).
+    /// The rows this caller may reach (STYLE: role-limited views). Every
+    /// account-scoped read and write of a caller goes through it; the
+    /// application's own lookups use [`Scope::System`] instead, which no
+    /// caller is ever given.
     pub fn scope(&self) -> Scope {
-        match &self.user {
-            None if self.via == Channel::Cli => Scope::All,
-            // Anonymous callers reach no one: id -1 never exists.
-            None => Scope::Own(UserId(-1)),
-            Some(u) => match u.role {
+        match &self.actor {
+            Actor::Cli | Actor::System => Scope::All,
+            // Anonymous callers and API clients reach no one's rows.
+            Actor::ApiClient { .. } | Actor::Anonymous => Scope::Nobody,
+            Actor::User(u) => match u.role {
                 Role::Operator => Scope::All,
                 Role::Admin => Scope::Account(u.account_id),
                 Role::User => Scope::Own(u.id),
@@ -173,12 +203,13 @@ impl Caller {
     ) -> AuditRecord {
         AuditRecord {
             at: now,
-            actor_id: self.user.as_ref().map(|u| u.id.0),
-            actor: match (&self.user, &self.client, self.via) {
-                (Some(u), _, _) => u.username.clone(),
-                (None, Some(c), _) => format!("api-client:{c}"),
-                (None, None, Channel::Cli) => "cli".into(),
-                (None, None, _) => "anonymous".into(),
+            actor_id: self.user_id().map(|id| id.0),
+            actor: match &self.actor {
+                Actor::User(u) => u.username.clone(),
+                Actor::ApiClient { name, .. } => format!("api-client:{name}"),
+                Actor::Cli => "cli".into(),
+                Actor::System => "system".into(),
+                Actor::Anonymous => "anonymous".into(),
             },
             account_id,
             action: action.into(),

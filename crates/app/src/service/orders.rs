@@ -53,7 +53,7 @@ pub async fn check(
     let method = Method::parse(&input.method)?;
     let mut conn = st.store.conn().await?;
     let user = super::target_user(&mut conn, caller, user_id).await?;
-    let active = orders::active_for_users(&mut conn, &[user.id]).await?;
+    let active = orders::active_for_users(&mut conn, std::slice::from_ref(&user)).await?;
     if active.iter().any(|s| s.method == method.as_str()) {
         return Err(AppError::Conflict {
             field: Some("method"),
@@ -237,7 +237,7 @@ pub async fn place(
             ),
         ));
     }
-    let actor = caller.user.as_ref().ok_or_else(|| {
+    let actor = caller.user_ref().ok_or_else(|| {
         AppError::Forbidden("Orders are placed by a signed-in administrator.".into())
     })?;
     let now = st.now();
@@ -316,7 +316,7 @@ pub async fn place(
     let (_, number) = result.ok_or_else(|| AppError::Internal("no free order number".into()))?;
     if let Some(c) = &checked.credential
         && c.user_id.is_none()
-        && !credentials::assign(&mut tx, c.id, checked.user.id).await?
+        && !credentials::assign(&mut tx, c.id, &checked.user).await?
     {
         // Taken meanwhile, perhaps in another account: the same answer as
         // for any credential out of reach.
@@ -360,7 +360,7 @@ pub async fn place(
         detail,
     );
     audit::append(&mut tx, &rec).await?;
-    let order = orders::by_number(&mut tx, &gatehouse_store::Scope::All, &number).await?;
+    let order = orders::by_number(&mut tx, gatehouse_store::Scope::System, &number).await?;
     tx.commit().await?;
     Ok(Placed::New(order))
 }
@@ -410,11 +410,10 @@ pub async fn external_auth_for(
     st: &AppState,
     users: &[User],
 ) -> Result<std::collections::HashMap<UserId, Vec<ExternalAuth>>> {
-    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
     let mut conn = st.store.conn().await?;
-    let subs = orders::active_for_users(&mut conn, &ids).await?;
-    let creds = credentials::for_users(&mut conn, &ids).await?;
-    let pfs = gatehouse_store::phonefactor::for_users(&mut conn, &ids).await?;
+    let subs = orders::active_for_users(&mut conn, users).await?;
+    let creds = credentials::for_users(&mut conn, users).await?;
+    let pfs = gatehouse_store::phonefactor::for_users(&mut conn, users).await?;
     let now = st.now();
     let mut out: std::collections::HashMap<UserId, Vec<ExternalAuth>> =
         std::collections::HashMap::new();
@@ -481,5 +480,5 @@ pub async fn get(st: &AppState, caller: &Caller, number: &str) -> Result<Order> 
     let mut conn = st.store.conn().await?;
     // The caller's scope is part of the query: another account's order is
     // never read.
-    Ok(orders::by_number(&mut conn, &caller.scope(), number).await?)
+    Ok(orders::by_number(&mut conn, caller.scope(), number).await?)
 }

@@ -42,7 +42,7 @@ pub async fn authenticate(st: &AppState, token: &str) -> Result<User> {
         Err(StoreError::NotFound) => return Err(invalid_token()),
         Err(e) => return Err(e.into()),
     };
-    let user = match Users::new(Scope::All).get(&mut conn, id).await {
+    let user = match Users::system().get(&mut conn, id).await {
         Ok(u) => u,
         Err(StoreError::NotFound) => return Err(invalid_token()),
         Err(e) => return Err(e.into()),
@@ -92,8 +92,8 @@ pub async fn create(
         target_user(&mut tx, caller, user_id).await?
     } else if caller.user_id() == Some(user_id) {
         caller
-            .user
-            .clone()
+            .user_ref()
+            .cloned()
             .ok_or_else(|| AppError::Unauthorized("Sign in first.".into()))?
     } else {
         return Err(match caller.role() {
@@ -156,9 +156,10 @@ pub async fn list(st: &AppState, caller: &Caller, user: Option<UserId>) -> Resul
         }
         Some(_) => return Err(AppError::NotFound),
         None => match caller.scope() {
-            Scope::All => TokenFilter::All,
+            Scope::All | Scope::System => TokenFilter::All,
             Scope::Account(a) => TokenFilter::Account(a),
             Scope::Own(u) => TokenFilter::User(u),
+            Scope::Nobody => return Err(AppError::Unauthorized("Sign in first.".into())),
         },
     };
     let mut live = tokens::list_live(&mut conn, filter, now).await?;
@@ -201,8 +202,8 @@ pub async fn revoke(st: &AppState, caller: &Caller, id: i64) -> Result<()> {
     };
     let owner = if caller.user_id() == Some(token.user_id) {
         caller
-            .user
-            .clone()
+            .user_ref()
+            .cloned()
             .ok_or_else(|| AppError::Unauthorized("Sign in first.".into()))?
     } else if role.is_admin() {
         match target_user(&mut tx, caller, token.user_id).await {
@@ -241,7 +242,7 @@ pub async fn revoke(st: &AppState, caller: &Caller, id: i64) -> Result<()> {
 /// themselves for users), so a username elsewhere is not revealed.
 pub async fn owner_named(st: &AppState, caller: &Caller, username: &str) -> Result<UserId> {
     let name = Username::parse(username)?;
-    if let Some(me) = &caller.user
+    if let Some(me) = caller.user_ref()
         && me.username == name.as_str()
     {
         return Ok(me.id);

@@ -268,11 +268,11 @@ pub async fn delete(st: &AppState, caller: &Caller, id: UserId) -> Result<()> {
     // stops today and the credential goes back to the inventory.
     let mut ended = Vec::new();
     for m in gatehouse_domain::Method::ALL {
-        if gatehouse_store::orders::end(&mut tx, id, m.as_str(), now).await? {
+        if gatehouse_store::orders::end(&mut tx, &current, m.as_str(), now).await? {
             ended.push(m.label());
         }
     }
-    if let Some(c) = gatehouse_store::credentials::for_user(&mut tx, id).await? {
+    if let Some(c) = gatehouse_store::credentials::for_user(&mut tx, &current).await? {
         gatehouse_store::credentials::unassign(&mut tx, c.id).await?;
     }
     users.delete(&mut tx, id).await?;

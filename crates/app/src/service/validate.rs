@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::error::{AppError, Result};
 use gatehouse_domain::{UserStatus, Username, secret};
 use gatehouse_store::throttle::{self, Reservation};
-use gatehouse_store::{Scope, StoreError, Users, api_clients, audit};
+use gatehouse_store::{StoreError, Users, api_clients, audit};
 
 /// Creates an API client; returns its secret, shown once.
 pub async fn create_client(st: &AppState, caller: &Caller, name: &str) -> Result<String> {
@@ -108,10 +108,11 @@ pub async fn validate(
     password_input: Option<&str>,
 ) -> Result<bool> {
     let now = st.now();
-    let key = format!(
-        "validate-failures:client:{}",
-        client.client_id.unwrap_or_default()
-    );
+    let client_id = match &client.actor {
+        super::Actor::ApiClient { id, .. } => *id,
+        _ => return Err(AppError::Unauthorized("Only API clients validate.".into())),
+    };
+    let key = format!("validate-failures:client:{client_id}");
     let slot = {
         let mut tx = st.store.begin().await?;
         let slot = throttle::reserve(
@@ -154,7 +155,7 @@ async fn validate_user(
     let found = match Username::parse(username) {
         Ok(name) => {
             let mut conn = st.store.conn().await?;
-            match Users::new(Scope::All)
+            match Users::system()
                 .find_by_username(&mut conn, name.as_str())
                 .await
             {
@@ -186,7 +187,7 @@ async fn validate_user(
         let mut tx = st.store.begin().await?;
         let detail = match attempt {
             auth::PasswordAttempt::Right { undo_lock } => {
-                Users::new(Scope::All)
+                Users::system()
                     .password_accepted(&mut tx, user.id, undo_lock)
                     .await?;
                 None
@@ -212,7 +213,7 @@ async fn validate_user(
     }
     let blocked = {
         let mut conn = st.store.conn().await?;
-        gatehouse_store::phonefactor::get(&mut conn, user.id)
+        gatehouse_store::phonefactor::get(&mut conn, &user)
             .await?
             .and_then(|p| p.fraud_blocked_until)
             .is_some_and(|t| now < t)

@@ -40,7 +40,7 @@ pub async fn login_security_code(
     let body = StateResponse {
         state: issued.state.as_str().into(),
     };
-    Ok((jar.add(session_cookie(&st, &issued)), Json(body)).into_response())
+    Ok((jar.add(session_cookie(&s.ctx.http, &issued)), Json(body)).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]

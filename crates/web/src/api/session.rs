@@ -53,7 +53,11 @@ pub async fn login(
         state: signed.session.state.as_str().to_owned(),
         methods,
     };
-    Ok((jar.add(session_cookie(&st, &signed.session)), Json(body)).into_response())
+    Ok((
+        jar.add(session_cookie(&ctx.http, &signed.session)),
+        Json(body),
+    )
+        .into_response())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -105,7 +109,7 @@ pub async fn logout(State(st): State<AppState>, ctx: Ctx, jar: CookieJar) -> Res
     if let Some(live) = &ctx.live {
         auth::end_session(&st, live, &ctx.caller()).await?;
     }
-    Ok((jar.add(clear_cookie(&st)), StatusCode::NO_CONTENT).into_response())
+    Ok((jar.add(clear_cookie(&ctx.http)), StatusCode::NO_CONTENT).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -133,7 +137,7 @@ pub async fn password_change(
     )
     .await?;
     Ok((
-        jar.add(session_cookie(&st, &issued)),
+        jar.add(session_cookie(&s.ctx.http, &issued)),
         StatusCode::NO_CONTENT,
     )
         .into_response())

@@ -143,7 +143,7 @@ async fn login_submit(
                     .to_owned(),
             };
             Ok((
-                jar.add(session_cookie(&st, &signed.session)),
+                jar.add(session_cookie(&ctx.http, &signed.session)),
                 Redirect::to(&target),
             )
                 .into_response())
@@ -183,7 +183,7 @@ async fn logout_submit(
         auth::end_session(&st, live, &ctx.caller()).await?;
     }
     Ok((
-        jar.add(clear_cookie(&st)),
+        jar.add(clear_cookie(&ctx.http)),
         Redirect::to("/login?signed_out=1"),
     )
         .into_response())
@@ -267,7 +267,7 @@ async fn password_submit(
     let caller = s.caller();
     match auth::change_password(&st, &caller, &s.live, &f.current_password, &f.new_password).await {
         Ok(issued) => Ok((
-            jar.add(session_cookie(&st, &issued)),
+            jar.add(session_cookie(&s.ctx.http, &issued)),
             Redirect::to(home_for(&s.user)),
         )
             .into_response()),
@@ -344,7 +344,11 @@ async fn security_code_submit(
     match auth::complete_security_code(&st, &s.ctx.caller(), &s.live, &f.code).await {
         Ok(issued) => {
             let target = step_page(issued.state).unwrap_or(home_for(&s.user));
-            Ok((jar.add(session_cookie(&st, &issued)), Redirect::to(target)).into_response())
+            Ok((
+                jar.add(session_cookie(&s.ctx.http, &issued)),
+                Redirect::to(target),
+            )
+                .into_response())
         }
         Err(e @ AppError::Unauthorized(_)) => Ok((
             StatusCode::UNAUTHORIZED,

@@ -41,7 +41,7 @@ async fn page_security(
     let pf_card =
         super::phonefactor::security_card(&st, &me, ctx.csrf_token().unwrap_or_default(), error)
             .await?;
-    let history = crate::service::audit::sign_in_history(&st, me.id, 20).await?;
+    let history = crate::service::audit::sign_in_history(&st, &ctx.caller(), 20).await?;
     Ok(layout("Security Settings", Some(&me), ctx.csrf_token(), html! {
         h1 { "Security Settings" }
         (super::notice(q.notice.as_deref().and_then(notice_text)))

@@ -484,7 +484,7 @@ async fn concurrent_wrong_codes_across_challenges_cannot_exceed_the_users_limit(
     );
     let checked = {
         let mut conn = app.st.store.conn().await.unwrap();
-        gatehouse_store::audit::all(&mut conn, None)
+        gatehouse_store::audit::all(&mut conn, gatehouse_store::Scope::System)
             .await
             .unwrap()
             .into_iter()

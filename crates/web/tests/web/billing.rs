@@ -65,7 +65,11 @@ async fn place(
 
 async fn remove(app: &App, user: UserId, method: &str, at: Timestamp) {
     let mut conn = app.st.store.conn().await.unwrap();
-    assert!(orders::end(&mut conn, user, method, at).await.unwrap());
+    let user = gatehouse_store::Users::system()
+        .get(&mut conn, user)
+        .await
+        .unwrap();
+    assert!(orders::end(&mut conn, &user, method, at).await.unwrap());
 }
 
 /// An operator (in the provider's account), signed in through the API and

@@ -14,7 +14,7 @@ const CREDENTIAL: &str = "VSST00000001";
 /// Every audit record so far, oldest first.
 async fn audit_log(app: &App) -> Vec<AuditRecord> {
     let mut conn = app.st.store.conn().await.unwrap();
-    gatehouse_store::audit::all(&mut conn, None)
+    gatehouse_store::audit::all(&mut conn, gatehouse_store::Scope::System)
         .await
         .unwrap()
         .into_iter()
@@ -475,9 +475,13 @@ async fn validation_honours_a_phonefactor_fraud_block() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     {
         let mut conn = app.st.store.conn().await.unwrap();
+        let user = gatehouse_store::Users::system()
+            .get(&mut conn, c.user)
+            .await
+            .unwrap();
         gatehouse_store::phonefactor::set_fraud_block(
             &mut conn,
-            c.user,
+            &user,
             T0.plus_minutes(90 * 24 * 60),
             T0,
         )

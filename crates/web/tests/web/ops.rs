@@ -59,10 +59,13 @@ async fn every_response_carries_security_headers() {
 
 #[tokio::test]
 async fn secure_cookies_when_configured() {
-    let app = spawn_app_with(gatehouse_web::AppConfig {
-        secure_cookies: true,
-        ..Default::default()
-    })
+    let app = spawn_app_with_http(
+        gatehouse_web::AppConfig::default(),
+        gatehouse_web::HttpConfig {
+            secure_cookies: true,
+            ..Default::default()
+        },
+    )
     .await;
     let r = app.client().get("/login").await;
     assert!(
@@ -104,10 +107,13 @@ async fn metrics_are_not_public() {
 
 #[tokio::test]
 async fn behind_a_proxy_loopback_does_not_count_as_this_host() {
-    let app = spawn_app_with(gatehouse_web::AppConfig {
-        trust_forwarded_for: true,
-        ..Default::default()
-    })
+    let app = spawn_app_with_http(
+        gatehouse_web::AppConfig::default(),
+        gatehouse_web::HttpConfig {
+            trust_forwarded_for: true,
+            ..Default::default()
+        },
+    )
     .await;
     let mut via_proxy = app.client();
     via_proxy.addr = "127.0.0.1:40000".parse().unwrap();

@@ -127,8 +127,12 @@ async fn an_old_wizard_proof_is_not_accepted_into_a_later_order() {
     assert_eq!(last_used(&app).await, moved);
     {
         let mut conn = app.st.store.conn().await.unwrap();
+        let user = gatehouse_store::Users::system()
+            .get(&mut conn, c.user)
+            .await
+            .unwrap();
         assert!(
-            gatehouse_store::orders::active_for_users(&mut conn, &[c.user])
+            gatehouse_store::orders::active_for_users(&mut conn, &[user])
                 .await
                 .unwrap()
                 .is_empty(),

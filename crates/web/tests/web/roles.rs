@@ -40,13 +40,12 @@ async fn provider(app: &App) -> Provider {
     {
         let now = T0;
         let mut conn = app.st.store.conn().await.unwrap();
-        pf::await_activation(&mut conn, target, account, now)
-            .await
-            .unwrap();
+        let target = Users::system().get(&mut conn, target).await.unwrap();
+        pf::await_activation(&mut conn, &target, now).await.unwrap();
         assert!(
             pf::activate(
                 &mut conn,
-                target,
+                &target,
                 &pf::Activation {
                     phone: "+14155550199",
                     mode: "sms",
@@ -59,7 +58,7 @@ async fn provider(app: &App) -> Provider {
             .await
             .unwrap()
         );
-        pf::set_fraud_block(&mut conn, target, now.plus_minutes(60), now)
+        pf::set_fraud_block(&mut conn, &target, now.plus_minutes(60), now)
             .await
             .unwrap();
     }
@@ -75,21 +74,21 @@ async fn provider(app: &App) -> Provider {
 /// Everything about the target operator that an action could change.
 async fn snapshot(app: &App, id: UserId) -> String {
     let mut conn = app.st.store.conn().await.unwrap();
-    let u = Users::new(Scope::All).get(&mut conn, id).await.unwrap();
+    let u = Users::system().get(&mut conn, id).await.unwrap();
     let hash = Users::new(Scope::All)
         .password_hash(&mut conn, id)
         .await
         .unwrap();
-    let cred = gatehouse_store::credentials::for_user(&mut conn, id)
+    let cred = gatehouse_store::credentials::for_user(&mut conn, &u)
         .await
         .unwrap();
-    let temp = gatehouse_store::credentials::temporary_code(&mut conn, id)
+    let temp = gatehouse_store::credentials::temporary_code(&mut conn, &u)
         .await
         .unwrap();
-    let subs = gatehouse_store::orders::active_for_users(&mut conn, &[id])
+    let subs = gatehouse_store::orders::active_for_users(&mut conn, std::slice::from_ref(&u))
         .await
         .unwrap();
-    let p = pf::get(&mut conn, id).await.unwrap();
+    let p = pf::get(&mut conn, &u).await.unwrap();
     format!(
         "{u:?}|{hash}|{cred:?}|{}|{}|{p:?}",
         temp.is_some(),
@@ -158,7 +157,7 @@ async fn a_provider_administrator_cannot_act_on_an_operator() {
     let before = snapshot(&app, p.target).await;
     let audit_before = {
         let mut conn = app.st.store.conn().await.unwrap();
-        gatehouse_store::audit::all(&mut conn, None)
+        gatehouse_store::audit::all(&mut conn, gatehouse_store::Scope::System)
             .await
             .unwrap()
             .len()
@@ -200,7 +199,7 @@ async fn a_provider_administrator_cannot_act_on_an_operator() {
     assert_eq!(snapshot(&app, p.target).await, before);
     let audit_after = {
         let mut conn = app.st.store.conn().await.unwrap();
-        gatehouse_store::audit::all(&mut conn, None)
+        gatehouse_store::audit::all(&mut conn, gatehouse_store::Scope::System)
             .await
             .unwrap()
             .len()

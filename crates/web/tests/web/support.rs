@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use gatehouse_domain::{AccountId, FixedClock, Timestamp, UserId};
 use gatehouse_store::testing::{TestDb, fresh};
 use gatehouse_web::service::{Caller, accounts, users};
-use gatehouse_web::{AppConfig, AppState, router};
+use gatehouse_web::{AppConfig, AppState};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -45,11 +45,16 @@ pub fn virtual_config() -> AppConfig {
 }
 
 pub async fn spawn_app_with(config: AppConfig) -> App {
+    spawn_app_with_http(config, gatehouse_web::HttpConfig::default()).await
+}
+
+/// An app with these HTTP front-end settings (cookies, proxy).
+pub async fn spawn_app_with_http(config: AppConfig, http: gatehouse_web::HttpConfig) -> App {
     let db = fresh().await;
     let clock = Arc::new(FixedClock::at(T0));
     let st = AppState::new(db.store.clone(), clock.clone(), config, None);
     App {
-        router: router(st.clone()),
+        router: gatehouse_web::router_with(st.clone(), http),
         st,
         clock,
         _db: db,

@@ -211,7 +211,7 @@ async fn ordering_is_idempotent_and_credentials_are_not_shared() {
     );
     let mut conn = app.st.store.conn().await.unwrap();
     assert_eq!(
-        gatehouse_store::orders::count(&mut conn, None)
+        gatehouse_store::orders::count(&mut conn, gatehouse_store::Scope::System)
             .await
             .unwrap(),
         1
@@ -249,7 +249,7 @@ async fn concurrent_double_submission_creates_one_order() {
     );
     let mut conn = app.st.store.conn().await.unwrap();
     assert_eq!(
-        gatehouse_store::orders::count(&mut conn, None)
+        gatehouse_store::orders::count(&mut conn, gatehouse_store::Scope::System)
             .await
             .unwrap(),
         1
@@ -809,7 +809,7 @@ async fn the_wizard_pages_order_and_cancel() {
     {
         let mut conn = app.st.store.conn().await.unwrap();
         assert_eq!(
-            gatehouse_store::orders::count(&mut conn, None)
+            gatehouse_store::orders::count(&mut conn, gatehouse_store::Scope::System)
                 .await
                 .unwrap(),
             0,
@@ -847,7 +847,7 @@ async fn the_wizard_pages_order_and_cancel() {
     );
     let mut conn = app.st.store.conn().await.unwrap();
     assert_eq!(
-        gatehouse_store::orders::count(&mut conn, None)
+        gatehouse_store::orders::count(&mut conn, gatehouse_store::Scope::System)
             .await
             .unwrap(),
         1

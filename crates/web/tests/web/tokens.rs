@@ -39,7 +39,7 @@ fn ids(list: &serde_json::Value) -> Vec<i64> {
 
 async fn actions(app: &App) -> Vec<String> {
     let mut conn = app.st.store.conn().await.unwrap();
-    gatehouse_store::audit::all(&mut conn, None)
+    gatehouse_store::audit::all(&mut conn, gatehouse_store::Scope::System)
         .await
         .unwrap()
         .into_iter()

@@ -537,12 +537,13 @@ async fn a_mode_differing_from_the_recorded_one_refuses_to_start() {
         }
     );
     let mut conn = app.st.store.conn().await.unwrap();
-    let actions: Vec<String> = gatehouse_store::audit::all(&mut conn, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.record.action)
-        .collect();
+    let actions: Vec<String> =
+        gatehouse_store::audit::all(&mut conn, gatehouse_store::Scope::System)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.record.action)
+            .collect();
     assert!(
         actions.contains(&"delivery_mode_record".to_owned())
             && actions.contains(&"delivery_mode_set".to_owned()),

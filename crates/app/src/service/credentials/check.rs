@@ -35,7 +35,7 @@ pub async fn check_security_code(
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let credential = {
         let mut conn = st.store.conn().await?;
-        credentials::for_user(&mut conn, user.id).await?
+        credentials::for_user(&mut conn, user).await?
     };
     let Some(credential) = credential else {
         return Ok(false);
@@ -51,16 +51,15 @@ pub async fn check_security_code(
     // disabled (that is what it is for), so it has tries of its own.
     let temp = {
         let mut tx = st.store.begin().await?;
-        let t =
-            credentials::reserve_temporary_attempt(&mut tx, user.id, TEMPORARY_CODE_ATTEMPTS, now)
-                .await?;
+        let t = credentials::reserve_temporary_attempt(&mut tx, user, TEMPORARY_CODE_ATTEMPTS, now)
+            .await?;
         tx.commit().await?;
         t
     };
     if let Some(t) = temp {
         let mut tx = st.store.begin().await?;
         if secret::ct_eq(&t.code_hash, &temporary_digest(st, user.id, &code)) {
-            let (ok, detail) = if credentials::temporary_code_used(&mut tx, user.id, &t).await? {
+            let (ok, detail) = if credentials::temporary_code_used(&mut tx, user, &t).await? {
                 (true, "temporary security code")
             } else {
                 (false, "temporary security code already used")
@@ -74,7 +73,7 @@ pub async fn check_security_code(
         if t.attempts >= TEMPORARY_CODE_ATTEMPTS
             && credentials::end_spent_temporary_code(
                 &mut tx,
-                user.id,
+                user,
                 &t.code_hash,
                 TEMPORARY_CODE_ATTEMPTS,
             )
@@ -152,7 +151,7 @@ pub async fn check_security_code(
             .await?
             {
                 // Signing in with the real credential ends a temporary code.
-                let cleared = credentials::clear_temporary_code(&mut tx, user.id).await?;
+                let cleared = credentials::clear_temporary_code(&mut tx, user).await?;
                 let detail = if cleared {
                     "temporary security code cleared"
                 } else {
@@ -206,7 +205,7 @@ pub(super) async fn audit_credential_lock(
 /// Whether the user must give a Security Code at sign-in.
 pub async fn requires_security_code(st: &AppState, user: &User) -> Result<bool> {
     let mut conn = st.store.conn().await?;
-    Ok(credentials::for_user(&mut conn, user.id).await?.is_some())
+    Ok(credentials::for_user(&mut conn, user).await?.is_some())
 }
 
 /// The user (in the caller's scope) and their assigned credential.
@@ -217,14 +216,16 @@ pub(super) async fn user_and_credential(
 ) -> Result<(User, Credential)> {
     let mut conn = st.store.conn().await?;
     let user = super::super::target_user(&mut conn, caller, id).await?;
-    let cred = credentials::for_user(&mut conn, id).await?.ok_or_else(|| {
-        AppError::invalid(
-            "method",
-            format!(
-                "{} has no Symantec Identity Protection credential.",
-                user.username
-            ),
-        )
-    })?;
+    let cred = credentials::for_user(&mut conn, &user)
+        .await?
+        .ok_or_else(|| {
+            AppError::invalid(
+                "method",
+                format!(
+                    "{} has no Symantec Identity Protection credential.",
+                    user.username
+                ),
+            )
+        })?;
     Ok((user, cred))
 }

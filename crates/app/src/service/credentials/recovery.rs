@@ -22,10 +22,10 @@ pub async fn issue_temporary_code(
     let now = st.now();
     let expires = now.plus_minutes(hours * 60);
     let mut tx = st.store.begin().await?;
-    let by = caller.user.as_ref().map_or("cli", |u| u.username.as_str());
+    let by = caller.user_ref().map_or("cli", |u| u.username.as_str());
     credentials::set_temporary_code(
         &mut tx,
-        user.id,
+        &user,
         &temporary_digest(st, user.id, &code),
         expires,
         single_use,
@@ -159,19 +159,19 @@ pub async fn remove(st: &AppState, caller: &Caller, id: UserId, method: Method) 
     let now = st.now();
     let mut tx = st.store.begin().await?;
     let user = super::super::target_user(&mut tx, caller, id).await?;
-    if !orders::end(&mut tx, user.id, method.as_str(), now).await? {
+    if !orders::end(&mut tx, &user, method.as_str(), now).await? {
         return Err(AppError::NotFound);
     }
     let mut detail = String::new();
     if method == Method::SymantecVip
-        && let Some(c) = credentials::for_user(&mut tx, user.id).await?
+        && let Some(c) = credentials::for_user(&mut tx, &user).await?
     {
         credentials::unassign(&mut tx, c.id).await?;
-        credentials::clear_temporary_code(&mut tx, user.id).await?;
+        credentials::clear_temporary_code(&mut tx, &user).await?;
         detail = format!("credential {} returned to the inventory", c.credential_id);
     }
     if method == Method::PhoneFactor {
-        super::super::phonefactor::on_remove(&mut tx, user.id).await?;
+        super::super::phonefactor::on_remove(&mut tx, &user).await?;
         detail = "activation, number and paired app forgotten".into();
     }
     let rec = caller.audit(

@@ -30,7 +30,7 @@ pub async fn start_activation(
     // Changing an active factor needs the password again (ASVS 2.5/3.7):
     // a stolen session must not move sign-in confirmations to another phone.
     if live.session.state == SessionState::Authenticated
-        && own(st, user.id)
+        && own(st, &user)
             .await?
             .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active)
     {
@@ -57,7 +57,7 @@ pub async fn start_activation(
     }
     let now = st.now();
     let mut tx = st.store.begin().await?;
-    let Some(current) = pf::get(&mut tx, user.id).await? else {
+    let Some(current) = pf::get(&mut tx, &user).await? else {
         return Err(AppError::Forbidden(
             "PhoneFactor has not been ordered for you. Ask your administrator to add it.".into(),
         ));
@@ -147,7 +147,8 @@ pub(super) async fn activate_from(
     // Re-pointing an active PhoneFactor is for a fully signed-in session
     // only (one that passed the current factor), never for a stale
     // activation_required one.
-    if pf::get(conn, c.user_id)
+    let user = Users::system().get(conn, c.user_id).await?;
+    if pf::get(conn, &user)
         .await?
         .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active)
     {
@@ -170,13 +171,12 @@ pub(super) async fn activate_from(
         device_key: c.device_key.as_deref(),
         app_secret: c.app_secret.as_deref(),
     };
-    if !pf::activate(conn, c.user_id, &activation, now).await? {
+    if !pf::activate(conn, &user, &activation, now).await? {
         return Err(AppError::Conflict {
             field: None,
             message: "PhoneFactor was removed meanwhile.".into(),
         });
     }
-    let user = Users::new(Scope::All).get(conn, c.user_id).await?;
     let rec = Caller::user(user.clone(), via.to_owned(), crate::service::Channel::Web).audit(
         now,
         "phonefactor_activate",

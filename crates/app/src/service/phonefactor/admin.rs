@@ -39,8 +39,8 @@ pub(super) async fn deactivate(
 ) -> Result<()> {
     let now = st.now();
     let mut tx = st.store.begin().await?;
-    if !pf::deactivate(&mut tx, user.id, now).await? {
-        return Err(match pf::get(&mut tx, user.id).await? {
+    if !pf::deactivate(&mut tx, user, now).await? {
+        return Err(match pf::get(&mut tx, user).await? {
             None => AppError::invalid("method", format!("{} has no PhoneFactor.", user.username)),
             Some(_) => AppError::Conflict {
                 field: None,
@@ -88,7 +88,7 @@ pub async fn clear_block(st: &AppState, caller: &Caller, id: UserId) -> Result<(
     let now = st.now();
     let mut tx = st.store.begin().await?;
     let user = super::super::target_user(&mut tx, caller, id).await?;
-    if !pf::clear_fraud_block(&mut tx, user.id, now).await? {
+    if !pf::clear_fraud_block(&mut tx, &user, now).await? {
         return Err(AppError::Conflict {
             field: None,
             message: format!("{} is not blocked.", user.username),
@@ -128,7 +128,7 @@ pub async fn grant_bypass(
     let until = now.plus_minutes(minutes);
     let mut tx = st.store.begin().await?;
     let user = super::super::target_user(&mut tx, caller, id).await?;
-    match pf::get(&mut tx, user.id).await? {
+    match pf::get(&mut tx, &user).await? {
         Some(p) if p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active => {}
         _ => {
             return Err(AppError::invalid(
@@ -137,7 +137,7 @@ pub async fn grant_bypass(
             ));
         }
     }
-    pf::set_bypass(&mut tx, user.id, until, now).await?;
+    pf::set_bypass(&mut tx, &user, until, now).await?;
     let rec = caller.audit(
         now,
         "phonefactor_bypass_grant",
@@ -158,7 +158,7 @@ pub async fn take_bypass(
     user: &User,
     now: Timestamp,
 ) -> Result<bool> {
-    if !pf::take_bypass(conn, user.id, now).await? {
+    if !pf::take_bypass(conn, user, now).await? {
         return Ok(false);
     }
     let rec = caller.audit(
@@ -175,12 +175,12 @@ pub async fn take_bypass(
 
 /// After an order of PhoneFactor: the user activates at next sign-in.
 pub async fn on_order(conn: &mut Conn, user: &User, now: Timestamp) -> Result<()> {
-    pf::await_activation(conn, user.id, user.account_id, now).await?;
+    pf::await_activation(conn, user, now).await?;
     Ok(())
 }
 
 /// After Remove External Authentication of PhoneFactor.
-pub async fn on_remove(conn: &mut Conn, user: UserId) -> Result<()> {
+pub async fn on_remove(conn: &mut Conn, user: &User) -> Result<()> {
     pf::remove(conn, user).await?;
     Ok(())
 }

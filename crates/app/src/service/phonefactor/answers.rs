@@ -66,13 +66,13 @@ pub(super) async fn report_fraud(
         return Ok(false);
     }
     let until = now.plus_minutes(st.config.phonefactor.fraud_block_days * 24 * 60);
-    pf::set_fraud_block(conn, c.user_id, until, now).await?;
+    let user = Users::system().get(conn, c.user_id).await?;
+    pf::set_fraud_block(conn, &user, until, now).await?;
     // Every other session ends; the one that asked can only learn "fraud".
     // API tokens end too: whoever triggered the sign-in may hold the
     // password, and a token would outlast the block.
     sessions::delete_for_user(conn, c.user_id, Some(&c.session_hash)).await?;
     gatehouse_store::tokens::revoke_for_user(conn, c.user_id, now).await?;
-    let user = Users::new(Scope::All).get(conn, c.user_id).await?;
     let rec = Caller::anonymous(addr.to_owned(), crate::service::Channel::Web).audit(
         now,
         "phonefactor_fraud_report",

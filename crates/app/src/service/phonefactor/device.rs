@@ -39,7 +39,7 @@ pub async fn pair_device(
                 .into(),
         )
     })?;
-    let user = Users::new(Scope::All).get(&mut tx, c.user_id).await?;
+    let user = Users::system().get(&mut tx, c.user_id).await?;
     let rec = Caller::user(user.clone(), addr.to_owned(), crate::service::Channel::Api).audit(
         now,
         "phonefactor_app_paired",
@@ -92,7 +92,7 @@ pub async fn device_requests(st: &AppState, device_id: &str) -> Result<Vec<AppRe
     let mut conn = st.store.conn().await?;
     let mut out = Vec::new();
     for c in pf::pending_for_device(&mut conn, device_id, now).await? {
-        let user = Users::new(Scope::All).get(&mut conn, c.user_id).await?;
+        let user = Users::system().get(&mut conn, c.user_id).await?;
         out.push(AppRequest {
             id: c.id,
             purpose: c.purpose,
@@ -141,7 +141,7 @@ pub async fn device_answer(
                     now,
                 )
                 .await?;
-                let user = Users::new(Scope::All).get(&mut tx, c.user_id).await?;
+                let user = Users::system().get(&mut tx, c.user_id).await?;
                 let rec = Caller::user(user.clone(), addr.to_owned(), crate::service::Channel::Api)
                     .audit(
                         now,

@@ -20,7 +20,7 @@ use gatehouse_domain::session::SessionState;
 use gatehouse_domain::{Timestamp, UserId, oath, secret};
 use gatehouse_store::phonefactor::{self as pf, Challenge, NewChallenge, PhoneFactor};
 use gatehouse_store::throttle::{self, Reservation};
-use gatehouse_store::{Conn, Scope, StoreError, User, Users, audit, delivery, sessions};
+use gatehouse_store::{Conn, StoreError, User, Users, audit, delivery, sessions};
 
 /// Associated data for sealed queue bodies.
 mod activation;
@@ -84,7 +84,7 @@ pub enum Gate {
 
 /// The gate for `user` at `now`.
 pub async fn gate(conn: &mut Conn, user: &User, now: Timestamp) -> Result<Gate> {
-    Ok(match pf::get(conn, user.id).await? {
+    Ok(match pf::get(conn, user).await? {
         None => Gate::Open,
         Some(p) if p.fraud_blocked_until.is_some_and(|t| now < t) => {
             Gate::Blocked(p.fraud_blocked_until.unwrap_or(now))
@@ -110,7 +110,7 @@ pub fn blocked_message(until: Timestamp) -> String {
 }
 
 /// The user's PhoneFactor, if ordered.
-pub async fn own(st: &AppState, user: UserId) -> Result<Option<PhoneFactor>> {
+pub async fn own(st: &AppState, user: &User) -> Result<Option<PhoneFactor>> {
     let mut conn = st.store.conn().await?;
     Ok(pf::get(&mut conn, user).await?)
 }
@@ -228,10 +228,7 @@ pub fn call_prompt(portal: &str, purpose: Purpose, username: &str) -> String {
 pub async fn prompt_of_call(st: &AppState, challenge: &str) -> Result<String> {
     let mut conn = st.store.conn().await?;
     let c = pf::challenge(&mut conn, challenge).await?;
-    let username = Users::new(Scope::All)
-        .get(&mut conn, c.user_id)
-        .await?
-        .username;
+    let username = Users::system().get(&mut conn, c.user_id).await?.username;
     Ok(call_prompt(&st.config.portal_name, c.purpose, &username))
 }
 

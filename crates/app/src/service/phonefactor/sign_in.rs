@@ -12,7 +12,7 @@ pub async fn start_sign_in(
     let user = session_user(live, &[SessionState::SecondFactorRequired])?;
     let now = st.now();
     let mut tx = st.store.begin().await?;
-    let p = match pf::get(&mut tx, user.id).await? {
+    let p = match pf::get(&mut tx, &user).await? {
         Some(p) if p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active => p,
         _ => {
             return Err(AppError::invalid(
@@ -107,7 +107,7 @@ pub async fn verify_sign_in(
     let now = st.now();
     let (p, latest) = {
         let mut conn = st.store.conn().await?;
-        let p = pf::get(&mut conn, user.id)
+        let p = pf::get(&mut conn, &user)
             .await?
             .filter(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active)
             .ok_or_else(bad_session)?;
@@ -284,7 +284,7 @@ pub(super) async fn check_app_code(
         &st.config.oath_policy,
     )
     .ok_or_else(code_refused)?;
-    if !pf::accept_app_step(conn, user.id, accepted.step_or_counter).await? {
+    if !pf::accept_app_step(conn, user, accepted.step_or_counter).await? {
         return Err(code_refused());
     }
     Ok(())

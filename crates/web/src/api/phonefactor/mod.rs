@@ -76,13 +76,13 @@ pub struct StatusResponse {
 }
 
 fn with_session(
-    st: &AppState,
+    http: &crate::HttpConfig,
     jar: CookieJar,
     issued: Option<auth::IssuedSession>,
     body: Response,
 ) -> Response {
     match issued {
-        Some(i) => (jar.add(session_cookie(st, &i)), body).into_response(),
+        Some(i) => (jar.add(session_cookie(http, &i)), body).into_response(),
         None => body,
     }
 }
@@ -115,7 +115,7 @@ pub async fn login_verify(
         state: issued.state.as_str().into(),
     })
     .into_response();
-    Ok(with_session(&st, jar, Some(issued), body))
+    Ok(with_session(&s.ctx.http, jar, Some(issued), body))
 }
 
 /// The sign-in challenge's status; once approved (call or app), this call
@@ -134,7 +134,7 @@ pub async fn login_status(
         state: state.as_str().into(),
     })
     .into_response();
-    Ok(with_session(&st, jar, issued, body))
+    Ok(with_session(&s.ctx.http, jar, issued, body))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -188,7 +188,7 @@ pub async fn activation_verify(
 ) -> Result<Response> {
     let issued = svc::verify_activation(&st, &s.caller(), &s.live, &req.code).await?;
     Ok(with_session(
-        &st,
+        &s.ctx.http,
         jar,
         issued,
         StatusCode::NO_CONTENT.into_response(),
@@ -220,7 +220,7 @@ pub async fn activation_status(
         state: state.as_str().into(),
     })
     .into_response();
-    Ok(with_session(&st, jar, issued, body))
+    Ok(with_session(&s.ctx.http, jar, issued, body))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -241,7 +241,7 @@ pub async fn me(
     s: InSession<ActivationStep>,
 ) -> Result<Json<MyPhoneFactor>> {
     let user = &s.user;
-    let p = svc::own(&st, user.id).await?;
+    let p = svc::own(&st, user).await?;
     let now = st.now();
     Ok(Json(match p {
         None => MyPhoneFactor {
@@ -278,8 +278,8 @@ pub async fn me_deactivate(
     ApiJson(req): ApiJson<PasswordBody>,
 ) -> Result<StatusCode> {
     let user = caller
-        .user
-        .clone()
+        .user_ref()
+        .cloned()
         .ok_or_else(|| AppError::Unauthorized("Sign in first.".into()))?;
     svc::deactivate_own(&st, &caller, &user, &req.password).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -138,14 +138,14 @@ pub(super) async fn page_activate(
     // Activated already (e.g. the page was reloaded after the call was
     // answered): finish this session's sign-in.
     if live.session.state == SessionState::ActivationRequired
-        && svc::own(&st, user.id)
+        && svc::own(&st, &user)
             .await?
             .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active)
         && let (_, _, Some(issued)) =
             svc::activation_status(&st, &caller_for(&ctx, &user), &live).await?
     {
         return Ok(with_cookie(
-            &st,
+            &ctx.http,
             jar,
             &issued,
             after_sign_in(&issued, &user),
@@ -285,7 +285,7 @@ pub(super) async fn activate_verify(
         Ok(issued) => {
             let to = activated_target(issued.as_ref(), &user);
             Ok(match issued {
-                Some(i) => with_cookie(&st, jar, &i, to),
+                Some(i) => with_cookie(&ctx.http, jar, &i, to),
                 None => Redirect::to(to).into_response(),
             })
         }
@@ -339,7 +339,7 @@ pub(super) async fn activate_check(
         ("active", _) => {
             let to = activated_target(issued.as_ref(), &user);
             Ok(match issued {
-                Some(i) => with_cookie(&st, jar, &i, to),
+                Some(i) => with_cookie(&ctx.http, jar, &i, to),
                 None => Redirect::to(to).into_response(),
             })
         }
@@ -355,7 +355,7 @@ pub(super) async fn activate_check(
         // (the activation signed the user in): nothing is left to check.
         ("none", _)
             if live.session.state == SessionState::Authenticated
-                && svc::own(&st, user.id).await?.is_some_and(|p| {
+                && svc::own(&st, &user).await?.is_some_and(|p| {
                     p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active
                 }) =>
         {

@@ -69,8 +69,13 @@ fn caller_for(ctx: &Ctx, user: &User) -> Caller {
     Caller::user(user.clone(), ctx.addr.clone(), crate::service::Channel::Web)
 }
 
-fn with_cookie(st: &AppState, jar: CookieJar, issued: &IssuedSession, to: &str) -> Response {
-    (jar.add(session_cookie(st, issued)), Redirect::to(to)).into_response()
+fn with_cookie(
+    http: &crate::HttpConfig,
+    jar: CookieJar,
+    issued: &IssuedSession,
+    to: &str,
+) -> Response {
+    (jar.add(session_cookie(http, issued)), Redirect::to(to)).into_response()
 }
 
 fn after_sign_in(issued: &IssuedSession, user: &User) -> &'static str {
@@ -145,7 +150,7 @@ pub async fn security_card(
     csrf: &str,
     error: Option<&str>,
 ) -> Result<Markup, AppError> {
-    let Some(p) = svc::own(st, user.id).await? else {
+    let Some(p) = svc::own(st, user).await? else {
         return Ok(html! {});
     };
     let now = st.now();

@@ -13,7 +13,7 @@ pub(super) async fn login_page(
     error: Option<&str>,
 ) -> PageResult {
     let csrf = ctx.csrf_token().unwrap_or_default();
-    let p = svc::own(st, user.id).await?;
+    let p = svc::own(st, user).await?;
     let mode = p.as_ref().and_then(|p| p.mode).unwrap_or(Mode::Sms);
     let current = svc::current_sign_in(st, live).await?;
     let has_code = crate::service::credentials::requires_security_code(st, user).await?;
@@ -66,7 +66,7 @@ pub(super) async fn page_second_factor(
     s: InSession<SecondFactorStep>,
 ) -> PageResult {
     let user = s.user;
-    let active = svc::own(&st, user.id)
+    let active = svc::own(&st, &user)
         .await?
         .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active);
     Ok(Redirect::to(if active {
@@ -123,7 +123,7 @@ pub(super) async fn login_verify(
     ctx.check_csrf(&f.csrf)?;
     match svc::verify_sign_in(&st, &caller_for(&ctx, &user), &live, &f.code).await {
         Ok(issued) => Ok(with_cookie(
-            &st,
+            &ctx.http,
             jar,
             &issued,
             after_sign_in(&issued, &user),
@@ -150,7 +150,7 @@ pub(super) async fn login_check(
     ctx.check_csrf(&f.csrf)?;
     match svc::sign_in_status(&st, &caller_for(&ctx, &user), &live).await {
         Ok((_, Some(issued))) => Ok(with_cookie(
-            &st,
+            &ctx.http,
             jar,
             &issued,
             after_sign_in(&issued, &user),
