@@ -570,7 +570,7 @@ async fn billing_run_closes_a_past_month_once_and_refuses_unfinished_ones() {
             account_id: AccountId(account.0),
             user_id: user,
             username: "hank",
-            method: "phonefactor",
+            method: gatehouse_domain::Method::PhoneFactor,
             credential_id: None,
             monthly_price: 300,
             currency: "USD",

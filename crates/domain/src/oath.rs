@@ -152,6 +152,60 @@ pub enum Kind {
     Hotp,
 }
 
+impl Kind {
+    /// `totp` or `hotp`, as stored and shown by the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Totp { .. } => "totp",
+            Kind::Hotp => "hotp",
+        }
+    }
+
+    /// The kind named `name` (`totp` with its time step `period`, or
+    /// `hotp`); `None` for another name.
+    pub fn from_name(name: &str, period: u64) -> Option<Self> {
+        match name {
+            "totp" => Some(Kind::Totp { period }),
+            "hotp" => Some(Kind::Hotp),
+            _ => None,
+        }
+    }
+
+    /// The TOTP time step in seconds; `None` for HOTP.
+    pub fn period(self) -> Option<u64> {
+        match self {
+            Kind::Totp { period } => Some(period),
+            Kind::Hotp => None,
+        }
+    }
+}
+
+/// Where a credential's codes are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Validation {
+    /// Here, from the sealed seed.
+    Local,
+    /// By the vendor's validation service (no seed here).
+    Remote,
+}
+
+impl Validation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validation::Local => "local",
+            Validation::Remote => "remote",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "local" => Some(Validation::Local),
+            "remote" => Some(Validation::Remote),
+            _ => None,
+        }
+    }
+}
+
 /// How a credential computes its codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OathParams {

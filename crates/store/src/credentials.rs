@@ -8,6 +8,7 @@
 
 use crate::throttle::Reservation;
 use crate::{Conn, Result, StoreError, User};
+use gatehouse_domain::oath::{HashAlg, Kind, OathParams, Validation};
 use gatehouse_domain::{Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -16,14 +17,10 @@ use sqlx::any::AnyRow;
 pub struct Credential {
     pub id: i64,
     pub credential_id: String,
-    /// `totp` or `hotp`.
-    pub kind: String,
-    pub algorithm: String,
-    pub digits: i64,
-    pub period: i64,
+    /// TOTP (with its time step) or HOTP, the length and the hash.
+    pub params: OathParams,
     pub sealed_secret: Option<Vec<u8>>,
-    /// `local` or `remote`.
-    pub validation: String,
+    pub validation: Validation,
     pub source: String,
     pub last_used: Option<i64>,
     pub next_counter: i64,
@@ -38,13 +35,10 @@ pub struct Credential {
 
 pub struct NewCredential<'a> {
     pub credential_id: &'a str,
-    pub kind: &'a str,
-    pub algorithm: &'a str,
-    pub digits: i64,
-    pub period: i64,
+    pub params: OathParams,
     pub next_counter: i64,
     pub sealed_secret: Option<&'a [u8]>,
-    pub validation: &'a str,
+    pub validation: Validation,
     pub source: &'a str,
 }
 
@@ -53,15 +47,26 @@ const COLUMNS: &str = "id, credential_id, kind, algorithm, digits, period, secre
      last_validated_at, created_at";
 
 fn from_row(r: &AnyRow) -> Result<Credential> {
+    let credential_id: String = r.try_get(1)?;
+    let corrupt = |what: String| StoreError::Corrupt(format!("credential {credential_id}: {what}"));
+    let kind: String = r.try_get(2)?;
+    let algorithm: String = r.try_get(3)?;
+    let digits: i64 = r.try_get(4)?;
+    let period: i64 = r.try_get(5)?;
+    let validation: String = r.try_get(7)?;
+    let params = OathParams {
+        kind: Kind::from_name(&kind, period.max(1) as u64)
+            .ok_or_else(|| corrupt(format!("kind {kind}")))?,
+        digits: u32::try_from(digits).map_err(|_| corrupt(format!("digits {digits}")))?,
+        alg: HashAlg::parse(&algorithm).map_err(|_| corrupt(format!("algorithm {algorithm}")))?,
+    };
     Ok(Credential {
         id: r.try_get(0)?,
-        credential_id: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        algorithm: r.try_get(3)?,
-        digits: r.try_get(4)?,
-        period: r.try_get(5)?,
+        credential_id: credential_id.clone(),
+        params,
         sealed_secret: r.try_get(6)?,
-        validation: r.try_get(7)?,
+        validation: Validation::parse(&validation)
+            .ok_or_else(|| corrupt(format!("validation {validation}")))?,
         source: r.try_get(8)?,
         last_used: r.try_get(9)?,
         next_counter: r.try_get(10)?,
@@ -87,13 +92,14 @@ pub async fn insert(conn: &mut Conn, c: &NewCredential<'_>, now: Timestamp) -> R
          ON CONFLICT (credential_id) DO NOTHING RETURNING id",
     )
     .bind(c.credential_id)
-    .bind(c.kind)
-    .bind(c.algorithm)
-    .bind(c.digits)
-    .bind(c.period)
+    .bind(c.params.kind.name())
+    .bind(c.params.alg.as_str())
+    .bind(i64::from(c.params.digits))
+    // HOTP has no time step; the column keeps RFC 6238's default.
+    .bind(c.params.kind.period().unwrap_or(30) as i64)
     .bind(c.next_counter)
     .bind(c.sealed_secret.map(<[u8]>::to_vec))
-    .bind(c.validation)
+    .bind(c.validation.as_str())
     .bind(c.source)
     .bind(now.millis())
     .fetch_optional(&mut *conn)

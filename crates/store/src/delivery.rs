@@ -27,7 +27,7 @@
 //! provider created it.
 
 use crate::{Conn, Result, StoreError};
-use gatehouse_domain::outbox::MessageKind;
+use gatehouse_domain::outbox::{MessageKind, OutboxStatus};
 use gatehouse_domain::{Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -42,7 +42,7 @@ pub struct Queued {
     pub subject: String,
     pub body: Option<Vec<u8>>,
     pub challenge_id: Option<String>,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i64,
     pub provider_ref: Option<String>,
     pub last_error: Option<String>,
@@ -73,7 +73,11 @@ fn from_row(r: &AnyRow) -> Result<Queued> {
         subject: r.try_get(3)?,
         body: r.try_get(4)?,
         challenge_id: r.try_get(5)?,
-        status: r.try_get(6)?,
+        status: {
+            let s: String = r.try_get(6)?;
+            OutboxStatus::parse(&s)
+                .ok_or_else(|| StoreError::Corrupt(format!("outbox status {s:?}")))?
+        },
         attempts: r.try_get(7)?,
         provider_ref: r.try_get(8)?,
         last_error: r.try_get(9)?,

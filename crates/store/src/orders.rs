@@ -1,7 +1,7 @@
 //! Orders of external authentication and the subscriptions they create.
 
 use crate::{Conn, Result, Scope, StoreError, User};
-use gatehouse_domain::{AccountId, Timestamp, UserId};
+use gatehouse_domain::{AccountId, Method, Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -12,7 +12,7 @@ pub struct Order {
     pub account_id: AccountId,
     pub user_id: Option<UserId>,
     pub username: String,
-    pub method: String,
+    pub method: Method,
     pub credential_id: Option<String>,
     pub monthly_price: i64,
     pub currency: String,
@@ -34,7 +34,7 @@ pub struct NewOrder<'a> {
     pub account_id: AccountId,
     pub user_id: UserId,
     pub username: &'a str,
-    pub method: &'a str,
+    pub method: Method,
     pub credential_id: Option<&'a str>,
     pub monthly_price: i64,
     pub currency: &'a str,
@@ -54,6 +54,12 @@ const COLUMNS: &str = "id, number, account_id, user_id, username, method, creden
      monthly_price, currency, promo_code, promo_kind, promo_value, promo_months, msa_version, \
      msa_sha256, acknowledged_name, acknowledged_at, acknowledged_addr, idempotency_key, created_at";
 
+/// A method as stored.
+fn method_of(r: &AnyRow, i: usize) -> Result<Method> {
+    let m: String = r.try_get(i)?;
+    Method::parse(&m).map_err(|_| StoreError::Corrupt(format!("method {m}")))
+}
+
 fn from_row(r: &AnyRow) -> Result<Order> {
     Ok(Order {
         id: r.try_get(0)?,
@@ -61,7 +67,7 @@ fn from_row(r: &AnyRow) -> Result<Order> {
         account_id: AccountId(r.try_get(2)?),
         user_id: r.try_get::<Option<i64>, _>(3)?.map(UserId),
         username: r.try_get(4)?,
-        method: r.try_get(5)?,
+        method: method_of(r, 5)?,
         credential_id: r.try_get(6)?,
         monthly_price: r.try_get(7)?,
         currency: r.try_get(8)?,
@@ -96,7 +102,7 @@ pub async fn place(conn: &mut Conn, o: &NewOrder<'_>, now: Timestamp) -> Result<
     .bind(o.account_id.0)
     .bind(o.user_id.0)
     .bind(o.username)
-    .bind(o.method)
+    .bind(o.method.as_str())
     .bind(o.credential_id)
     .bind(o.monthly_price)
     .bind(o.currency)
@@ -122,7 +128,7 @@ pub async fn place(conn: &mut Conn, o: &NewOrder<'_>, now: Timestamp) -> Result<
     .bind(id)
     .bind(o.account_id.0)
     .bind(o.user_id.0)
-    .bind(o.method)
+    .bind(o.method.as_str())
     .bind(now.millis())
     .execute(&mut *conn)
     .await
@@ -180,7 +186,7 @@ pub async fn count(conn: &mut Conn, scope: Scope) -> Result<i64> {
 pub struct ActiveSubscription {
     pub id: i64,
     pub user_id: UserId,
-    pub method: String,
+    pub method: Method,
     pub started_at: Timestamp,
     pub order_number: String,
     pub credential_id: Option<String>,
@@ -206,7 +212,7 @@ pub async fn active_for_users(conn: &mut Conn, users: &[User]) -> Result<Vec<Act
         Ok(ActiveSubscription {
             id: r.try_get(0)?,
             user_id: UserId(r.try_get(1)?),
-            method: r.try_get(2)?,
+            method: method_of(r, 2)?,
             started_at: Timestamp(r.try_get(3)?),
             order_number: r.try_get(4)?,
             credential_id: r.try_get(5)?,
@@ -216,13 +222,13 @@ pub async fn active_for_users(conn: &mut Conn, users: &[User]) -> Result<Vec<Act
 }
 
 /// Ends a user's active subscription to a method; `false` if none.
-pub async fn end(conn: &mut Conn, user: &User, method: &str, now: Timestamp) -> Result<bool> {
+pub async fn end(conn: &mut Conn, user: &User, method: Method, now: Timestamp) -> Result<bool> {
     Ok(sqlx::query(
         "UPDATE subscriptions SET status = 'ended', ended_at = $3 \
          WHERE user_id = $1 AND method = $2 AND status = 'active'",
     )
     .bind(user.id.0)
-    .bind(method)
+    .bind(method.as_str())
     .bind(now.millis())
     .execute(&mut *conn)
     .await?

@@ -3,8 +3,9 @@
 
 use gatehouse_domain::audit::{AuditRecord, ChainError};
 use gatehouse_domain::lockout::LoginCounters;
+use gatehouse_domain::oath::{OathParams, Validation};
 use gatehouse_domain::session::SessionState;
-use gatehouse_domain::{AccountId, Role, Timestamp, UserId, UserStatus};
+use gatehouse_domain::{AccountId, Method, Role, Timestamp, UserId, UserStatus};
 use gatehouse_store::sessions::{self, NewSession};
 use gatehouse_store::testing::fresh;
 use gatehouse_store::{
@@ -755,13 +756,10 @@ async fn credential(store: &Store, id: &str) -> i64 {
         &mut c,
         &gatehouse_store::credentials::NewCredential {
             credential_id: id,
-            kind: "totp",
-            algorithm: "SHA1",
-            digits: 6,
-            period: 30,
+            params: OathParams::vip_totp(),
             next_counter: 0,
             sealed_secret: Some(&[1, 2, 3]),
-            validation: "local",
+            validation: Validation::Local,
             source: "test",
         },
         T0,
@@ -860,13 +858,10 @@ async fn accepting_a_step_is_atomic_and_forward_only() {
         &mut c,
         &credentials::NewCredential {
             credential_id: "VSST00000001",
-            kind: "totp",
-            algorithm: "SHA1",
-            digits: 6,
-            period: 30,
+            params: OathParams::vip_totp(),
             next_counter: 0,
             sealed_secret: None,
-            validation: "local",
+            validation: Validation::Local,
             source: "again",
         },
         T0,
@@ -903,7 +898,7 @@ async fn one_credential_per_user_and_one_active_subscription_per_method() {
         account_id: a,
         user_id: u,
         username: "carol",
-        method: "symantec_vip",
+        method: Method::SymantecVip,
         credential_id: Some("VSST00000001"),
         monthly_price: 500,
         currency: "USD",
@@ -943,12 +938,12 @@ async fn one_credential_per_user_and_one_active_subscription_per_method() {
         .unwrap();
     assert_eq!(active.len(), 1);
     assert!(
-        orders::end(&mut c, &carol, "symantec_vip", T0.plus_minutes(1))
+        orders::end(&mut c, &carol, Method::SymantecVip, T0.plus_minutes(1))
             .await
             .unwrap()
     );
     assert!(
-        !orders::end(&mut c, &carol, "symantec_vip", T0)
+        !orders::end(&mut c, &carol, Method::SymantecVip, T0)
             .await
             .unwrap()
     );
@@ -1083,7 +1078,7 @@ async fn billing_sources_statements_and_immutability() {
                 account_id: acc,
                 user_id: u,
                 username: name,
-                method: "phonefactor",
+                method: Method::PhoneFactor,
                 credential_id: None,
                 monthly_price: 300,
                 currency: "USD",
@@ -1104,9 +1099,14 @@ async fn billing_sources_statements_and_immutability() {
         .unwrap();
     }
     let ub_row = Users::system().get(&mut c, ub).await.unwrap();
-    orders::end(&mut c, &ub_row, "phonefactor", Timestamp(T0.0 + 5 * day))
-        .await
-        .unwrap();
+    orders::end(
+        &mut c,
+        &ub_row,
+        Method::PhoneFactor,
+        Timestamp(T0.0 + 5 * day),
+    )
+    .await
+    .unwrap();
     // A window that bert's subscription (T0+3d … T0+5d) overlaps, and one
     // after it ended.
     let all = billing::sources(&mut c, T0, Timestamp(T0.0 + 10 * day), Scope::All)
@@ -1465,7 +1465,7 @@ mod delivery_queue {
             .await
             .unwrap();
         let row = delivery::get(&mut c, id).await.unwrap();
-        assert_eq!(row.status, "queued");
+        assert_eq!(row.status, gatehouse_domain::outbox::OutboxStatus::Queued);
         assert!(row.check_first);
         assert_eq!(row.attempt_started_at, Some(T0));
         assert_eq!(row.last_error.as_deref(), Some("timed out"));
@@ -1640,7 +1640,7 @@ mod delivery_queue {
             StatusRecorded::Recorded
         );
         let row = delivery::get(&mut c, unknown).await.unwrap();
-        assert_eq!(row.status, "sent");
+        assert_eq!(row.status, gatehouse_domain::outbox::OutboxStatus::Sent);
         assert_eq!(row.provider_ref.as_deref(), Some("CA7"));
         assert_eq!(row.provider_status.as_deref(), Some("completed"));
         assert!(!row.check_first);

@@ -54,7 +54,7 @@ pub async fn check(
     let mut conn = st.store.conn().await?;
     let user = super::target_user(&mut conn, caller, user_id).await?;
     let active = orders::active_for_users(&mut conn, std::slice::from_ref(&user)).await?;
-    if active.iter().any(|s| s.method == method.as_str()) {
+    if active.iter().any(|s| s.method == method) {
         return Err(AppError::Conflict {
             field: Some("method"),
             message: format!("{} already has {}.", user.username, method.label()),
@@ -251,7 +251,7 @@ pub async fn place(
             account_id: account,
             user_id: checked.user.id,
             username: &checked.user.username,
-            method: checked.method.as_str(),
+            method: checked.method,
             credential_id: checked
                 .credential
                 .as_ref()
@@ -369,9 +369,7 @@ pub async fn place(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalAuth {
     pub method: Method,
-    /// Symantec: `active`, `locked` or `disabled`. PhoneFactor:
-    /// `awaiting_activation`, `active`, `deactivated` or `blocked` (fraud).
-    pub state: &'static str,
+    pub state: AuthState,
     pub credential_id: Option<String>,
     /// PhoneFactor: the mode and masked number, once active.
     pub detail: Option<String>,
@@ -396,10 +394,42 @@ impl ExternalAuth {
 
     /// The state as people read it.
     pub fn state_label(&self) -> &'static str {
-        match self.state {
-            "awaiting_activation" => "awaiting activation",
-            "blocked" => "blocked (fraud)",
-            s => s,
+        self.state.label()
+    }
+}
+
+/// Where a user's external authentication stands. Symantec: active,
+/// locked or disabled. PhoneFactor: awaiting activation, active,
+/// deactivated or blocked (fraud).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthState {
+    Active,
+    Locked,
+    Disabled,
+    AwaitingActivation,
+    Deactivated,
+    Blocked,
+}
+
+impl AuthState {
+    /// The API's name (and the page's badge class).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthState::Active => "active",
+            AuthState::Locked => "locked",
+            AuthState::Disabled => "disabled",
+            AuthState::AwaitingActivation => "awaiting_activation",
+            AuthState::Deactivated => "deactivated",
+            AuthState::Blocked => "blocked",
+        }
+    }
+
+    /// As people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthState::AwaitingActivation => "awaiting activation",
+            AuthState::Blocked => "blocked (fraud)",
+            s => s.as_str(),
         }
     }
 }
@@ -418,32 +448,30 @@ pub async fn external_auth_for(
     let mut out: std::collections::HashMap<UserId, Vec<ExternalAuth>> =
         std::collections::HashMap::new();
     for s in subs {
-        let Ok(method) = Method::parse(&s.method) else {
-            continue;
-        };
+        let method = s.method;
         let cred = creds.iter().find(|c| c.user_id == Some(s.user_id));
         let pf = pfs.iter().find(|p| p.user_id == s.user_id);
         let state = match (method, cred, pf) {
-            (Method::SymantecVip, Some(c), _) if !c.enabled => "disabled",
+            (Method::SymantecVip, Some(c), _) if !c.enabled => AuthState::Disabled,
             (Method::SymantecVip, Some(c), _) if c.locked_until.is_some_and(|t| now < t) => {
-                "locked"
+                AuthState::Locked
             }
             (Method::PhoneFactor, _, Some(p)) if p.fraud_blocked_until.is_some_and(|t| now < t) => {
-                "blocked"
+                AuthState::Blocked
             }
             (Method::PhoneFactor, _, Some(p))
                 if p.status
                     == gatehouse_domain::phonefactor::PhoneFactorStatus::AwaitingActivation =>
             {
-                "awaiting_activation"
+                AuthState::AwaitingActivation
             }
             (Method::PhoneFactor, _, Some(p))
                 if p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Deactivated =>
             {
-                "deactivated"
+                AuthState::Deactivated
             }
-            (Method::PhoneFactor, _, None) => "awaiting_activation",
-            _ => "active",
+            (Method::PhoneFactor, _, None) => AuthState::AwaitingActivation,
+            _ => AuthState::Active,
         };
         let detail = match (method, pf) {
             (Method::PhoneFactor, Some(p))

@@ -268,7 +268,7 @@ pub async fn delete(st: &AppState, caller: &Caller, id: UserId) -> Result<()> {
     // stops today and the credential goes back to the inventory.
     let mut ended = Vec::new();
     for m in gatehouse_domain::Method::ALL {
-        if gatehouse_store::orders::end(&mut tx, &current, m.as_str(), now).await? {
+        if gatehouse_store::orders::end(&mut tx, &current, m, now).await? {
             ended.push(m.label());
         }
     }

@@ -221,10 +221,10 @@ pub async fn token_list(
             .map(|c| TokenDto {
                 locked: c.locked_until.is_some_and(|t| now < t),
                 credential_id: c.credential_id,
-                kind: c.kind,
-                algorithm: c.algorithm,
-                digits: c.digits,
-                validation: c.validation,
+                kind: c.params.kind.name().to_owned(),
+                algorithm: c.params.alg.as_str().to_owned(),
+                digits: i64::from(c.params.digits),
+                validation: c.validation.as_str().to_owned(),
                 source: c.source,
                 assigned: c.user_id.is_some(),
                 enabled: c.enabled,
@@ -408,7 +408,7 @@ pub async fn order_get(
     let o = orders::get(&st, &caller, &number).await?;
     Ok(Json(OrderView {
         number: o.number,
-        method: o.method,
+        method: o.method.as_str().to_owned(),
         username: o.username,
         credential_id: o.credential_id,
         monthly_fee: o.monthly_price,

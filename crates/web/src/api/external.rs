@@ -192,7 +192,7 @@ pub async fn order_place(
     };
     let order = OrderDto {
         number: o.number,
-        method: o.method,
+        method: o.method.as_str().to_owned(),
         username: o.username,
         credential_id: o.credential_id,
         monthly_fee: o.monthly_price,

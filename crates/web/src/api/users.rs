@@ -72,7 +72,7 @@ impl UserDto {
                 v.iter()
                     .map(|e| ExternalAuthDto {
                         method: e.method.as_str().into(),
-                        state: e.state.into(),
+                        state: e.state.as_str().into(),
                         credential_id: e.credential_id.clone(),
                     })
                     .collect()

@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use gatehouse_app::model::User;
 use gatehouse_domain::Role;
+use gatehouse_domain::oath::Validation;
 use gatehouse_domain::pricing::format_money;
 use gatehouse_domain::pskc::DecryptionKey;
 use maud::{Markup, PreEscaped, html};
@@ -104,8 +105,8 @@ async fn tokens_page(
                         @for c in &list {
                             tr {
                                 td { code { (c.credential_id) } }
-                                td { (c.kind.to_uppercase()) " " (c.algorithm) " · " (c.digits) " digits" @if c.kind == "totp" { " · " (c.period) " s" } }
-                                td { @if c.validation == "remote" { "remote (vendor)" } @else { "local" } }
+                                td { (c.params.kind.name().to_uppercase()) " " (c.params.alg) " · " (c.params.digits) " digits" @if let Some(period) = c.params.kind.period() { " · " (period) " s" } }
+                                td { @if c.validation == Validation::Remote { "remote (vendor)" } @else { "local" } }
                                 td { (c.source) }
                                 td { @if c.user_id.is_some() { "yes" } @else { span.muted { "available" } } }
                                 td {

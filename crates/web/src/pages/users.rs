@@ -11,7 +11,7 @@ use crate::extract::PageUser;
 use crate::pages::Form;
 use crate::routing::Routes;
 use crate::routing::get;
-use crate::service::orders::ExternalAuth;
+use crate::service::orders::{AuthState, ExternalAuth};
 use crate::service::users::{self as svc, CreateUser, EditUser};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -94,11 +94,11 @@ fn actions_for(viewer: &User, u: &User, ext: &[ExternalAuth]) -> Vec<(&'static s
             "Remove External Authentication",
         ));
         a.push(("temporary-security-code", "Temporary Security Code"));
-        if s.state == "locked" {
+        if s.state == AuthState::Locked {
             a.push(("unlock-credential", "Unlock Credential"));
         }
         a.push(("synchronize-credential", "Synchronize Credential"));
-        if s.state == "disabled" {
+        if s.state == AuthState::Disabled {
             a.push(("enable-credential", "Enable Credential"));
         } else {
             a.push(("disable-credential", "Disable Credential"));
@@ -114,13 +114,16 @@ fn actions_for(viewer: &User, u: &User, ext: &[ExternalAuth]) -> Vec<(&'static s
                 "Remove External Authentication",
             ));
         }
-        if p.state == "blocked" {
+        if p.state == AuthState::Blocked {
             a.push(("clear-fraud-block", "Clear Fraud Block"));
         }
-        if p.state == "active" {
+        if p.state == AuthState::Active {
             a.push(("phonefactor-bypass", "Grant One-time Bypass"));
         }
-        if matches!(p.state, "active" | "awaiting_activation" | "blocked") {
+        if matches!(
+            p.state,
+            AuthState::Active | AuthState::AwaitingActivation | AuthState::Blocked
+        ) {
             a.push(("deactivate-phonefactor", "Deactivate PhoneFactor"));
         }
     }
@@ -145,7 +148,7 @@ fn external_auth_cell(ext: &[ExternalAuth]) -> Markup {
         } @else {
             ul.ext {
                 @for e in ext {
-                    li { (e.label()) " " span class=(format!("badge badge-{}", e.state)) { (e.state_label()) } }
+                    li { (e.label()) " " span class=(format!("badge badge-{}", e.state.as_str())) { (e.state_label()) } }
                 }
             }
         }

@@ -42,7 +42,7 @@ async fn place(
             account_id: account,
             user_id: user,
             username,
-            method,
+            method: gatehouse_domain::Method::parse(method).unwrap(),
             credential_id: None,
             monthly_price: price,
             currency: "USD",
@@ -69,6 +69,7 @@ async fn remove(app: &App, user: UserId, method: &str, at: Timestamp) {
         .get(&mut conn, user)
         .await
         .unwrap();
+    let method = gatehouse_domain::Method::parse(method).unwrap();
     assert!(orders::end(&mut conn, &user, method, at).await.unwrap());
 }
 

@@ -4,6 +4,7 @@
 use crate::support::*;
 use axum::http::StatusCode;
 use gatehouse_delivery::fake::FakeTwilio;
+use gatehouse_domain::outbox::OutboxStatus;
 use gatehouse_store::delivery;
 use gatehouse_web::{AppConfig, AppState, router};
 use serde_json::json;
@@ -514,7 +515,7 @@ async fn a_crash_between_queueing_and_sending_loses_nothing_and_duplicates_nothi
     // shows once: the virtual phone keys deliveries by queue entry.
     let mut conn = app.st.store.conn().await.unwrap();
     let first = delivery::get(&mut conn, 1).await.unwrap();
-    assert_eq!(first.status, "sent");
+    assert_eq!(first.status, OutboxStatus::Sent);
     assert!(first.body.is_none(), "the code is forgotten once sent");
     assert!(
         !delivery::virtual_text(
@@ -592,7 +593,7 @@ async fn twilio_gateway_texts_the_code_and_checks_callback_signatures() {
         Ok(204)
     );
     let row = outbox_row(&app, id).await;
-    assert_eq!(row.status, "sent");
+    assert_eq!(row.status, OutboxStatus::Sent);
     assert_eq!(row.provider_ref.as_deref(), Some(sent[0].sid.as_str()));
     assert_eq!(row.provider_status.as_deref(), Some("delivered"));
     // A signed callback naming no queue entry is accepted and ignored.
@@ -850,7 +851,7 @@ async fn a_text_accepted_before_a_timeout_is_looked_up_and_received_exactly_once
     let mut u = start_activation(&app, &c, "sms").await;
     assert_eq!(fake.messages().len(), 1, "Twilio sent it");
     let row = last_outbox(&app, "sms").await;
-    assert_eq!(row.status, "queued");
+    assert_eq!(row.status, OutboxStatus::Queued);
     assert!(row.check_first, "{row:?}");
     fake.set_stall_after_accept(None);
 
@@ -863,7 +864,7 @@ async fn a_text_accepted_before_a_timeout_is_looked_up_and_received_exactly_once
     assert_eq!(fake.request_count(), 1);
     assert_eq!(fake.list_count(), 1);
     let row = outbox_row(&app, row.id).await;
-    assert_eq!(row.status, "sent");
+    assert_eq!(row.status, OutboxStatus::Sent);
     assert_eq!(row.provider_ref.as_deref(), Some(sent[0].sid.as_str()));
     assert!(row.body.is_none());
 
@@ -896,7 +897,7 @@ async fn a_call_placed_before_a_timeout_is_looked_up_and_rings_exactly_once() {
     assert_eq!(calls.len(), 1, "exactly one call");
     assert_eq!(fake.request_count(), 1);
     let row = last_outbox(&app, "call").await;
-    assert_eq!(row.status, "sent");
+    assert_eq!(row.status, OutboxStatus::Sent);
     assert_eq!(row.provider_ref.as_deref(), Some(calls[0].sid.as_str()));
 
     let answered = fake.answer_call(&calls[0].sid, "#").await.unwrap();
@@ -935,7 +936,7 @@ async fn a_send_whose_worker_died_is_looked_up_before_any_resend() {
     let _ = worker.await;
     assert_eq!(fake.messages().len(), 1, "Twilio accepted it");
     let row = last_outbox(&app, "sms").await;
-    assert_eq!(row.status, "sending", "the dead worker's claim");
+    assert_eq!(row.status, OutboxStatus::Sending, "the dead worker's claim");
     fake.set_stall_after_accept(None);
 
     assert!(!deliver_next(&app).await, "the lease holds");
@@ -945,7 +946,7 @@ async fn a_send_whose_worker_died_is_looked_up_before_any_resend() {
     assert_eq!(fake.list_count(), 1, "looked up");
     assert_eq!(fake.request_count(), 1, "not sent again");
     let row = outbox_row(&app, row.id).await;
-    assert_eq!(row.status, "sent");
+    assert_eq!(row.status, OutboxStatus::Sent);
     assert_eq!(
         row.provider_ref.as_deref(),
         Some(fake.messages()[0].sid.as_str())
@@ -972,7 +973,7 @@ async fn a_status_callback_resolves_a_text_whose_outcome_was_unknown() {
         Ok(204)
     );
     let row = outbox_row(&app, id).await;
-    assert_eq!(row.status, "sent");
+    assert_eq!(row.status, OutboxStatus::Sent);
     assert_eq!(row.provider_ref.as_deref(), Some(sent[0].sid.as_str()));
     assert_eq!(row.provider_status.as_deref(), Some("sent"));
     app.clock.advance_seconds(31);
@@ -1024,7 +1025,7 @@ async fn an_http_sms_gateway_with_an_unknown_outcome_does_not_resend() {
     assert!(!deliver_next(&app).await);
     assert_eq!(sms.requests().len(), 1, "not sent again");
     let row = outbox_row(&app, row.id).await;
-    assert_eq!(row.status, "failed");
+    assert_eq!(row.status, OutboxStatus::Failed);
     let why = row.last_error.unwrap_or_default();
     assert!(
         why.starts_with(gatehouse_web::service::delivery::GAVE_UP_UNKNOWN),

@@ -399,13 +399,14 @@ impl App {
             &mut conn,
             &gatehouse_store::credentials::NewCredential {
                 credential_id,
-                kind: if hotp { "hotp" } else { "totp" },
-                algorithm: "SHA1",
-                digits: 6,
-                period: 30,
+                params: if hotp {
+                    gatehouse_domain::oath::OathParams::hotp_default()
+                } else {
+                    gatehouse_domain::oath::OathParams::vip_totp()
+                },
                 next_counter: 0,
                 sealed_secret: Some(&sealed),
-                validation: "local",
+                validation: gatehouse_domain::oath::Validation::Local,
                 source: "test",
             },
             T0,

@@ -122,7 +122,7 @@ pub async fn check_security_code(
         tx.commit().await?;
         return Ok(false);
     };
-    if credential.validation == "remote" {
+    if credential.validation == gatehouse_domain::oath::Validation::Remote {
         return check_remote(st, caller, user, &credential, &code, &target, last).await;
     }
     let params = params_of(&credential)?;

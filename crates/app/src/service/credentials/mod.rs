@@ -6,7 +6,7 @@ use super::{Caller, user_target};
 use crate::AppState;
 use crate::error::{AppError, Result};
 use gatehouse_domain::credential_id::CredentialId;
-use gatehouse_domain::oath::{self, CredentialCounters, HashAlg, Kind, OathParams};
+use gatehouse_domain::oath::{self, CredentialCounters, HashAlg, Kind, OathParams, Validation};
 use gatehouse_domain::pskc::{self, DecryptionKey};
 use gatehouse_domain::{Method, Timestamp, UserId, secret};
 use gatehouse_store::credentials::{self, Credential, NewCredential};
@@ -31,23 +31,7 @@ pub const TEMPORARY_CODE_MAX_HOURS: i64 = 30 * 24;
 
 /// The OATH parameters of a stored credential.
 pub fn params_of(c: &Credential) -> Result<OathParams> {
-    let alg = HashAlg::parse(&c.algorithm).map_err(|_| {
-        AppError::Internal(format!(
-            "credential {} has algorithm {}",
-            c.credential_id, c.algorithm
-        ))
-    })?;
-    let kind = match c.kind.as_str() {
-        "totp" => Kind::Totp {
-            period: c.period.max(1) as u64,
-        },
-        _ => Kind::Hotp,
-    };
-    Ok(OathParams {
-        kind,
-        digits: c.digits as u32,
-        alg,
-    })
+    Ok(c.params)
 }
 
 fn counters_of(c: &Credential) -> CredentialCounters {
@@ -119,20 +103,13 @@ pub async fn import_pskc(
     let mut report = ImportReport::default();
     let mut tx = st.store.begin().await?;
     for (id, k) in parsed {
-        let (kind, period) = match k.kind {
-            pskc::KeyKind::Totp => ("totp", k.time_interval as i64),
-            pskc::KeyKind::Hotp => ("hotp", 30),
-        };
         let sealed = st.config.master_key.seal(&k.secret, id.as_str().as_bytes());
         let new = NewCredential {
             credential_id: id.as_str(),
-            kind,
-            algorithm: k.alg.as_str(),
-            digits: i64::from(k.digits),
-            period,
+            params: k.oath_params(),
             next_counter: k.counter as i64,
             sealed_secret: Some(&sealed),
-            validation: "local",
+            validation: Validation::Local,
             source,
         };
         match credentials::insert(&mut tx, &new, now).await {
@@ -196,13 +173,10 @@ pub async fn issue_soft(
         let sealed = st.config.master_key.seal(&seed, id.as_bytes());
         let new = NewCredential {
             credential_id: &id,
-            kind: "totp",
-            algorithm: "SHA1",
-            digits: 6,
-            period: 30,
+            params,
             next_counter: 0,
             sealed_secret: Some(&sealed),
-            validation: "local",
+            validation: Validation::Local,
             source: "soft",
         };
         match credentials::insert(&mut tx, &new, now).await {

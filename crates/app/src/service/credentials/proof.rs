@@ -36,7 +36,7 @@ pub fn check_proof(
     if c1.is_empty() && c2.is_empty() {
         return Ok(None);
     }
-    if cred.validation != "local" {
+    if cred.validation != gatehouse_domain::oath::Validation::Local {
         return Ok(None);
     }
     let params = params_of(cred)?;

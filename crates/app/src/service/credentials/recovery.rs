@@ -159,7 +159,7 @@ pub async fn remove(st: &AppState, caller: &Caller, id: UserId, method: Method) 
     let now = st.now();
     let mut tx = st.store.begin().await?;
     let user = super::super::target_user(&mut tx, caller, id).await?;
-    if !orders::end(&mut tx, &user, method.as_str(), now).await? {
+    if !orders::end(&mut tx, &user, method, now).await? {
         return Err(AppError::NotFound);
     }
     let mut detail = String::new();

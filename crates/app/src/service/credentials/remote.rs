@@ -80,13 +80,10 @@ pub async fn add_remote(st: &AppState, caller: &Caller, ids: &[String]) -> Resul
     for id in parsed {
         let new = NewCredential {
             credential_id: id.as_str(),
-            kind: "totp",
-            algorithm: "SHA1",
-            digits: 6,
-            period: 30,
+            params: gatehouse_domain::oath::OathParams::vip_totp(),
             next_counter: 0,
             sealed_secret: None,
-            validation: "remote",
+            validation: gatehouse_domain::oath::Validation::Remote,
             source: "remote",
         };
         match credentials::insert(&mut tx, &new, now).await {

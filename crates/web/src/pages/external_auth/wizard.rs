@@ -316,7 +316,7 @@ pub(super) async fn page_order(
     Path(number): Path<String>,
 ) -> PageResult {
     let order = svc::get(&st, &ctx.caller(), &number).await?;
-    let method = Method::parse(&order.method)?;
+    let method = order.method;
     let discount = order
         .promo_kind
         .as_deref()
