@@ -43,6 +43,9 @@ pub struct Config {
     pub database_url_file: Option<PathBuf>,
     /// Database connections per instance.
     pub database_max_connections: u32,
+    /// SQLite: `normal` (a process crash loses nothing; a power loss at
+    /// most the last moments) or `full` (every commit synced).
+    pub durability: String,
     /// Mark the session cookie `Secure`; turn on when served over HTTPS.
     pub secure_cookies: bool,
     /// Take the client address from `X-Forwarded-For` (behind a trusted proxy only).
@@ -143,6 +146,7 @@ impl Default for Config {
             database_url: None,
             database_url_file: None,
             database_max_connections: 16,
+            durability: "normal".into(),
             secure_cookies: false,
             trust_forwarded_for: false,
             log_format: "text".into(),

@@ -23,7 +23,13 @@ pub(super) fn init_tracing(config: &Config, serving: bool) {
 
 pub(super) async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Store> {
     let url = config.database_url(data_dir)?;
-    Store::open(&url, config.database_max_connections)
+    let Some(durability) = gatehouse_app::Durability::parse(config.durability.trim()) else {
+        anyhow::bail!(
+            "durability is \"normal\" or \"full\", not \"{}\"",
+            config.durability
+        );
+    };
+    Store::open_with(&url, config.database_max_connections, durability)
         .await
         .with_context(|| "opening the database".to_string())
 }

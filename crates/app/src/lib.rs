@@ -30,7 +30,7 @@ pub mod model {
 }
 /// The database the application runs on: the binary opens it (SQLite or
 /// PostgreSQL, migrations applied) and hands it to [`AppState::new`].
-pub use gatehouse_store::Store;
+pub use gatehouse_store::{Durability, Store};
 pub use state::{AppConfig, AppState, DELIVERY_NOT_CONFIGURED, Delivery, DeliveryMode, Inner};
 
 /// Percent-encodes everything but unreserved characters (RFC 3986 §2.3)

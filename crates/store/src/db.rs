@@ -40,6 +40,45 @@ pub enum Backend {
     Postgres,
 }
 
+/// How soon a commit is on disk (SQLite; PostgreSQL keeps its own
+/// `synchronous_commit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = NORMAL` in WAL mode: a process crash loses nothing;
+    /// a power loss or OS crash may lose the last commits before the next
+    /// checkpoint (never corrupts).
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is synced to disk before it
+    /// returns.
+    Full,
+}
+
+impl Durability {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "normal" => Some(Durability::Normal),
+            "full" => Some(Durability::Full),
+            _ => None,
+        }
+    }
+}
+
+/// The largest the SQLite write-ahead log is left at after a checkpoint
+/// (`journal_size_limit`), and the size beyond which the checkpointer
+/// truncates it at once.
+pub const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What a checkpoint did (SQLite's `wal_checkpoint` answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// A reader or writer kept it from finishing (it will be tried again).
+    pub busy: bool,
+    /// Frames in the log, and frames copied into the database.
+    pub log_frames: i64,
+    pub checkpointed_frames: i64,
+}
+
 /// The database, shared by all requests.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -50,12 +89,23 @@ pub struct Store {
     /// retries (long tail latencies under load). Other processes (the CLI)
     /// still meet the busy timeout.
     write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// The SQLite database file (for the size of its `-wal`).
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Store {
     /// Opens `url` (`sqlite://PATH` or `postgres://…`) and applies pending
-    /// migrations.
+    /// migrations, with the default durability.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        Self::open_with(url, max_connections, Durability::default()).await
+    }
+
+    /// [`Store::open`] with an explicit [`Durability`].
+    pub async fn open_with(
+        url: &str,
+        max_connections: u32,
+        durability: Durability,
+    ) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
@@ -83,10 +133,18 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // Per-connection settings; WAL is set once below and
                         // persists in the file.
-                        conn.execute(
+                        // `journal_size_limit`: a log that grew under a
+                        // burst is cut back to this size after a checkpoint
+                        // rather than kept at its largest.
+                        let sync = match durability {
+                            Durability::Normal => "NORMAL",
+                            Durability::Full => "FULL",
+                        };
+                        conn.execute(sqlx::AssertSqlSafe(format!(
                             "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA synchronous = NORMAL;",
-                        )
+                             PRAGMA synchronous = {sync}; \
+                             PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"
+                        )))
                         .await?;
                     }
                     Ok(())
@@ -94,13 +152,22 @@ impl Store {
             })
             .connect_with(options)
             .await?;
+        let mut sqlite_file = None;
         if backend == Backend::Sqlite {
             pool.execute("PRAGMA journal_mode = WAL;").await?;
+            let file: String = sqlx::Row::try_get(
+                &sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(&pool)
+                    .await?,
+                0,
+            )?;
+            sqlite_file = Some(file).filter(|f| !f.is_empty()).map(Into::into);
         }
         let store = Self {
             pool,
             backend,
             write_turn: Arc::new(tokio::sync::Mutex::new(())),
+            sqlite_file,
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -137,6 +204,41 @@ impl Store {
     /// A pooled connection for reads and single-statement writes.
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
         Ok(self.pool.acquire().await?)
+    }
+
+    /// The size of SQLite's write-ahead log in bytes (0 when there is none,
+    /// or on PostgreSQL).
+    pub fn wal_bytes(&self) -> u64 {
+        let Some(file) = &self.sqlite_file else {
+            return 0;
+        };
+        let mut wal = file.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map_or(0, |m| m.len())
+    }
+
+    /// Copies the write-ahead log into the database and truncates it
+    /// (`wal_checkpoint(TRUNCATE)`), holding this process's write turn so
+    /// that its writers queue in order rather than in SQLite's busy
+    /// handler; readers on an older snapshot are waited for (busy
+    /// timeout), then the log starts again from nothing. SQLite's own
+    /// automatic checkpoints cannot restart the log while readers keep
+    /// arriving, so under steady load it would otherwise only grow.
+    /// `None` on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<Option<Checkpoint>> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let _turn = self.write_turn.clone().lock_owned().await;
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
+            .await?;
+        use sqlx::Row;
+        Ok(Some(Checkpoint {
+            busy: row.try_get::<i64, _>(0)? != 0,
+            log_frames: row.try_get(1)?,
+            checkpointed_frames: row.try_get(2)?,
+        }))
     }
 
     /// `SELECT 1`, for readiness checks.

@@ -30,7 +30,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod users;
 
-pub use db::{Backend, Conn, Store, Tx, savepoint};
+pub use db::{Backend, Checkpoint, Conn, Durability, Store, Tx, WAL_LIMIT_BYTES, savepoint};
 pub use error::StoreError;
 pub use scope::Scope;
 /// The database driver's error, for `?` on transaction commits.

@@ -72,6 +72,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_outbox_outcomes.sql"),
         postgres: include_str!("../migrations/postgres/0008_outbox_outcomes.sql"),
     },
+    Migration {
+        version: 9,
+        name: "housekeeping",
+        sqlite: include_str!("../migrations/sqlite/0009_housekeeping.sql"),
+        postgres: include_str!("../migrations/postgres/0009_housekeeping.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("GATEHOUS" in ASCII).

@@ -543,14 +543,16 @@ pub async fn app_pushes_for_phone(
 }
 
 /// Deletes finished challenges older than `before`.
-pub async fn purge_challenges(conn: &mut Conn, before: Timestamp) -> Result<u64> {
-    Ok(
-        sqlx::query("DELETE FROM pf_challenges WHERE created_at < $1")
-            .bind(before.millis())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected(),
+pub async fn purge_challenges(conn: &mut Conn, before: Timestamp, batch: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM pf_challenges WHERE id IN \
+         (SELECT id FROM pf_challenges WHERE created_at < $1 LIMIT $2)",
     )
+    .bind(before.millis())
+    .bind(batch)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }
 
 /// The active administrators of an account, `(username, e-mail)`: whom a

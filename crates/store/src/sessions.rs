@@ -100,12 +100,16 @@ pub async fn delete_for_user(conn: &mut Conn, user: UserId, keep: Option<&str>) 
 }
 
 /// Removes sessions that have timed out; returns how many.
-pub async fn purge_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-        .bind(now.millis())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected())
+pub async fn purge_expired(conn: &mut Conn, now: Timestamp, batch: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM sessions WHERE id_hash IN \
+         (SELECT id_hash FROM sessions WHERE expires_at <= $1 LIMIT $2)",
+    )
+    .bind(now.millis())
+    .bind(batch)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }
 
 /// How many session rows exist (all states); for tests and the metric.

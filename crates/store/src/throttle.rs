@@ -137,3 +137,18 @@ pub async fn clear(conn: &mut Conn, key: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// Deletes up to `batch` counters whose window started before `before`
+/// (every window is at most a day long, so a counter two days old counts
+/// nothing any more). Returns how many went.
+pub async fn purge_stale(conn: &mut Conn, before: Timestamp, batch: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM throttles WHERE key IN \
+         (SELECT key FROM throttles WHERE window_start < $1 LIMIT $2)",
+    )
+    .bind(before.millis())
+    .bind(batch)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}

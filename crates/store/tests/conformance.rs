@@ -411,13 +411,13 @@ async fn sessions_lifecycle() {
     );
     assert!(sessions::get(&mut c, "h2").await.is_err());
     assert_eq!(
-        sessions::purge_expired(&mut c, T0.plus_minutes(34))
+        sessions::purge_expired(&mut c, T0.plus_minutes(34), 100)
             .await
             .unwrap(),
         0
     );
     assert_eq!(
-        sessions::purge_expired(&mut c, T0.plus_minutes(35))
+        sessions::purge_expired(&mut c, T0.plus_minutes(35), 100)
             .await
             .unwrap(),
         1
@@ -1764,4 +1764,56 @@ mod delivery_queue {
         .unwrap();
         assert!(refs.is_empty());
     }
+}
+
+#[tokio::test]
+async fn housekeeping_deletes_old_rows_in_batches_and_keeps_live_ones() {
+    let db = fresh().await;
+    let s = &db.store;
+    let mut c = s.conn().await.unwrap();
+    let day = 24 * 60;
+    for i in 0..7 {
+        let at = if i < 5 {
+            T0
+        } else {
+            T0.plus_minutes(3 * day)
+        };
+        let slot = throttle::reserve(&mut c, &format!("k{i}"), 5, 60, at)
+            .await
+            .unwrap();
+        assert!(matches!(slot, throttle::Reservation::Reserved { .. }));
+    }
+    let before = T0.plus_minutes(2 * day);
+    assert_eq!(throttle::purge_stale(&mut c, before, 3).await.unwrap(), 3);
+    assert_eq!(throttle::purge_stale(&mut c, before, 3).await.unwrap(), 2);
+    assert_eq!(throttle::purge_stale(&mut c, before, 3).await.unwrap(), 0);
+    // The two counters of the recent window are still counting.
+    let again = throttle::reserve(&mut c, "k5", 5, 60, T0.plus_minutes(3 * day))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, throttle::Reservation::Reserved { count: 2, .. }),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_checkpoint_truncates_the_sqlite_log() {
+    let db = fresh().await;
+    let s = &db.store;
+    if s.backend() != gatehouse_store::Backend::Sqlite {
+        assert_eq!(s.checkpoint().await.unwrap(), None);
+        assert_eq!(s.wal_bytes(), 0);
+        return;
+    }
+    for i in 0..50 {
+        account(s, &format!("4100{i:04}")).await;
+    }
+    assert!(s.wal_bytes() > 0, "writes went to the log");
+    let done = s.checkpoint().await.unwrap().expect("SQLite checkpoints");
+    assert!(!done.busy, "{done:?}");
+    assert_eq!(s.wal_bytes(), 0, "TRUNCATE leaves an empty log");
+    // The data is all there, read back after the log was emptied.
+    let mut c = s.conn().await.unwrap();
+    assert!(accounts::find_by_number(&mut c, "41000049").await.is_ok());
 }
