@@ -42,18 +42,23 @@ pub struct NewCredential<'a> {
     pub source: &'a str,
 }
 
-const COLUMNS: &str = "id, credential_id, kind, algorithm, digits, period, secret, validation, \
+pub(crate) const COLUMNS: &str = "id, credential_id, kind, algorithm, digits, period, secret, validation, \
      source, last_used, next_counter, drift, failures, locked_until, enabled, user_id, \
      last_validated_at, created_at";
 
 fn from_row(r: &AnyRow) -> Result<Credential> {
-    let credential_id: String = r.try_get(1)?;
+    from_row_at(r, 0)
+}
+
+/// The record from the columns of `COLUMNS` starting at index `at`.
+pub(crate) fn from_row_at(r: &AnyRow, at: usize) -> Result<Credential> {
+    let credential_id: String = r.try_get(at + 1)?;
     let corrupt = |what: String| StoreError::Corrupt(format!("credential {credential_id}: {what}"));
-    let kind: String = r.try_get(2)?;
-    let algorithm: String = r.try_get(3)?;
-    let digits: i64 = r.try_get(4)?;
-    let period: i64 = r.try_get(5)?;
-    let validation: String = r.try_get(7)?;
+    let kind: String = r.try_get(at + 2)?;
+    let algorithm: String = r.try_get(at + 3)?;
+    let digits: i64 = r.try_get(at + 4)?;
+    let period: i64 = r.try_get(at + 5)?;
+    let validation: String = r.try_get(at + 7)?;
     let params = OathParams {
         kind: Kind::from_name(&kind, period.max(1) as u64)
             .ok_or_else(|| corrupt(format!("kind {kind}")))?,
@@ -61,22 +66,22 @@ fn from_row(r: &AnyRow) -> Result<Credential> {
         alg: HashAlg::parse(&algorithm).map_err(|_| corrupt(format!("algorithm {algorithm}")))?,
     };
     Ok(Credential {
-        id: r.try_get(0)?,
+        id: r.try_get(at)?,
         credential_id: credential_id.clone(),
         params,
-        sealed_secret: r.try_get(6)?,
+        sealed_secret: r.try_get(at + 6)?,
         validation: Validation::parse(&validation)
             .ok_or_else(|| corrupt(format!("validation {validation}")))?,
-        source: r.try_get(8)?,
-        last_used: r.try_get(9)?,
-        next_counter: r.try_get(10)?,
-        drift: r.try_get(11)?,
-        failures: r.try_get(12)?,
-        locked_until: r.try_get::<Option<i64>, _>(13)?.map(Timestamp),
-        enabled: r.try_get::<i64, _>(14)? != 0,
-        user_id: r.try_get::<Option<i64>, _>(15)?.map(UserId),
-        last_validated_at: r.try_get::<Option<i64>, _>(16)?.map(Timestamp),
-        created_at: Timestamp(r.try_get(17)?),
+        source: r.try_get(at + 8)?,
+        last_used: r.try_get(at + 9)?,
+        next_counter: r.try_get(at + 10)?,
+        drift: r.try_get(at + 11)?,
+        failures: r.try_get(at + 12)?,
+        locked_until: r.try_get::<Option<i64>, _>(at + 13)?.map(Timestamp),
+        enabled: r.try_get::<i64, _>(at + 14)? != 0,
+        user_id: r.try_get::<Option<i64>, _>(at + 15)?.map(UserId),
+        last_validated_at: r.try_get::<Option<i64>, _>(at + 16)?.map(Timestamp),
+        created_at: Timestamp(r.try_get(at + 17)?),
     })
 }
 

@@ -91,6 +91,8 @@ pub struct Store {
     write_turn: Arc<tokio::sync::Mutex<()>>,
     /// The SQLite database file (for the size of its `-wal`).
     sqlite_file: Option<std::path::PathBuf>,
+    /// SQLite's group-commit writer (file databases only).
+    writer: Option<crate::group::GroupWriter>,
 }
 
 impl Store {
@@ -163,18 +165,29 @@ impl Store {
             )?;
             sqlite_file = Some(file).filter(|f| !f.is_empty()).map(Into::into);
         }
-        let store = Self {
+        let mut store = Self {
             pool,
             backend,
             write_turn: Arc::new(tokio::sync::Mutex::new(())),
             sqlite_file,
+            writer: None,
         };
         migrate::run(&store).await?;
+        if let Some(file) = &store.sqlite_file {
+            store.writer = Some(
+                crate::group::GroupWriter::start(file, durability, store.write_turn.clone())
+                    .map_err(|e| crate::StoreError::Corrupt(format!("opening the writer: {e}")))?,
+            );
+        }
         Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn group_writer(&self) -> Option<&crate::group::GroupWriter> {
+        self.writer.as_ref()
     }
 
     pub fn pool(&self) -> &AnyPool {

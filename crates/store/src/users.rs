@@ -54,32 +54,37 @@ pub struct UserPage {
     pub total: i64,
 }
 
-const COLUMNS: &str = "u.id, u.account_id, a.number, a.name, u.username, u.email, u.name, \
+pub(crate) const COLUMNS: &str = "u.id, u.account_id, a.number, a.name, u.username, u.email, u.name, \
      u.role, u.status, u.must_change_password, u.failed_logins, u.lockouts, u.locked_until, \
      u.last_login_at, u.created_at";
 
 fn from_row(r: &AnyRow) -> Result<User> {
-    let role: String = r.try_get(7)?;
-    let status: String = r.try_get(8)?;
+    from_row_at(r, 0)
+}
+
+/// The record from the columns of `COLUMNS` starting at index `at`.
+pub(crate) fn from_row_at(r: &AnyRow, at: usize) -> Result<User> {
+    let role: String = r.try_get(at + 7)?;
+    let status: String = r.try_get(at + 8)?;
     Ok(User {
-        id: UserId(r.try_get(0)?),
-        account_id: AccountId(r.try_get(1)?),
-        account_number: r.try_get(2)?,
-        account_name: r.try_get(3)?,
-        username: r.try_get(4)?,
-        email: r.try_get(5)?,
-        name: r.try_get(6)?,
+        id: UserId(r.try_get(at)?),
+        account_id: AccountId(r.try_get(at + 1)?),
+        account_number: r.try_get(at + 2)?,
+        account_name: r.try_get(at + 3)?,
+        username: r.try_get(at + 4)?,
+        email: r.try_get(at + 5)?,
+        name: r.try_get(at + 6)?,
         role: Role::parse(&role).map_err(|_| StoreError::Corrupt(format!("role {role}")))?,
         status: UserStatus::parse(&status)
             .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
-        must_change_password: r.try_get::<i64, _>(9)? != 0,
+        must_change_password: r.try_get::<i64, _>(at + 9)? != 0,
         counters: LoginCounters {
-            failures: r.try_get(10)?,
-            lockouts: r.try_get(11)?,
-            locked_until: r.try_get::<Option<i64>, _>(12)?.map(Timestamp),
+            failures: r.try_get(at + 10)?,
+            lockouts: r.try_get(at + 11)?,
+            locked_until: r.try_get::<Option<i64>, _>(at + 12)?.map(Timestamp),
         },
-        last_login_at: r.try_get::<Option<i64>, _>(13)?.map(Timestamp),
-        created_at: Timestamp(r.try_get(14)?),
+        last_login_at: r.try_get::<Option<i64>, _>(at + 13)?.map(Timestamp),
+        created_at: Timestamp(r.try_get(at + 14)?),
     })
 }
 

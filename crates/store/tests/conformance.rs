@@ -1773,11 +1773,7 @@ async fn housekeeping_deletes_old_rows_in_batches_and_keeps_live_ones() {
     let mut c = s.conn().await.unwrap();
     let day = 24 * 60;
     for i in 0..7 {
-        let at = if i < 5 {
-            T0
-        } else {
-            T0.plus_minutes(3 * day)
-        };
+        let at = if i < 5 { T0 } else { T0.plus_minutes(3 * day) };
         let slot = throttle::reserve(&mut c, &format!("k{i}"), 5, 60, at)
             .await
             .unwrap();
@@ -1816,4 +1812,74 @@ async fn a_checkpoint_truncates_the_sqlite_log() {
     // The data is all there, read back after the log was emptied.
     let mut c = s.conn().await.unwrap();
     assert!(accounts::find_by_number(&mut c, "41000049").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_right_code_is_accepted_once_through_the_fast_path() {
+    use gatehouse_store::{code_check, credentials};
+    let db = fresh().await;
+    let s = &db.store;
+    let a = account(s, "40000001").await;
+    let u = user(s, a, "carol", Role::User).await;
+    let cred = credential(s, "VSST00000001").await;
+    let mut c = s.conn().await.unwrap();
+    let carol = Users::system().get(&mut c, u).await.unwrap();
+    assert!(credentials::assign(&mut c, cred, &carol).await.unwrap());
+    drop(c);
+    let row = code_check::read(s, "carol", "client:1")
+        .await
+        .unwrap()
+        .expect("carol exists");
+    assert_eq!(row.user.id, u);
+    assert_eq!(row.credential.as_ref().map(|c| c.id), Some(cred));
+    assert!(!row.has_temporary_code);
+    assert_eq!(row.throttle, None);
+    assert!(
+        code_check::read(s, "nobody", "client:1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let accept = |step| code_check::Accept {
+        credential: cred,
+        user: u,
+        step_or_counter: step,
+        next_counter: 0,
+        drift: 0,
+        now: T0,
+        max_failures: 10,
+        audit: record("security_code", Some(a.0)),
+    };
+    // 32 concurrent tries of one step: exactly one is accepted.
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let s = s.clone();
+        let a = accept(100);
+        tasks.push(tokio::spawn(async move {
+            code_check::accept(&s, a).await.unwrap()
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(accepted, 1, "one step, one acceptance");
+    assert!(
+        !code_check::accept(s, accept(99)).await.unwrap(),
+        "backwards"
+    );
+    assert!(
+        code_check::accept(s, accept(101)).await.unwrap(),
+        "forwards"
+    );
+    let mut c = s.conn().await.unwrap();
+    let entries = audit::all(&mut c, Scope::System).await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.record.action == "security_code")
+            .count(),
+        2,
+        "one audit entry per acceptance"
+    );
 }

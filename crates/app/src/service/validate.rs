@@ -113,6 +113,22 @@ pub async fn validate(
         _ => return Err(AppError::Unauthorized("Only API clients validate.".into())),
     };
     let key = format!("validate-failures:client:{client_id}");
+    // The common case — a right code, no password — in one read and one
+    // grouped write; everything else takes the full path below.
+    if password_input.is_none()
+        && let Some(true) = super::credentials::fast_right_code(
+            st,
+            client,
+            username,
+            code,
+            &key,
+            CLIENT_FAILURES_ALLOWED,
+            CLIENT_WINDOW_SECONDS,
+        )
+        .await?
+    {
+        return Ok(true);
+    }
     let slot = {
         let mut tx = st.store.begin().await?;
         let slot = throttle::reserve(

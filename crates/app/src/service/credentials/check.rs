@@ -176,6 +176,92 @@ pub async fn check_security_code(
     Ok(false)
 }
 
+/// The fast path of a right code for the validation API: one read
+/// ([`code_check::read`]: the user, credential, fraud block, temporary code
+/// and the client's failure counter), the code checked here, and one write
+/// that records it only if nothing changed meanwhile ([`code_check::accept`],
+/// grouped with other validations' writes on SQLite). `Some(true)` means
+/// accepted, committed and audited exactly as the full check would have.
+/// `None` means "not the easy case" — an unknown or disabled user, a fraud
+/// block, no credential or a remote one, a lock, a temporary code, a wrong
+/// or replayed code, a client at its failure limit — and the caller runs the
+/// full check, which counts, limits and audits it.
+pub async fn fast_right_code(
+    st: &AppState,
+    caller: &Caller,
+    username: &str,
+    code: &str,
+    client_key: &str,
+    client_limit: i64,
+    client_window_seconds: i64,
+) -> Result<Option<bool>> {
+    let now = st.now();
+    let Ok(username) = gatehouse_domain::Username::parse(username) else {
+        return Ok(None);
+    };
+    let Some(row) = code_check::read(&st.store, username.as_str(), client_key).await? else {
+        return Ok(None);
+    };
+    if let Some((count, start)) = row.throttle
+        && count >= client_limit
+        && now.millis() < start.millis() + client_window_seconds * 1000
+    {
+        return Ok(None);
+    }
+    let user = &row.user;
+    let usable = user.status == gatehouse_domain::UserStatus::Active
+        && !row.fraud_blocked_until.is_some_and(|t| now < t)
+        && !row.has_temporary_code;
+    let Some(credential) = row.credential.as_ref().filter(|c| {
+        usable
+            && c.enabled
+            && c.validation == gatehouse_domain::oath::Validation::Local
+            && !c.locked_until.is_some_and(|t| now < t)
+            && c.failures < st.config.credential_max_failures
+    }) else {
+        return Ok(None);
+    };
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let secret = open_secret(st, credential)?;
+    let Some(acc) = oath::verify(
+        &credential.params,
+        &secret,
+        &code,
+        &counters_of(credential),
+        now.seconds(),
+        &st.config.oath_policy,
+    ) else {
+        return Ok(None);
+    };
+    let target = format!(
+        "{} credential {}",
+        user_target(user),
+        credential.credential_id
+    );
+    let accepted = code_check::accept(
+        &st.store,
+        code_check::Accept {
+            credential: credential.id,
+            user: user.id,
+            step_or_counter: acc.step_or_counter,
+            next_counter: acc.new_counters.next_counter,
+            drift: acc.new_counters.drift,
+            now,
+            max_failures: st.config.credential_max_failures,
+            audit: caller.audit(
+                now,
+                "security_code",
+                &target,
+                "success",
+                Some(user.account_id.0),
+                "",
+            ),
+        },
+    )
+    .await?;
+    Ok(accepted.then_some(true))
+}
+
 /// Audits the lock that a wrong code set when it used the credential's
 /// last attempt (until an administrator unlocks it, or for the configured
 /// time).

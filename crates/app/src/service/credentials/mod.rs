@@ -11,7 +11,7 @@ use gatehouse_domain::pskc::{self, DecryptionKey};
 use gatehouse_domain::{Method, Timestamp, UserId, secret};
 use gatehouse_store::credentials::{self, Credential, NewCredential};
 use gatehouse_store::throttle::Reservation;
-use gatehouse_store::{StoreError, User, audit, orders};
+use gatehouse_store::{StoreError, User, audit, code_check, orders};
 
 /// Locked "until an administrator unlocks": far enough to never pass.
 mod check;

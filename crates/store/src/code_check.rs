@@ -1,0 +1,234 @@
+//! The fast path of a Security Code check (the validation API's common
+//! case): everything it needs read in one query, and a right code accepted
+//! in one write — on SQLite through group commit, on PostgreSQL in one
+//! statement. Anything unusual (no credential, a lock, a temporary code,
+//! a fraud block, a wrong or replayed code) is left to the full check,
+//! which counts and audits failures.
+
+use crate::credentials::{self, Credential};
+use crate::group::Job;
+use crate::users;
+use crate::{Backend, Result, Store, StoreError, User};
+use gatehouse_domain::audit::AuditRecord;
+use gatehouse_domain::{Timestamp, UserId};
+use sqlx::Row;
+use std::sync::LazyLock;
+
+/// What a code check reads about a user, in one query.
+#[derive(Debug, Clone)]
+pub struct CodeCheckRow {
+    pub user: User,
+    pub credential: Option<Credential>,
+    pub fraud_blocked_until: Option<Timestamp>,
+    /// A temporary security code is stored (live or not).
+    pub has_temporary_code: bool,
+    /// The throttle counter named in the query: slots taken and when its
+    /// window started.
+    pub throttle: Option<(i64, Timestamp)>,
+}
+
+static CREDENTIAL_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    credentials::COLUMNS
+        .split(',')
+        .map(|c| format!("c.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+/// The user named `username` (any account: the application's own lookup)
+/// with their credential, fraud block, whether a temporary code exists and
+/// the throttle counter `throttle_key`. `None` if there is no such user.
+pub async fn read(
+    store: &Store,
+    username: &str,
+    throttle_key: &str,
+) -> Result<Option<CodeCheckRow>> {
+    let user_columns = users::COLUMNS.split(',').count();
+    let cred_columns = credentials::COLUMNS.split(',').count();
+    let sql = format!(
+        "SELECT {}, {}, pf.fraud_blocked_until, \
+           (SELECT COUNT(*) FROM temporary_codes t WHERE t.user_id = u.id), \
+           th.count, th.window_start \
+         FROM users u JOIN accounts a ON a.id = u.account_id \
+         LEFT JOIN credentials c ON c.user_id = u.id \
+         LEFT JOIN phonefactor pf ON pf.user_id = u.id \
+         LEFT JOIN throttles th ON th.key = $2 \
+         WHERE u.username = $1",
+        users::COLUMNS,
+        *CREDENTIAL_COLUMNS
+    );
+    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(username)
+        .bind(throttle_key)
+        .fetch_optional(store.pool())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let user = users::from_row_at(&r, 0)?;
+    let credential = match r.try_get::<Option<i64>, _>(user_columns)? {
+        Some(_) => Some(credentials::from_row_at(&r, user_columns)?),
+        None => None,
+    };
+    let at = user_columns + cred_columns;
+    let throttle = match (
+        r.try_get::<Option<i64>, _>(at + 2)?,
+        r.try_get::<Option<i64>, _>(at + 3)?,
+    ) {
+        (Some(count), Some(start)) => Some((count, Timestamp(start))),
+        _ => None,
+    };
+    Ok(Some(CodeCheckRow {
+        user,
+        credential,
+        fraud_blocked_until: r.try_get::<Option<i64>, _>(at)?.map(Timestamp),
+        has_temporary_code: r.try_get::<i64, _>(at + 1)? > 0,
+        throttle,
+    }))
+}
+
+/// A right code to record: the credential's new counters, under the
+/// conditions the full check would have required, with its audit entry.
+#[derive(Debug, Clone)]
+pub struct Accept {
+    pub credential: i64,
+    pub user: UserId,
+    pub step_or_counter: i64,
+    pub next_counter: i64,
+    pub drift: i64,
+    pub now: Timestamp,
+    /// Consecutive wrong codes that lock the credential: the code is
+    /// accepted only while fewer have been made.
+    pub max_failures: i64,
+    pub audit: AuditRecord,
+}
+
+const ACCEPT_SQL: &str = "UPDATE credentials SET last_used = $1, next_counter = $2, drift = $3, \
+     failures = 0, last_validated_at = $4 \
+     WHERE id = $5 AND user_id = $6 AND (last_used IS NULL OR last_used < $1) AND enabled = 1 \
+     AND (locked_until IS NULL OR locked_until <= $4) AND failures < $7 \
+     AND NOT EXISTS (SELECT 1 FROM temporary_codes t WHERE t.user_id = $6)";
+
+const AUDIT_COLUMNS: &str =
+    "at, actor_id, actor, account_id, action, target, client_addr, outcome, detail";
+
+/// Records the code if the credential is still as the check saw it: still
+/// the user's, enabled, not locked, below the failure limit, no temporary
+/// code, and the step or counter still ahead of the last one used — so a
+/// code is accepted once, whatever runs concurrently. `false` when any of
+/// that changed (the caller falls back to the full check). `true` only
+/// after the commit.
+pub async fn accept(store: &Store, a: Accept) -> Result<bool> {
+    if let Some(writer) = store.group_writer() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Box::new(AcceptJob {
+            accept: a,
+            accepted: false,
+            answer: Some(tx),
+        });
+        if writer.submit(job).await.is_err() {
+            return Err(StoreError::Corrupt("the SQLite writer has stopped".into()));
+        }
+        return rx
+            .await
+            .map_err(|_| StoreError::Corrupt("the SQLite writer has stopped".into()))?
+            .map_err(StoreError::Corrupt);
+    }
+    match store.backend() {
+        // One statement: the update and, only if it happened, the audit
+        // entry — one round trip, atomic without a transaction.
+        Backend::Postgres => {
+            let sql = format!(
+                "WITH accepted AS ({ACCEPT_SQL} RETURNING id) \
+                 INSERT INTO audit_log ({AUDIT_COLUMNS}) \
+                 SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM accepted RETURNING id"
+            );
+            let r = bind_accept(sqlx::query(sqlx::AssertSqlSafe(sql)), &a)
+                .bind(a.audit.at.millis())
+                .bind(a.audit.actor_id)
+                .bind(&a.audit.actor)
+                .bind(a.audit.account_id)
+                .bind(&a.audit.action)
+                .bind(&a.audit.target)
+                .bind(&a.audit.client_addr)
+                .bind(&a.audit.outcome)
+                .bind(&a.audit.detail)
+                .fetch_optional(store.pool())
+                .await?;
+            Ok(r.is_some())
+        }
+        // SQLite without a writer thread (an in-memory database).
+        Backend::Sqlite => {
+            let mut tx = store.begin().await?;
+            let n = bind_accept(sqlx::query(ACCEPT_SQL), &a)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n != 1 {
+                return Ok(false);
+            }
+            crate::audit::append(&mut tx, &a.audit).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+    }
+}
+
+fn bind_accept<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    a: &Accept,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(a.step_or_counter)
+        .bind(a.next_counter)
+        .bind(a.drift)
+        .bind(a.now.millis())
+        .bind(a.credential)
+        .bind(a.user.0)
+        .bind(a.max_failures)
+}
+
+struct AcceptJob {
+    accept: Accept,
+    accepted: bool,
+    answer: Option<tokio::sync::oneshot::Sender<std::result::Result<bool, String>>>,
+}
+
+impl Job for AcceptJob {
+    fn run(&mut self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        let a = &self.accept;
+        let n = conn.prepare_cached(ACCEPT_SQL)?.execute(rusqlite::params![
+            a.step_or_counter,
+            a.next_counter,
+            a.drift,
+            a.now.millis(),
+            a.credential,
+            a.user.0,
+            a.max_failures,
+        ])?;
+        self.accepted = n == 1;
+        if self.accepted {
+            let r = &a.audit;
+            conn.prepare_cached(&format!(
+                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ))?
+            .execute(rusqlite::params![
+                r.at.millis(),
+                r.actor_id,
+                r.actor,
+                r.account_id,
+                r.action,
+                r.target,
+                r.client_addr,
+                r.outcome,
+                r.detail,
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, outcome: std::result::Result<(), String>) {
+        if let Some(tx) = self.answer.take() {
+            let _ = tx.send(outcome.map(|()| self.accepted));
+        }
+    }
+}
