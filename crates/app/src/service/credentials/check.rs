@@ -210,13 +210,13 @@ pub async fn fast_right_code(
     }
     let user = &row.user;
     let usable = user.status == gatehouse_domain::UserStatus::Active
-        && !row.fraud_blocked_until.is_some_and(|t| now < t)
+        && row.fraud_blocked_until.is_none_or(|t| now >= t)
         && !row.has_temporary_code;
     let Some(credential) = row.credential.as_ref().filter(|c| {
         usable
             && c.enabled
             && c.validation == gatehouse_domain::oath::Validation::Local
-            && !c.locked_until.is_some_and(|t| now < t)
+            && c.locked_until.is_none_or(|t| now >= t)
             && c.failures < st.config.credential_max_failures
     }) else {
         return Ok(None);
