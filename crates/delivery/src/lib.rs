@@ -31,10 +31,10 @@
 //!
 //! # Adapters
 //!
-//! * [`TwilioGateway`] ([`twilio`]): text messages and calls through a
-//!   Twilio-compatible REST API. The same module has what the portal needs to
-//!   serve the call: [`WebhookVerifier`] (also
-//!   [`TwilioGateway::verify_webhook`]) for the `X-Twilio-Signature` of
+//! * [`TwilioGateway`] ([`twilio`], cargo feature `http`): text messages and
+//!   calls through a Twilio-compatible REST API. The same module has, without
+//!   the feature, what the portal needs to serve the call: [`WebhookVerifier`]
+//!   (also [`TwilioGateway::verify_webhook`]) for the `X-Twilio-Signature` of
 //!   webhooks, checked exactly as Twilio's official libraries check it (the
 //!   URL with and without its port, `bodySHA256` for JSON bodies, SharedKey
 //!   signatures in `HMAC_SHA1` or `HMAC_SHA256`; see
@@ -43,13 +43,24 @@
 //!   [`gather_twiml`] / [`say_twiml`] to answer them (the keys pressed are
 //!   read by the domain's `phonefactor::classify_keys`, as the virtual
 //!   phone's are).
-//! * [`HttpSmsGateway`] ([`http_sms`]): text messages through a generic HTTP
-//!   SMS gateway, described by configuration (it cannot call).
+//! * [`HttpSmsGateway`] ([`http_sms`], cargo feature `http`): text messages
+//!   through a generic HTTP SMS gateway, described by configuration (it
+//!   cannot call).
 //! * [`SmtpMailer`] and [`OutboxMailer`] ([`mail`]): e-mail through an SMTP
 //!   relay, or as `.eml` files in a directory.
-//! * `fake` (cargo feature `fake`): local fakes of a Twilio-compatible API
-//!   (which can also answer a call and press keys), of a generic SMS gateway
-//!   and of an SMTP server, for tests.
+//! * `fake` (cargo feature `fake`, which implies `http`): local fakes of a
+//!   Twilio-compatible API (which can also answer a call and press keys), of
+//!   a generic SMS gateway and of an SMTP server, for tests.
+//!
+//! # Cargo features
+//!
+//! * `http` (off by default): the adapters that speak HTTP, [`TwilioGateway`]
+//!   and [`HttpSmsGateway`], and with them `reqwest`. Without it the crate is
+//!   the traits, the message and error types, webhook signatures, TwiML and
+//!   the mailers: what code that only *uses* a [`Gateway`] needs (the
+//!   application layer, the web front end). Whoever builds the gateways
+//!   from configuration (the binary) enables it.
+//! * `fake`: the local fakes, for tests; implies `http`.
 //!
 //! # Configuration
 //!
@@ -107,18 +118,24 @@
 //! provider's reference and the time taken; never a message text (only its
 //! length), an auth token or a password.
 
+// The crate docs link the `http` adapters, which exist only with the feature.
+#![cfg_attr(not(feature = "http"), allow(rustdoc::broken_intra_doc_links))]
+
 use std::future::Future;
 use std::pin::Pin;
 
+#[cfg(feature = "http")]
 pub mod http_sms;
 pub mod mail;
 pub mod twilio;
 
+#[cfg(feature = "http")]
 mod http;
 
 #[cfg(feature = "fake")]
 pub mod fake;
 
+#[cfg(feature = "http")]
 pub use http_sms::{
     HttpSmsAuth, HttpSmsConfig, HttpSmsEncoding, HttpSmsGateway, HttpSmsMethod, HttpSmsParam,
 };
@@ -128,6 +145,7 @@ pub use twilio::signature::{
     compute_signature, twilio_signature, validate_signature, verify_twilio_signature,
 };
 pub use twilio::twiml::{GatherOptions, TWIML_CONTENT_TYPE, gather_twiml, say_twiml};
+#[cfg(feature = "http")]
 pub use twilio::{TwilioConfig, TwilioGateway, TwilioWebhookKey};
 
 /// A boxed future, so that the traits stay object-safe (`Arc<dyn Gateway>`).

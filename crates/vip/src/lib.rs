@@ -4,11 +4,23 @@
 //!
 //! * [`CredentialValidator`]: the seam the web crate depends on (object-safe,
 //!   use it as `Arc<dyn CredentialValidator>`).
-//! * [`VipSoapValidator`]: the adapter for the VIP Web Services SOAP
-//!   `Validate(TokenId, OTP)` call over mutual TLS. The wire format is in
-//!   [`soap`], with every name in a constant.
-//! * `fake` (cargo feature `fake`): a local fake of the service that speaks
-//!   the same wire format, over plain HTTP or mutual TLS, for tests.
+//! * [`VipSoapValidator`] (cargo feature `http`): the adapter for the VIP
+//!   Web Services SOAP `Validate(TokenId, OTP)` call over mutual TLS. The
+//!   wire format is in [`soap`], with every name in a constant.
+//! * `fake` (cargo feature `fake`, which implies `http`): a local fake of the
+//!   service that speaks the same wire format, over plain HTTP or mutual TLS,
+//!   for tests.
+//!
+//! # Cargo features
+//!
+//! * `http` (off by default): [`VipSoapValidator`] and its configuration
+//!   ([`VipSoapConfig`], [`TlsPem`], [`VipConfigError`]), the [`soap`] wire
+//!   format, and with them `reqwest`. Without it the crate is the
+//!   [`CredentialValidator`] trait, [`RemoteVerdict`] and [`RemoteError`]:
+//!   what code that only *uses* a validator needs (the application layer).
+//!   Whoever builds the validator from configuration (the binary) enables
+//!   it.
+//! * `fake`: the local fake, for tests; implies `http`.
 //!
 //! # Constructing the validator from configuration
 //!
@@ -87,15 +99,21 @@
 //! malformed, fail with an HTTP status, answer a SOAP fault or answer any
 //! reason code.
 
+// The crate docs link the `http` adapter, which exists only with the feature.
+#![cfg_attr(not(feature = "http"), allow(rustdoc::broken_intra_doc_links))]
+
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+#[cfg(feature = "http")]
 mod client;
 #[cfg(feature = "fake")]
 pub mod fake;
+#[cfg(feature = "http")]
 pub mod soap;
 
+#[cfg(feature = "http")]
 pub use client::{TlsPem, VipConfigError, VipSoapConfig, VipSoapValidator};
 
 /// Asks a remote service whether a security code is right for a credential.

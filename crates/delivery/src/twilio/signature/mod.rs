@@ -51,6 +51,8 @@ use subtle::ConstantTimeEq;
 
 use self::url::PyUrl;
 pub use self::verifier::WebhookVerifier;
+// For the gateway's check of the configured SharedKey ids.
+#[cfg(feature = "http")]
 pub(crate) use self::verifier::py_strip;
 
 /// The header Twilio puts the signature in.

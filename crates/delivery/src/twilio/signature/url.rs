@@ -9,9 +9,10 @@ use std::net::Ipv6Addr;
 /// `http` and `https` URLs; [`geturl`](Self::geturl) puts it back together
 /// like `ParseResult.geturl()`.
 ///
-/// A URL parser (`url`, as in `reqwest::Url`) is not used for this because
-/// it normalises: it drops a default port, lower-cases and IDNA-encodes the
-/// host, percent-encodes the path and query. Python changes only this:
+/// The `url` crate's parser (`url::Url`) only says whether this is a URL at
+/// all; it does not split it, because it normalises: it drops a default
+/// port, lower-cases and IDNA-encodes the host, percent-encodes the path and
+/// query. Python changes only this:
 ///
 /// * leading C0 controls and spaces are removed, and tabs, CR and LF
 ///   anywhere (`urlsplit`);
@@ -39,7 +40,7 @@ impl PyUrl {
     pub(super) fn parse(url: &str) -> Option<Self> {
         // Not a URL at all (relative, no host, spaces in the host…): Twilio
         // cannot have requested it. The strings signed are built below.
-        reqwest::Url::parse(url).ok()?;
+        ::url::Url::parse(url).ok()?;
         // urlsplit: `url.lstrip(_WHATWG_C0_CONTROL_OR_SPACE)`, then
         // `_UNSAFE_URL_BYTES_TO_REMOVE` removed.
         let cleaned: String = url
