@@ -35,17 +35,8 @@ static CREDENTIAL_COLUMNS: LazyLock<String> = LazyLock::new(|| {
         .join(", ")
 });
 
-/// The user named `username` (any account: the application's own lookup)
-/// with their credential, fraud block, whether a temporary code exists and
-/// the throttle counter `throttle_key`. `None` if there is no such user.
-pub async fn read(
-    store: &Store,
-    username: &str,
-    throttle_key: &str,
-) -> Result<Option<CodeCheckRow>> {
-    let user_columns = users::COLUMNS.split(',').count();
-    let cred_columns = credentials::COLUMNS.split(',').count();
-    let sql = format!(
+fn read_sql() -> String {
+    format!(
         "SELECT {}, {}, pf.fraud_blocked_until, \
            (SELECT COUNT(*) FROM temporary_codes t WHERE t.user_id = u.id), \
            th.count, th.window_start \
@@ -56,8 +47,26 @@ pub async fn read(
          WHERE u.username = $1",
         users::COLUMNS,
         *CREDENTIAL_COLUMNS
-    );
-    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+    )
+}
+
+fn user_columns() -> usize {
+    users::COLUMNS.split(',').count()
+}
+
+fn credential_columns() -> usize {
+    credentials::COLUMNS.split(',').count()
+}
+
+/// The user named `username` (any account: the application's own lookup)
+/// with their credential, fraud block, whether a temporary code exists and
+/// the throttle counter `throttle_key`. `None` if there is no such user.
+pub async fn read(
+    store: &Store,
+    username: &str,
+    throttle_key: &str,
+) -> Result<Option<CodeCheckRow>> {
+    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(read_sql()))
         .bind(username)
         .bind(throttle_key)
         .fetch_optional(store.pool())
@@ -65,12 +74,13 @@ pub async fn read(
     else {
         return Ok(None);
     };
+    let (uc, cc) = (user_columns(), credential_columns());
     let user = users::from_row_at(&r, 0)?;
-    let credential = match r.try_get::<Option<i64>, _>(user_columns)? {
-        Some(_) => Some(credentials::from_row_at(&r, user_columns)?),
+    let credential = match r.try_get::<Option<i64>, _>(uc)? {
+        Some(_) => Some(credentials::from_row_at(&r, uc)?),
         None => None,
     };
-    let at = user_columns + cred_columns;
+    let at = uc + cc;
     let throttle = match (
         r.try_get::<Option<i64>, _>(at + 2)?,
         r.try_get::<Option<i64>, _>(at + 3)?,
@@ -85,6 +95,164 @@ pub async fn read(
         has_temporary_code: r.try_get::<i64, _>(at + 1)? > 0,
         throttle,
     }))
+}
+
+/// [`read`] on the writer's connection (SQLite). The columns are those of
+/// [`read_sql`]; the records are parsed as the pooled reads parse them.
+fn read_on(
+    conn: &rusqlite::Connection,
+    username: &str,
+    key: &str,
+) -> rusqlite::Result<Option<CodeCheckRow>> {
+    use rusqlite::OptionalExtension;
+    let mut stmt = conn.prepare_cached(&read_sql())?;
+    // By name: `$2` comes before `$1` in the text, and SQLite numbers
+    // parameters in order of appearance.
+    stmt.query_row(rusqlite::named_params! {"$1": username, "$2": key}, |r| {
+        let (uc, cc) = (user_columns(), credential_columns());
+        let corrupt = |what: String| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
+        };
+        let role: String = r.get(7)?;
+        let status: String = r.get(8)?;
+        let user = crate::users::assemble(crate::users::Parts {
+            id: r.get(0)?,
+            account_id: r.get(1)?,
+            account_number: r.get(2)?,
+            account_name: r.get(3)?,
+            username: r.get(4)?,
+            email: r.get(5)?,
+            name: r.get(6)?,
+            role: &role,
+            status: &status,
+            must_change_password: r.get::<_, i64>(9)? != 0,
+            failures: r.get(10)?,
+            lockouts: r.get(11)?,
+            locked_until: r.get(12)?,
+            last_login_at: r.get(13)?,
+            created_at: r.get(14)?,
+        })
+        .map_err(|e| corrupt(e.to_string()))?;
+        let credential = match r.get::<_, Option<i64>>(uc)? {
+            None => None,
+            Some(_) => {
+                let c = uc;
+                let kind: String = r.get(c + 2)?;
+                let algorithm: String = r.get(c + 3)?;
+                let validation: String = r.get(c + 7)?;
+                Some(
+                    crate::credentials::assemble(crate::credentials::Parts {
+                        id: r.get(c)?,
+                        credential_id: r.get(c + 1)?,
+                        kind: &kind,
+                        algorithm: &algorithm,
+                        digits: r.get(c + 4)?,
+                        period: r.get(c + 5)?,
+                        sealed_secret: r.get(c + 6)?,
+                        validation: &validation,
+                        source: r.get(c + 8)?,
+                        last_used: r.get(c + 9)?,
+                        next_counter: r.get(c + 10)?,
+                        drift: r.get(c + 11)?,
+                        failures: r.get(c + 12)?,
+                        locked_until: r.get(c + 13)?,
+                        enabled: r.get::<_, i64>(c + 14)? != 0,
+                        user_id: r.get(c + 15)?,
+                        last_validated_at: r.get(c + 16)?,
+                        created_at: r.get(c + 17)?,
+                    })
+                    .map_err(|e| corrupt(e.to_string()))?,
+                )
+            }
+        };
+        let at = uc + cc;
+        let throttle = match (
+            r.get::<_, Option<i64>>(at + 2)?,
+            r.get::<_, Option<i64>>(at + 3)?,
+        ) {
+            (Some(count), Some(start)) => Some((count, Timestamp(start))),
+            _ => None,
+        };
+        Ok(CodeCheckRow {
+            user,
+            credential,
+            fraud_blocked_until: r.get::<_, Option<i64>>(at)?.map(Timestamp),
+            has_temporary_code: r.get::<_, i64>(at + 1)? > 0,
+            throttle,
+        })
+    })
+    .optional()
+}
+
+/// Decides on a read row: the code to record, or `None` to leave it to
+/// the full check.
+pub type Decide = Box<dyn FnOnce(&CodeCheckRow) -> Option<Accept> + Send>;
+
+/// Reads the row for `username` and the counter `throttle_key`, lets
+/// `decide` check the code, and records what it accepts ([`accept`]'s
+/// conditions), all in one trip: on SQLite one job of the group-commit
+/// writer (read, decision and write under one write lock, so nothing can
+/// change in between); elsewhere one read and one statement. `true` only
+/// once the acceptance is committed.
+pub async fn check(
+    store: &Store,
+    username: &str,
+    throttle_key: &str,
+    decide: Decide,
+) -> Result<bool> {
+    if let Some(writer) = store.group_writer() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Box::new(CheckJob {
+            username: username.to_owned(),
+            key: throttle_key.to_owned(),
+            decide: Some(decide),
+            accepted: false,
+            answer: Some(tx),
+        });
+        if writer.submit(job).await.is_err() {
+            return Err(StoreError::Corrupt("the SQLite writer has stopped".into()));
+        }
+        return rx
+            .await
+            .map_err(|_| StoreError::Corrupt("the SQLite writer has stopped".into()))?
+            .map_err(StoreError::Corrupt);
+    }
+    let Some(row) = read(store, username, throttle_key).await? else {
+        return Ok(false);
+    };
+    match decide(&row) {
+        Some(a) => accept(store, a).await,
+        None => Ok(false),
+    }
+}
+
+struct CheckJob {
+    username: String,
+    key: String,
+    decide: Option<Decide>,
+    accepted: bool,
+    answer: Option<tokio::sync::oneshot::Sender<std::result::Result<bool, String>>>,
+}
+
+impl Job for CheckJob {
+    fn run(&mut self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        let Some(row) = read_on(conn, &self.username, &self.key)? else {
+            return Ok(());
+        };
+        let Some(decide) = self.decide.take() else {
+            return Ok(());
+        };
+        if let Some(a) = decide(&row) {
+            self.accepted = accept_on(conn, &a)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, outcome: std::result::Result<(), String>) {
+        if let Some(tx) = self.answer.take() {
+            let _ = tx.send(outcome.map(|()| self.accepted));
+        }
+    }
 }
 
 /// A right code to record: the credential's new counters, under the
@@ -193,36 +361,44 @@ struct AcceptJob {
     answer: Option<tokio::sync::oneshot::Sender<std::result::Result<bool, String>>>,
 }
 
+/// [`ACCEPT_SQL`] and, if it took, the audit entry, on the writer's
+/// connection.
+fn accept_on(conn: &rusqlite::Connection, a: &Accept) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(ACCEPT_SQL)?
+        .execute(rusqlite::named_params! {
+            "$1": a.step_or_counter,
+            "$2": a.next_counter,
+            "$3": a.drift,
+            "$4": a.now.millis(),
+            "$5": a.credential,
+            "$6": a.user.0,
+            "$7": a.max_failures,
+        })?;
+    if n != 1 {
+        return Ok(false);
+    }
+    let r = &a.audit;
+    conn.prepare_cached(&format!(
+        "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))?
+    .execute(rusqlite::params![
+        r.at.millis(),
+        r.actor_id,
+        r.actor,
+        r.account_id,
+        r.action,
+        r.target,
+        r.client_addr,
+        r.outcome,
+        r.detail,
+    ])?;
+    Ok(true)
+}
+
 impl Job for AcceptJob {
     fn run(&mut self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-        let a = &self.accept;
-        let n = conn.prepare_cached(ACCEPT_SQL)?.execute(rusqlite::params![
-            a.step_or_counter,
-            a.next_counter,
-            a.drift,
-            a.now.millis(),
-            a.credential,
-            a.user.0,
-            a.max_failures,
-        ])?;
-        self.accepted = n == 1;
-        if self.accepted {
-            let r = &a.audit;
-            conn.prepare_cached(&format!(
-                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ))?
-            .execute(rusqlite::params![
-                r.at.millis(),
-                r.actor_id,
-                r.actor,
-                r.account_id,
-                r.action,
-                r.target,
-                r.client_addr,
-                r.outcome,
-                r.detail,
-            ])?;
-        }
+        self.accepted = accept_on(conn, &self.accept)?;
         Ok(())
     }
 

@@ -50,38 +50,86 @@ fn from_row(r: &AnyRow) -> Result<Credential> {
     from_row_at(r, 0)
 }
 
+/// A credential row's columns as read, before parsing (shared by the
+/// pooled reads and the group-commit writer's).
+pub(crate) struct Parts<'a> {
+    pub id: i64,
+    pub credential_id: String,
+    pub kind: &'a str,
+    pub algorithm: &'a str,
+    pub digits: i64,
+    pub period: i64,
+    pub sealed_secret: Option<Vec<u8>>,
+    pub validation: &'a str,
+    pub source: String,
+    pub last_used: Option<i64>,
+    pub next_counter: i64,
+    pub drift: i64,
+    pub failures: i64,
+    pub locked_until: Option<i64>,
+    pub enabled: bool,
+    pub user_id: Option<i64>,
+    pub last_validated_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// The credential from its columns; `Corrupt` for a kind, hash,
+/// length or validation this version does not know.
+pub(crate) fn assemble(p: Parts<'_>) -> Result<Credential> {
+    let corrupt =
+        |what: String| StoreError::Corrupt(format!("credential {}: {what}", p.credential_id));
+    let params = OathParams {
+        kind: Kind::from_name(p.kind, p.period.max(1) as u64)
+            .ok_or_else(|| corrupt(format!("kind {}", p.kind)))?,
+        digits: u32::try_from(p.digits).map_err(|_| corrupt(format!("digits {}", p.digits)))?,
+        alg: HashAlg::parse(p.algorithm)
+            .map_err(|_| corrupt(format!("algorithm {}", p.algorithm)))?,
+    };
+    let validation = Validation::parse(p.validation)
+        .ok_or_else(|| corrupt(format!("validation {}", p.validation)))?;
+    Ok(Credential {
+        id: p.id,
+        credential_id: p.credential_id,
+        params,
+        sealed_secret: p.sealed_secret,
+        validation,
+        source: p.source,
+        last_used: p.last_used,
+        next_counter: p.next_counter,
+        drift: p.drift,
+        failures: p.failures,
+        locked_until: p.locked_until.map(Timestamp),
+        enabled: p.enabled,
+        user_id: p.user_id.map(UserId),
+        last_validated_at: p.last_validated_at.map(Timestamp),
+        created_at: Timestamp(p.created_at),
+    })
+}
+
 /// The record from the columns of `COLUMNS` starting at index `at`.
 pub(crate) fn from_row_at(r: &AnyRow, at: usize) -> Result<Credential> {
-    let credential_id: String = r.try_get(at + 1)?;
-    let corrupt = |what: String| StoreError::Corrupt(format!("credential {credential_id}: {what}"));
     let kind: String = r.try_get(at + 2)?;
     let algorithm: String = r.try_get(at + 3)?;
-    let digits: i64 = r.try_get(at + 4)?;
-    let period: i64 = r.try_get(at + 5)?;
     let validation: String = r.try_get(at + 7)?;
-    let params = OathParams {
-        kind: Kind::from_name(&kind, period.max(1) as u64)
-            .ok_or_else(|| corrupt(format!("kind {kind}")))?,
-        digits: u32::try_from(digits).map_err(|_| corrupt(format!("digits {digits}")))?,
-        alg: HashAlg::parse(&algorithm).map_err(|_| corrupt(format!("algorithm {algorithm}")))?,
-    };
-    Ok(Credential {
+    assemble(Parts {
         id: r.try_get(at)?,
-        credential_id: credential_id.clone(),
-        params,
+        credential_id: r.try_get(at + 1)?,
+        kind: &kind,
+        algorithm: &algorithm,
+        digits: r.try_get(at + 4)?,
+        period: r.try_get(at + 5)?,
         sealed_secret: r.try_get(at + 6)?,
-        validation: Validation::parse(&validation)
-            .ok_or_else(|| corrupt(format!("validation {validation}")))?,
+        validation: &validation,
         source: r.try_get(at + 8)?,
         last_used: r.try_get(at + 9)?,
         next_counter: r.try_get(at + 10)?,
         drift: r.try_get(at + 11)?,
         failures: r.try_get(at + 12)?,
-        locked_until: r.try_get::<Option<i64>, _>(at + 13)?.map(Timestamp),
+        locked_until: r.try_get(at + 13)?,
         enabled: r.try_get::<i64, _>(at + 14)? != 0,
-        user_id: r.try_get::<Option<i64>, _>(at + 15)?.map(UserId),
-        last_validated_at: r.try_get::<Option<i64>, _>(at + 16)?.map(Timestamp),
-        created_at: Timestamp(r.try_get(at + 17)?),
+        user_id: r.try_get(at + 15)?,
+        last_validated_at: r.try_get(at + 16)?,
+        created_at: r.try_get(at + 17)?,
     })
 }
 

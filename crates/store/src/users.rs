@@ -62,29 +62,71 @@ fn from_row(r: &AnyRow) -> Result<User> {
     from_row_at(r, 0)
 }
 
+/// A user row's columns as read, before parsing (shared by the pooled
+/// reads and the group-commit writer's).
+pub(crate) struct Parts<'a> {
+    pub id: i64,
+    pub account_id: i64,
+    pub account_number: String,
+    pub account_name: String,
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub role: &'a str,
+    pub status: &'a str,
+    pub must_change_password: bool,
+    pub failures: i64,
+    pub lockouts: i64,
+    pub locked_until: Option<i64>,
+    pub last_login_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// The user from its columns; `Corrupt` for a role or status this
+/// version does not know.
+pub(crate) fn assemble(p: Parts<'_>) -> Result<User> {
+    Ok(User {
+        id: UserId(p.id),
+        account_id: AccountId(p.account_id),
+        account_number: p.account_number,
+        account_name: p.account_name,
+        username: p.username,
+        email: p.email,
+        name: p.name,
+        role: Role::parse(p.role).map_err(|_| StoreError::Corrupt(format!("role {}", p.role)))?,
+        status: UserStatus::parse(p.status)
+            .map_err(|_| StoreError::Corrupt(format!("status {}", p.status)))?,
+        must_change_password: p.must_change_password,
+        counters: LoginCounters {
+            failures: p.failures,
+            lockouts: p.lockouts,
+            locked_until: p.locked_until.map(Timestamp),
+        },
+        last_login_at: p.last_login_at.map(Timestamp),
+        created_at: Timestamp(p.created_at),
+    })
+}
+
 /// The record from the columns of `COLUMNS` starting at index `at`.
 pub(crate) fn from_row_at(r: &AnyRow, at: usize) -> Result<User> {
     let role: String = r.try_get(at + 7)?;
     let status: String = r.try_get(at + 8)?;
-    Ok(User {
-        id: UserId(r.try_get(at)?),
-        account_id: AccountId(r.try_get(at + 1)?),
+    assemble(Parts {
+        id: r.try_get(at)?,
+        account_id: r.try_get(at + 1)?,
         account_number: r.try_get(at + 2)?,
         account_name: r.try_get(at + 3)?,
         username: r.try_get(at + 4)?,
         email: r.try_get(at + 5)?,
         name: r.try_get(at + 6)?,
-        role: Role::parse(&role).map_err(|_| StoreError::Corrupt(format!("role {role}")))?,
-        status: UserStatus::parse(&status)
-            .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
+        role: &role,
+        status: &status,
         must_change_password: r.try_get::<i64, _>(at + 9)? != 0,
-        counters: LoginCounters {
-            failures: r.try_get(at + 10)?,
-            lockouts: r.try_get(at + 11)?,
-            locked_until: r.try_get::<Option<i64>, _>(at + 12)?.map(Timestamp),
-        },
-        last_login_at: r.try_get::<Option<i64>, _>(at + 13)?.map(Timestamp),
-        created_at: Timestamp(r.try_get(at + 14)?),
+        failures: r.try_get(at + 10)?,
+        lockouts: r.try_get(at + 11)?,
+        locked_until: r.try_get(at + 12)?,
+        last_login_at: r.try_get(at + 13)?,
+        created_at: r.try_get(at + 14)?,
     })
 }
 

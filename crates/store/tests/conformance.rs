@@ -1872,6 +1872,33 @@ async fn a_right_code_is_accepted_once_through_the_fast_path() {
         code_check::accept(s, accept(101)).await.unwrap(),
         "forwards"
     );
+    // Read, decision and write in one trip (one job of the group-commit
+    // writer on SQLite): 32 concurrent checks of one step, one acceptance.
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let s = s.clone();
+        let a = accept(200);
+        tasks.push(tokio::spawn(async move {
+            let decide: code_check::Decide = Box::new(move |row| {
+                assert_eq!(row.user.username, "carol");
+                Some(a)
+            });
+            code_check::check(&s, "carol", "client:1", decide)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(accepted, 1, "one step, one acceptance");
+    let never: code_check::Decide = Box::new(|_| panic!("no row for an unknown user"));
+    assert!(
+        !code_check::check(s, "nobody", "client:1", never)
+            .await
+            .unwrap()
+    );
     let mut c = s.conn().await.unwrap();
     let entries = audit::all(&mut c, Scope::System).await.unwrap();
     assert_eq!(
@@ -1879,7 +1906,7 @@ async fn a_right_code_is_accepted_once_through_the_fast_path() {
             .iter()
             .filter(|e| e.record.action == "security_code")
             .count(),
-        2,
+        3,
         "one audit entry per acceptance"
     );
 }

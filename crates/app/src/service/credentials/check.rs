@@ -199,48 +199,42 @@ pub async fn fast_right_code(
     let Ok(username) = gatehouse_domain::Username::parse(username) else {
         return Ok(None);
     };
-    let Some(row) = code_check::read(&st.store, username.as_str(), client_key).await? else {
-        return Ok(None);
-    };
-    if let Some((count, start)) = row.throttle
-        && count >= client_limit
-        && now.millis() < start.millis() + client_window_seconds * 1000
-    {
-        return Ok(None);
-    }
-    let user = &row.user;
-    let usable = user.status == gatehouse_domain::UserStatus::Active
-        && row.fraud_blocked_until.is_none_or(|t| now >= t)
-        && !row.has_temporary_code;
-    let Some(credential) = row.credential.as_ref().filter(|c| {
-        usable
-            && c.enabled
-            && c.validation == gatehouse_domain::oath::Validation::Local
-            && c.locked_until.is_none_or(|t| now >= t)
-            && c.failures < st.config.credential_max_failures
-    }) else {
-        return Ok(None);
-    };
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    let secret = open_secret(st, credential)?;
-    let Some(acc) = oath::verify(
-        &credential.params,
-        &secret,
-        &code,
-        &counters_of(credential),
-        now.seconds(),
-        &st.config.oath_policy,
-    ) else {
-        return Ok(None);
-    };
-    let target = format!(
-        "{} credential {}",
-        user_target(user),
-        credential.credential_id
-    );
-    let accepted = code_check::accept(
-        &st.store,
-        code_check::Accept {
+    let (st2, caller) = (st.clone(), caller.clone());
+    let decide: code_check::Decide = Box::new(move |row| {
+        let st = &st2;
+        if let Some((count, start)) = row.throttle
+            && count >= client_limit
+            && now.millis() < start.millis() + client_window_seconds * 1000
+        {
+            return None;
+        }
+        let user = &row.user;
+        let usable = user.status == gatehouse_domain::UserStatus::Active
+            && row.fraud_blocked_until.is_none_or(|t| now >= t)
+            && !row.has_temporary_code;
+        let credential = row.credential.as_ref().filter(|c| {
+            usable
+                && c.enabled
+                && c.validation == gatehouse_domain::oath::Validation::Local
+                && c.locked_until.is_none_or(|t| now >= t)
+                && c.failures < st.config.credential_max_failures
+        })?;
+        let secret = open_secret(st, credential).ok()?;
+        let acc = oath::verify(
+            &credential.params,
+            &secret,
+            &code,
+            &counters_of(credential),
+            now.seconds(),
+            &st.config.oath_policy,
+        )?;
+        let target = format!(
+            "{} credential {}",
+            user_target(user),
+            credential.credential_id
+        );
+        Some(code_check::Accept {
             credential: credential.id,
             user: user.id,
             step_or_counter: acc.step_or_counter,
@@ -256,9 +250,9 @@ pub async fn fast_right_code(
                 Some(user.account_id.0),
                 "",
             ),
-        },
-    )
-    .await?;
+        })
+    });
+    let accepted = code_check::check(&st.store, username.as_str(), client_key, decide).await?;
     Ok(accepted.then_some(true))
 }
 
