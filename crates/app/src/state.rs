@@ -173,6 +173,10 @@ pub struct Inner {
     hashing_queued: Arc<AtomicI64>,
     /// Wakes the delivery worker when a message is queued.
     pub delivery_wake: Arc<tokio::sync::Notify>,
+    /// API clients recently authenticated, by secret digest (see
+    /// `service::validate::authenticate_client`).
+    pub(crate) api_clients:
+        Mutex<std::collections::HashMap<String, (i64, String, std::time::Instant)>>,
 }
 
 type HashJob = Box<dyn FnOnce() + Send>;
@@ -238,6 +242,7 @@ impl AppState {
             hashing,
             hashing_queued: queued,
             delivery_wake: Arc::new(tokio::sync::Notify::new()),
+            api_clients: Mutex::new(std::collections::HashMap::new()),
         }))
     }
 

@@ -53,6 +53,7 @@ pub async fn revoke_client(st: &AppState, caller: &Caller, id: i64) -> Result<()
     let now = st.now();
     let mut tx = st.store.begin().await?;
     let removed = api_clients::remove(&mut tx, id).await?;
+    st.api_clients.lock().expect("API client cache").clear();
     let rec = caller.audit(
         now,
         "api_client_revoke",
@@ -66,6 +67,14 @@ pub async fn revoke_client(st: &AppState, caller: &Caller, id: i64) -> Result<()
     Ok(())
 }
 
+/// How long an authenticated API client is remembered: every validation
+/// carries the client's secret, and looking it up each time was a database
+/// round trip per request. A revocation clears this instance's memory at
+/// once; other instances see it within this time.
+const CLIENT_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+/// Clients remembered at most (the memory is cleared when full).
+const CLIENT_CACHE_MAX: usize = 1024;
+
 /// The API client a bearer secret belongs to.
 pub async fn authenticate_client(
     st: &AppState,
@@ -78,9 +87,26 @@ pub async fn authenticate_client(
         )
     };
     let token = bearer.ok_or_else(invalid)?;
+    let digest = secret::digest(token);
+    if let Some((id, name, _)) = st
+        .api_clients
+        .lock()
+        .expect("API client cache")
+        .get(&digest)
+        .filter(|(_, _, at)| at.elapsed() < CLIENT_CACHE_FOR)
+    {
+        return Ok(Caller::api_client(*id, name.clone(), addr));
+    }
     let mut conn = st.store.conn().await?;
-    match api_clients::by_secret(&mut conn, &secret::digest(token)).await {
-        Ok((id, name)) => Ok(Caller::api_client(id, name, addr)),
+    match api_clients::by_secret(&mut conn, &digest).await {
+        Ok((id, name)) => {
+            let mut cache = st.api_clients.lock().expect("API client cache");
+            if cache.len() >= CLIENT_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(digest, (id, name.clone(), std::time::Instant::now()));
+            Ok(Caller::api_client(id, name, addr))
+        }
         Err(StoreError::NotFound) => Err(invalid()),
         Err(e) => Err(e.into()),
     }
