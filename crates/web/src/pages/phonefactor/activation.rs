@@ -59,6 +59,63 @@ pub(super) struct ActivateErrors<'a> {
     values: &'a ActivateForm,
 }
 
+impl<'a> ActivateErrors<'a> {
+    /// The form with `values` and no error.
+    fn none(values: &'a ActivateForm) -> Self {
+        Self {
+            password: None,
+            phone: None,
+            mode: None,
+            form: None,
+            values,
+        }
+    }
+
+    /// The form with `values` and `message` next to `field` (at the top
+    /// for a field the form does not show).
+    fn at(values: &'a ActivateForm, field: Option<&str>, message: String) -> Self {
+        let mut e = Self::none(values);
+        let slot = match field {
+            Some("phone") | Some("country") => &mut e.phone,
+            Some("mode") => &mut e.mode,
+            Some("password") => &mut e.password,
+            _ => &mut e.form,
+        };
+        *slot = Some(message);
+        e
+    }
+}
+
+/// Whether the session is signed in already (changing the number or mode
+/// from Security Settings), rather than activating at a sign-in.
+fn signed_in_already(live: &LiveSession) -> bool {
+    live.session.state == SessionState::Authenticated
+}
+
+/// The form to start (again), empty, with `error` at the top.
+fn empty_form(ctx: &Ctx, user: &User, signed_in: bool, error: Option<String>) -> Markup {
+    let values = ActivateForm::default();
+    let errors = match error {
+        Some(message) => ActivateErrors::at(&values, None, message),
+        None => ActivateErrors::none(&values),
+    };
+    activate_form(ctx, user, signed_in, &errors)
+}
+
+/// The activation is confirmed: on with the sign-in it was part of, or
+/// back to Security Settings.
+fn activated(
+    http: &crate::HttpConfig,
+    jar: CookieJar,
+    issued: Option<IssuedSession>,
+    user: &User,
+) -> Response {
+    match issued {
+        Some(i) => finish_sign_in(http, jar, &i, user),
+        None => Redirect::to("/security?notice=phonefactor-activated").into_response(),
+    }
+}
+
 pub(super) fn activate_form(
     ctx: &Ctx,
     user: &User,
@@ -138,40 +195,20 @@ pub(super) async fn page_activate(
     // Activated already (e.g. the page was reloaded after the call was
     // answered): finish this session's sign-in.
     if live.session.state == SessionState::ActivationRequired
-        && svc::own(&st, &user)
-            .await?
-            .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active)
+        && is_active(&st, &user).await?
         && let (_, _, Some(issued)) =
             svc::activation_status(&st, &caller_for(&ctx, &user), &live).await?
     {
-        return Ok(with_cookie(
-            &ctx.http,
-            jar,
-            &issued,
-            after_sign_in(&issued, &user),
-        ));
+        return Ok(finish_sign_in(&ctx.http, jar, &issued, &user));
     }
-    let signed_in = live.session.state == SessionState::Authenticated;
+    let signed_in = signed_in_already(&live);
     if q.change.is_none()
         && let Some(view) = svc::latest_activation(&st, &live).await?
         && view.status.is_open()
     {
         return Ok(activation_challenge_page(&ctx, &user, signed_in, &view, None).into_response());
     }
-    let values = ActivateForm::default();
-    Ok(activate_form(
-        &ctx,
-        &user,
-        signed_in,
-        &ActivateErrors {
-            password: None,
-            phone: None,
-            mode: None,
-            form: None,
-            values: &values,
-        },
-    )
-    .into_response())
+    Ok(empty_form(&ctx, &user, signed_in, None).into_response())
 }
 
 pub(super) fn activation_challenge_page(
@@ -202,11 +239,8 @@ pub(super) async fn activate_start(
     s: InSession<ActivationStep>,
     Form(f): Form<ActivateForm>,
 ) -> PageResult {
-    let InSession {
-        live, user, ctx, ..
-    } = s;
-    ctx.check_csrf(&f.csrf)?;
-    let signed_in = live.session.state == SessionState::Authenticated;
+    let (live, user, ctx) = checked(s, &f.csrf)?;
+    let signed_in = signed_in_already(&live);
     match svc::start_activation(
         &st,
         &caller_for(&ctx, &user),
@@ -226,47 +260,10 @@ pub(super) async fn activate_start(
             | AppError::TooManyRequests { .. }
             | AppError::Forbidden(_)),
         ) => {
-            let msg = e.message();
-            let errors = match e.field() {
-                Some("phone") | Some("country") => ActivateErrors {
-                    password: None,
-                    phone: Some(msg),
-                    mode: None,
-                    form: None,
-                    values: &f,
-                },
-                Some("mode") => ActivateErrors {
-                    password: None,
-                    phone: None,
-                    mode: Some(msg),
-                    form: None,
-                    values: &f,
-                },
-                Some("password") => ActivateErrors {
-                    password: Some(msg),
-                    phone: None,
-                    mode: None,
-                    form: None,
-                    values: &f,
-                },
-                _ => ActivateErrors {
-                    password: None,
-                    phone: None,
-                    mode: None,
-                    form: Some(msg),
-                    values: &f,
-                },
-            };
+            let errors = ActivateErrors::at(&f, e.field(), e.message());
             Ok((e.status(), activate_form(&ctx, &user, signed_in, &errors)).into_response())
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-pub(super) fn activated_target(issued: Option<&IssuedSession>, user: &User) -> &'static str {
-    match issued {
-        Some(i) => after_sign_in(i, user),
-        None => "/security?notice=phonefactor-activated",
     }
 }
 
@@ -276,19 +273,10 @@ pub(super) async fn activate_verify(
     jar: CookieJar,
     Form(f): Form<CodeForm>,
 ) -> PageResult {
-    let InSession {
-        live, user, ctx, ..
-    } = s;
-    ctx.check_csrf(&f.csrf)?;
-    let signed_in = live.session.state == SessionState::Authenticated;
+    let (live, user, ctx) = checked(s, &f.csrf)?;
+    let signed_in = signed_in_already(&live);
     match svc::verify_activation(&st, &caller_for(&ctx, &user), &live, &f.code).await {
-        Ok(issued) => {
-            let to = activated_target(issued.as_ref(), &user);
-            Ok(match issued {
-                Some(i) => with_cookie(&ctx.http, jar, &i, to),
-                None => Redirect::to(to).into_response(),
-            })
-        }
+        Ok(issued) => Ok(activated(&ctx.http, jar, issued, &user)),
         Err(e @ (AppError::Unauthorized(_) | AppError::Invalid { .. })) => {
             let view = svc::latest_activation(&st, &live).await?;
             match view {
@@ -297,25 +285,11 @@ pub(super) async fn activate_verify(
                     activation_challenge_page(&ctx, &user, signed_in, &v, Some(&e.message())),
                 )
                     .into_response()),
-                _ => {
-                    let values = ActivateForm::default();
-                    Ok((
-                        StatusCode::UNAUTHORIZED,
-                        activate_form(
-                            &ctx,
-                            &user,
-                            signed_in,
-                            &ActivateErrors {
-                                password: None,
-                                phone: None,
-                                mode: None,
-                                form: Some(e.message()),
-                                values: &values,
-                            },
-                        ),
-                    )
-                        .into_response())
-                }
+                _ => Ok((
+                    StatusCode::UNAUTHORIZED,
+                    empty_form(&ctx, &user, signed_in, Some(e.message())),
+                )
+                    .into_response()),
             }
         }
         Err(e) => Err(e.into()),
@@ -328,57 +302,28 @@ pub(super) async fn activate_check(
     jar: CookieJar,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    let InSession {
-        live, user, ctx, ..
-    } = s;
-    ctx.check_csrf(&f.csrf)?;
-    let signed_in = live.session.state == SessionState::Authenticated;
+    let (live, user, ctx) = checked(s, &f.csrf)?;
+    let signed_in = signed_in_already(&live);
     let (status, view, issued) =
         svc::activation_status(&st, &caller_for(&ctx, &user), &live).await?;
     match (status, view) {
-        ("active", _) => {
-            let to = activated_target(issued.as_ref(), &user);
-            Ok(match issued {
-                Some(i) => with_cookie(&ctx.http, jar, &i, to),
-                None => Redirect::to(to).into_response(),
-            })
+        ("active", _) => Ok(activated(&ctx.http, jar, issued, &user)),
+        ("pending", Some(v)) => {
+            Ok(
+                activation_challenge_page(&ctx, &user, signed_in, &v, Some(NOT_CONFIRMED))
+                    .into_response(),
+            )
         }
-        ("pending", Some(v)) => Ok(activation_challenge_page(
-            &ctx,
-            &user,
-            signed_in,
-            &v,
-            Some("Not confirmed yet. Answer the call or the app, then try again."),
-        )
-        .into_response()),
         // The poll of the status API may already have renewed the session
         // (the activation signed the user in): nothing is left to check.
-        ("none", _)
-            if live.session.state == SessionState::Authenticated
-                && svc::own(&st, &user).await?.is_some_and(|p| {
-                    p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active
-                }) =>
-        {
+        ("none", _) if signed_in && is_active(&st, &user).await? => {
             Ok(Redirect::to(home_for(&user)).into_response())
         }
         (_, v) => {
-            let values = ActivateForm::default();
             let msg = v
                 .and_then(|v| status_message(v.status))
                 .unwrap_or("Start the activation.");
-            Ok(activate_form(
-                &ctx,
-                &user,
-                signed_in,
-                &ActivateErrors {
-                    password: None,
-                    phone: None,
-                    mode: None,
-                    form: Some(msg.into()),
-                    values: &values,
-                },
-            )
-            .into_response())
+            Ok(empty_form(&ctx, &user, signed_in, Some(msg.into())).into_response())
         }
     }
 }

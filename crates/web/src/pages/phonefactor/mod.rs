@@ -9,7 +9,9 @@ use super::{FieldExtra, PageResult, alert, csrf_input, field, home_for, layout, 
 use crate::AppState;
 use crate::error::AppError;
 use crate::error::AppErrorExt as _;
-use crate::extract::{ActivationStep, Ctx, InSession, PageUser, SecondFactorStep, session_cookie};
+use crate::extract::{
+    ActivationStep, Ctx, InSession, PageUser, SecondFactorStep, Stage, session_cookie,
+};
 use crate::pages::Form;
 use crate::routing::Routes;
 use crate::routing::{get, post};
@@ -22,7 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use gatehouse_app::model::User;
-use gatehouse_domain::phonefactor::{ChallengeStatus, Mode};
+use gatehouse_domain::phonefactor::{ChallengeStatus, Mode, PhoneFactorStatus};
 use gatehouse_domain::session::SessionState;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -69,22 +71,41 @@ fn caller_for(ctx: &Ctx, user: &User) -> Caller {
     Caller::user(user.clone(), ctx.addr.clone(), crate::service::Channel::Web)
 }
 
-fn with_cookie(
+/// A form posted in a sign-in or activation step: the session, its user
+/// and the request's context, once the form's CSRF token is checked.
+fn checked<S: Stage>(s: InSession<S>, csrf: &str) -> Result<(LiveSession, User, Ctx), AppError> {
+    let InSession {
+        live, user, ctx, ..
+    } = s;
+    ctx.check_csrf(csrf)?;
+    Ok((live, user, ctx))
+}
+
+/// The confirmation finished a sign-in: the new session's cookie, and on
+/// to what the session still needs or the user's home.
+fn finish_sign_in(
     http: &crate::HttpConfig,
     jar: CookieJar,
     issued: &IssuedSession,
-    to: &str,
+    user: &User,
 ) -> Response {
-    (jar.add(session_cookie(http, issued)), Redirect::to(to)).into_response()
-}
-
-fn after_sign_in(issued: &IssuedSession, user: &User) -> &'static str {
-    match issued.state {
+    let to = match issued.state {
         SessionState::PasswordChangeRequired => "/password",
         SessionState::ActivationRequired => "/phonefactor/activate",
         _ => home_for(user),
-    }
+    };
+    (jar.add(session_cookie(http, issued)), Redirect::to(to)).into_response()
 }
+
+/// Whether the user's PhoneFactor is active.
+async fn is_active(st: &AppState, user: &User) -> Result<bool, AppError> {
+    Ok(svc::own(st, user)
+        .await?
+        .is_some_and(|p| p.status == PhoneFactorStatus::Active))
+}
+
+/// The answer to "I answered" while the call or the app is not answered.
+const NOT_CONFIRMED: &str = "Not confirmed yet. Answer the call or the app, then try again.";
 
 /// What the user is asked to do for an open challenge.
 fn challenge_body(c: &ChallengeView, csrf: &str, base: &str, error: Option<&str>) -> Markup {

@@ -65,11 +65,7 @@ pub(super) async fn page_second_factor(
     State(st): State<AppState>,
     s: InSession<SecondFactorStep>,
 ) -> PageResult {
-    let user = s.user;
-    let active = svc::own(&st, &user)
-        .await?
-        .is_some_and(|p| p.status == gatehouse_domain::phonefactor::PhoneFactorStatus::Active);
-    Ok(Redirect::to(if active {
+    Ok(Redirect::to(if is_active(&st, &s.user).await? {
         "/login/phonefactor"
     } else {
         "/login/security-code"
@@ -92,10 +88,7 @@ pub(super) async fn login_start(
     s: InSession<SecondFactorStep>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    let InSession {
-        live, user, ctx, ..
-    } = s;
-    ctx.check_csrf(&f.csrf)?;
+    let (live, user, ctx) = checked(s, &f.csrf)?;
     match svc::start_sign_in(&st, &caller_for(&ctx, &user), &live).await {
         Ok(_) => Ok(Redirect::to("/login/phonefactor").into_response()),
         Err(
@@ -117,17 +110,9 @@ pub(super) async fn login_verify(
     jar: CookieJar,
     Form(f): Form<CodeForm>,
 ) -> PageResult {
-    let InSession {
-        live, user, ctx, ..
-    } = s;
-    ctx.check_csrf(&f.csrf)?;
+    let (live, user, ctx) = checked(s, &f.csrf)?;
     match svc::verify_sign_in(&st, &caller_for(&ctx, &user), &live, &f.code).await {
-        Ok(issued) => Ok(with_cookie(
-            &ctx.http,
-            jar,
-            &issued,
-            after_sign_in(&issued, &user),
-        )),
+        Ok(issued) => Ok(finish_sign_in(&ctx.http, jar, &issued, &user)),
         Err(
             e @ (AppError::Unauthorized(_) | AppError::Invalid { .. } | AppError::Forbidden(_)),
         ) => {
@@ -144,27 +129,11 @@ pub(super) async fn login_check(
     jar: CookieJar,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    let InSession {
-        live, user, ctx, ..
-    } = s;
-    ctx.check_csrf(&f.csrf)?;
+    let (live, user, ctx) = checked(s, &f.csrf)?;
     match svc::sign_in_status(&st, &caller_for(&ctx, &user), &live).await {
-        Ok((_, Some(issued))) => Ok(with_cookie(
-            &ctx.http,
-            jar,
-            &issued,
-            after_sign_in(&issued, &user),
-        )),
+        Ok((_, Some(issued))) => Ok(finish_sign_in(&ctx.http, jar, &issued, &user)),
         Ok((ChallengeStatus::Pending, None)) => {
-            let page = login_page(
-                &st,
-                &ctx,
-                &live,
-                &user,
-                Some("Not confirmed yet. Answer the call or the app, then try again."),
-            )
-            .await?;
-            Ok(page)
+            login_page(&st, &ctx, &live, &user, Some(NOT_CONFIRMED)).await
         }
         Ok(_) | Err(AppError::NotFound) => Ok(Redirect::to("/login/phonefactor").into_response()),
         Err(e) => Err(e.into()),
