@@ -31,6 +31,7 @@ pub mod testing;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+mod virtual_phone;
 
 pub use db::{Backend, Checkpoint, Conn, Durability, Store, Tx, WAL_LIMIT_BYTES, savepoint};
 pub use error::StoreError;

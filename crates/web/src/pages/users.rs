@@ -11,13 +11,13 @@ use crate::extract::PageUser;
 use crate::pages::Form;
 use crate::routing::Routes;
 use crate::routing::get;
-use crate::service::orders::{AuthState, ExternalAuth};
+use crate::service::orders::ExternalAuth;
 use crate::service::users::{self as svc, CreateUser, EditUser};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_app::model::User;
-use gatehouse_domain::{AccountId, Method, Role, UserId, UserStatus};
+use gatehouse_domain::{AccountId, Role, UserId, UserStatus};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -80,65 +80,6 @@ struct ListQuery {
     page: Option<i64>,
     account: Option<i64>,
     notice: Option<String>,
-}
-
-/// The entries of a user's Actions drop-down: (value, label).
-fn actions_for(viewer: &User, u: &User, ext: &[ExternalAuth]) -> Vec<(&'static str, &'static str)> {
-    let mut a = vec![("edit", "Edit User")];
-    if ext.len() < Method::ALL.len() {
-        a.push(("add-external-authentication", "Add External Authentication"));
-    }
-    if let Some(s) = ext.iter().find(|e| e.method == Method::SymantecVip) {
-        a.push((
-            "remove-external-authentication",
-            "Remove External Authentication",
-        ));
-        a.push(("temporary-security-code", "Temporary Security Code"));
-        if s.state == AuthState::Locked {
-            a.push(("unlock-credential", "Unlock Credential"));
-        }
-        a.push(("synchronize-credential", "Synchronize Credential"));
-        if s.state == AuthState::Disabled {
-            a.push(("enable-credential", "Enable Credential"));
-        } else {
-            a.push(("disable-credential", "Disable Credential"));
-        }
-    }
-    if let Some(p) = ext.iter().find(|e| e.method == Method::PhoneFactor) {
-        if !a.contains(&(
-            "remove-external-authentication",
-            "Remove External Authentication",
-        )) {
-            a.push((
-                "remove-external-authentication",
-                "Remove External Authentication",
-            ));
-        }
-        if p.state == AuthState::Blocked {
-            a.push(("clear-fraud-block", "Clear Fraud Block"));
-        }
-        if p.state == AuthState::Active {
-            a.push(("phonefactor-bypass", "Grant One-time Bypass"));
-        }
-        if matches!(
-            p.state,
-            AuthState::Active | AuthState::AwaitingActivation | AuthState::Blocked
-        ) {
-            a.push(("deactivate-phonefactor", "Deactivate PhoneFactor"));
-        }
-    }
-    if viewer.id == u.id {
-        // One's own password is changed, not reset (a reset ends one's session).
-        a.push(("change-password", "Change Password"));
-    } else {
-        a.push(("reset-password", "Reset Password"));
-        match u.status {
-            UserStatus::Active => a.push(("disable", "Disable User")),
-            UserStatus::Disabled => a.push(("enable", "Enable User")),
-        }
-        a.push(("delete", "Delete User"));
-    }
-    a
 }
 
 fn external_auth_cell(ext: &[ExternalAuth]) -> Markup {
@@ -245,7 +186,7 @@ async fn page_users(
                                     label.visually-hidden for=(format!("action-{}", u.id.0)) { "Actions for " (u.username) }
                                     select id=(format!("action-{}", u.id.0)) name="action" data-autosubmit {
                                         option value="" { "Actions" }
-                                        @for (value, label) in actions_for(&me, u, ext.get(&u.id).unwrap_or(&none)) {
+                                        @for (value, label) in super::external_auth::actions_for(&me, u, ext.get(&u.id).unwrap_or(&none)) {
                                             option value=(value) { (label) }
                                         }
                                     }
