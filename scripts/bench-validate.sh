@@ -9,7 +9,7 @@
 # Needs wrk and python3. Sends traffic to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-users=${1:-60000}
+users=${1:-100000}
 seconds=${2:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet --bin gatehouse
@@ -75,3 +75,10 @@ LUA
 echo "--- POST /api/v1/validate, $users users, 64 connections, ${seconds} s"
 wrk -t2 -c64 -d"${seconds}s" --latency -s "$dir/validate.lua" "http://127.0.0.1:$port" | grep -E "Requests/sec|50%|90%|99%|results|Non-2xx|Socket"
 echo "RSS: $(awk '/^VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
+# The HTTP ceiling of this server on this machine, measured in the same run:
+# GET /healthz (no database) at the same 64 connections.
+echo "--- GET /healthz, 64 connections, 5 s (same server)"
+wrk -t2 -c64 -d5s --latency "http://127.0.0.1:$port/healthz" | grep -E "Requests/sec|99%"
+if [ -n "${GATEHOUSE_DATABASE_URL:-}" ]; then :; else
+  echo "SQLite files: db $(du -h "$dir/gatehouse.db" | cut -f1), wal $(du -h "$dir/gatehouse.db-wal" 2>/dev/null | cut -f1)"
+fi
