@@ -275,15 +275,20 @@ const ACCEPT_SQL: &str = "UPDATE credentials SET last_used = $1, next_counter = 
      failures = 0, last_validated_at = $4 \
      WHERE id = $5 AND user_id = $6 AND (last_used IS NULL OR last_used < $1) AND enabled = 1 \
      AND (locked_until IS NULL OR locked_until <= $4) AND failures < $7 \
-     AND NOT EXISTS (SELECT 1 FROM temporary_codes t WHERE t.user_id = $6)";
+     AND NOT EXISTS (SELECT 1 FROM temporary_codes t WHERE t.user_id = $6) \
+     AND EXISTS (SELECT 1 FROM users u WHERE u.id = $6 AND u.status = 'active') \
+     AND NOT EXISTS (SELECT 1 FROM phonefactor p WHERE p.user_id = $6 \
+       AND p.fraud_blocked_until > $4)";
 
 const AUDIT_COLUMNS: &str =
     "at, actor_id, actor, account_id, action, target, client_addr, outcome, detail";
 
 /// Records the code if the credential is still as the check saw it: still
 /// the user's, enabled, not locked, below the failure limit, no temporary
-/// code, and the step or counter still ahead of the last one used — so a
-/// code is accepted once, whatever runs concurrently. `false` when any of
+/// code, the user active and not blocked after a fraud report, and the
+/// step or counter still ahead of the last one used — so a code is
+/// accepted once, and never for a user disabled or blocked meanwhile,
+/// whatever runs concurrently. `false` when any of
 /// that changed (the caller falls back to the full check). `true` only
 /// after the commit.
 pub async fn accept(store: &Store, a: Accept) -> Result<bool> {

@@ -1910,3 +1910,51 @@ async fn a_right_code_is_accepted_once_through_the_fast_path() {
         "one audit entry per acceptance"
     );
 }
+
+#[tokio::test]
+async fn the_fast_path_does_not_accept_for_a_user_disabled_or_blocked_meanwhile() {
+    use gatehouse_store::{code_check, credentials};
+    let db = fresh().await;
+    let s = &db.store;
+    let a = account(s, "40000001").await;
+    let u = user(s, a, "dave", Role::User).await;
+    let cred = credential(s, "VSST00000009").await;
+    let mut c = s.conn().await.unwrap();
+    let dave = Users::system().get(&mut c, u).await.unwrap();
+    assert!(credentials::assign(&mut c, cred, &dave).await.unwrap());
+    let accept = |step| code_check::Accept {
+        credential: cred,
+        user: u,
+        step_or_counter: step,
+        next_counter: 0,
+        drift: 0,
+        now: T0,
+        max_failures: 10,
+        audit: record("security_code", Some(a.0)),
+    };
+    // Disabled after the code was checked: the write refuses it.
+    sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
+        .bind(u.0)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    assert!(!code_check::accept(s, accept(10)).await.unwrap());
+    sqlx::query("UPDATE users SET status = 'active' WHERE id = $1")
+        .bind(u.0)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    // Blocked after a fraud report: refused too; once the block is over,
+    // accepted.
+    gatehouse_store::phonefactor::await_activation(&mut c, &dave, T0)
+        .await
+        .unwrap();
+    gatehouse_store::phonefactor::set_fraud_block(&mut c, &dave, T0.plus_minutes(60), T0)
+        .await
+        .unwrap();
+    assert!(!code_check::accept(s, accept(11)).await.unwrap());
+    gatehouse_store::phonefactor::clear_fraud_block(&mut c, &dave, T0)
+        .await
+        .unwrap();
+    assert!(code_check::accept(s, accept(12)).await.unwrap());
+}
