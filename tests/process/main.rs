@@ -4,11 +4,12 @@
 //! - `server`: the one way to start a server (`Server`, which never
 //!   outlives its test) and to run the other commands;
 //! - `http`: the one HTTP client (reqwest, cookies, the CSRF token);
-//! - `cli`, `serve`, `authenticator`: the tests;
+//! - `cli`, `serve`, `authenticator`, `crash`: the tests;
 //! - `leak`: that a panicking test leaves no server behind.
 
 mod authenticator;
 mod cli;
+mod crash;
 mod http;
 mod leak;
 mod serve;
