@@ -1,8 +1,11 @@
 //! Seeds a data directory for the validation API benchmark: one account,
 //! N users `bench0…`, each with an assigned TOTP credential (all with the
-//! RFC 6238 test seed, so one code per time step serves every user).
+//! RFC 6238 test seed, so one code per time step serves every user). With
+//! HOTP_USERS, the first that many get an HOTP credential instead (same
+//! seed: one code per counter value), which the soak test uses for a
+//! sustained stream of distinct valid codes.
 //!
-//!     cargo run --release -p gatehouse-web --example bench_seed -- DATA_DIR N
+//!     cargo run --release -p gatehouse-web --example bench_seed -- DATA_DIR N [HOTP_USERS]
 //!
 //! Uses the data directory's `master.key` (creating it if missing), so the
 //! server started on the same directory can open the sealed seeds.
@@ -19,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| "./data".into()));
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(50_000);
+    let hotp_users: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
     std::fs::create_dir_all(&dir)?;
     let key_path = dir.join("master.key");
     let key = match std::fs::read_to_string(&key_path) {
@@ -61,7 +65,11 @@ async fn main() -> anyhow::Result<()> {
             &mut tx,
             &NewCredential {
                 credential_id: &cid,
-                params: gatehouse_domain::oath::OathParams::vip_totp(),
+                params: if i < hotp_users {
+                    gatehouse_domain::oath::OathParams::hotp_default()
+                } else {
+                    gatehouse_domain::oath::OathParams::vip_totp()
+                },
                 next_counter: 0,
                 sealed_secret: Some(&sealed),
                 validation: gatehouse_domain::oath::Validation::Local,
