@@ -3,9 +3,9 @@
 # release server on SQLite (or PostgreSQL via GATEHOUSE_DATABASE_URL):
 #   - 32 connections: POST /api/v1/validate, every request a distinct valid
 #     code (HOTP users, each user's counter advancing one code at a time)
-#   -  8 connections: sign-ins with a Security Code (POST /api/v1/login, then
-#     POST /api/v1/login/security-code with the session cookie and CSRF
-#     token; TOTP users, each signing in once)
+#   -  8 connections: sign-ins with a Security Code (POST /api/v1/login,
+#     GET /api/v1/session for the CSRF token, POST /api/v1/login/security-code;
+#     TOTP users, each signing in once)
 #   - 12 connections: the Users screen (GET /users, an administrator's session)
 #   - 12 connections: anonymous page views (GET /login)
 # Every minute: requests, errors and p50/p99 per kind and the server's peak
@@ -94,8 +94,10 @@ end
 LUA
 cat >"$dir/s.lua" <<LUA
 dofile("$dir/common.lua")
-offsets = { 0 }
-function init(args) n = offsets[id + 1]; bad = 0; step = 1; first = $hotp_users end
+-- One connection per thread: the three steps' state (cookie, CSRF
+-- token) lives in the thread's Lua state, which its connections share.
+offsets = { 0, 0, 0, 0, 0, 0, 0, 0 }
+function init(args) n = offsets[id + 1]; bad = 0; step = 1; first = $hotp_users + id * 10000 end
 function request()
   if step == 1 then
     local body = string.format('{"username":"bench%d","password":"Bench-Password-2026"}', first + n)
@@ -132,12 +134,12 @@ for m in $(seq 1 "$minutes"); do
   if [ "$m" -gt 1 ]; then
     v0=$(awk '$1 == "next" && $2 == 0 {print $3}' "$dir/v.txt")
     v1=$(awk '$1 == "next" && $2 == 1 {print $3}' "$dir/v.txt")
-    s0=$(awk '$1 == "next" && $2 == 0 {print $3}' "$dir/s.txt")
+    s=$(awk '$1 == "next" {o[$2] = $3} END {for (i = 0; i < 8; i++) printf "%s%d", (i ? ", " : ""), o[i]}' "$dir/s.txt")
     sed -i "s/^offsets = .*/offsets = { $v0, $v1 }/" "$dir/v.lua"
-    sed -i "s/^offsets = .*/offsets = { $s0 }/" "$dir/s.lua"
+    sed -i "s/^offsets = .*/offsets = { $s }/" "$dir/s.lua"
   fi
   wrk -t2 -c32 -d60s --latency -s "$dir/v.lua" "$base" >"$dir/v.txt" &
-  wrk -t1 -c8 -d60s --latency -s "$dir/s.lua" "$base" >"$dir/s.txt" &
+  wrk -t8 -c8 -d60s --latency -s "$dir/s.lua" "$base" >"$dir/s.txt" &
   wrk -t1 -c12 -d60s --latency -H "Cookie: $cookie" "$base/users" >"$dir/u.txt" &
   wrk -t1 -c12 -d60s --latency "$base/login" >"$dir/a.txt" &
   max=0
