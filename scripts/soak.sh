@@ -128,7 +128,7 @@ LUA
 
 # Each minute goes on where the last one stopped: the next HOTP counter of
 # every validation user, the next sign-in user.
-printf "%-6s %-10s %9s %7s %9s %9s\n" minute kind requests errors p50 p99
+printf "%-6s %-10s %9s %7s %8s %9s %9s\n" minute kind requests errors timeouts p50 p99
 peak_rss=()
 for m in $(seq 1 "$minutes"); do
   if [ "$m" -gt 1 ]; then
@@ -153,10 +153,13 @@ for m in $(seq 1 "$minutes"); do
   for k in v:validate s:sign-in u:users a:anonymous; do
     f="$dir/${k%%:*}.txt"
     reqs=$(awk '/requests in/ {print $1}' "$f")
-    errs=$(awk '/Non-2xx/ {e += $NF} /Socket errors/ {gsub(",", ""); e += $4 + $6 + $8 + $10} /bad answers/ {e += $3} END {print e + 0}' "$f")
+    # errors: non-2xx answers, wrong answers, failed connections, reads and
+    # writes; timeouts (no answer within wrk's 2 s) are shown apart.
+    errs=$(awk '/Non-2xx/ {e += $NF} /Socket errors/ {gsub(",", ""); e += $4 + $6 + $8} /bad answers/ {e += $3} END {print e + 0}' "$f")
+    touts=$(awk '/Socket errors/ {gsub(",", ""); t += $10} END {print t + 0}' "$f")
     p50=$(awk '$1 == "50%" {print $2}' "$f")
     p99=$(awk '$1 == "99%" {print $2}' "$f")
-    printf "%-6s %-10s %9s %7s %9s %9s\n" "$m" "${k##*:}" "$reqs" "$errs" "$p50" "$p99"
+    printf "%-6s %-10s %9s %7s %8s %9s %9s\n" "$m" "${k##*:}" "$reqs" "$errs" "$touts" "$p50" "$p99"
   done
   printf "%-6s %-10s %s MiB\n" "$m" "peak RSS" "$((max / 1024))"
 done
@@ -169,3 +172,4 @@ if [ -z "${GATEHOUSE_DATABASE_URL:-}" ]; then
   echo "database $(du -h "$dir/gatehouse.db" | cut -f1), WAL $(du -h "$dir/gatehouse.db-wal" 2>/dev/null | cut -f1 || echo 0)"
 fi
 echo "server warnings and errors: $(grep -ciE 'WARN|ERROR' "$dir/server.log" || true)"
+grep -iE 'WARN|ERROR' "$dir/server.log" | sed -E 's/^[^ ]+ +//' | cut -c1-160 | sort | uniq -c | sort -rn | head -5 || true
