@@ -27,17 +27,17 @@ pub struct CodeCheckRow {
     pub throttle: Option<(i64, Timestamp)>,
 }
 
-static CREDENTIAL_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    credentials::COLUMNS
+/// The read's statement, built once: the user's and the credential's
+/// columns (the latter prefixed for the join), then the fraud block,
+/// whether a temporary code exists, and the throttle counter.
+static READ_SQL: LazyLock<String> = LazyLock::new(|| {
+    let credential_columns = credentials::COLUMNS
         .split(',')
         .map(|c| format!("c.{}", c.trim()))
         .collect::<Vec<_>>()
-        .join(", ")
-});
-
-fn read_sql() -> String {
+        .join(", ");
     format!(
-        "SELECT {}, {}, pf.fraud_blocked_until, \
+        "SELECT {}, {credential_columns}, pf.fraud_blocked_until, \
            (SELECT COUNT(*) FROM temporary_codes t WHERE t.user_id = u.id), \
            th.count, th.window_start \
          FROM users u JOIN accounts a ON a.id = u.account_id \
@@ -45,18 +45,16 @@ fn read_sql() -> String {
          LEFT JOIN phonefactor pf ON pf.user_id = u.id \
          LEFT JOIN throttles th ON th.key = $2 \
          WHERE u.username = $1",
-        users::COLUMNS,
-        *CREDENTIAL_COLUMNS
+        users::COLUMNS
     )
-}
+});
 
-fn user_columns() -> usize {
-    users::COLUMNS.split(',').count()
-}
-
-fn credential_columns() -> usize {
-    credentials::COLUMNS.split(',').count()
-}
+/// Where the credential's columns start in [`READ_SQL`], and where the
+/// columns after them start.
+static OFFSETS: LazyLock<(usize, usize)> = LazyLock::new(|| {
+    let uc = users::COLUMNS.split(',').count();
+    (uc, uc + credentials::COLUMNS.split(',').count())
+});
 
 /// The user named `username` (any account: the application's own lookup)
 /// with their credential, fraud block, whether a temporary code exists and
@@ -66,7 +64,7 @@ pub async fn read(
     username: &str,
     throttle_key: &str,
 ) -> Result<Option<CodeCheckRow>> {
-    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(read_sql()))
+    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(READ_SQL.as_str()))
         .bind(username)
         .bind(throttle_key)
         .fetch_optional(store.pool())
@@ -74,13 +72,12 @@ pub async fn read(
     else {
         return Ok(None);
     };
-    let (uc, cc) = (user_columns(), credential_columns());
+    let (uc, at) = *OFFSETS;
     let user = users::from_row_at(&r, 0)?;
     let credential = match r.try_get::<Option<i64>, _>(uc)? {
         Some(_) => Some(credentials::from_row_at(&r, uc)?),
         None => None,
     };
-    let at = uc + cc;
     let throttle = match (
         r.try_get::<Option<i64>, _>(at + 2)?,
         r.try_get::<Option<i64>, _>(at + 3)?,
@@ -98,18 +95,18 @@ pub async fn read(
 }
 
 /// [`read`] on the writer's connection (SQLite). The columns are those of
-/// [`read_sql`]; the records are parsed as the pooled reads parse them.
+/// [`READ_SQL`]; the records are parsed as the pooled reads parse them.
 fn read_on(
     conn: &rusqlite::Connection,
     username: &str,
     key: &str,
 ) -> rusqlite::Result<Option<CodeCheckRow>> {
     use rusqlite::OptionalExtension;
-    let mut stmt = conn.prepare_cached(&read_sql())?;
+    let mut stmt = conn.prepare_cached(&READ_SQL)?;
     // By name: `$2` comes before `$1` in the text, and SQLite numbers
     // parameters in order of appearance.
     stmt.query_row(rusqlite::named_params! {"$1": username, "$2": key}, |r| {
-        let (uc, cc) = (user_columns(), credential_columns());
+        let (uc, at) = *OFFSETS;
         let corrupt = |what: String| {
             rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
         };
@@ -165,7 +162,6 @@ fn read_on(
                 )
             }
         };
-        let at = uc + cc;
         let throttle = match (
             r.get::<_, Option<i64>>(at + 2)?,
             r.get::<_, Option<i64>>(at + 3)?,
@@ -283,6 +279,11 @@ const ACCEPT_SQL: &str = "UPDATE credentials SET last_used = $1, next_counter = 
 const AUDIT_COLUMNS: &str =
     "at, actor_id, actor, account_id, action, target, client_addr, outcome, detail";
 
+/// The audit entry's insert on the writer's connection (the pooled path
+/// uses `audit::append`).
+const AUDIT_INSERT: &str = "INSERT INTO audit_log (at, actor_id, actor, account_id, action, target, \
+     client_addr, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
 /// Records the code if the credential is still as the check saw it: still
 /// the user's, enabled, not locked, below the failure limit, no temporary
 /// code, the user active and not blocked after a fraud report, and the
@@ -384,20 +385,18 @@ fn accept_on(conn: &rusqlite::Connection, a: &Accept) -> rusqlite::Result<bool> 
         return Ok(false);
     }
     let r = &a.audit;
-    conn.prepare_cached(&format!(
-        "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    ))?
-    .execute(rusqlite::params![
-        r.at.millis(),
-        r.actor_id,
-        r.actor,
-        r.account_id,
-        r.action,
-        r.target,
-        r.client_addr,
-        r.outcome,
-        r.detail,
-    ])?;
+    conn.prepare_cached(AUDIT_INSERT)?
+        .execute(rusqlite::params![
+            r.at.millis(),
+            r.actor_id,
+            r.actor,
+            r.account_id,
+            r.action,
+            r.target,
+            r.client_addr,
+            r.outcome,
+            r.detail,
+        ])?;
     Ok(true)
 }
 

@@ -101,7 +101,7 @@ fn run(
             let _turn = turn.blocking_lock();
             batch(&mut conn, &mut jobs, &mut own)
         };
-        metrics_batch(jobs.len());
+        tracing::trace!(jobs = jobs.len(), "group commit");
         for (job, own) in jobs.into_iter().zip(own) {
             job.finish(own.and(outcome.clone()));
         }
@@ -131,8 +131,4 @@ fn batch(
         }
     }
     tx.commit().map_err(|e| e.to_string())
-}
-
-fn metrics_batch(n: usize) {
-    tracing::trace!(jobs = n, "group commit");
 }

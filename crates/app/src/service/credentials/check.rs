@@ -125,7 +125,7 @@ pub async fn check_security_code(
     if credential.validation == gatehouse_domain::oath::Validation::Remote {
         return check_remote(st, caller, user, &credential, &code, &target, last).await;
     }
-    let params = params_of(&credential)?;
+    let params = credential.params;
     let secret = open_secret(st, &credential)?;
     let accepted = oath::verify(
         &params,

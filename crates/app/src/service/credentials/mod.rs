@@ -29,11 +29,6 @@ const LOCKED_FOR_GOOD: Timestamp = Timestamp(i64::MAX / 2);
 /// The longest a temporary security code may live (VIP: 30 days).
 pub const TEMPORARY_CODE_MAX_HOURS: i64 = 30 * 24;
 
-/// The OATH parameters of a stored credential.
-pub fn params_of(c: &Credential) -> Result<OathParams> {
-    Ok(c.params)
-}
-
 fn counters_of(c: &Credential) -> CredentialCounters {
     CredentialCounters {
         last_used: c.last_used,

@@ -39,7 +39,7 @@ pub fn check_proof(
     if cred.validation != gatehouse_domain::oath::Validation::Local {
         return Ok(None);
     }
-    let params = params_of(cred)?;
+    let params = cred.params;
     let secret = open_secret(st, cred)?;
     let now = st.now();
     let before = counters_of(cred);

@@ -101,7 +101,7 @@ pub async fn synchronize(
     code2: &str,
 ) -> Result<()> {
     let (user, cred) = user_and_credential(st, caller, id).await?;
-    let params = params_of(&cred)?;
+    let params = cred.params;
     let secret = open_secret(st, &cred)?;
     let now = st.now();
     let found = oath::synchronize(
