@@ -27,25 +27,41 @@ pub struct CodeCheckRow {
     pub throttle: Option<(i64, Timestamp)>,
 }
 
-/// The read's statement, built once: the user's and the credential's
-/// columns (the latter prefixed for the join), then the fraud block,
-/// whether a temporary code exists, and the throttle counter.
-static READ_SQL: LazyLock<String> = LazyLock::new(|| {
+/// The read's columns, built once: the user's and the credential's (the
+/// latter prefixed for the join), then the fraud block, whether a temporary
+/// code exists, and the throttle counter. Tables: `u` users, `a` accounts,
+/// `c` credentials, `pf` phonefactor, `th` throttles.
+pub(crate) static READ_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     let credential_columns = credentials::COLUMNS
         .split(',')
         .map(|c| format!("c.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "SELECT {}, {credential_columns}, pf.fraud_blocked_until, \
+        "{}, {credential_columns}, pf.fraud_blocked_until, \
            (SELECT COUNT(*) FROM temporary_codes t WHERE t.user_id = u.id), \
-           th.count, th.window_start \
-         FROM users u JOIN accounts a ON a.id = u.account_id \
+           th.count, th.window_start",
+        users::COLUMNS
+    )
+});
+
+/// The joins behind [`READ_COLUMNS`], after `users u`; the throttle's key
+/// is `{key}`.
+pub(crate) fn read_joins(key: &str) -> String {
+    format!(
+        "JOIN accounts a ON a.id = u.account_id \
          LEFT JOIN credentials c ON c.user_id = u.id \
          LEFT JOIN phonefactor pf ON pf.user_id = u.id \
-         LEFT JOIN throttles th ON th.key = $2 \
-         WHERE u.username = $1",
-        users::COLUMNS
+         LEFT JOIN throttles th ON th.key = {key}"
+    )
+}
+
+/// The read of one user (`$1`) and throttle counter (`$2`).
+static READ_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM users u {} WHERE u.username = $1",
+        *READ_COLUMNS,
+        read_joins("$2")
     )
 });
 
@@ -72,10 +88,16 @@ pub async fn read(
     else {
         return Ok(None);
     };
+    parse(&r, 0).map(Some)
+}
+
+/// A row of [`READ_SQL`]'s columns, starting at column `base`.
+pub(crate) fn parse(r: &sqlx::any::AnyRow, base: usize) -> Result<CodeCheckRow> {
     let (uc, at) = *OFFSETS;
-    let user = users::from_row_at(&r, 0)?;
+    let (uc, at) = (base + uc, base + at);
+    let user = users::from_row_at(r, base)?;
     let credential = match r.try_get::<Option<i64>, _>(uc)? {
-        Some(_) => Some(credentials::from_row_at(&r, uc)?),
+        Some(_) => Some(credentials::from_row_at(r, uc)?),
         None => None,
     };
     let throttle = match (
@@ -85,13 +107,13 @@ pub async fn read(
         (Some(count), Some(start)) => Some((count, Timestamp(start))),
         _ => None,
     };
-    Ok(Some(CodeCheckRow {
+    Ok(CodeCheckRow {
         user,
         credential,
         fraud_blocked_until: r.try_get::<Option<i64>, _>(at)?.map(Timestamp),
         has_temporary_code: r.try_get::<i64, _>(at + 1)? > 0,
         throttle,
-    }))
+    })
 }
 
 /// [`read`] on the writer's connection (SQLite). The columns are those of
@@ -213,6 +235,9 @@ pub async fn check(
             .map_err(|_| StoreError::Corrupt("the SQLite writer has stopped".into()))?
             .map_err(StoreError::Corrupt);
     }
+    if let Some(batcher) = store.pg_batcher() {
+        return Ok(batcher.check(username, throttle_key, decide).await);
+    }
     let Some(row) = read(store, username, throttle_key).await? else {
         return Ok(false);
     };
@@ -267,16 +292,27 @@ pub struct Accept {
     pub audit: AuditRecord,
 }
 
-const ACCEPT_SQL: &str = "UPDATE credentials SET last_used = $1, next_counter = $2, drift = $3, \
-     failures = 0, last_validated_at = $4 \
-     WHERE id = $5 AND user_id = $6 AND (last_used IS NULL OR last_used < $1) AND enabled = 1 \
-     AND (locked_until IS NULL OR locked_until <= $4) AND failures < $7 \
-     AND NOT EXISTS (SELECT 1 FROM temporary_codes t WHERE t.user_id = $6) \
-     AND EXISTS (SELECT 1 FROM users u WHERE u.id = $6 AND u.status = 'active') \
-     AND NOT EXISTS (SELECT 1 FROM phonefactor p WHERE p.user_id = $6 \
-       AND p.fraud_blocked_until > $4)";
+/// The conditional update of [`accept`], with its values named: `from`
+/// is an optional `FROM` clause, `v` the step or counter, next counter,
+/// drift, now, credential, user and failure limit.
+pub(crate) fn accept_statement(from: &str, v: [&str; 7]) -> String {
+    let [step, next, drift, now, cred, user, max] = v;
+    format!(
+        "UPDATE credentials SET last_used = {step}, next_counter = {next}, drift = {drift}, \
+         failures = 0, last_validated_at = {now} {from} \
+         WHERE id = {cred} AND user_id = {user} AND (last_used IS NULL OR last_used < {step}) \
+         AND enabled = 1 AND (locked_until IS NULL OR locked_until <= {now}) AND failures < {max} \
+         AND NOT EXISTS (SELECT 1 FROM temporary_codes t WHERE t.user_id = {user}) \
+         AND EXISTS (SELECT 1 FROM users u WHERE u.id = {user} AND u.status = 'active') \
+         AND NOT EXISTS (SELECT 1 FROM phonefactor p WHERE p.user_id = {user} \
+           AND p.fraud_blocked_until > {now})"
+    )
+}
 
-const AUDIT_COLUMNS: &str =
+static ACCEPT_SQL: LazyLock<String> =
+    LazyLock::new(|| accept_statement("", ["$1", "$2", "$3", "$4", "$5", "$6", "$7"]));
+
+pub(crate) const AUDIT_COLUMNS: &str =
     "at, actor_id, actor, account_id, action, target, client_addr, outcome, detail";
 
 /// The audit entry's insert on the writer's connection (the pooled path
@@ -313,9 +349,10 @@ pub async fn accept(store: &Store, a: Accept) -> Result<bool> {
         // entry — one round trip, atomic without a transaction.
         Backend::Postgres => {
             let sql = format!(
-                "WITH accepted AS ({ACCEPT_SQL} RETURNING id) \
+                "WITH accepted AS ({} RETURNING id) \
                  INSERT INTO audit_log ({AUDIT_COLUMNS}) \
-                 SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM accepted RETURNING id"
+                 SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM accepted RETURNING id",
+                *ACCEPT_SQL
             );
             let r = bind_accept(sqlx::query(sqlx::AssertSqlSafe(sql)), &a)
                 .bind(a.audit.at.millis())
@@ -334,7 +371,7 @@ pub async fn accept(store: &Store, a: Accept) -> Result<bool> {
         // SQLite without a writer thread (an in-memory database).
         Backend::Sqlite => {
             let mut tx = store.begin().await?;
-            let n = bind_accept(sqlx::query(ACCEPT_SQL), &a)
+            let n = bind_accept(sqlx::query(sqlx::AssertSqlSafe(ACCEPT_SQL.as_str())), &a)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -371,7 +408,7 @@ struct AcceptJob {
 /// connection.
 fn accept_on(conn: &rusqlite::Connection, a: &Accept) -> rusqlite::Result<bool> {
     let n = conn
-        .prepare_cached(ACCEPT_SQL)?
+        .prepare_cached(&ACCEPT_SQL)?
         .execute(rusqlite::named_params! {
             "$1": a.step_or_counter,
             "$2": a.next_counter,

@@ -64,6 +64,9 @@ impl Durability {
     }
 }
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(30);
+
 /// The largest the SQLite write-ahead log is left at after a checkpoint
 /// (`journal_size_limit`), and the size beyond which the checkpointer
 /// truncates it at once.
@@ -93,6 +96,8 @@ pub struct Store {
     sqlite_file: Option<std::path::PathBuf>,
     /// SQLite's group-commit writer (file databases only).
     writer: Option<crate::group::GroupWriter>,
+    /// PostgreSQL's batched code checks.
+    batcher: Option<crate::pg_batch::PgBatcher>,
 }
 
 impl Store {
@@ -130,6 +135,20 @@ impl Store {
             .max_connections(max_connections)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
+            // A ping before every acquire is one more round trip (on SQLite
+            // one more hand-off to the connection's thread) per statement;
+            // a connection that sat idle is checked, a busy one has just
+            // shown it works (a broken one fails its statement and is
+            // closed by the pool).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_PING_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -171,6 +190,7 @@ impl Store {
             write_turn: Arc::new(tokio::sync::Mutex::new(())),
             sqlite_file,
             writer: None,
+            batcher: None,
         };
         migrate::run(&store).await?;
         if let Some(file) = &store.sqlite_file {
@@ -179,11 +199,18 @@ impl Store {
                     .map_err(|e| crate::StoreError::Corrupt(format!("opening the writer: {e}")))?,
             );
         }
+        if backend == Backend::Postgres {
+            store.batcher = Some(crate::pg_batch::PgBatcher::start(store.pool.clone()));
+        }
         Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn pg_batcher(&self) -> Option<&crate::pg_batch::PgBatcher> {
+        self.batcher.as_ref()
     }
 
     pub(crate) fn group_writer(&self) -> Option<&crate::group::GroupWriter> {

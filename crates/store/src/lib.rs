@@ -23,6 +23,7 @@ mod error;
 mod group;
 mod migrate;
 pub mod orders;
+mod pg_batch;
 pub mod phonefactor;
 mod scope;
 pub mod sessions;

@@ -1958,3 +1958,70 @@ async fn the_fast_path_does_not_accept_for_a_user_disabled_or_blocked_meanwhile(
         .unwrap();
     assert!(code_check::accept(s, accept(12)).await.unwrap());
 }
+
+#[tokio::test]
+async fn concurrent_checks_of_many_users_each_get_their_own_answer() {
+    // On PostgreSQL these run in batches: each check must get the answer
+    // for its own user, and the write must still refuse what the rules
+    // refuse, whatever the decision said.
+    use gatehouse_store::{code_check, credentials};
+    let db = fresh().await;
+    let s = &db.store;
+    let a = account(s, "40000002").await;
+    let mut users = Vec::new();
+    for i in 0..24 {
+        let name = format!("batch{i}");
+        let u = user(s, a, &name, Role::User).await;
+        let cred = credential(s, &format!("VSSB{i:08}")).await;
+        let mut c = s.conn().await.unwrap();
+        let found = Users::system().get(&mut c, u).await.unwrap();
+        assert!(credentials::assign(&mut c, cred, &found).await.unwrap());
+        if i % 3 == 2 {
+            sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
+                .bind(u.0)
+                .execute(&mut *c)
+                .await
+                .unwrap();
+        }
+        users.push((i, name, u, cred));
+    }
+    let mut tasks = Vec::new();
+    for (i, name, u, cred) in users {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let expected = name.clone();
+            let decide: code_check::Decide = Box::new(move |row| {
+                // Only ever this check's own user (and credential).
+                (row.user.username == expected
+                    && row.credential.as_ref().map(|c| c.id) == Some(cred)
+                    && i % 3 != 1)
+                    .then(|| code_check::Accept {
+                        credential: cred,
+                        user: u,
+                        step_or_counter: 7,
+                        next_counter: 0,
+                        drift: 0,
+                        now: T0,
+                        max_failures: 10,
+                        audit: record("security_code", Some(a.0)),
+                    })
+            });
+            let ok = code_check::check(&s, &name, "client:9", decide)
+                .await
+                .unwrap();
+            (i, ok)
+        }));
+    }
+    for t in tasks {
+        let (i, ok) = t.await.unwrap();
+        assert_eq!(ok, i % 3 == 0, "batch{i}");
+    }
+    let mut c = s.conn().await.unwrap();
+    let audited = audit::all(&mut c, Scope::System)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.action == "security_code")
+        .count();
+    assert_eq!(audited, 8, "one audit entry per acceptance");
+}
