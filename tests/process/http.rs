@@ -129,6 +129,36 @@ impl Client {
         }
     }
 
+    /// [`Client::send`], `None` when no whole answer came (the server went
+    /// away).
+    pub async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Option<Resp> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("accept", "application/json");
+        if let Some(t) = self.csrf.lock().unwrap().clone() {
+            req = req.header("x-csrf-token", t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.ok()?;
+        Some(Resp {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            text: resp.text().await.ok()?,
+        })
+    }
+
     /// `GET path`: the status and the JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self.send(Method::GET, path, None, &[]).await;

@@ -119,7 +119,6 @@ impl Options {
     }
 
     /// Sets a further variable (e.g. a `GATEHOUSE_*` setting).
-    #[allow(dead_code, reason = "no test needs a further setting today")]
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_owned(), value.to_owned()));
         self

@@ -73,9 +73,8 @@ pub struct HttpSmsConfig {
     #[serde(default)]
     pub response_id_pointer: Option<String>,
     /// Limit for one request, seconds. Default 15.
-    /// Keep it well below the delivery worker's 30-second claim lease: a
-    /// request still running when its lease runs out is treated as one
-    /// whose worker died, and looked up by the next claim.
+    /// The delivery worker reserves a message for this long plus 10 s, so
+    /// a request still running is never taken for one whose worker died.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
 }
@@ -207,6 +206,8 @@ fn parse_template(template: &str) -> Result<Vec<Segment>, String> {
 #[derive(Clone)]
 pub struct HttpSmsGateway {
     http: reqwest::Client,
+    /// The configured timeout of one request.
+    timeout: Duration,
     url: reqwest::Url,
     method: HttpSmsMethod,
     encoding: HttpSmsEncoding,
@@ -349,6 +350,7 @@ impl HttpSmsGateway {
         )
         .map_err(|e| ConfigError::new("http_sms", format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
+            timeout: Duration::from_secs(config.timeout_secs),
             http,
             url,
             method: config.method,
@@ -509,6 +511,10 @@ impl HttpSmsGateway {
 impl Gateway for HttpSmsGateway {
     fn name(&self) -> &'static str {
         "http-sms"
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn send_sms<'a>(&'a self, req: &'a SmsRequest) -> BoxFuture<'a, Result<Sent, DeliveryError>> {

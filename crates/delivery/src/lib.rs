@@ -237,6 +237,10 @@ pub struct Lookup {
 pub trait Gateway: Send + Sync {
     /// A short name for logs and metrics (`twilio`, `http-sms`).
     fn name(&self) -> &'static str;
+    /// The longest one request to the provider may take (its configured
+    /// timeout). The delivery worker reserves a message for longer than
+    /// this, so a send still in flight is never looked up or taken over.
+    fn request_timeout(&self) -> std::time::Duration;
     fn send_sms<'a>(&'a self, req: &'a SmsRequest) -> BoxFuture<'a, Result<Sent, DeliveryError>>;
     /// Gateways that cannot call answer `Rejected`.
     fn place_call<'a>(&'a self, req: &'a CallRequest)

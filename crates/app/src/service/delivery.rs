@@ -40,8 +40,23 @@ use gatehouse_domain::outbox::MessageKind;
 use gatehouse_store::delivery::{self, Queued, StatusRecorded};
 use std::time::Duration;
 
-/// How long a claimed message is reserved for the worker that claimed it.
-const LEASE_MS: i64 = 30_000;
+/// How long a claimed message is reserved for the worker that claimed it,
+/// beyond the gateway's request timeout (or on its own, without a gateway).
+const LEASE_MARGIN_MS: i64 = 10_000;
+const LEASE_WITHOUT_GATEWAY_MS: i64 = 30_000;
+
+/// The claim lease: longer than any one request to the gateway may take,
+/// so a message is never looked up or taken over while its send is still
+/// in flight (a provider's list may not show it yet). A worker that died
+/// mid-send leaves its messages to others once this has passed.
+fn lease_ms(st: &AppState) -> i64 {
+    match &st.config.delivery {
+        Delivery::Gateway(g) => {
+            i64::try_from(g.request_timeout().as_millis()).unwrap_or(i64::MAX / 2) + LEASE_MARGIN_MS
+        }
+        _ => LEASE_WITHOUT_GATEWAY_MS,
+    }
+}
 /// Attempts before a message is given up.
 const MAX_ATTEMPTS: i64 = 8;
 /// How long after an attempt with an unknown outcome the first lookup
@@ -91,7 +106,7 @@ pub async fn deliver_next(st: &AppState) -> Result<bool> {
     }
     let item = {
         let mut tx = st.store.begin().await?;
-        let item = delivery::claim_due(&mut tx, now, LEASE_MS).await?;
+        let item = delivery::claim_due(&mut tx, now, lease_ms(st)).await?;
         tx.commit().await?;
         item
     };
@@ -108,7 +123,7 @@ pub async fn deliver_next(st: &AppState) -> Result<bool> {
 pub async fn deliver_now(st: &AppState, id: i64) -> Result<()> {
     let item = {
         let mut tx = st.store.begin().await?;
-        let item = delivery::claim(&mut tx, id, st.now(), LEASE_MS).await?;
+        let item = delivery::claim(&mut tx, id, st.now(), lease_ms(st)).await?;
         tx.commit().await?;
         item
     };
@@ -217,7 +232,7 @@ async fn deliver_gateway(
     // or a status callback that resolved the message, means no send.
     {
         let mut tx = st.store.begin().await?;
-        let ours = delivery::begin_send(&mut tx, item, st.now(), LEASE_MS).await?;
+        let ours = delivery::begin_send(&mut tx, item, st.now(), lease_ms(st)).await?;
         tx.commit().await?;
         if !ours {
             tracing::warn!(id = item.id, kind = %item.kind, "the claim was lost before sending; not sent");

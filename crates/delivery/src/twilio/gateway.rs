@@ -51,9 +51,8 @@ pub struct TwilioConfig {
     #[serde(default)]
     pub call_from: Option<String>,
     /// Limit for one API request, seconds. Default 15.
-    /// Keep it well below the delivery worker's 30-second claim lease: a
-    /// request still running when its lease runs out is treated as one
-    /// whose worker died, and looked up by the next claim.
+    /// The delivery worker reserves a message for this long plus 10 s, so
+    /// a request still running is never taken for one whose worker died.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
     /// The SharedKeys Twilio may sign webhooks with instead of the auth
@@ -114,6 +113,8 @@ fn is_sid(s: &str, prefix: &str) -> bool {
 #[derive(Clone)]
 pub struct TwilioGateway {
     http: reqwest::Client,
+    /// The configured timeout of one request.
+    timeout: Duration,
     /// The base URL with its path prefix, without a trailing `/`: list
     /// pages' `next_page_uri` is a path below it.
     api_base: String,
@@ -241,6 +242,7 @@ impl TwilioGateway {
         )
         .map_err(|e| ConfigError::new("twilio", format!("cannot build the HTTPS client: {e}")))?;
         Ok(Self {
+            timeout: Duration::from_secs(config.timeout_secs),
             http,
             api_base: base.as_str().trim_end_matches('/').to_owned(),
             messages_url: join("Messages.json")?,
@@ -457,6 +459,10 @@ fn describe_error(status: reqwest::StatusCode, body: &[u8]) -> String {
 impl Gateway for TwilioGateway {
     fn name(&self) -> &'static str {
         "twilio"
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn send_sms<'a>(&'a self, req: &'a SmsRequest) -> BoxFuture<'a, Result<Sent, DeliveryError>> {
