@@ -73,7 +73,7 @@ pub struct HttpSmsConfig {
     #[serde(default)]
     pub response_id_pointer: Option<String>,
     /// Limit for one request, seconds. Default 15.
-    /// The delivery worker reserves a message for this long plus 10 s, so
+    /// The delivery worker reserves a message for this long plus 30 s, so
     /// a request still running is never taken for one whose worker died.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,

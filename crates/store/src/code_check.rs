@@ -236,7 +236,7 @@ pub async fn check(
             .map_err(StoreError::Corrupt);
     }
     if let Some(batcher) = store.pg_batcher() {
-        return Ok(batcher.check(username, throttle_key, decide).await);
+        return batcher.check(username, throttle_key, decide).await;
     }
     let Some(row) = read(store, username, throttle_key).await? else {
         return Ok(false);
@@ -293,14 +293,15 @@ pub struct Accept {
 }
 
 /// The conditional update of [`accept`], with its values named: `from`
-/// is an optional `FROM` clause, `v` the step or counter, next counter,
+/// is an optional `FROM` clause, `also` further conditions (`AND …`), `v`
+/// the step or counter, next counter,
 /// drift, now, credential, user and failure limit.
-pub(crate) fn accept_statement(from: &str, v: [&str; 7]) -> String {
+pub(crate) fn accept_statement(from: &str, also: &str, v: [&str; 7]) -> String {
     let [step, next, drift, now, cred, user, max] = v;
     format!(
         "UPDATE credentials SET last_used = {step}, next_counter = {next}, drift = {drift}, \
          failures = 0, last_validated_at = {now} {from} \
-         WHERE id = {cred} AND user_id = {user} AND (last_used IS NULL OR last_used < {step}) \
+         WHERE id = {cred} {also} AND user_id = {user} AND (last_used IS NULL OR last_used < {step}) \
          AND enabled = 1 AND (locked_until IS NULL OR locked_until <= {now}) AND failures < {max} \
          AND NOT EXISTS (SELECT 1 FROM temporary_codes t WHERE t.user_id = {user}) \
          AND EXISTS (SELECT 1 FROM users u WHERE u.id = {user} AND u.status = 'active') \
@@ -310,7 +311,7 @@ pub(crate) fn accept_statement(from: &str, v: [&str; 7]) -> String {
 }
 
 static ACCEPT_SQL: LazyLock<String> =
-    LazyLock::new(|| accept_statement("", ["$1", "$2", "$3", "$4", "$5", "$6", "$7"]));
+    LazyLock::new(|| accept_statement("", "", ["$1", "$2", "$3", "$4", "$5", "$6", "$7"]));
 
 pub(crate) const AUDIT_COLUMNS: &str =
     "at, actor_id, actor, account_id, action, target, client_addr, outcome, detail";

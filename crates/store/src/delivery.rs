@@ -233,6 +233,33 @@ pub async fn begin_send(
         == 1)
 }
 
+/// Extends a claim before a long step (a lookup at the provider): `Some`
+/// with the claim as it now is if it was still ours (`sending` under that
+/// very lease), `None` if it was taken over or resolved meanwhile.
+pub async fn renew_claim(
+    conn: &mut Conn,
+    claim: &Queued,
+    now: Timestamp,
+    lease_ms: i64,
+) -> Result<Option<Queued>> {
+    let until = now.millis() + lease_ms;
+    let renewed = sqlx::query(
+        "UPDATE outbox SET available_at = $3 \
+         WHERE id = $1 AND status = 'sending' AND available_at = $2",
+    )
+    .bind(claim.id)
+    .bind(claim.available_at.millis())
+    .bind(until)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    Ok(renewed.then(|| Queued {
+        available_at: Timestamp(until),
+        ..claim.clone()
+    }))
+}
+
 /// Puts a claimed message back for another try at `next_at` (keeping
 /// `check_first` as it is). Does nothing to a message no longer `sending`.
 pub async fn retry_later(conn: &mut Conn, id: i64, error: &str, next_at: Timestamp) -> Result<()> {

@@ -11,6 +11,10 @@ pub enum StoreError {
     /// The stored data is not what the schema promises.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A statement's outcome is unknown (e.g. the connection broke while
+    /// it ran), reported from a task that ran it on the caller's behalf.
+    #[error("database: {0}")]
+    Unknown(String),
     #[error(transparent)]
     Db(sqlx::Error),
 }
@@ -50,6 +54,7 @@ const UNIQUE: &[(&str, &str, &str)] = &[
         "secret_hash",
     ),
     ("phonefactor.device_id", "phonefactor_device", "device_id"),
+    ("radius_clients.name", "radius_clients_name_key", "name"),
 ];
 
 /// The field a unique violation is about, found by `table.column` (SQLite)

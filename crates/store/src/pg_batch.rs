@@ -14,10 +14,11 @@
 //! condition (the step or counter still ahead of the last one used, the
 //! user active, no lock, temporary code or fraud block), so two checks of
 //! one code — in one batch or in two, here or on another instance — accept
-//! it once. A job whose statement failed (a deadlock between two batches
-//! holding the same credentials, a lost connection) is answered "not
-//! accepted here": the caller takes the full check, which decides it again
-//! and says why.
+//! it once. A check whose read failed, or whose write certainly rolled back
+//! (a lock or statement timeout), is answered "not accepted here": the
+//! caller takes the full check, which decides it again and says why. A
+//! write whose outcome is unknown (the connection broke) is an error: it
+//! may have committed, and must not be decided a second time.
 
 use crate::Result;
 use crate::code_check::{AUDIT_COLUMNS, Accept, CodeCheckRow, Decide, READ_COLUMNS};
@@ -39,8 +40,12 @@ struct Check {
     username: String,
     key: String,
     decide: Decide,
-    answer: oneshot::Sender<bool>,
+    answer: oneshot::Sender<Answer>,
 }
+
+/// A check's answer: accepted or not, or a statement that may have
+/// committed without our hearing so.
+type Answer = std::result::Result<bool, String>;
 
 /// The queue of checks and the tasks that run them. The tasks end when the
 /// last [`PgBatcher`] (every clone of the store) is gone.
@@ -61,8 +66,10 @@ impl PgBatcher {
     }
 
     /// Queues a check; `true` once its code is committed as used, `false`
-    /// if it was not accepted here (left to the full check).
-    pub async fn check(&self, username: &str, key: &str, decide: Decide) -> bool {
+    /// if it was not accepted here (left to the full check); an error when
+    /// the write's outcome is unknown (it may have committed: the full
+    /// check would then count the accepted code as a replay).
+    pub async fn check(&self, username: &str, key: &str, decide: Decide) -> Result<bool> {
         let (answer, rx) = oneshot::channel();
         let check = Check {
             username: username.to_owned(),
@@ -71,9 +78,12 @@ impl PgBatcher {
             answer,
         };
         if self.queue.send(check).await.is_err() {
-            return false;
+            return Ok(false);
         }
-        rx.await.unwrap_or(false)
+        match rx.await {
+            Ok(answer) => answer.map_err(crate::StoreError::Unknown),
+            Err(_) => Ok(false),
+        }
     }
 }
 
@@ -98,7 +108,7 @@ async fn run(pool: AnyPool, rx: Arc<Mutex<mpsc::Receiver<Check>>>) {
         let answers = match run_batch(&pool, batch).await {
             Ok(answers) => answers,
             Err((e, answers)) => {
-                tracing::warn!(error = %e, checks = n, "a batch of code checks failed; each takes the full check");
+                tracing::warn!(error = %e, checks = n, "a batch of code checks failed");
                 answers
             }
         };
@@ -108,7 +118,7 @@ async fn run(pool: AnyPool, rx: Arc<Mutex<mpsc::Receiver<Check>>>) {
     }
 }
 
-type Answers = Vec<(oneshot::Sender<bool>, bool)>;
+type Answers = Vec<(oneshot::Sender<Answer>, Answer)>;
 
 /// The batch's read: each `(i, username, key)` of the JSON parameter with
 /// its user's row (no row for an unknown user).
@@ -126,13 +136,19 @@ static BATCH_READ_SQL: LazyLock<String> = LazyLock::new(|| {
 /// check's conditions, and for each update that took its audit entry; the
 /// answer is the `i` of each accepted check. Two checks of one credential
 /// in one batch update it once (PostgreSQL updates a row once per
-/// statement), and only the one that did is returned.
+/// statement), and only the one that did is returned. The credentials are
+/// locked first, in id order, skipping any that another transaction holds:
+/// a batch never waits on (or deadlocks with) another batch or a slow
+/// transaction, and the checks it skipped take the full check, which waits
+/// its turn.
 static BATCH_ACCEPT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH q AS (SELECT * FROM json_to_recordset($1::json) AS x(i bigint, cred bigint, \
            uid bigint, step bigint, next bigint, drift bigint, now bigint, maxf bigint, \
            at bigint, actor_id bigint, actor text, account_id bigint, action text, \
            target text, client_addr text, outcome text, detail text)), \
+         locked AS (SELECT c.id FROM credentials c WHERE c.id IN (SELECT cred FROM q) \
+           ORDER BY c.id FOR UPDATE SKIP LOCKED), \
          accepted AS ({} RETURNING q.*), \
          audited AS (INSERT INTO audit_log ({AUDIT_COLUMNS}) \
            SELECT at, actor_id, actor, account_id, action, target, client_addr, outcome, \
@@ -140,6 +156,7 @@ static BATCH_ACCEPT_SQL: LazyLock<String> = LazyLock::new(|| {
          SELECT i FROM accepted",
         accept_statement(
             "FROM q",
+            "AND id IN (SELECT id FROM locked)",
             [
                 "q.step", "q.next", "q.drift", "q.now", "q.cred", "q.uid", "q.maxf"
             ]
@@ -162,7 +179,11 @@ async fn run_batch(
     let rows = match read_rows(pool, &serde_json::Value::Array(reads).to_string()).await {
         Ok(rows) => rows,
         Err(e) => {
-            return Err((e, batch.into_iter().map(|c| (c.answer, false)).collect()));
+            // Nothing was written: each takes the full check.
+            return Err((
+                e,
+                batch.into_iter().map(|c| (c.answer, Ok(false))).collect(),
+            ));
         }
     };
     // Decide each check on its row; the right codes go to the write.
@@ -181,7 +202,7 @@ async fn run_batch(
                 accepts.push(accept_json(i, &a));
                 waiting.insert(i, check.answer);
             }
-            None => answers.push((check.answer, false)),
+            None => answers.push((check.answer, Ok(false))),
         }
     }
     if accepts.is_empty() {
@@ -199,11 +220,25 @@ async fn run_batch(
         });
     match accepted {
         Ok(accepted) => {
-            answers.extend(waiting.into_iter().map(|(i, a)| (a, accepted.contains(&i))));
+            answers.extend(
+                waiting
+                    .into_iter()
+                    .map(|(i, a)| (a, Ok(accepted.contains(&i)))),
+            );
             Ok(answers)
         }
         Err(e) => {
-            answers.extend(waiting.into_values().map(|a| (a, false)));
+            // Rolled back for certain (a deadlock, a serialization failure,
+            // a lock or statement timeout): the full check decides. Anything
+            // else may have committed: an error, never a second decision.
+            let rolled_back = matches!(&e, crate::StoreError::Db(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("40P01" | "40001" | "55P03" | "57014")));
+            let answer: Answer = if rolled_back {
+                Ok(false)
+            } else {
+                Err(e.to_string())
+            };
+            answers.extend(waiting.into_values().map(|a| (a, answer.clone())));
             Err((e, answers))
         }
     }

@@ -2025,3 +2025,111 @@ async fn concurrent_checks_of_many_users_each_get_their_own_answer() {
         .count();
     assert_eq!(audited, 8, "one audit entry per acceptance");
 }
+
+#[tokio::test]
+async fn two_instances_checking_one_code_accept_it_once() {
+    // Two stores on one database (two instances of the server): 16
+    // concurrent checks of one step through each, exactly one accepted.
+    use gatehouse_store::{code_check, credentials};
+    let db = fresh().await;
+    let s = &db.store;
+    let other = gatehouse_store::Store::open(&db.url, 4).await.unwrap();
+    let a = account(s, "40000003").await;
+    let u = user(s, a, "erin", Role::User).await;
+    let cred = credential(s, "VSST00000031").await;
+    let mut c = s.conn().await.unwrap();
+    let erin = Users::system().get(&mut c, u).await.unwrap();
+    assert!(credentials::assign(&mut c, cred, &erin).await.unwrap());
+    drop(c);
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let store = if i % 2 == 0 { s.clone() } else { other.clone() };
+        tasks.push(tokio::spawn(async move {
+            let decide: code_check::Decide = Box::new(move |_| {
+                Some(code_check::Accept {
+                    credential: cred,
+                    user: u,
+                    step_or_counter: 300,
+                    next_counter: 0,
+                    drift: 0,
+                    now: T0,
+                    max_failures: 10,
+                    audit: record("security_code", Some(a.0)),
+                })
+            });
+            code_check::check(&store, "erin", "client:2", decide)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(accepted, 1, "one step, one acceptance, across instances");
+    other.close().await;
+}
+
+#[tokio::test]
+async fn a_batch_does_not_wait_for_a_credential_another_transaction_holds() {
+    // PostgreSQL: a credential row locked elsewhere (a slow transaction) is
+    // skipped by the batch — that check is left to the full check — and
+    // never holds up the others.
+    use gatehouse_store::{code_check, credentials};
+    let db = fresh().await;
+    let s = &db.store;
+    if s.backend() != gatehouse_store::Backend::Postgres {
+        return;
+    }
+    let a = account(s, "40000004").await;
+    let mut creds = Vec::new();
+    for name in ["held", "free"] {
+        let u = user(s, a, name, Role::User).await;
+        let cred = credential(s, &format!("VSSH{:08}", creds.len())).await;
+        let mut c = s.conn().await.unwrap();
+        let found = Users::system().get(&mut c, u).await.unwrap();
+        assert!(credentials::assign(&mut c, cred, &found).await.unwrap());
+        creds.push((name, u, cred));
+    }
+    let mut holder = s.begin().await.unwrap();
+    sqlx::query("SELECT id FROM credentials WHERE id = $1 FOR UPDATE")
+        .bind(creds[0].2)
+        .fetch_all(&mut *holder)
+        .await
+        .unwrap();
+    let check = |name: &'static str, u: gatehouse_domain::UserId, cred: i64| {
+        let s = s.clone();
+        async move {
+            let decide: code_check::Decide = Box::new(move |_| {
+                Some(code_check::Accept {
+                    credential: cred,
+                    user: u,
+                    step_or_counter: 5,
+                    next_counter: 0,
+                    drift: 0,
+                    now: T0,
+                    max_failures: 10,
+                    audit: record("security_code", Some(a.0)),
+                })
+            });
+            tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                code_check::check(&s, name, "client:3", decide),
+            )
+            .await
+            .expect("answered without waiting for the lock")
+            .unwrap()
+        }
+    };
+    let (held, free) = tokio::join!(
+        check(creds[0].0, creds[0].1, creds[0].2),
+        check(creds[1].0, creds[1].1, creds[1].2)
+    );
+    assert!(!held, "the held credential is left to the full check");
+    assert!(free, "the other is accepted meanwhile");
+    holder.commit().await.unwrap();
+    assert!(
+        check(creds[0].0, creds[0].1, creds[0].2).await,
+        "and once free, accepted"
+    );
+}

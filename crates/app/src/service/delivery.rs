@@ -40,23 +40,34 @@ use gatehouse_domain::outbox::MessageKind;
 use gatehouse_store::delivery::{self, Queued, StatusRecorded};
 use std::time::Duration;
 
-/// How long a claimed message is reserved for the worker that claimed it,
-/// beyond the gateway's request timeout (or on its own, without a gateway).
-const LEASE_MARGIN_MS: i64 = 10_000;
+/// How long a claimed message is reserved without a gateway.
 const LEASE_WITHOUT_GATEWAY_MS: i64 = 30_000;
+/// Requests a lookup makes at most: the Twilio adapter reads up to four
+/// pages of a list.
+const LOOKUP_REQUESTS: i64 = 4;
 
-/// The claim lease: longer than any one request to the gateway may take,
-/// so a message is never looked up or taken over while its send is still
-/// in flight (a provider's list may not show it yet). A worker that died
-/// mid-send leaves its messages to others once this has passed.
+/// The gateway's timeout of one request, in milliseconds.
+fn gateway_timeout_ms(g: &dyn Gateway) -> i64 {
+    i64::try_from(g.request_timeout().as_millis()).unwrap_or(i64::MAX / 8)
+}
+
+/// The claim lease: a request to the gateway has ended (its timeout) and
+/// what it created shows in the provider's lists ([`LOOKUP_DELAY_MS`])
+/// before the message can be claimed again, so a worker that takes over
+/// from one that died mid-send looks it up only once the lookup can see it.
 fn lease_ms(st: &AppState) -> i64 {
     match &st.config.delivery {
-        Delivery::Gateway(g) => {
-            i64::try_from(g.request_timeout().as_millis()).unwrap_or(i64::MAX / 2) + LEASE_MARGIN_MS
-        }
+        Delivery::Gateway(g) => gateway_timeout_ms(g.as_ref()) + LOOKUP_DELAY_MS,
         _ => LEASE_WITHOUT_GATEWAY_MS,
     }
 }
+
+/// The lease renewed before a lookup: its requests, then the usual margin,
+/// so nobody else claims the message while the lookup still runs.
+fn lookup_lease_ms(g: &dyn Gateway) -> i64 {
+    LOOKUP_REQUESTS * gateway_timeout_ms(g) + LOOKUP_DELAY_MS
+}
+
 /// Attempts before a message is given up.
 const MAX_ATTEMPTS: i64 = 8;
 /// How long after an attempt with an unknown outcome the first lookup
@@ -225,9 +236,23 @@ async fn deliver_gateway(
     body: String,
 ) -> Result<()> {
     let call = item.kind == MessageKind::Call;
-    if item.check_first && !look_up_first(st, g, item, &body).await? {
-        return Ok(());
-    }
+    let renewed;
+    let item = if item.check_first {
+        // The lookup may take several requests: the claim must outlast it.
+        let mut tx = st.store.begin().await?;
+        renewed = delivery::renew_claim(&mut tx, item, st.now(), lookup_lease_ms(g)).await?;
+        tx.commit().await?;
+        let Some(item) = renewed.as_ref() else {
+            tracing::warn!(id = item.id, kind = %item.kind, "the claim was lost before the lookup; not sent");
+            return Ok(());
+        };
+        if !look_up_first(st, g, item, &body).await? {
+            return Ok(());
+        }
+        item
+    } else {
+        item
+    };
     // The claim must still be ours: a lease taken over by another worker,
     // or a status callback that resolved the message, means no send.
     {

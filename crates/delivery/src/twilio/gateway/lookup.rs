@@ -10,6 +10,8 @@ use crate::http;
 use crate::{DeliveryError, Lookup, LookupKind, Sent};
 
 /// List pages read at most in one lookup.
+/// (The delivery worker renews its claim for this many requests before a
+/// lookup: `LOOKUP_REQUESTS` in `gatehouse_app::service::delivery`.)
 const LOOKUP_MAX_PAGES: usize = 4;
 /// Allowed difference between our clock and Twilio's `date_created` (which
 /// has whole seconds), on either side of a lookup's window.
