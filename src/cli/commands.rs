@@ -248,6 +248,9 @@ pub(super) async fn run_command(cli: Cli, command: Command) -> anyhow::Result<Ex
                 .map_err(human)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::RadiusClient { command } => {
+            super::radius::run(command, &config, &cli.data_dir).await
+        }
         Command::Billing {
             command: BillingCommand::Run { period, csv },
         } => {

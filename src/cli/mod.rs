@@ -99,6 +99,11 @@ enum Command {
         #[command(subcommand)]
         command: ApiClientCommand,
     },
+    /// RADIUS clients (VPN concentrators, gateways) of the RADIUS front end.
+    RadiusClient {
+        #[command(subcommand)]
+        command: radius::RadiusClientCommand,
+    },
     /// Monthly billing.
     Billing {
         #[command(subcommand)]
@@ -287,6 +292,7 @@ enum AuditCommand {
 }
 
 mod commands;
+mod radius;
 mod serve;
 
 use commands::*;

@@ -177,6 +177,9 @@ pub struct Inner {
     /// `service::validate::authenticate_client`).
     pub(crate) api_clients:
         Mutex<std::collections::HashMap<String, (i64, String, std::time::Instant)>>,
+    /// RADIUS sign-ins waiting for their second factor, by `State`
+    /// (`service::radius`).
+    pub(crate) radius_pending: crate::service::radius::Pending,
 }
 
 type HashJob = Box<dyn FnOnce() + Send>;
@@ -243,6 +246,7 @@ impl AppState {
             hashing_queued: queued,
             delivery_wake: Arc::new(tokio::sync::Notify::new()),
             api_clients: Mutex::new(std::collections::HashMap::new()),
+            radius_pending: Default::default(),
         }))
     }
 

@@ -21,6 +21,7 @@ pub mod password;
 pub mod phonefactor;
 pub mod pricing;
 pub mod pskc;
+pub mod radius;
 pub mod seal;
 pub mod secret;
 pub mod session;

@@ -25,6 +25,7 @@ mod migrate;
 pub mod orders;
 mod pg_batch;
 pub mod phonefactor;
+pub mod radius_clients;
 mod scope;
 pub mod sessions;
 #[cfg(feature = "testing")]

@@ -78,6 +78,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_housekeeping.sql"),
         postgres: include_str!("../migrations/postgres/0009_housekeeping.sql"),
     },
+    Migration {
+        version: 10,
+        name: "radius",
+        sqlite: include_str!("../migrations/sqlite/0010_radius.sql"),
+        postgres: include_str!("../migrations/postgres/0010_radius.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("GATEHOUS" in ASCII).

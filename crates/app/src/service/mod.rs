@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod delivery;
 pub mod orders;
 pub mod phonefactor;
+pub mod radius;
 pub mod tokens;
 pub mod users;
 pub mod validate;
@@ -34,6 +35,8 @@ pub enum Channel {
     /// The JSON API (sessions, bearer tokens, API clients, device and
     /// telephony callbacks).
     Api,
+    /// The RADIUS front end.
+    Radius,
 }
 
 impl Channel {
@@ -42,6 +45,7 @@ impl Channel {
             Channel::Cli => "cli",
             Channel::Web => "web",
             Channel::Api => "api",
+            Channel::Radius => "radius",
         }
     }
 }
@@ -61,6 +65,13 @@ pub enum Actor {
     /// An API client of the validation API: no user rights at all. Names
     /// need not be unique; limits are kept per id.
     ApiClient { id: i64, name: String },
+    /// A RADIUS client (a VPN concentrator, a gateway): no user rights; it
+    /// authenticates users of its own account only.
+    RadiusClient {
+        id: i64,
+        name: String,
+        account: gatehouse_domain::AccountId,
+    },
     /// Nobody signed in (sign-in forms, telephony and device callbacks).
     Anonymous,
 }
@@ -134,7 +145,7 @@ impl Caller {
         match &self.actor {
             Actor::User(u) => Some(u.role),
             Actor::Cli | Actor::System => Some(Role::Operator),
-            Actor::ApiClient { .. } | Actor::Anonymous => None,
+            Actor::ApiClient { .. } | Actor::RadiusClient { .. } | Actor::Anonymous => None,
         }
     }
 
@@ -182,7 +193,9 @@ impl Caller {
         match &self.actor {
             Actor::Cli | Actor::System => Scope::All,
             // Anonymous callers and API clients reach no one's rows.
-            Actor::ApiClient { .. } | Actor::Anonymous => Scope::Nobody,
+            Actor::ApiClient { .. } | Actor::RadiusClient { .. } | Actor::Anonymous => {
+                Scope::Nobody
+            }
             Actor::User(u) => match u.role {
                 Role::Operator => Scope::All,
                 Role::Admin => Scope::Account(u.account_id),
@@ -207,6 +220,7 @@ impl Caller {
             actor: match &self.actor {
                 Actor::User(u) => u.username.clone(),
                 Actor::ApiClient { name, .. } => format!("api-client:{name}"),
+                Actor::RadiusClient { name, .. } => format!("radius:{name}"),
                 Actor::Cli => "cli".into(),
                 Actor::System => "system".into(),
                 Actor::Anonymous => "anonymous".into(),

@@ -134,11 +134,15 @@ pub async fn validate(
     password_input: Option<&str>,
 ) -> Result<bool> {
     let now = st.now();
-    let client_id = match &client.actor {
-        super::Actor::ApiClient { id, .. } => *id,
+    // API clients answer for every account; a RADIUS client for its own
+    // account's users only (anyone else is unknown to it).
+    let (key, account) = match &client.actor {
+        super::Actor::ApiClient { id, .. } => (format!("validate-failures:client:{id}"), None),
+        super::Actor::RadiusClient { id, account, .. } => {
+            (format!("validate-failures:radius:{id}"), Some(*account))
+        }
         _ => return Err(AppError::Unauthorized("Only API clients validate.".into())),
     };
-    let key = format!("validate-failures:client:{client_id}");
     // The common case — a right code, no password — in one read and one
     // grouped write; everything else takes the full path below.
     if password_input.is_none()
@@ -178,7 +182,7 @@ pub async fn validate(
             retry_after: wait,
         });
     }
-    let ok = validate_user(st, client, username, code, password_input).await?;
+    let ok = validate_user(st, client, account, username, code, password_input).await?;
     if ok {
         let mut conn = st.store.conn().await?;
         throttle::release(&mut conn, &key, slot).await?;
@@ -189,6 +193,7 @@ pub async fn validate(
 async fn validate_user(
     st: &AppState,
     client: &Caller,
+    account: Option<gatehouse_domain::AccountId>,
     username: &str,
     code: &str,
     password_input: Option<&str>,
@@ -208,6 +213,7 @@ async fn validate_user(
         }
         Err(_) => None,
     };
+    let found = found.filter(|u| account.is_none_or(|a| u.account_id == a));
     let active = found.clone().filter(|u| u.status == UserStatus::Active);
     let Some(user) = active else {
         if let Some(pw) = password_input {

@@ -210,6 +210,12 @@ pub async fn fast_right_code(
             return None;
         }
         let user = &row.user;
+        // A RADIUS client answers for its own account's users only.
+        if let super::super::Actor::RadiusClient { account, .. } = &caller.actor
+            && user.account_id != *account
+        {
+            return None;
+        }
         let usable = user.status == gatehouse_domain::UserStatus::Active
             && row.fraud_blocked_until.is_none_or(|t| now >= t)
             && !row.has_temporary_code;
