@@ -341,6 +341,12 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends any bytes at all (malformed packets, other codes).
+    pub async fn send_raw(&self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.socket.send_to(bytes, self.server).await?;
+        Ok(())
+    }
+
     /// The next datagram from the server, as it came, within the timeout.
     pub async fn receive_raw(&self) -> Result<Vec<u8>, ClientError> {
         let deadline = tokio::time::Instant::now() + self.timeout;

@@ -76,6 +76,8 @@ pub async fn serve<H: Handler>(
         }
     }
     tracing::info!(abandoned = tasks.len(), "RADIUS server stopping");
+    // Aborted and waited for, so that no answer leaves after `serve` returned.
+    tasks.shutdown().await;
     Ok(())
 }
 
