@@ -135,11 +135,6 @@ impl<H: Handler> Server<H> {
             identifier: reply_to.identifier,
             authenticator: reply_to.authenticator,
         };
-        if tasks.len() >= MAX_IN_FLIGHT {
-            dropped("overloaded");
-            tracing::warn!(%source, client = %client.name, "RADIUS request dropped: too many in progress");
-            return;
-        }
         let seen = self.cache().begin(key, Instant::now());
         match seen {
             Seen::InProgress => {
@@ -152,6 +147,12 @@ impl<H: Handler> Server<H> {
                 if let Err(error) = self.socket.send_to(&reply, source).await {
                     tracing::warn!(%source, %error, "RADIUS reply not sent");
                 }
+            }
+            // Checked here, so that answers already given are still replayed.
+            Seen::New(ticket) if tasks.len() >= MAX_IN_FLIGHT => {
+                self.cache().abandon(key, ticket);
+                dropped("overloaded");
+                tracing::warn!(%source, client = %client.name, "RADIUS request dropped: too many in progress");
             }
             Seen::New(ticket) => {
                 let task = Decision {
