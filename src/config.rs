@@ -137,6 +137,18 @@ pub struct Config {
     /// An SMTP server for e-mail (TOML table `[smtp]`).
     #[serde(skip_serializing)]
     pub smtp: Option<gatehouse_delivery::SmtpConfig>,
+    /// The RADIUS front end (TOML table `[radius]`; off without it).
+    #[serde(skip_serializing)]
+    pub radius: Option<RadiusConfig>,
+}
+
+/// `[radius]`: where the RADIUS front end listens (SPEC §12). Its clients
+/// are registered with `gatehouse radius-client create`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusConfig {
+    /// UDP address, e.g. `0.0.0.0:1812`.
+    pub listen: String,
 }
 
 impl Default for Config {
@@ -185,6 +197,7 @@ impl Default for Config {
             twilio: None,
             http_sms: None,
             smtp: None,
+            radius: None,
         }
     }
 }

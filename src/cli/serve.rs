@@ -150,7 +150,29 @@ pub(super) async fn serve_command(
         }
         DeliveryMode::Gateway => {}
     }
+    if let Some(radius) = &config.radius {
+        start_radius(&st, &radius.listen).await?;
+    }
     gatehouse_web::serve(st, config.http(), &config.listen).await
+}
+
+/// Starts the RADIUS front end on `listen` (UDP), beside the portal.
+async fn start_radius(st: &AppState, listen: &str) -> anyhow::Result<()> {
+    let socket = tokio::net::UdpSocket::bind(listen)
+        .await
+        .with_context(|| format!("binding the RADIUS address {listen} (radius.listen)"))?;
+    let handler = gatehouse_radius::AppHandler::new(st.clone())
+        .await
+        .map_err(human)?;
+    handler.keep_current();
+    tracing::info!(listen = %socket.local_addr()?, "RADIUS front end listening");
+    println!("RADIUS front end on udp://{listen}");
+    tokio::spawn(async move {
+        if let Err(e) = gatehouse_radius::serve(socket, handler, std::future::pending()).await {
+            tracing::error!(error = %e, "the RADIUS front end stopped");
+        }
+    });
+    Ok(())
 }
 
 /// Where a delivery mode comes from in the configuration.

@@ -386,7 +386,10 @@ async fn a_server_killed_under_load_loses_nothing_answered_and_repeats_nothing()
             "{user}: the accepted step is not recorded"
         );
     }
-    for user in &accepted {
+    // Replayed through the API: the first 500 (each refusal takes one of
+    // the API client's 1,000 failure slots per 15 minutes; the database
+    // check above covers them all).
+    for user in accepted.iter().take(500) {
         assert_eq!(
             validate(&http, &base, &secret, user, &code).await,
             Some(false),

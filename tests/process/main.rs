@@ -4,7 +4,7 @@
 //! - `server`: the one way to start a server (`Server`, which never
 //!   outlives its test) and to run the other commands;
 //! - `http`: the one HTTP client (reqwest, cookies, the CSRF token);
-//! - `cli`, `serve`, `authenticator`, `crash`: the tests;
+//! - `cli`, `serve`, `authenticator`, `crash`, `radius`: the tests;
 //! - `leak`: that a panicking test leaves no server behind.
 
 mod authenticator;
@@ -12,5 +12,6 @@ mod cli;
 mod crash;
 mod http;
 mod leak;
+mod radius;
 mod serve;
 mod server;

@@ -25,6 +25,7 @@ pub mod model {
     pub use gatehouse_store::audit::StoredEntry;
     pub use gatehouse_store::billing::Line;
     pub use gatehouse_store::credentials::Credential;
+    pub use gatehouse_store::radius_clients::RadiusClient;
     pub use gatehouse_store::tokens::ApiToken;
     pub use gatehouse_store::{Scope, User};
 }

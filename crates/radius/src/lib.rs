@@ -35,6 +35,7 @@
 //! | `gatehouse_radius_replayed_replies_total` | | cached replies sent again to a retransmission |
 //! | `gatehouse_radius_handler_duration_seconds` | | how long the handler took to decide (answered requests) |
 
+mod app;
 mod authenticators;
 mod cache;
 pub mod client;
@@ -51,6 +52,7 @@ use std::time::Duration;
 
 use secrecy::{SecretSlice, SecretString};
 
+pub use app::AppHandler;
 pub use server::serve;
 
 /// A registered RADIUS client (NAS), as the application knows it.

@@ -1,0 +1,451 @@
+//! The RADIUS front end of `gatehouse serve`, driven by FreeRADIUS's
+//! `radclient` (Debian's freeradius-utils: an independent client that
+//! checks every reply's Response Authenticator and Message-Authenticator)
+//! and by the crate's own client (for what radclient cannot do: send from
+//! another source address, repeat a packet byte for byte).
+
+use super::server::{Options, Server, ok};
+use gatehouse_domain::oath::{self, HashAlg, OathParams, Validation};
+use gatehouse_domain::seal::MasterKey;
+use gatehouse_domain::{Clock as _, Role, SystemClock};
+use gatehouse_radius::client::{AccessRequest, Code, Connection};
+use gatehouse_store::credentials::{self, NewCredential};
+use gatehouse_store::{NewUser, Scope, Store, Users, accounts};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const SEED: &[u8] = b"12345678901234567890";
+const ALICE_PASSWORD: &str = "Alice-Password-2026";
+
+/// Account 55555555 with alice (TOTP credential), account 66666666 with
+/// mallory (the same), and an administrator of the first.
+async fn seed(dir: &Path) {
+    let key = MasterKey::generate();
+    std::fs::write(dir.join("master.key"), format!("{}\n", key.to_hex())).unwrap();
+    let url = format!("sqlite://{}", dir.join("gatehouse.db").display());
+    let store = Store::open(&url, 2).await.unwrap();
+    let now = SystemClock.now();
+    let phc = gatehouse_domain::password::hash(ALICE_PASSWORD);
+    let mut tx = store.begin().await.unwrap();
+    let users = Users::new(Scope::All);
+    for (number, name, cid) in [
+        ("55555555", "alice", "RADA00000001"),
+        ("66666666", "mallory", "RADM00000001"),
+    ] {
+        let account = accounts::create(&mut tx, number, "RADIUS Test", false, now)
+            .await
+            .unwrap();
+        let id = users
+            .create(
+                &mut tx,
+                &NewUser {
+                    account_id: account,
+                    username: name,
+                    email: &format!("{name}@radius.example"),
+                    name: "",
+                    role: Role::User,
+                    password_hash: &phc,
+                    must_change_password: false,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let c = credentials::insert(
+            &mut tx,
+            &NewCredential {
+                credential_id: cid,
+                params: OathParams::vip_totp(),
+                next_counter: 0,
+                sealed_secret: Some(&key.seal(SEED, cid.as_bytes())),
+                validation: Validation::Local,
+                source: "test",
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        let user = users.get(&mut tx, id).await.unwrap();
+        credentials::assign(&mut tx, c, &user).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    store.close().await;
+}
+
+/// The code of the time step `offset` steps from now.
+fn code(offset: i64) -> String {
+    let step = oath::totp_step(SystemClock.now().seconds(), 30) + offset;
+    oath::hotp(SEED, step as u64, 6, HashAlg::Sha1)
+}
+
+/// A free UDP port on 127.0.0.1.
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn radclient_installed() -> bool {
+    Command::new("radclient")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// What radclient printed for one Access-Request with `attributes`
+/// (retried once, 3 s each).
+fn radclient(server: SocketAddr, secret: &str, attributes: &str) -> String {
+    let mut child = Command::new("radclient")
+        .args(["-x", "-r", "1", "-t", "3"])
+        .arg(server.to_string())
+        .args(["auth", secret])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("radclient (apt-get install freeradius-utils)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(attributes.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// radclient says "Received <code> Id …" only for a reply whose
+/// authenticators it verified.
+fn received(out: &str, code: &str) -> bool {
+    out.contains(&format!("Received {code} Id ")) && !out.contains("verification failed")
+}
+
+/// The `State` of a challenge radclient printed, as radclient's hex.
+fn state_of(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("State = "))
+        .unwrap_or_else(|| panic!("no State in {out}"))
+        .trim()
+        .to_owned()
+}
+
+struct Setup {
+    server: Server,
+    radius: SocketAddr,
+    secret: String,
+    code_only_secret: String,
+}
+
+async fn start() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    seed(dir.path()).await;
+    let port = free_udp_port();
+    std::fs::write(
+        dir.path().join("gatehouse.toml"),
+        format!("[radius]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let secret = ok(
+        dir.path(),
+        &[
+            "radius-client",
+            "create",
+            "--name",
+            "vpn",
+            "--account",
+            "55555555",
+            "--address",
+            "127.0.0.1",
+        ],
+        None,
+    );
+    let code_only_secret = ok(
+        dir.path(),
+        &[
+            "radius-client",
+            "create",
+            "--name",
+            "firewall",
+            "--account",
+            "55555555",
+            "--address",
+            "127.0.0.4/32",
+            "--mode",
+            "code-only",
+        ],
+        None,
+    );
+    let server = Server::start(dir, Options::new()).await;
+    Setup {
+        server,
+        radius: SocketAddr::from(([127, 0, 0, 1], port)),
+        secret,
+        code_only_secret,
+    }
+}
+
+#[tokio::test]
+async fn radius_clients_are_listed_as_the_spec_says() {
+    let dir = tempfile::tempdir().unwrap();
+    seed(dir.path()).await;
+    let secret = ok(
+        dir.path(),
+        &[
+            "radius-client",
+            "create",
+            "--name",
+            "vpn",
+            "--account",
+            "55555555",
+            "--address",
+            "10.1.2.3/8",
+        ],
+        None,
+    );
+    assert!(
+        secret.len() >= 32 && secret.chars().all(|c| c.is_ascii_alphanumeric()),
+        "a generated secret of at least 32 characters: {secret}"
+    );
+    let given = ok(
+        dir.path(),
+        &[
+            "radius-client",
+            "create",
+            "--name",
+            "rdgw",
+            "--account",
+            "66666666",
+            "--address",
+            "192.0.2.10",
+            "--mode",
+            "code-only",
+            "--secret-stdin",
+        ],
+        Some("a-given-shared-secret-1234\n"),
+    );
+    assert_eq!(given, "a-given-shared-secret-1234");
+    let list = super::server::stdout(&super::server::gatehouse(
+        dir.path(),
+        &["radius-client", "list"],
+        None,
+    ));
+    assert_eq!(
+        list,
+        "rdgw 66666666 192.0.2.10/32 code-only\nvpn 55555555 10.0.0.0/8 password-and-code\n"
+    );
+    // Bad input: a clear error, nothing stored.
+    for (args, says) in [
+        (
+            vec![
+                "--name",
+                "vpn",
+                "--account",
+                "55555555",
+                "--address",
+                "10.0.0.1",
+            ],
+            "exists already",
+        ),
+        (
+            vec![
+                "--name",
+                "x",
+                "--account",
+                "12345678",
+                "--address",
+                "10.0.0.1",
+            ],
+            "no account",
+        ),
+        (
+            vec![
+                "--name",
+                "y",
+                "--account",
+                "55555555",
+                "--address",
+                "10.0.0.300",
+            ],
+            "not an address",
+        ),
+        (
+            vec![
+                "--name",
+                "z",
+                "--account",
+                "55555555",
+                "--address",
+                "10.0.0.1",
+                "--mode",
+                "both",
+            ],
+            "not a mode",
+        ),
+    ] {
+        let mut all = vec!["radius-client", "create"];
+        all.extend(args);
+        let o = super::server::gatehouse(dir.path(), &all, None);
+        assert!(!o.status.success());
+        assert!(
+            super::server::stderr(&o).contains(says),
+            "{}",
+            super::server::stderr(&o)
+        );
+    }
+    ok(dir.path(), &["radius-client", "remove", "rdgw"], None);
+    let list = super::server::stdout(&super::server::gatehouse(
+        dir.path(),
+        &["radius-client", "list"],
+        None,
+    ));
+    assert_eq!(list, "vpn 55555555 10.0.0.0/8 password-and-code\n");
+}
+
+#[tokio::test]
+async fn password_and_code_through_radclient() {
+    if !radclient_installed() {
+        eprintln!("radclient not installed (apt-get install freeradius-utils): skipped");
+        return;
+    }
+    let s = start().await;
+    let ask = |user: &str, password: &str| {
+        radclient(
+            s.radius,
+            &s.secret,
+            &format!(
+                "User-Name = {user}, User-Password = \"{password}\", \
+                 Message-Authenticator = 0x00, NAS-IP-Address = 192.0.2.10, \
+                 Calling-Station-Id = \"203.0.113.5\""
+            ),
+        )
+    };
+    // Password and code in one: accepted, and the reply carries a
+    // Message-Authenticator (radclient checked it).
+    let now = code(0);
+    let out = ask("alice", &format!("{ALICE_PASSWORD},{now}"));
+    assert!(received(&out, "Access-Accept"), "{out}");
+    assert!(out.contains("Message-Authenticator"), "{out}");
+    // The same code again: a replay.
+    let out = ask("alice", &format!("{ALICE_PASSWORD},{now}"));
+    assert!(received(&out, "Access-Reject"), "{out}");
+    // A wrong code, a wrong password.
+    let out = ask("alice", &format!("{ALICE_PASSWORD},000000"));
+    assert!(received(&out, "Access-Reject"), "{out}");
+    let out = ask("alice", &format!("not-her-password,{}", code(1)));
+    assert!(received(&out, "Access-Reject"), "{out}");
+    // Another account's user, with the right password and code: unknown here.
+    let out = ask("mallory", &format!("{ALICE_PASSWORD},{}", code(0)));
+    assert!(received(&out, "Access-Reject"), "{out}");
+
+    // The password alone: a challenge, then the code with its State.
+    let out = ask("alice", ALICE_PASSWORD);
+    assert!(received(&out, "Access-Challenge"), "{out}");
+    assert!(out.contains("Enter your security code"), "{out}");
+    let state = state_of(&out);
+    let next = code(1);
+    let answer = format!(
+        "User-Name = alice, User-Password = \"{next}\", State = {state}, \
+         Message-Authenticator = 0x00"
+    );
+    let out = radclient(s.radius, &s.secret, &answer);
+    assert!(received(&out, "Access-Accept"), "{out}");
+    // A State is good once.
+    let out = radclient(s.radius, &s.secret, &answer);
+    assert!(received(&out, "Access-Reject"), "{out}");
+
+    // A wrong shared secret, a request without Message-Authenticator: no
+    // answer at all.
+    let out = radclient(
+        s.radius,
+        "not-the-shared-secret",
+        &format!(
+            "User-Name = alice, User-Password = \"{ALICE_PASSWORD}\", Message-Authenticator = 0x00"
+        ),
+    );
+    assert!(out.contains("No reply from server"), "{out}");
+    let out = radclient(
+        s.radius,
+        &s.secret,
+        &format!("User-Name = alice, User-Password = \"{ALICE_PASSWORD}\""),
+    );
+    assert!(out.contains("No reply from server"), "{out}");
+
+    // Every outcome audited with the client as the actor and both
+    // addresses (the end user's, via the NAS).
+    let url = format!("sqlite://{}", s.server.dir().join("gatehouse.db").display());
+    let store = Store::open(&url, 1).await.unwrap();
+    let mut conn = store.conn().await.unwrap();
+    let entries: Vec<_> = gatehouse_store::audit::all(&mut conn, Scope::System)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.actor == "radius:vpn")
+        .collect();
+    drop(conn);
+    store.close().await;
+    assert!(
+        entries.iter().any(|e| e.record.outcome == "success"
+            && e.record.client_addr == "203.0.113.5 via 192.0.2.10"),
+        "{entries:#?}"
+    );
+    assert!(entries.iter().any(|e| e.record.outcome == "failure"));
+}
+
+#[tokio::test]
+async fn code_only_clients_and_unknown_sources() {
+    let s = start().await;
+    let timeout = Duration::from_secs(3);
+    // The code-only client at 127.0.0.4: the code alone.
+    let conn = Connection::open_from(
+        SocketAddr::from(([127, 0, 0, 4], 0)),
+        s.radius,
+        s.code_only_secret.as_bytes(),
+        timeout,
+    )
+    .await
+    .unwrap();
+    let reply = conn
+        .exchange(&AccessRequest::new("alice").password(code(0)))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Accept, "{reply:?}");
+    assert!(reply.message_authenticator);
+    let reply = conn
+        .exchange(&AccessRequest::new("alice").password(code(0)))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Reject, "replayed");
+    let reply = conn
+        .exchange(&AccessRequest::new("mallory").password(code(0)))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Reject, "another account's user");
+    // A source no client is registered for: dropped.
+    let stranger = Connection::open_from(
+        SocketAddr::from(([127, 0, 0, 9], 0)),
+        s.radius,
+        s.secret.as_bytes(),
+        Duration::from_millis(800),
+    )
+    .await
+    .unwrap();
+    assert!(
+        stranger
+            .exchange(&AccessRequest::new("alice").password(code(1)))
+            .await
+            .is_err(),
+        "no answer to an unknown source"
+    );
+    drop(s);
+}
