@@ -4,6 +4,7 @@
 //! and by the crate's own client (for what radclient cannot do: send from
 //! another source address, repeat a packet byte for byte).
 
+use super::http::Client as Http;
 use super::server::{Options, Server, ok};
 use gatehouse_domain::oath::{self, HashAlg, OathParams, Validation};
 use gatehouse_domain::seal::MasterKey;
@@ -31,6 +32,7 @@ async fn seed(dir: &Path) {
     let phc = gatehouse_domain::password::hash(ALICE_PASSWORD);
     let mut tx = store.begin().await.unwrap();
     let users = Users::new(Scope::All);
+    let mut first = None;
     for (number, name, cid) in [
         ("55555555", "alice", "RADA00000001"),
         ("66666666", "mallory", "RADM00000001"),
@@ -38,6 +40,7 @@ async fn seed(dir: &Path) {
         let account = accounts::create(&mut tx, number, "RADIUS Test", false, now)
             .await
             .unwrap();
+        first.get_or_insert(account);
         let id = users
             .create(
                 &mut tx,
@@ -70,6 +73,30 @@ async fn seed(dir: &Path) {
         .unwrap();
         let user = users.get(&mut tx, id).await.unwrap();
         credentials::assign(&mut tx, c, &user).await.unwrap();
+    }
+    // For PhoneFactor: an administrator of the first account, and two users
+    // who will activate it (by text, by call).
+    for (name, role) in [
+        ("radmin", Role::Admin),
+        ("bob", Role::User),
+        ("carol", Role::User),
+    ] {
+        users
+            .create(
+                &mut tx,
+                &NewUser {
+                    account_id: first.unwrap(),
+                    username: name,
+                    email: &format!("{name}@radius.example"),
+                    name: "",
+                    role,
+                    password_hash: &phc,
+                    must_change_password: false,
+                },
+                now,
+            )
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     store.close().await;
@@ -448,4 +475,293 @@ async fn code_only_clients_and_unknown_sources() {
         "no answer to an unknown source"
     );
     drop(s);
+}
+
+/// The newest 6-digit code texted to `phone` on the virtual phone.
+async fn texted_code(c: &Http, phone: &str) -> String {
+    for _ in 0..50 {
+        let (_, v) = c
+            .get(&format!("/api/v1/virtual-phone/{phone}/messages"))
+            .await;
+        if let Some(code) = v
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["body"].as_str())
+            .and_then(|b| {
+                b.split(|c: char| !c.is_ascii_digit())
+                    .find(|w| w.len() == 6)
+            })
+        {
+            return code.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no code texted to {phone}");
+}
+
+/// The virtual phone's calls to `phone` (as `c` may see them).
+async fn calls(c: &Http, phone: &str) -> Vec<serde_json::Value> {
+    let (_, v) = c.get(&format!("/api/v1/virtual-phone/{phone}/calls")).await;
+    v.as_array().cloned().unwrap_or_default()
+}
+
+/// Answers the newest ringing call to `phone` with `digits`.
+async fn answer_call(c: &Http, phone: &str, digits: &str) {
+    for _ in 0..100 {
+        if let Some(call) = calls(c, phone)
+            .await
+            .into_iter()
+            .rev()
+            .find(|c| c["status"] == "ringing" || c["status"] == "pending")
+        {
+            let id = call["id"]
+                .as_str()
+                .map_or_else(|| call["id"].to_string(), str::to_owned);
+            let (status, v) = c
+                .post(
+                    &format!("/api/v1/virtual-phone/{phone}/calls/{id}/keys"),
+                    serde_json::json!({"digits": digits}),
+                )
+                .await;
+            assert!(status < 300, "{status} {v}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no call to {phone}");
+}
+
+#[tokio::test]
+async fn phonefactor_by_text_and_by_call_through_radius() {
+    let dir = tempfile::tempdir().unwrap();
+    seed(dir.path()).await;
+    let port = free_udp_port();
+    std::fs::write(
+        dir.path().join("gatehouse.toml"),
+        format!("[radius]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let msa = dir.path().join("msa.txt");
+    std::fs::write(&msa, "MSA 2026.1\n").unwrap();
+    ok(
+        dir.path(),
+        &[
+            "msa",
+            "publish",
+            "--version",
+            "2026.1",
+            "--file",
+            msa.to_str().unwrap(),
+        ],
+        None,
+    );
+    ok(
+        dir.path(),
+        &[
+            "price",
+            "set",
+            "--method",
+            "phonefactor",
+            "--amount",
+            "300",
+            "--currency",
+            "USD",
+        ],
+        None,
+    );
+    let secret = ok(
+        dir.path(),
+        &[
+            "radius-client",
+            "create",
+            "--name",
+            "vpn",
+            "--account",
+            "55555555",
+            "--address",
+            "127.0.0.1",
+        ],
+        None,
+    );
+    let server = Server::start(dir, Options::new()).await;
+    let base = server.base();
+    let radius = SocketAddr::from(([127, 0, 0, 1], port));
+    // PhoneFactor ordered for bob and carol, activated by text and by call.
+    let (admin, _) = Http::signed_in(&base, "radmin", ALICE_PASSWORD).await;
+    let (_, users) = admin.get("/api/v1/users?query=").await;
+    let id_of = |name: &str| {
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    for name in ["bob", "carol"] {
+        let r = admin
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/users/{}/external-authentication/orders", id_of(name)),
+                Some(&serde_json::json!({"method": "phonefactor", "msa_version": "2026.1", "msa_acknowledged": true})),
+                &[("Idempotency-Key", name)],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let (bob, _) = Http::signed_in(&base, "bob", ALICE_PASSWORD).await;
+    let (status, v) = bob
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            serde_json::json!({"phone": "+1 415 555 0142", "mode": "sms"}),
+        )
+        .await;
+    assert!(status < 300, "{v}");
+    let code = texted_code(&bob, "+14155550142").await;
+    let (status, v) = bob
+        .post(
+            "/api/v1/me/phonefactor/activation/verify",
+            serde_json::json!({"code": code}),
+        )
+        .await;
+    assert_eq!(status, 204, "{v}");
+    let (carol, _) = Http::signed_in(&base, "carol", ALICE_PASSWORD).await;
+    let (status, v) = carol
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            serde_json::json!({"phone": "+1 415 555 0143", "mode": "call"}),
+        )
+        .await;
+    assert!(status < 300, "{v}");
+    answer_call(&carol, "+14155550143", "#").await;
+    for _ in 0..50 {
+        let (_, v) = carol.get("/api/v1/me/phonefactor/activation/status").await;
+        if v["status"] == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let conn = Connection::open(radius, secret.as_bytes(), Duration::from_secs(20))
+        .await
+        .unwrap();
+    // Bob (text): the password alone answers a challenge naming the masked
+    // number; the texted code with the State finishes it.
+    let reply = conn
+        .exchange(&AccessRequest::new("bob").password(ALICE_PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Challenge, "{reply:?}");
+    assert!(
+        reply.message().starts_with("Enter the code we sent to +1"),
+        "{}",
+        reply.message()
+    );
+    assert!(
+        reply.message().ends_with("0142") && !reply.message().contains("415555"),
+        "{}",
+        reply.message()
+    );
+    let state = reply.state.clone().expect("a State");
+    assert!(state.len() >= 16);
+    let code = texted_code(&bob, "+14155550142").await;
+    let reply = conn
+        .exchange(
+            &AccessRequest::new("bob")
+                .password(code.clone())
+                .state(state.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Accept, "{reply:?}");
+    let reply = conn
+        .exchange(&AccessRequest::new("bob").password(code).state(state))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Reject, "a State is used once");
+
+    // Carol (call): the request is held until she presses #; the NAS's
+    // retransmissions meanwhile reach nobody, and after the answer get the
+    // same reply: one call only.
+    let calls_before = calls(&carol, "+14155550143").await.len();
+    let request = conn
+        .encode(&AccessRequest::new("carol").password(ALICE_PASSWORD))
+        .unwrap();
+    conn.send(&request).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    conn.send(&request).await.unwrap();
+    answer_call(&carol, "+14155550143", "#").await;
+    let reply = conn.receive(&request).await.unwrap();
+    assert_eq!(reply.code, Code::Accept, "{reply:?}");
+    conn.send(&request).await.unwrap();
+    let again = conn.receive(&request).await.unwrap();
+    assert_eq!(again.bytes, reply.bytes, "the cached answer, byte for byte");
+    assert_eq!(
+        calls(&carol, "+14155550143").await.len(),
+        calls_before + 1,
+        "one call for the request and its retransmissions"
+    );
+    drop(server);
+}
+
+#[tokio::test]
+async fn a_lockout_is_the_same_through_radius_and_the_portal() {
+    let s = start().await;
+    let conn = Connection::open(s.radius, s.secret.as_bytes(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    // Ten wrong passwords through RADIUS lock alice (lockout_failures = 10)…
+    for _ in 0..10 {
+        let reply = conn
+            .exchange(&AccessRequest::new("alice").password(format!("wrong-password,{}", code(0))))
+            .await
+            .unwrap();
+        assert_eq!(reply.code, Code::Reject);
+    }
+    // …so the portal refuses her right password,
+    let portal = Http::new(&s.server.base());
+    let r = portal.login("alice", ALICE_PASSWORD).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    // and so does RADIUS, with the right password and code.
+    let reply = conn
+        .exchange(&AccessRequest::new("alice").password(format!("{ALICE_PASSWORD},{}", code(0))))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Reject, "locked");
+    // The reverse: mallory's account has no client here, so use the
+    // portal to lock radmin (no second factor) and RADIUS sees it.
+    for _ in 0..10 {
+        let r = portal.login("radmin", "wrong-password").await;
+        assert_eq!(r.status, 401);
+    }
+    let reply = conn
+        .exchange(&AccessRequest::new("radmin").password(ALICE_PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, Code::Reject, "{reply:?}");
+    // Refused at the password (the portal's one message for a wrong
+    // password, an unknown user and a lock), not for the missing second
+    // factor, as it would be unlocked.
+    assert_eq!(reply.message(), "The username or password is incorrect.");
+    // Both lockouts are in the audit log as lockouts of the same users.
+    let url = format!("sqlite://{}", s.server.dir().join("gatehouse.db").display());
+    let store = Store::open(&url, 1).await.unwrap();
+    let mut c = store.conn().await.unwrap();
+    let locks: Vec<_> = gatehouse_store::audit::all(&mut c, Scope::System)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.action == "user_locked")
+        .map(|e| (e.record.actor, e.record.target))
+        .collect();
+    drop(c);
+    store.close().await;
+    assert!(
+        locks
+            .iter()
+            .any(|(actor, t)| actor == "radius:vpn" && t.contains("alice")),
+        "{locks:?}"
+    );
+    assert!(locks.iter().any(|(_, t)| t.contains("radmin")), "{locks:?}");
 }
