@@ -6,6 +6,7 @@ mod billing;
 mod catalog;
 mod external;
 pub mod phonefactor;
+mod radius;
 mod session;
 mod tokens;
 mod users;
@@ -78,6 +79,11 @@ pub fn routes() -> Routes {
         .route(
             "/api-clients/{id}",
             crate::routing::delete(catalog::api_client_revoke),
+        )
+        .route("/radius-clients", get(radius::list).post(radius::create))
+        .route(
+            "/radius-clients/{name}",
+            crate::routing::delete(radius::remove),
         )
         .route(
             "/api-tokens",
@@ -214,6 +220,9 @@ pub fn openapi_routes() -> Routes {
         catalog::api_client_create,
         catalog::api_client_list,
         catalog::api_client_revoke,
+        radius::create,
+        radius::list,
+        radius::remove,
         tokens::api_token_list,
         tokens::api_token_create,
         tokens::api_token_revoke,

@@ -8,6 +8,7 @@ mod external_auth;
 mod login;
 mod operator;
 mod phonefactor;
+mod radius;
 mod security;
 mod users;
 
@@ -31,6 +32,7 @@ pub fn routes() -> Routes {
         .merge(users::routes())
         .merge(external_auth::routes())
         .merge(operator::routes())
+        .merge(radius::routes())
         .merge(accounts::routes())
         .merge(audit::routes())
         .merge(billing::routes())
@@ -99,6 +101,7 @@ pub fn layout(title: &str, user: Option<&User>, csrf: Option<&str>, body: Markup
                                     li { a href="/accounts" { "Accounts" } }
                                     li { a href="/tokens" { "Token Inventory" } }
                                     li { a href="/catalog" { "Catalog" } }
+                                    li { a href="/radius-clients" { "RADIUS" } }
                                 }
                                 @if u.role.is_admin() {
                                     li { a href="/billing" { "Billing" } }

@@ -10,6 +10,7 @@ mod ops;
 mod ordering;
 mod pages;
 mod phonefactor;
+mod radius;
 mod roles;
 mod sessions;
 mod signin;

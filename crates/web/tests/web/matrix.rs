@@ -68,6 +68,9 @@ const TABLE: &[(&str, &str)] = &[
     //   operator sees its traffic; the call id does not exist.
     ("DELETE /api/v1/api-clients/{id}", "--------+--"),
     ("GET /api/v1/api-clients", "--------+--"),
+    ("DELETE /api/v1/radius-clients/{name}", "--------+--"),
+    ("GET /api/v1/radius-clients", "--------+--"),
+    ("GET /radius-clients", "--------+--"),
     ("DELETE /api/v1/api-tokens/{id}", "-----+--++- ------+-+-- --------+--"),
     ("DELETE /api/v1/users/{id}", "-----+--++- ------+-+-- --------+--"),
     ("DELETE /api/v1/users/{id}/external-authentication/{method}", "-----+--++- ------+-+-- --------+--"),
@@ -138,6 +141,9 @@ const TABLE: &[(&str, &str)] = &[
     ("POST /accounts", "--------+--"),
     ("POST /api/v1/accounts", "--------+--"),
     ("POST /api/v1/api-clients", "--------+--"),
+    ("POST /api/v1/radius-clients", "--------+--"),
+    ("POST /radius-clients/create", "--------+--"),
+    ("POST /radius-clients/remove", "--------+--"),
     ("POST /api/v1/api-tokens", "----+++++--"),
     ("POST /api/v1/authenticator/pair", "++++++++++-"),
     ("POST /api/v1/authenticator/requests/{id}/answer", "-----------"),
@@ -555,6 +561,9 @@ fn api_body(method: &Method, path: &str) -> Option<Value> {
         "/tokens/soft" => json!({"count": 1}),
         "/tokens/import" => json!({"pskc": "<KeyContainer/>"}),
         "/api-clients" => json!({"name": "matrix-2"}),
+        "/radius-clients" => {
+            json!({"name": "matrix-r", "account": "12345678", "address": "10.0.0.1"})
+        }
         "/api-tokens" => json!({"name": "matrix", "expires_in_days": 30}),
         "/login/security-code" => json!({"code": "123456"}),
         "/login/phonefactor/verify" | "/me/phonefactor/activation/verify" => {
@@ -635,6 +644,13 @@ fn form_fields(path: &str) -> Vec<(&'static str, &'static str)> {
             ("valid_until", ""),
         ],
         "/catalog/msa" => vec![("version", "2027.1"), ("text", "New terms.")],
+        "/radius-clients/create" => vec![
+            ("name", "matrix-r"),
+            ("account", "12345678"),
+            ("address", "10.0.0.1"),
+            ("mode", "code-only"),
+        ],
+        "/radius-clients/remove" => vec![("name", "no-such-client")],
         "/billing/run" => vec![("period", "2025-10")],
         _ => vec![],
     }
@@ -678,6 +694,23 @@ async fn call(
             .unwrap();
         let id = clients.iter().map(|c| c.id).max().unwrap();
         url = path.replace("{id}", &id.to_string());
+    }
+    if path == "/api/v1/radius-clients/{name}" {
+        // A fresh RADIUS client to remove, likewise.
+        let acc = gatehouse_web::service::accounts::create(&f.app.st, &Caller::cli(), "Radius M")
+            .await
+            .unwrap();
+        let name = format!("rm-{}-{caller}", f.serial);
+        let new = gatehouse_web::service::radius::NewClient {
+            name: name.clone(),
+            account_number: acc.number.to_string(),
+            address: "10.9.9.9".into(),
+            ..Default::default()
+        };
+        gatehouse_web::service::radius::create_client(&f.app.st, &Caller::cli(), &new)
+            .await
+            .unwrap();
+        url = path.replace("{name}", &name);
     }
     let mut c = f.callers[caller].clone();
     let code = f.app.totp(0);
