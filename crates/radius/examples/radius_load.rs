@@ -13,6 +13,7 @@
 //! latency percentiles, rejects and timeouts.
 
 use gatehouse_domain::oath::{self, HashAlg};
+use gatehouse_domain::{Clock as _, SystemClock};
 use gatehouse_radius::client::{AccessRequest, Code, Connection};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,13 +43,7 @@ async fn main() {
         .map_or("127.0.0.1", String::as_str)
         .to_owned();
     let first_user: usize = args.get(7).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let step0 = oath::totp_step(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64,
-        30,
-    );
+    let step0 = oath::totp_step(SystemClock.now().seconds(), 30);
     let codes = Arc::new([
         oath::hotp(SEED, step0 as u64, 6, HashAlg::Sha1),
         oath::hotp(SEED, step0 as u64 + 1, 6, HashAlg::Sha1),
