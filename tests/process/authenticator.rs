@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 const PASSWORD: &str = "Frank-Password-2026!";
 
 /// What one run of the authenticator printed, and its exit code.
-struct Run {
+pub(super) struct Run {
     code: i32,
     stdout: String,
     stderr: String,
@@ -32,7 +32,7 @@ impl Run {
 
 /// Runs `authenticator --state STATE ARGS…` in-process (the binary's
 /// `main` is this call on a current-thread runtime).
-async fn authenticator(state: &Path, args: &[&str]) -> Run {
+pub(super) async fn authenticator(state: &Path, args: &[&str]) -> Run {
     let mut argv: Vec<OsString> = vec!["authenticator".into(), "--state".into(), state.into()];
     argv.extend(args.iter().map(OsString::from));
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -44,7 +44,7 @@ async fn authenticator(state: &Path, args: &[&str]) -> Run {
     }
 }
 
-fn stdout_ok(o: &Run) -> String {
+pub(super) fn stdout_ok(o: &Run) -> String {
     assert!(o.success(), "authenticator failed: {}", o.stderr);
     o.stdout.trim().to_owned()
 }

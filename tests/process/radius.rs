@@ -4,6 +4,7 @@
 //! and by the crate's own client (for what radclient cannot do: send from
 //! another source address, repeat a packet byte for byte).
 
+use super::authenticator::{authenticator, stdout_ok};
 use super::http::Client as Http;
 use super::server::{Options, Server, ok};
 use gatehouse_domain::oath::{self, HashAlg, OathParams, Validation};
@@ -80,6 +81,7 @@ async fn seed(dir: &Path) {
         ("radmin", Role::Admin),
         ("bob", Role::User),
         ("carol", Role::User),
+        ("dora", Role::User),
     ] {
         users
             .create(
@@ -599,7 +601,7 @@ async fn phonefactor_by_text_and_by_call_through_radius() {
             .as_i64()
             .unwrap()
     };
-    for name in ["bob", "carol"] {
+    for name in ["bob", "carol", "dora"] {
         let r = admin
             .send(
                 reqwest::Method::POST,
@@ -642,6 +644,29 @@ async fn phonefactor_by_text_and_by_call_through_radius() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // Dora pairs the app (the authenticator) and activates with it.
+    let app_state = server.dir().join("dora-app.json");
+    let (dora, _) = Http::signed_in(&base, "dora", ALICE_PASSWORD).await;
+    let (status, v) = dora
+        .post(
+            "/api/v1/me/phonefactor/activation",
+            serde_json::json!({"phone": "+1 415 555 0144", "mode": "app"}),
+        )
+        .await;
+    assert!(status < 300, "{v}");
+    let uri = v["challenge"]["pairing_uri"]
+        .as_str()
+        .expect("a pairing link")
+        .to_owned();
+    stdout_ok(&authenticator(&app_state, &["pair", &uri]).await);
+    let (_, v) = dora.get("/api/v1/me/phonefactor/activation/status").await;
+    let n = v["challenge"]["number_match"]
+        .as_i64()
+        .expect("a number")
+        .to_string();
+    let id = v["challenge"]["id"].as_str().unwrap().to_owned();
+    stdout_ok(&authenticator(&app_state, &["approve", "--id", &id, "--number", &n]).await);
 
     let conn = Connection::open(radius, secret.as_bytes(), Duration::from_secs(20))
         .await
@@ -701,6 +726,43 @@ async fn phonefactor_by_text_and_by_call_through_radius() {
         calls(&carol, "+14155550143").await.len(),
         calls_before + 1,
         "one call for the request and its retransmissions"
+    );
+
+    // Dora (app): no page shows the number, so the push carries it and she
+    // confirms it in the app; the request is held until then.
+    let request = conn
+        .encode(&AccessRequest::new("dora").password(format!("{ALICE_PASSWORD},push")))
+        .unwrap();
+    conn.send(&request).await.unwrap();
+    let mut line = String::new();
+    for _ in 0..100 {
+        let out = stdout_ok(&authenticator(&app_state, &["pending"]).await);
+        if let Some(l) = out.lines().find(|l| l.contains(" sign_in dora ")) {
+            line = l.to_owned();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (id, number) = (
+        line.split(' ').next().unwrap().to_owned(),
+        line.rsplit_once(" number ")
+            .expect("the number in the push")
+            .1
+            .to_owned(),
+    );
+    stdout_ok(&authenticator(&app_state, &["approve", "--id", &id, "--number", &number]).await);
+    let reply = conn.receive(&request).await.unwrap();
+    assert_eq!(reply.code, Code::Accept, "{reply:?}");
+    // A sign-in at the portal still shows the number on the page only.
+    let (d2, _) = Http::signed_in(&base, "dora", ALICE_PASSWORD).await;
+    let (status, v) = d2
+        .post("/api/v1/login/phonefactor/start", serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let out = stdout_ok(&authenticator(&app_state, &["pending"]).await);
+    assert!(
+        out.contains(" sign_in dora ") && !out.contains(" number "),
+        "{out}"
     );
     drop(server);
 }

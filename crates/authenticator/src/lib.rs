@@ -59,7 +59,8 @@ enum Command {
         /// The request (default: the only, or the oldest, pending request).
         #[arg(long)]
         id: Option<String>,
-        /// The two-digit number shown on the sign-in or activation page.
+        /// The two-digit number shown on the sign-in or activation page (or,
+        /// for a sign-in through RADIUS, the one `pending` lists).
         #[arg(long)]
         number: i64,
     },
@@ -117,6 +118,9 @@ struct PendingRequest {
     username: String,
     portal: String,
     expires_at: String,
+    /// The number to confirm when no page shows it (a RADIUS sign-in).
+    #[serde(default)]
+    number: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -189,11 +193,17 @@ async fn execute(args: Args, out: Output<'_>, err: Output<'_>) -> Result<()> {
                 writeln!(out, "no pending requests")?;
             }
             for r in requests {
-                writeln!(
+                write!(
                     out,
                     "{} {} {} {} expires {}",
                     r.id, r.purpose, r.username, r.portal, r.expires_at
                 )?;
+                // No page shows this one's number: confirm it with
+                // `approve ID --number N` if it is the sign-in you started.
+                match r.number {
+                    Some(n) => writeln!(out, " number {n:02}")?,
+                    None => writeln!(out)?,
+                }
             }
             Ok(())
         }

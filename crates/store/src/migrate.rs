@@ -84,6 +84,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_radius.sql"),
         postgres: include_str!("../migrations/postgres/0010_radius.sql"),
     },
+    Migration {
+        version: 11,
+        name: "number_in_push",
+        sqlite: include_str!("../migrations/sqlite/0011_number_in_push.sql"),
+        postgres: include_str!("../migrations/postgres/0011_number_in_push.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("GATEHOUS" in ASCII).

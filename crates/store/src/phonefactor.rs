@@ -274,10 +274,13 @@ pub struct Challenge {
     pub app_secret: Option<Vec<u8>>,
     pub expires_at: Timestamp,
     pub created_at: Timestamp,
+    /// The app shows the number to confirm (no page shows it: RADIUS).
+    pub number_in_push: bool,
 }
 
 const CH_COLUMNS: &str = "id, user_id, account_id, session_hash, purpose, mode, phone, code_hash, \
-     number_match, status, attempts, device_id, device_key, app_secret, expires_at, created_at";
+     number_match, status, attempts, device_id, device_key, app_secret, expires_at, created_at, \
+     number_in_push";
 
 fn ch_from_row(r: &AnyRow) -> Result<Challenge> {
     Ok(Challenge {
@@ -308,6 +311,7 @@ fn ch_from_row(r: &AnyRow) -> Result<Challenge> {
         app_secret: r.try_get(13)?,
         expires_at: Timestamp(r.try_get(14)?),
         created_at: Timestamp(r.try_get(15)?),
+        number_in_push: r.try_get::<i64, _>(16)? != 0,
     })
 }
 
@@ -327,6 +331,8 @@ pub struct NewChallenge<'a> {
     pub device_id: Option<&'a str>,
     pub app_secret: Option<&'a [u8]>,
     pub expires_at: Timestamp,
+    /// The number goes in the app's push (see [`Challenge::number_in_push`]).
+    pub number_in_push: bool,
 }
 
 /// Stores a challenge, closing the session's earlier open ones (only the
@@ -341,8 +347,9 @@ pub async fn insert_challenge(conn: &mut Conn, c: &NewChallenge<'_>, now: Timest
     .await?;
     sqlx::query(
         "INSERT INTO pf_challenges (id, user_id, account_id, session_hash, purpose, mode, phone, \
-         code_hash, number_match, status, pairing_hash, device_id, app_secret, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         code_hash, number_match, status, pairing_hash, device_id, app_secret, expires_at, created_at, \
+         number_in_push) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(c.id)
     .bind(c.user_id.0)
@@ -359,6 +366,7 @@ pub async fn insert_challenge(conn: &mut Conn, c: &NewChallenge<'_>, now: Timest
     .bind(c.app_secret)
     .bind(c.expires_at.millis())
     .bind(now.millis())
+    .bind(i64::from(c.number_in_push))
     .execute(&mut *conn)
     .await?;
     Ok(())

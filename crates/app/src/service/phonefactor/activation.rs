@@ -111,6 +111,7 @@ pub async fn start_activation(
         device_id: None,
         app_secret: app_secret_sealed.as_deref(),
         expires_at: now.plus_minutes(lifetime),
+        number_in_push: false,
     };
     if mode != Mode::App {
         count_send(st, &mut tx, &user, phone.as_str(), now).await?;

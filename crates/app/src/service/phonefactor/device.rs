@@ -84,6 +84,9 @@ pub struct AppRequest {
     pub username: String,
     pub portal: String,
     pub expires_at: Timestamp,
+    /// The number to confirm, when no page shows it (a sign-in through
+    /// RADIUS); otherwise the person types what the page shows.
+    pub number: Option<i64>,
 }
 
 /// The device's open pushes.
@@ -99,6 +102,7 @@ pub async fn device_requests(st: &AppState, device_id: &str) -> Result<Vec<AppRe
             username: user.username,
             portal: st.config.portal_name.clone(),
             expires_at: c.expires_at,
+            number: c.number_match.filter(|_| c.number_in_push),
         });
     }
     Ok(out)

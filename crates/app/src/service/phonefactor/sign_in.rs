@@ -57,6 +57,9 @@ pub async fn start_sign_in(
         device_id: p.device_id.as_deref(),
         app_secret: None,
         expires_at: now.plus_minutes(st.config.phonefactor.lifetime_minutes(mode)),
+        // Through RADIUS no page shows the number: it goes in the push, and
+        // the person confirms it in the app.
+        number_in_push: mode == Mode::App && caller.via == crate::service::Channel::Radius,
     };
     if mode != Mode::App {
         count_send(st, &mut tx, &user, &phone, now).await?;

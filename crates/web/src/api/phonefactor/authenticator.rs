@@ -83,6 +83,10 @@ pub struct AppRequestDto {
     pub username: String,
     pub portal: String,
     pub expires_at: String,
+    /// The number to confirm, for a sign-in with no page to show it (through
+    /// RADIUS); absent otherwise (type the number the page shows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<i64>,
 }
 
 /// The device's open requests (device-signed).
@@ -104,6 +108,7 @@ pub async fn app_requests(
                 username: r.username,
                 portal: r.portal,
                 expires_at: r.expires_at.to_rfc3339(),
+                number: r.number,
             })
             .collect(),
     ))
