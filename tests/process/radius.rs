@@ -110,6 +110,23 @@ fn code(offset: i64) -> String {
     oath::hotp(SEED, step as u64, 6, HashAlg::Sha1)
 }
 
+/// The code of the time step `offset` steps from now, as `oathtool` (an
+/// independent OATH implementation) computes it.
+fn oathtool_code(offset: i64) -> String {
+    let at = SystemClock.now().seconds() + 30 * offset;
+    let out = Command::new("oathtool")
+        .args(["--totp", "-d", "6", "-N", &format!("@{at}")])
+        .arg(hex::encode(SEED))
+        .output()
+        .expect("oathtool (apt-get install oathtool)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// A free UDP port on 127.0.0.1.
 fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
@@ -382,7 +399,8 @@ async fn password_and_code_through_radclient() {
     assert!(received(&out, "Access-Challenge"), "{out}");
     assert!(out.contains("Enter your security code"), "{out}");
     let state = state_of(&out);
-    let next = code(1);
+    let next = oathtool_code(1);
+    assert_eq!(next, code(1), "oathtool and Gatehouse agree");
     let answer = format!(
         "User-Name = alice, User-Password = \"{next}\", State = {state}, \
          Message-Authenticator = 0x00"
