@@ -193,17 +193,19 @@ struct Setup {
     code_only_secret: String,
 }
 
-async fn start() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    seed(dir.path()).await;
+/// The seeded database, the RADIUS front end on a free port and the client
+/// `vpn` (password-and-code, 127.0.0.1, account 55555555): the port and the
+/// client's secret.
+async fn prepare(dir: &Path) -> (u16, String) {
+    seed(dir).await;
     let port = free_udp_port();
     std::fs::write(
-        dir.path().join("gatehouse.toml"),
+        dir.join("gatehouse.toml"),
         format!("[radius]\nlisten = \"127.0.0.1:{port}\"\n"),
     )
     .unwrap();
     let secret = ok(
-        dir.path(),
+        dir,
         &[
             "radius-client",
             "create",
@@ -216,6 +218,12 @@ async fn start() -> Setup {
         ],
         None,
     );
+    (port, secret)
+}
+
+async fn start() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, secret) = prepare(dir.path()).await;
     let code_only_secret = ok(
         dir.path(),
         &[
@@ -554,13 +562,7 @@ async fn answer_call(c: &Http, phone: &str, digits: &str) {
 #[tokio::test]
 async fn phonefactor_by_text_and_by_call_through_radius() {
     let dir = tempfile::tempdir().unwrap();
-    seed(dir.path()).await;
-    let port = free_udp_port();
-    std::fs::write(
-        dir.path().join("gatehouse.toml"),
-        format!("[radius]\nlisten = \"127.0.0.1:{port}\"\n"),
-    )
-    .unwrap();
+    let (port, secret) = prepare(dir.path()).await;
     let msa = dir.path().join("msa.txt");
     std::fs::write(&msa, "MSA 2026.1\n").unwrap();
     ok(
@@ -586,20 +588,6 @@ async fn phonefactor_by_text_and_by_call_through_radius() {
             "300",
             "--currency",
             "USD",
-        ],
-        None,
-    );
-    let secret = ok(
-        dir.path(),
-        &[
-            "radius-client",
-            "create",
-            "--name",
-            "vpn",
-            "--account",
-            "55555555",
-            "--address",
-            "127.0.0.1",
         ],
         None,
     );

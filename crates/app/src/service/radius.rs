@@ -507,23 +507,14 @@ async fn sign_in(
                 return phonefactor_step(st, client, caller, req, &signed.session.token, &live)
                     .await;
             }
-            let state = challenge_state();
-            st.radius_pending.insert(
-                state.clone(),
-                Waiting {
-                    client_id: client.id,
-                    source: req.source,
-                    username: req.username.trim().to_lowercase(),
-                    session_token: signed.session.token.clone(),
-                    awaiting: Awaiting::SecurityCode,
-                    expires: st.now().plus_seconds(CHALLENGE_LIFE_S),
-                },
-                st.now(),
-            );
-            return Ok(Outcome::Challenge {
-                state,
-                message: "Enter your security code".into(),
-            });
+            return Ok(challenge(
+                st,
+                client,
+                req,
+                &signed.session.token,
+                Awaiting::SecurityCode,
+                "Enter your security code".into(),
+            ));
         }
         SessionState::ActivationRequired => Ok(reject(
             "Activate your second factor in the portal before signing in here.",
@@ -558,23 +549,14 @@ async fn phonefactor_step(
         }
     };
     if view.mode == Mode::Sms {
-        let state = challenge_state();
-        st.radius_pending.insert(
-            state.clone(),
-            Waiting {
-                client_id: client.id,
-                source: req.source,
-                username: req.username.trim().to_lowercase(),
-                session_token: token.to_owned(),
-                awaiting: Awaiting::TextCode,
-                expires: st.now().plus_seconds(CHALLENGE_LIFE_S),
-            },
-            st.now(),
-        );
-        return Ok(Outcome::Challenge {
-            state,
-            message: format!("Enter the code we sent to {}", view.phone_masked),
-        });
+        return Ok(challenge(
+            st,
+            client,
+            req,
+            token,
+            Awaiting::TextCode,
+            format!("Enter the code we sent to {}", view.phone_masked),
+        ));
     }
     // A call or an app notification: held until answered, refused, expired
     // or the client's timeout is near (a little before it, so the NAS gets
@@ -670,6 +652,33 @@ async fn end_token(st: &AppState, caller: &Caller, token: &str) -> Result<()> {
         auth::end_session(st, &live, caller).await?;
     }
     Ok(())
+}
+
+/// An Access-Challenge: a fresh `State`, remembered with what it waits for
+/// (single use, for this client, source and user, [`CHALLENGE_LIFE_S`]).
+fn challenge(
+    st: &AppState,
+    client: &RadiusClient,
+    req: &Access,
+    session_token: &str,
+    awaiting: Awaiting,
+    message: String,
+) -> Outcome {
+    let state = challenge_state();
+    let now = st.now();
+    st.radius_pending.insert(
+        state.clone(),
+        Waiting {
+            client_id: client.id,
+            source: req.source,
+            username: req.username.trim().to_lowercase(),
+            session_token: session_token.to_owned(),
+            awaiting,
+            expires: now.plus_seconds(CHALLENGE_LIFE_S),
+        },
+        now,
+    );
+    Outcome::Challenge { state, message }
 }
 
 /// A fresh `State`: 256 random bits, as 64 hex characters (printable, as

@@ -34,7 +34,7 @@ pub fn routes() -> Routes {
         .route("/catalog/msa", post(msa_submit))
 }
 
-fn require_operator(user: &User) -> Result<(), AppError> {
+pub(super) fn require_operator(user: &User) -> Result<(), AppError> {
     if user.role == Role::Operator {
         Ok(())
     } else {

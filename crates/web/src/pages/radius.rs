@@ -1,6 +1,7 @@
 //! The operator's RADIUS clients page: the VPN concentrators and gateways
 //! that ask the RADIUS front end (SPEC §12).
 
+use super::operator::require_operator;
 use super::{FieldExtra, PageResult, alert, csrf_input, field, layout, notice};
 use crate::AppState;
 use crate::error::AppError;
@@ -13,7 +14,6 @@ use crate::service::radius;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
 use gatehouse_app::model::User;
-use gatehouse_domain::Role;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -22,16 +22,6 @@ pub fn routes() -> Routes {
         .route("/radius-clients", get(page))
         .route("/radius-clients/create", post(create_submit))
         .route("/radius-clients/remove", post(remove_submit))
-}
-
-fn require_operator(user: &User) -> Result<(), AppError> {
-    if user.role == Role::Operator {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "Only the provider's operators can open this page.".into(),
-        ))
-    }
 }
 
 async fn render(
