@@ -10,7 +10,7 @@
 # Sends traffic to 127.0.0.1/127.0.0.2 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-users=${1:-100000}
+users=${1:-150000}
 seconds=${2:-10}
 cargo build --release --quiet --bin gatehouse
 cargo build --release --quiet -p gatehouse-web --example bench_seed
@@ -32,12 +32,15 @@ trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 sleep 1
 load=target/release/examples/radius_load
-echo "--- code-only: Access-Requests with valid codes, 64 in flight, ${seconds} s"
-"$load" "127.0.0.1:$rport" "$code_secret" "$users" "$seconds" 64
+# Two thirds of the users for the code-only run, the rest for the password
+# run: no code is sent twice across the two.
+code_users=$((users * 2 / 3))
+echo "--- code-only: Access-Requests with valid codes, 64 in flight, ${seconds} s (users 0…$((code_users - 1)))"
+"$load" "127.0.0.1:$rport" "$code_secret" "$code_users" "$seconds" 64
 echo "--- raw Argon2id rate (all cores)"
 target/release/examples/argon2_rate 10
-echo "--- password and code: 16 in flight, 15 s (users from $((users / 2)) on)"
-"$load" "127.0.0.1:$rport" "$pw_secret" "$((users / 2))" 15 16 Bench-Password-2026 127.0.0.2 "$((users / 2))"
+echo "--- password and code: 16 in flight, 15 s (users from $code_users on)"
+"$load" "127.0.0.1:$rport" "$pw_secret" "$((users - code_users))" 15 16 Bench-Password-2026 127.0.0.2 "$code_users"
 echo "RSS: $(awk '/^VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
 echo "server warnings and errors: $(grep -cE 'WARN|ERROR' "$dir/server.log" || true)"
 grep -E 'WARN|ERROR' "$dir/server.log" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-200 | sort | uniq -c | sort -rn | head -5 || true

@@ -182,7 +182,7 @@ pub async fn validate(
             retry_after: wait,
         });
     }
-    let ok = validate_user(st, client, account, username, code, password_input).await?;
+    let ok = validate_user(st, client, account, &key, username, code, password_input).await?;
     if ok {
         let mut conn = st.store.conn().await?;
         throttle::release(&mut conn, &key, slot).await?;
@@ -194,6 +194,7 @@ async fn validate_user(
     st: &AppState,
     client: &Caller,
     account: Option<gatehouse_domain::AccountId>,
+    client_key: &str,
     username: &str,
     code: &str,
     password_input: Option<&str>,
@@ -258,6 +259,21 @@ async fn validate_user(
             return Ok(false);
         }
         tx.commit().await?;
+        // The password was right: a right code now takes the fast path (one
+        // trip, every rule of the full check repeated in its write).
+        if let Some(true) = super::credentials::fast_right_code(
+            st,
+            client,
+            username,
+            code,
+            client_key,
+            CLIENT_FAILURES_ALLOWED,
+            CLIENT_WINDOW_SECONDS,
+        )
+        .await?
+        {
+            return Ok(true);
+        }
     }
     let blocked = {
         let mut conn = st.store.conn().await?;
