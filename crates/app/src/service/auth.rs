@@ -172,30 +172,61 @@ pub enum PasswordAttempt {
 /// threads. Every path pays for exactly one Argon2 verification, so the
 /// time taken tells nothing about the lock.
 pub async fn password_attempt(st: &AppState, user: &User, input: &str) -> Result<PasswordAttempt> {
-    let now = st.now();
-    let users = Users::system();
-    let (slot, phc) = {
+    let reserved = {
         let mut tx = st.store.begin().await?;
-        let reserved = match users
-            .reserve_password_attempt(&mut tx, user.id, &st.config.lockout, now)
+        let r = reserve_password_attempt(st, &mut tx, user).await?;
+        tx.commit().await?;
+        r
+    };
+    verify_reserved(st, reserved, input).await
+}
+
+/// A reserved (or refused) password attempt and the hash to compare with.
+struct ReservedAttempt {
+    slot: Reservation,
+    phc: String,
+}
+
+/// Reserves an attempt under the user's lockout in `conn` (a transaction
+/// the caller commits before the comparison).
+async fn reserve_password_attempt(
+    st: &AppState,
+    conn: &mut gatehouse_store::Conn,
+    user: &User,
+) -> Result<ReservedAttempt> {
+    let users = Users::system();
+    let now = st.now();
+    Ok(
+        match users
+            .reserve_password_attempt(conn, user.id, &st.config.lockout, now)
             .await
         {
-            Ok(slot) => Some((slot, users.password_hash(&mut tx, user.id).await?)),
+            Ok(slot) => ReservedAttempt {
+                slot,
+                phc: users.password_hash(conn, user.id).await?,
+            },
             // Deleted since it was looked up: refused like any other.
-            Err(StoreError::NotFound) => None,
+            Err(StoreError::NotFound) => ReservedAttempt {
+                slot: Reservation::Refused { until: now },
+                phc: String::new(),
+            },
             Err(e) => return Err(e.into()),
-        };
-        tx.commit().await?;
-        match reserved {
-            Some(r) => r,
-            None => (Reservation::Refused { until: now }, String::new()),
-        }
-    };
-    let Reservation::Reserved { last, .. } = slot else {
+        },
+    )
+}
+
+/// Compares `input` for a reserved attempt (the dummy hash for a refused
+/// one, so the time taken tells nothing about the lock).
+async fn verify_reserved(
+    st: &AppState,
+    reserved: ReservedAttempt,
+    input: &str,
+) -> Result<PasswordAttempt> {
+    let Reservation::Reserved { last, .. } = reserved.slot else {
         dummy_verification(st, input).await?;
         return Ok(PasswordAttempt::Locked);
     };
-    let given = input.to_owned();
+    let (given, phc) = (input.to_owned(), reserved.phc);
     Ok(
         if st.hashing(move || password::verify(&given, &phc)).await? {
             PasswordAttempt::Right { undo_lock: last }
@@ -278,20 +309,19 @@ pub async fn sign_in(
     let now = st.now();
     let addr_key = format!("sign-in-failures:{}", caller.addr);
     let window = st.config.address_window_seconds;
-    let addr_slot = {
-        let mut tx = st.store.begin().await?;
-        let slot = throttle::reserve(
-            &mut tx,
-            &addr_key,
-            st.config.address_failure_limit,
-            window,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        slot
-    };
+    // The address's slot, the user and the user's attempt slot in one
+    // transaction: every reservation is made before the comparison.
+    let mut tx = st.store.begin().await?;
+    let addr_slot = throttle::reserve(
+        &mut tx,
+        &addr_key,
+        st.config.address_failure_limit,
+        window,
+        now,
+    )
+    .await?;
     if let Reservation::Refused { until } = addr_slot {
+        tx.commit().await?;
         let wait = throttle::retry_after(until, now);
         metrics::counter!("gatehouse_sign_ins_total", "outcome" => "throttled").increment(1);
         return Err(AppError::TooManyRequests {
@@ -304,21 +334,26 @@ pub async fn sign_in(
     }
     let users = Users::system();
     let found = match Username::parse(username) {
-        Ok(name) => {
-            let mut conn = st.store.conn().await?;
-            match users.find_by_username(&mut conn, name.as_str()).await {
-                Ok(u) => Some(u),
-                Err(StoreError::NotFound) => None,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Ok(name) => match users.find_by_username(&mut tx, name.as_str()).await {
+            Ok(u) => Some(u),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
         Err(_) => None,
     };
+    let found = match found {
+        Some(user) => {
+            let reserved = reserve_password_attempt(st, &mut tx, &user).await?;
+            Some((user, reserved))
+        }
+        None => None,
+    };
+    tx.commit().await?;
     let caller_for_audit = Caller {
         actor: super::Actor::Anonymous,
         ..caller.clone()
     };
-    let Some(user) = found else {
+    let Some((user, reserved)) = found else {
         // Pay for one Argon2 verification all the same, so the time taken
         // does not tell whether the user exists (ASVS 2.2.1).
         dummy_verification(st, password_input).await?;
@@ -337,7 +372,7 @@ pub async fn sign_in(
         return Err(AppError::Unauthorized(SIGN_IN_FAILED.into()));
     };
     let account = Some(user.account_id.0);
-    let attempt = password_attempt(st, &user, password_input).await?;
+    let attempt = verify_reserved(st, reserved, password_input).await?;
     let reason = match attempt {
         PasswordAttempt::Locked => Some("locked"),
         _ if user.status != gatehouse_domain::UserStatus::Active => Some("disabled"),
