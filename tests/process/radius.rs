@@ -34,13 +34,23 @@ async fn seed(dir: &Path) {
     let mut tx = store.begin().await.unwrap();
     let users = Users::new(Scope::All);
     let mut first = None;
-    for (number, name, cid) in [
-        ("55555555", "alice", "RADA00000001"),
-        ("66666666", "mallory", "RADM00000001"),
+    let mut numbers = std::collections::HashMap::new();
+    // Dave must change his password (an administrator reset it).
+    for (number, name, cid, must_change_password) in [
+        ("55555555", "alice", "RADA00000001", false),
+        ("66666666", "mallory", "RADM00000001", false),
+        ("55555555", "dave", "RADD00000001", true),
     ] {
-        let account = accounts::create(&mut tx, number, "RADIUS Test", false, now)
-            .await
-            .unwrap();
+        let account = match numbers.get(number) {
+            Some(a) => *a,
+            None => {
+                let a = accounts::create(&mut tx, number, "RADIUS Test", false, now)
+                    .await
+                    .unwrap();
+                numbers.insert(number, a);
+                a
+            }
+        };
         first.get_or_insert(account);
         let id = users
             .create(
@@ -52,7 +62,7 @@ async fn seed(dir: &Path) {
                     name: "",
                     role: Role::User,
                     password_hash: &phc,
-                    must_change_password: false,
+                    must_change_password,
                 },
                 now,
             )
@@ -175,6 +185,14 @@ fn radclient(server: SocketAddr, secret: &str, attributes: &str) -> String {
 /// authenticators it verified.
 fn received(out: &str, code: &str) -> bool {
     out.contains(&format!("Received {code} Id ")) && !out.contains("verification failed")
+}
+
+/// The Reply-Message radclient printed.
+fn reply_message(out: &str) -> String {
+    out.lines()
+        .filter_map(|l| l.trim().strip_prefix("Reply-Message = "))
+        .collect::<Vec<_>>()
+        .join("")
 }
 
 /// The `State` of a challenge radclient printed, as radclient's hex.
@@ -402,6 +420,36 @@ async fn password_and_code_through_radclient() {
     let out = ask("mallory", &format!("{ALICE_PASSWORD},{}", code(0)));
     assert!(received(&out, "Access-Reject"), "{out}");
 
+    // Another account's user, whatever the case of the name, gets exactly
+    // the answer of a name that does not exist — and no challenge.
+    let unknown = ask("nobody-here", ALICE_PASSWORD);
+    assert!(received(&unknown, "Access-Reject"), "{unknown}");
+    for name in ["mallory", "Mallory", "MALLORY"] {
+        let out = ask(name, ALICE_PASSWORD);
+        assert!(received(&out, "Access-Reject"), "{name}: {out}");
+        assert_eq!(
+            reply_message(&out),
+            reply_message(&unknown),
+            "{name}: the unknown user's answer"
+        );
+    }
+    // Dave must change his password first: his code is right, the answer
+    // is still Reject.
+    let out = ask("dave", ALICE_PASSWORD);
+    assert!(received(&out, "Access-Challenge"), "{out}");
+    let dave_state = state_of(&out);
+    let out = radclient(
+        s.radius,
+        &s.secret,
+        &format!(
+            "User-Name = dave, User-Password = \"{}\", State = {dave_state}, \
+             Message-Authenticator = 0x00",
+            code(0)
+        ),
+    );
+    assert!(received(&out, "Access-Reject"), "{out}");
+    assert!(reply_message(&out).contains("must be changed"), "{out}");
+
     // The password alone: a challenge, then the code with its State.
     let out = ask("alice", ALICE_PASSWORD);
     assert!(received(&out, "Access-Challenge"), "{out}");
@@ -451,7 +499,7 @@ async fn password_and_code_through_radclient() {
     store.close().await;
     assert!(
         entries.iter().any(|e| e.record.outcome == "success"
-            && e.record.client_addr == "203.0.113.5 via 192.0.2.10"),
+            && e.record.client_addr == "203.0.113.5 via 127.0.0.1 (radius:vpn)"),
         "{entries:#?}"
     );
     assert!(entries.iter().any(|e| e.record.outcome == "failure"));

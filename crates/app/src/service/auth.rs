@@ -341,6 +341,12 @@ pub async fn sign_in(
         },
         Err(_) => None,
     };
+    // A RADIUS client signs in its own account's users only: anyone else
+    // is, to it, a name that does not exist (same work, same answer).
+    let found = found.filter(|u| match &caller.actor {
+        super::Actor::RadiusClient { account, .. } => u.account_id == *account,
+        _ => true,
+    });
     let found = match found {
         Some(user) => {
             let reserved = reserve_password_attempt(st, &mut tx, &user).await?;
@@ -349,9 +355,14 @@ pub async fn sign_in(
         None => None,
     };
     tx.commit().await?;
-    let caller_for_audit = Caller {
-        actor: super::Actor::Anonymous,
-        ..caller.clone()
+    // Nobody is signed in yet: a failure is the anonymous caller's, or the
+    // RADIUS client's that sent it.
+    let caller_for_audit = match caller.actor {
+        super::Actor::RadiusClient { .. } => caller.clone(),
+        _ => Caller {
+            actor: super::Actor::Anonymous,
+            ..caller.clone()
+        },
     };
     let Some((user, reserved)) = found else {
         // Pay for one Argon2 verification all the same, so the time taken

@@ -47,14 +47,17 @@ const CHALLENGE_LIFE_S: i64 = 5 * 60;
 const PENDING_MAX: usize = 10_000;
 /// How often a held request looks at its PhoneFactor challenge.
 const HOLD_POLL: Duration = Duration::from_millis(500);
+/// How long before the client's timeout a held request gives up.
+const HOLD_MARGIN: Duration = Duration::from_secs(2);
 
 /// The associated data a client's secret is sealed with.
 fn secret_aad(name: &ClientName) -> Vec<u8> {
     format!("radius-client:{name}").into_bytes()
 }
 
-/// What the operator gives to register a client.
-#[derive(Debug, Clone, Default)]
+/// What the operator gives to register a client (no `Debug`: it may hold
+/// the shared secret).
+#[derive(Clone, Default)]
 pub struct NewClient {
     pub name: String,
     pub account_number: String,
@@ -331,20 +334,21 @@ impl Pending {
 }
 
 /// The caller of a client's request. Its address is the end user's as the
-/// NAS reports it (`Calling-Station-Id`) and the NAS's own
-/// (`NAS-IP-Address`, else the packet's source): `203.0.113.5 via
-/// 192.0.2.10`. Every audit entry of the request carries both, and the
-/// sign-in throttle counts per end user behind a NAS, not per VPN.
+/// NAS reports it (`Calling-Station-Id`), then the packet's source and the
+/// client: `203.0.113.5 via 192.0.2.10 (radius:office-vpn)`. Every audit
+/// entry of the request carries it, and the sign-in throttle counts per end
+/// user behind one NAS — never under a key the portal's own throttle uses
+/// for an address (the source is the packet's, not the claimed
+/// `NAS-IP-Address`, and the client's name is part of it).
 fn caller_of(client: &RadiusClient, req: &Access) -> Caller {
-    let nas = req.nas_ip.unwrap_or(req.source);
     let calling = req
         .calling_station_id
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control));
     let addr = match calling {
-        Some(c) => format!("{c} via {nas}"),
-        None => nas.to_string(),
+        Some(c) => format!("{c} via {} (radius:{})", req.source, client.name),
+        None => format!("{} (radius:{})", req.source, client.name),
     };
     Caller {
         actor: Actor::RadiusClient {
@@ -361,8 +365,23 @@ fn caller_of(client: &RadiusClient, req: &Access) -> Caller {
 /// the application (the database gone) are errors; refusals are
 /// [`Outcome::Reject`]s with a message for the user.
 pub async fn access(st: &AppState, client: &RadiusClient, req: Access) -> Result<Outcome> {
+    // A request is held (a call, a push) until a little before the NAS
+    // gives up, counted from its arrival.
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_secs(client.timeout_secs.max(5) as u64).saturating_sub(HOLD_MARGIN);
     let caller = caller_of(client, &req);
-    let outcome = decide(st, client, &caller, &req).await;
+    // A password that does not decode to text was hidden with another
+    // secret (a forged packet, where no Message-Authenticator proves the
+    // sender): refused before it can count against anyone's lockout.
+    let garbled = req.password.as_deref().is_some_and(|p| {
+        p.chars()
+            .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+    });
+    let outcome = if garbled {
+        Ok(reject("The password or the code is not right."))
+    } else {
+        decide(st, client, &caller, &req, deadline).await
+    };
     let kind = match &outcome {
         Ok(Outcome::Accept { .. }) => "accept",
         Ok(Outcome::Reject { .. }) => "reject",
@@ -378,6 +397,7 @@ async fn decide(
     client: &RadiusClient,
     caller: &Caller,
     req: &Access,
+    deadline: tokio::time::Instant,
 ) -> Result<Outcome> {
     let password = req.password.clone().unwrap_or_default();
     if let Some(state) = &req.state {
@@ -410,7 +430,16 @@ async fn decide(
                 }
                 second => {
                     let phonefactor = second.is_some();
-                    sign_in(st, client, caller, req, &split.password, phonefactor).await
+                    sign_in(
+                        st,
+                        client,
+                        caller,
+                        req,
+                        &split.password,
+                        phonefactor,
+                        deadline,
+                    )
+                    .await
                 }
             }
         }
@@ -433,9 +462,12 @@ async fn code_digits(st: &AppState, client: &RadiusClient, username: &str) -> Re
     if client.separator.is_some() {
         return Ok(6);
     }
+    let Ok(name) = gatehouse_domain::Username::parse(username) else {
+        return Ok(6);
+    };
     let mut conn = st.store.conn().await?;
     let user = match Users::system()
-        .find_by_username(&mut conn, username.trim())
+        .find_by_username(&mut conn, name.as_str())
         .await
     {
         Ok(u) if u.account_id == client.account_id => u,
@@ -455,35 +487,8 @@ async fn sign_in(
     req: &Access,
     password: &str,
     phonefactor: bool,
+    deadline: tokio::time::Instant,
 ) -> Result<Outcome> {
-    // Another account's user is unknown here: the same work and answer as
-    // for a name that does not exist.
-    let own = {
-        let mut conn = st.store.conn().await?;
-        match Users::system()
-            .find_by_username(&mut conn, req.username.trim())
-            .await
-        {
-            Ok(u) => u.account_id == client.account_id,
-            Err(StoreError::NotFound) => true,
-            Err(e) => return Err(e.into()),
-        }
-    };
-    if !own {
-        auth::dummy_verification(st, password).await?;
-        let mut tx = st.store.begin().await?;
-        let rec = caller.audit(
-            st.now(),
-            "sign_in",
-            auth::unknown_user_target(st, &req.username),
-            "failure",
-            None,
-            "a user of another account",
-        );
-        audit::append(&mut tx, &rec).await?;
-        tx.commit().await?;
-        return Ok(reject("The username or password is not right."));
-    }
     let signed = match auth::sign_in(st, caller, &req.username, password, None).await {
         Ok(s) => s,
         Err(AppError::Unauthorized(m) | AppError::TooManyRequests { message: m, .. }) => {
@@ -504,8 +509,16 @@ async fn sign_in(
             let has_code = signed.methods.contains(&"security_code");
             let has_phonefactor = signed.methods.contains(&"phonefactor");
             if has_phonefactor && (phonefactor || !has_code) {
-                return phonefactor_step(st, client, caller, req, &signed.session.token, &live)
-                    .await;
+                return phonefactor_step(
+                    st,
+                    client,
+                    caller,
+                    req,
+                    &signed.session.token,
+                    &live,
+                    deadline,
+                )
+                .await;
             }
             return Ok(challenge(
                 st,
@@ -536,6 +549,7 @@ async fn phonefactor_step(
     req: &Access,
     token: &str,
     live: &auth::LiveSession,
+    deadline: tokio::time::Instant,
 ) -> Result<Outcome> {
     let view: ChallengeView = match phonefactor::start_sign_in(st, caller, live).await {
         Ok(v) => v,
@@ -559,14 +573,15 @@ async fn phonefactor_step(
         ));
     }
     // A call or an app notification: held until answered, refused, expired
-    // or the client's timeout is near (a little before it, so the NAS gets
-    // a Reject rather than silence).
-    let held = Duration::from_secs(client.timeout_secs.max(5) as u64)
-        .saturating_sub(Duration::from_secs(2));
-    let deadline = tokio::time::Instant::now() + held;
+    // or the deadline (a little before the NAS gives up, so it gets a
+    // Reject rather than silence).
     let outcome = loop {
         tokio::time::sleep(HOLD_POLL).await;
-        let (status, issued) = match phonefactor::sign_in_status(st, caller, live).await {
+        // The session as it is now: a user disabled meanwhile has lost it.
+        let Some(now_live) = auth::load_session(st, token).await? else {
+            return Ok(reject("The sign-in was not confirmed."));
+        };
+        let (status, issued) = match phonefactor::sign_in_status(st, caller, &now_live).await {
             Ok(s) => s,
             Err(AppError::NotFound) => break reject("The sign-in was not confirmed."),
             Err(e) => {
@@ -577,10 +592,13 @@ async fn phonefactor_step(
         match status {
             ChallengeStatus::Approved => {
                 // The approval renewed the session: end the renewed one.
-                if let Some(issued) = issued {
-                    end_token(st, caller, &issued.token).await?;
-                }
-                return Ok(accept());
+                // Only a sign-in that is complete lets the user on (not one
+                // with a password change or an activation still due).
+                let Some(issued) = issued else {
+                    break reject("The sign-in was not confirmed.");
+                };
+                end_token(st, caller, &issued.token).await?;
+                return Ok(finished(issued.state));
             }
             ChallengeStatus::Denied => break reject("The sign-in was denied on the phone."),
             ChallengeStatus::Fraud => {
@@ -632,7 +650,7 @@ async fn answer_challenge(
             // Signed in: the session was renewed; it served this one
             // request and never reaches a browser.
             end_token(st, caller, &issued.token).await?;
-            return Ok(accept());
+            return Ok(finished(issued.state));
         }
         Err(
             AppError::Unauthorized(m)
@@ -644,6 +662,18 @@ async fn answer_challenge(
     };
     end_token(st, caller, &w.session_token).await?;
     outcome
+}
+
+/// Accept for a sign-in that is complete; a password change or an
+/// activation still due is done in the portal first.
+fn finished(state: SessionState) -> Outcome {
+    match state {
+        SessionState::Authenticated => accept(),
+        SessionState::ActivationRequired => {
+            reject("Activate your second factor in the portal before signing in here.")
+        }
+        _ => reject("Your password must be changed in the portal before you sign in here."),
+    }
 }
 
 /// Ends the session of `token`, if it is still there.
