@@ -138,9 +138,13 @@ pub async fn validate(
     // account's users only (anyone else is unknown to it).
     let (key, account) = match &client.actor {
         super::Actor::ApiClient { id, .. } => (format!("validate-failures:client:{id}"), None),
-        super::Actor::RadiusClient { id, account, .. } => {
-            (format!("validate-failures:radius:{id}"), Some(*account))
-        }
+        // Per end user behind the NAS (the caller's address names the end
+        // user, the packet's source and the client): one person at a VPN's
+        // login cannot spend the budget of everyone else behind it.
+        super::Actor::RadiusClient { id, account, .. } => (
+            format!("validate-failures:radius:{id}:{}", client.addr),
+            Some(*account),
+        ),
         _ => return Err(AppError::Unauthorized("Only API clients validate.".into())),
     };
     // The common case — a right code, no password — in one read and one
