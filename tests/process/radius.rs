@@ -114,6 +114,19 @@ async fn seed(dir: &Path) {
     store.close().await;
 }
 
+/// The server's audit log, read from its database.
+async fn audit_log(server: &Server) -> Vec<gatehouse_store::audit::StoredEntry> {
+    let url = format!("sqlite://{}", server.dir().join("gatehouse.db").display());
+    let store = Store::open(&url, 1).await.unwrap();
+    let mut c = store.conn().await.unwrap();
+    let entries = gatehouse_store::audit::all(&mut c, Scope::System)
+        .await
+        .unwrap();
+    drop(c);
+    store.close().await;
+    entries
+}
+
 /// The code of the time step `offset` steps from now.
 fn code(offset: i64) -> String {
     let step = oath::totp_step(SystemClock.now().seconds(), 30) + offset;
@@ -486,17 +499,11 @@ async fn password_and_code_through_radclient() {
 
     // Every outcome audited with the client as the actor and both
     // addresses (the end user's, via the NAS).
-    let url = format!("sqlite://{}", s.server.dir().join("gatehouse.db").display());
-    let store = Store::open(&url, 1).await.unwrap();
-    let mut conn = store.conn().await.unwrap();
-    let entries: Vec<_> = gatehouse_store::audit::all(&mut conn, Scope::System)
+    let entries: Vec<_> = audit_log(&s.server)
         .await
-        .unwrap()
         .into_iter()
         .filter(|e| e.record.actor == "radius:vpn")
         .collect();
-    drop(conn);
-    store.close().await;
     assert!(
         entries.iter().any(|e| e.record.outcome == "success"
             && e.record.client_addr == "203.0.113.5 via 127.0.0.1 (radius:vpn)"),
@@ -861,18 +868,12 @@ async fn a_lockout_is_the_same_through_radius_and_the_portal() {
     // factor, as it would be unlocked.
     assert_eq!(reply.message(), "The username or password is incorrect.");
     // Both lockouts are in the audit log as lockouts of the same users.
-    let url = format!("sqlite://{}", s.server.dir().join("gatehouse.db").display());
-    let store = Store::open(&url, 1).await.unwrap();
-    let mut c = store.conn().await.unwrap();
-    let locks: Vec<_> = gatehouse_store::audit::all(&mut c, Scope::System)
+    let locks: Vec<_> = audit_log(&s.server)
         .await
-        .unwrap()
         .into_iter()
         .filter(|e| e.record.action == "user_locked")
         .map(|e| (e.record.actor, e.record.target))
         .collect();
-    drop(c);
-    store.close().await;
     assert!(
         locks
             .iter()

@@ -768,6 +768,41 @@ async fn credential(store: &Store, id: &str) -> i64 {
     .unwrap()
 }
 
+/// A user `name` of account `a` with the credential `cid` assigned: the
+/// user's id and the credential's.
+async fn user_with_credential(s: &Store, a: AccountId, name: &str, cid: &str) -> (UserId, i64) {
+    let u = user(s, a, name, Role::User).await;
+    let cred = credential(s, cid).await;
+    let mut c = s.conn().await.unwrap();
+    let found = Users::system().get(&mut c, u).await.unwrap();
+    assert!(
+        gatehouse_store::credentials::assign(&mut c, cred, &found)
+            .await
+            .unwrap()
+    );
+    (u, cred)
+}
+
+/// The fast path's write of `step` for the credential `cred` of account
+/// `a`'s user `u`, with its audit entry.
+fn accept_step(
+    a: AccountId,
+    u: UserId,
+    cred: i64,
+    step: i64,
+) -> gatehouse_store::code_check::Accept {
+    gatehouse_store::code_check::Accept {
+        credential: cred,
+        user: u,
+        step_or_counter: step,
+        next_counter: 0,
+        drift: 0,
+        now: T0,
+        max_failures: 10,
+        audit: record("security_code", Some(a.0)),
+    }
+}
+
 #[tokio::test]
 async fn accepting_a_step_is_atomic_and_forward_only() {
     use gatehouse_store::credentials;
@@ -1816,16 +1851,11 @@ async fn a_checkpoint_truncates_the_sqlite_log() {
 
 #[tokio::test]
 async fn a_right_code_is_accepted_once_through_the_fast_path() {
-    use gatehouse_store::{code_check, credentials};
+    use gatehouse_store::code_check;
     let db = fresh().await;
     let s = &db.store;
     let a = account(s, "40000001").await;
-    let u = user(s, a, "carol", Role::User).await;
-    let cred = credential(s, "VSST00000001").await;
-    let mut c = s.conn().await.unwrap();
-    let carol = Users::system().get(&mut c, u).await.unwrap();
-    assert!(credentials::assign(&mut c, cred, &carol).await.unwrap());
-    drop(c);
+    let (u, cred) = user_with_credential(s, a, "carol", "VSST00000001").await;
     let row = code_check::read(s, "carol", "client:1")
         .await
         .unwrap()
@@ -1840,16 +1870,7 @@ async fn a_right_code_is_accepted_once_through_the_fast_path() {
             .unwrap()
             .is_none()
     );
-    let accept = |step| code_check::Accept {
-        credential: cred,
-        user: u,
-        step_or_counter: step,
-        next_counter: 0,
-        drift: 0,
-        now: T0,
-        max_failures: 10,
-        audit: record("security_code", Some(a.0)),
-    };
+    let accept = |step| accept_step(a, u, cred, step);
     // 32 concurrent tries of one step: exactly one is accepted.
     let mut tasks = Vec::new();
     for _ in 0..32 {
@@ -1913,25 +1934,14 @@ async fn a_right_code_is_accepted_once_through_the_fast_path() {
 
 #[tokio::test]
 async fn the_fast_path_does_not_accept_for_a_user_disabled_or_blocked_meanwhile() {
-    use gatehouse_store::{code_check, credentials};
+    use gatehouse_store::code_check;
     let db = fresh().await;
     let s = &db.store;
     let a = account(s, "40000001").await;
-    let u = user(s, a, "dave", Role::User).await;
-    let cred = credential(s, "VSST00000009").await;
+    let (u, cred) = user_with_credential(s, a, "dave", "VSST00000009").await;
     let mut c = s.conn().await.unwrap();
     let dave = Users::system().get(&mut c, u).await.unwrap();
-    assert!(credentials::assign(&mut c, cred, &dave).await.unwrap());
-    let accept = |step| code_check::Accept {
-        credential: cred,
-        user: u,
-        step_or_counter: step,
-        next_counter: 0,
-        drift: 0,
-        now: T0,
-        max_failures: 10,
-        audit: record("security_code", Some(a.0)),
-    };
+    let accept = |step| accept_step(a, u, cred, step);
     // Disabled after the code was checked: the write refuses it.
     sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
         .bind(u.0)
@@ -1995,16 +2005,7 @@ async fn concurrent_checks_of_many_users_each_get_their_own_answer() {
                 (row.user.username == expected
                     && row.credential.as_ref().map(|c| c.id) == Some(cred)
                     && i % 3 != 1)
-                    .then(|| code_check::Accept {
-                        credential: cred,
-                        user: u,
-                        step_or_counter: 7,
-                        next_counter: 0,
-                        drift: 0,
-                        now: T0,
-                        max_failures: 10,
-                        audit: record("security_code", Some(a.0)),
-                    })
+                    .then(|| accept_step(a, u, cred, 7))
             });
             let ok = code_check::check(&s, &name, "client:9", decide)
                 .await
@@ -2030,33 +2031,17 @@ async fn concurrent_checks_of_many_users_each_get_their_own_answer() {
 async fn two_instances_checking_one_code_accept_it_once() {
     // Two stores on one database (two instances of the server): 16
     // concurrent checks of one step through each, exactly one accepted.
-    use gatehouse_store::{code_check, credentials};
+    use gatehouse_store::code_check;
     let db = fresh().await;
     let s = &db.store;
     let other = gatehouse_store::Store::open(&db.url, 4).await.unwrap();
     let a = account(s, "40000003").await;
-    let u = user(s, a, "erin", Role::User).await;
-    let cred = credential(s, "VSST00000031").await;
-    let mut c = s.conn().await.unwrap();
-    let erin = Users::system().get(&mut c, u).await.unwrap();
-    assert!(credentials::assign(&mut c, cred, &erin).await.unwrap());
-    drop(c);
+    let (u, cred) = user_with_credential(s, a, "erin", "VSST00000031").await;
     let mut tasks = Vec::new();
     for i in 0..32 {
         let store = if i % 2 == 0 { s.clone() } else { other.clone() };
         tasks.push(tokio::spawn(async move {
-            let decide: code_check::Decide = Box::new(move |_| {
-                Some(code_check::Accept {
-                    credential: cred,
-                    user: u,
-                    step_or_counter: 300,
-                    next_counter: 0,
-                    drift: 0,
-                    now: T0,
-                    max_failures: 10,
-                    audit: record("security_code", Some(a.0)),
-                })
-            });
+            let decide: code_check::Decide = Box::new(move |_| Some(accept_step(a, u, cred, 300)));
             code_check::check(&store, "erin", "client:2", decide)
                 .await
                 .unwrap()
@@ -2075,7 +2060,7 @@ async fn a_batch_does_not_wait_for_a_credential_another_transaction_holds() {
     // PostgreSQL: a credential row locked elsewhere (a slow transaction) is
     // skipped by the batch — that check is left to the full check — and
     // never holds up the others.
-    use gatehouse_store::{code_check, credentials};
+    use gatehouse_store::code_check;
     let db = fresh().await;
     let s = &db.store;
     if s.backend() != gatehouse_store::Backend::Postgres {
@@ -2084,11 +2069,7 @@ async fn a_batch_does_not_wait_for_a_credential_another_transaction_holds() {
     let a = account(s, "40000004").await;
     let mut creds = Vec::new();
     for name in ["held", "free"] {
-        let u = user(s, a, name, Role::User).await;
-        let cred = credential(s, &format!("VSSH{:08}", creds.len())).await;
-        let mut c = s.conn().await.unwrap();
-        let found = Users::system().get(&mut c, u).await.unwrap();
-        assert!(credentials::assign(&mut c, cred, &found).await.unwrap());
+        let (u, cred) = user_with_credential(s, a, name, &format!("VSSH{:08}", creds.len())).await;
         creds.push((name, u, cred));
     }
     let mut holder = s.begin().await.unwrap();
@@ -2100,18 +2081,7 @@ async fn a_batch_does_not_wait_for_a_credential_another_transaction_holds() {
     let check = |name: &'static str, u: gatehouse_domain::UserId, cred: i64| {
         let s = s.clone();
         async move {
-            let decide: code_check::Decide = Box::new(move |_| {
-                Some(code_check::Accept {
-                    credential: cred,
-                    user: u,
-                    step_or_counter: 5,
-                    next_counter: 0,
-                    drift: 0,
-                    now: T0,
-                    max_failures: 10,
-                    audit: record("security_code", Some(a.0)),
-                })
-            });
+            let decide: code_check::Decide = Box::new(move |_| Some(accept_step(a, u, cred, 5)));
             tokio::time::timeout(
                 std::time::Duration::from_secs(5),
                 code_check::check(&s, name, "client:3", decide),
