@@ -145,7 +145,7 @@ pub async fn page(
     )))
     .bind(acc)
     .bind(per_page)
-    .bind((page.max(1) - 1) * per_page)
+    .bind((page.max(1) - 1).saturating_mul(per_page))
     .fetch_all(&mut *conn)
     .await?;
     Ok((rows.iter().map(from_row).collect::<Result<_>>()?, total))

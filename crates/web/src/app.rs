@@ -91,6 +91,14 @@ pub fn router_with(state: AppState, mut http: HttpConfig) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        // The last resort: a handler that panics answers 500 (logged)
+        // instead of dropping the connection; inside `uniform_errors`, so
+        // the answer has the error format.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            crate::error::panicked,
+        ))
+        // Outside the limit layer, so that its 413 gets the error format too.
+        .layer(axum::middleware::from_fn(crate::error::uniform_errors))
         .layer(axum::Extension(http))
         // One span per request (method and path, never the query: it may
         // carry a `next` or a marker), so "request failed" and every other

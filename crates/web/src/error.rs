@@ -59,26 +59,114 @@ impl IntoResponse for HttpError {
         if let AppError::Internal(cause) = &e {
             tracing::error!(%cause, "request failed");
         }
-        let status = status_of(&e);
-        let mut body = serde_json::json!({ "error": e.message() });
-        if let Some(f) = e.field() {
-            body["field"] = f.into();
-        }
-        let mut resp = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            // RFC 9110 §11.6.1: a 401 names the scheme that would work here
-            // (a session cookie also does, but cookies have no scheme).
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"gatehouse\""),
-            );
-        }
+        let mut resp = error_response(status_of(&e), &e.message(), e.field());
         if let AppError::TooManyRequests { retry_after, .. } = e
             && let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
+    }
+}
+
+/// The error answer of SPEC §11 with `status`: `{"error": message,
+/// "field": name}` (`field` only when the error is about one), as JSON. A
+/// 401 carries `WWW-Authenticate`.
+pub fn error_response(status: StatusCode, message: &str, field: Option<&str>) -> Response {
+    let mut body = serde_json::json!({ "error": message });
+    if let Some(f) = field {
+        body["field"] = f.into();
+    }
+    let mut resp = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        // RFC 9110 §11.6.1: a 401 names the scheme that would work here
+        // (a session cookie also does, but cookies have no scheme).
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+        );
+    }
+    resp
+}
+
+/// Gives the framework's own refusals — a wrong method (405), a body over
+/// the limit (413, answered by the limit layer before any handler), a path
+/// or query parameter that does not parse (400), any other rejection that
+/// answers plain text — the form every other error has: under `/api/` the
+/// JSON of SPEC §11, elsewhere the portal's error page. Answers that are
+/// already JSON or HTML, and successes, pass unchanged.
+pub async fn uniform_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json")
+        || content_type.starts_with("text/html")
+        || content_type.starts_with("text/xml")
+    {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    // The framework's texts are short; anything long is not one of them.
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let message = framework_message(status, text.as_deref());
+    let mut out = if api {
+        error_response(status, &message, None)
+    } else {
+        crate::pages::status_page(status, &message)
+    };
+    // Keep what the refusal says beside its body (`Allow` of a 405).
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
+/// The answer of a handler that panicked: logged once, a plain 500 (made
+/// uniform by [`uniform_errors`]).
+pub fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = cause
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %what, "request handler panicked");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// The refusal of a body over the limit (`RequestBodyLimitLayer` in `app`).
+pub const TOO_LARGE: &str = "The request body is larger than 1 MiB.";
+
+/// A sentence for a refusal the framework answered with `text` (or nothing).
+fn framework_message(status: StatusCode, text: Option<&str>) -> String {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "This address does not take that method; see the Allow header.".to_owned()
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => TOO_LARGE.to_owned(),
+        StatusCode::NOT_FOUND => "Not found.".to_owned(),
+        _ if status.is_server_error() => {
+            "Something went wrong on our side; please try again.".to_owned()
+        }
+        _ => match text {
+            Some(t) => t.to_owned(),
+            None => status.canonical_reason().unwrap_or("Refused").to_owned() + ".",
+        },
     }
 }
 

@@ -541,3 +541,13 @@ pub fn csv_response(name: &str, csv: String) -> Response {
     ];
     axum::response::IntoResponse::into_response((headers, csv))
 }
+
+/// The highest page number a list is asked for: far past any real list,
+/// low enough that no offset computed from it overflows.
+pub const MAX_PAGE: i64 = 1_000_000;
+
+/// A page number from a query string: 1 when absent or below 1, at most
+/// [`MAX_PAGE`] (a page past the last is empty).
+pub fn page_or_first(p: Option<i64>) -> i64 {
+    p.unwrap_or(1).clamp(1, MAX_PAGE)
+}

@@ -5,6 +5,7 @@ mod audit;
 mod billing;
 mod catalog;
 mod external;
+mod openapi;
 pub mod phonefactor;
 mod radius;
 mod session;
@@ -15,6 +16,7 @@ use crate::error::AppError;
 use crate::routing::Routes;
 use crate::routing::{get, post};
 use axum::extract::{FromRequest, Request};
+use openapi::Completion;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 
@@ -252,7 +254,7 @@ pub fn openapi_routes() -> Routes {
         billing::billing_run,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&SecurityAddon)
+    modifiers(&SecurityAddon, &Completion)
 )]
 pub struct ApiDoc;
 
@@ -274,6 +276,16 @@ impl utoipa::Modify for SecurityAddon {
                 crate::service::auth::COOKIE,
             ))),
         );
+        // The authenticator app: its device id here, with a timestamp and
+        // an Ed25519 signature of the request in the headers beside it
+        // (`gatehouse_domain::device`).
+        components.add_security_scheme(
+            "device",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                gatehouse_domain::device::DEVICE_HEADER,
+                "The paired device's id; the request also carries the device's timestamp and signature headers.",
+            ))),
+        );
     }
 }
 
@@ -286,21 +298,33 @@ pub struct ErrorBody {
     pub field: Option<String>,
 }
 
-/// `Json` whose rejections use our error format.
+/// `Json` whose rejections use our error format, with the framework's
+/// statuses: 415 for a body that is not `application/json`, 400 for one
+/// that is not JSON, 422 for JSON of the wrong shape (a missing or unknown
+/// field, a wrong type), 413 for one over the limit.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = crate::error::HttpError;
+    type Rejection = axum::response::Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => Err(AppError::BadRequest(rej.body_text()).into()),
+            Err(rej) => {
+                let message = match &rej {
+                    JsonRejection::MissingJsonContentType(_) => {
+                        "Send the body as JSON, with Content-Type: application/json.".to_owned()
+                    }
+                    _ if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                        crate::error::TOO_LARGE.to_owned()
+                    }
+                    _ => rej.body_text(),
+                };
+                Err(crate::error::error_response(rej.status(), &message, None))
+            }
         }
     }
 }
 
-/// A page number from a query string: 1 when absent or invalid.
-pub fn page_or_first(p: Option<i64>) -> i64 {
-    p.filter(|p| *p >= 1).unwrap_or(1)
-}
+pub use crate::extract::page_or_first;

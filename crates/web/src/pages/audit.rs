@@ -28,7 +28,7 @@ async fn page_audit(
     PageUser(me, ctx): PageUser,
     Query(q): Query<AuditQuery>,
 ) -> PageResult {
-    let page = q.page.filter(|p| *p >= 1).unwrap_or(1);
+    let page = crate::extract::page_or_first(q.page);
     let (entries, total) = svc::page(&st, &ctx.caller(), page).await?;
     let pages = ((total + svc::PER_PAGE - 1) / svc::PER_PAGE).max(1);
     Ok(layout("Audit Log", Some(&me), ctx.csrf_token(), html! {

@@ -240,7 +240,11 @@ pub fn error_page(err: AppError) -> Response {
     if let AppError::Internal(cause) = &err {
         tracing::error!(%cause, "page failed");
     }
-    let status = err.status();
+    status_page(err.status(), &err.message())
+}
+
+/// A whole-page error with `status` and `message`.
+pub fn status_page(status: StatusCode, message: &str) -> Response {
     let title = match status {
         StatusCode::NOT_FOUND => "Not found",
         StatusCode::FORBIDDEN => "Not allowed",
@@ -249,14 +253,15 @@ pub fn error_page(err: AppError) -> Response {
         _ if status.is_server_error() => "Something went wrong",
         _ => "Cannot do that",
     };
-    let message = err.message();
     let mut resp = (
         status,
-        layout(title, None, None, error_body(title, &message)),
+        layout(title, None, None, error_body(title, message)),
     )
         .into_response();
-    resp.extensions_mut()
-        .insert(ErrorPageInfo { title, message });
+    resp.extensions_mut().insert(ErrorPageInfo {
+        title,
+        message: message.to_owned(),
+    });
     resp
 }
 

@@ -136,7 +136,7 @@ async fn page_tokens(
     Query(q): Query<TokensQuery>,
 ) -> PageResult {
     require_operator(&me)?;
-    let page = q.page.filter(|p| *p >= 1).unwrap_or(1);
+    let page = crate::extract::page_or_first(q.page);
     Ok(
         tokens_page(&st, &me, &ctx, q.q.as_deref().unwrap_or(""), page, None)
             .await?

@@ -104,7 +104,7 @@ async fn page_users(
     require_admin(&me, "manage users")?;
     let caller = ctx.caller();
     let query = q.q.clone().unwrap_or_default();
-    let page = q.page.filter(|p| *p >= 1).unwrap_or(1);
+    let page = crate::extract::page_or_first(q.page);
     let account = q
         .account
         .filter(|_| me.role == Role::Operator)

@@ -1,6 +1,7 @@
 //! Route-level tests of the portal and the API, on SQLite (always) and on
 //! PostgreSQL (when `GATEHOUSE_TEST_POSTGRES_URL` is set).
 
+mod api_doc;
 mod attacks;
 mod billing;
 mod isolation;

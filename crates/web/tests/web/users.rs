@@ -110,7 +110,7 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
         .await;
     assert_eq!(
         r.status,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "wrong content type: {}",
         r.text
     );
