@@ -40,6 +40,7 @@ pub async fn price_list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"amount": 300, "currency": "USD"}))]
 pub struct PriceSet {
     pub amount: i64,
     pub currency: String,
@@ -63,6 +64,7 @@ pub async fn price_set(
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"code": "WELCOME10", "percent_off": 10, "months": 3}))]
 pub struct PromoDto {
     pub code: String,
     pub percent_off: Option<i64>,
@@ -127,6 +129,7 @@ pub async fn promo_create(
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"version": "2026-01", "text": "Master Services Agreement\n\n1. Services …"}))]
 pub struct MsaDto {
     pub version: String,
     pub text: String,
@@ -235,6 +238,7 @@ pub async fn token_list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"pskc": "<?xml version=\"1.0\"?><KeyContainer Version=\"1.0\" xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\">…</KeyContainer>", "preshared_key": "12345678901234567890123456789012"}))]
 pub struct TokenImport {
     /// The PSKC document (XML text).
     pub pskc: String,
@@ -281,6 +285,7 @@ pub async fn token_import(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"count": 10}))]
 pub struct SoftRequest {
     pub count: usize,
 }
@@ -315,6 +320,7 @@ pub async fn token_soft(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"name": "vpn-gateway"}))]
 pub struct ApiClientCreate {
     pub name: String,
 }

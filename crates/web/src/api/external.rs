@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"code": "123456"}))]
 pub struct CodeRequest {
     /// The credential's current security code, or a temporary code.
     pub code: String,
@@ -44,6 +45,7 @@ pub async fn login_security_code(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"method": "symantec_vip", "credential_id": "VSST12345678", "promo_code": "WELCOME10"}))]
 pub struct QuoteRequest {
     /// `symantec_vip` or `phonefactor`.
     pub method: String,
@@ -132,6 +134,7 @@ pub async fn quote(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"method": "symantec_vip", "credential_id": "VSST12345678", "promo_code": "WELCOME10", "msa_version": "2026-01", "msa_acknowledged": true}))]
 pub struct OrderRequest {
     pub method: String,
     pub credential_id: Option<String>,
@@ -217,6 +220,7 @@ pub async fn remove(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"hours": 4, "single_use": true}))]
 pub struct TemporaryRequest {
     /// Validity in hours, 1 to 720 (30 days).
     pub hours: i64,
@@ -286,6 +290,7 @@ pub async fn enable(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"code1": "755224", "code2": "287082"}))]
 pub struct SyncRequest {
     pub code1: String,
     pub code2: String,
@@ -305,6 +310,7 @@ pub async fn sync(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"username": "alice", "code": "123456"}))]
 pub struct ValidateRequest {
     pub username: String,
     /// Security code or temporary code.

@@ -15,6 +15,7 @@
 //! | 401 | every operation | a bearer token, session or device signature that is not valid (any caller may send one) |
 //! | 403 | every operation | the caller's role or account does not allow it; a session's write without its CSRF token |
 //! | 404 | path parameters | nothing of that id in the caller's view |
+//! | 409 | every write | a duplicate (a unique name, key or number), or a state that does not allow it |
 //! | 413 | a body | a body over 1 MiB |
 //! | 415 | a body | a body that is not `application/json` |
 //! | 422 | a body or parameters | a field refused (the error names it); JSON of the wrong shape |
@@ -49,8 +50,10 @@ pub(super) struct Completion;
 impl utoipa::Modify for Completion {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         for item in doc.paths.paths.values_mut() {
+            if let Some(op) = &mut item.get {
+                complete(op, false);
+            }
             for op in [
-                &mut item.get,
                 &mut item.put,
                 &mut item.post,
                 &mut item.delete,
@@ -59,13 +62,13 @@ impl utoipa::Modify for Completion {
             .into_iter()
             .flatten()
             {
-                complete(op);
+                complete(op, true);
             }
         }
     }
 }
 
-fn complete(op: &mut Operation) {
+fn complete(op: &mut Operation, write: bool) {
     let id = op.operation_id.clone().unwrap_or_default();
     let is = |list: &[&str]| list.contains(&id.as_str());
     op.security = Some(if is(PUBLIC) {
@@ -105,6 +108,7 @@ fn complete(op: &mut Operation) {
     add(401, true);
     add(403, true);
     add(404, path_params);
+    add(409, write);
     add(413, body);
     add(415, body);
     add(422, body || path_params || query_params);

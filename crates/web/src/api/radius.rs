@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "vpn", "account": "10000001", "address": "192.0.2.0/24", "mode": "password-and-code"}))]
 pub struct RadiusClientCreate {
     /// 1 to 64 letters, digits, `-`, `_` or `.`.
     pub name: String,

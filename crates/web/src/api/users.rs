@@ -132,6 +132,7 @@ pub async fn user_list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"username": "alice", "email": "alice@example.com", "name": "Alice Example", "role": "user", "password": "correct horse battery staple"}))]
 pub struct UserCreate {
     pub username: String,
     pub email: String,
@@ -210,6 +211,7 @@ pub async fn user_get(
 }
 
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"name": "Alice Example", "role": "admin"}))]
 pub struct UserUpdate {
     pub email: Option<String>,
     pub name: Option<String>,

@@ -62,7 +62,17 @@ async fn every_operation_declares_its_security_and_every_status_it_can_answer() 
             for s in ["401", "403", "429"] {
                 assert!(has(s), "{what}: declares {s}");
             }
+            if method != "get" {
+                assert!(has("409"), "{what}: a write, so declares 409");
+            }
             if body {
+                let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+                let name = schema["$ref"].as_str().unwrap_or_default();
+                let name = name.trim_start_matches("#/components/schemas/");
+                assert!(
+                    doc["components"]["schemas"][name]["example"].is_object(),
+                    "{what}: the request body {name} has an example"
+                );
                 for s in ["400", "413", "415", "422"] {
                     assert!(has(s), "{what}: a body, so declares {s}");
                 }

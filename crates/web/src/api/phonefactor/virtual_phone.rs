@@ -43,6 +43,7 @@ pub async fn vp_messages(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"body": "YES"}))]
 pub struct ReplyBody {
     pub body: String,
 }
@@ -102,6 +103,7 @@ pub async fn vp_calls(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"digits": "#"}))]
 pub struct KeysBody {
     /// Keys pressed: `#` approves, `0#` reports fraud.
     pub digits: String,
