@@ -94,9 +94,14 @@ pub fn error_response(status: StatusCode, message: &str, field: Option<&str>) ->
 /// or query parameter that does not parse (400), any other rejection that
 /// answers plain text — the form every other error has: under `/api/` the
 /// JSON of SPEC §11, elsewhere the portal's error page. Answers that are
-/// already JSON or HTML, and successes, pass unchanged.
+/// already JSON, HTML or XML (TwiML), successes, and the operations
+/// endpoints' plain answers for probes and scrapers pass unchanged.
 pub async fn uniform_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = req.uri().path().starts_with("/api/");
+    let path = req.uri().path();
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        return next.run(req).await;
+    }
+    let api = path.starts_with("/api/");
     let resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
