@@ -188,19 +188,30 @@ pub async fn promos(st: &AppState) -> Result<Vec<PromoRow>> {
     Ok(catalog::promos(&mut conn).await?)
 }
 
+/// The longest agreement text taken, in characters (some 10,000 words).
+pub const MSA_MAX_CHARS: usize = 60_000;
+
 pub async fn publish_msa(st: &AppState, caller: &Caller, version: &str, body: &str) -> Result<Msa> {
     caller.require_operator("manage the catalog")?;
+    // A version names the agreement in addresses (`/msa/{version}`) and in
+    // orders: letters, digits and a few separators only.
     let version = version.trim();
     if version.is_empty()
         || version.len() > 40
-        || version.chars().any(|c| c.is_whitespace() || c.is_control())
+        || !version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     {
         return Err(AppError::invalid(
             "version",
-            "A version is 1–40 characters without spaces, e.g. 2026.1.",
+            "A version is 1–40 letters, digits, '.', '-' or '_', e.g. 2026.1.",
         ));
     }
-    if body.trim().is_empty() {
+    // Checked, but kept as given (its final line break too): the SHA-256
+    // recorded with each order is of the text as published.
+    let text =
+        gatehouse_domain::text::paragraphs("text", body, MSA_MAX_CHARS, "The agreement's text")?;
+    if text.is_empty() {
         return Err(AppError::invalid("text", "The agreement's text is empty."));
     }
     let sha = hex::encode(Sha256::digest(body.as_bytes()));
