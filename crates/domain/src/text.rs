@@ -99,6 +99,30 @@ pub fn paragraphs(
     Ok(s.to_owned())
 }
 
+/// The longest search term taken, in characters: longer than any name or
+/// Credential ID, far shorter than what makes a `LIKE` pattern expensive
+/// (SQLite refuses patterns over 50,000 bytes).
+pub const SEARCH_MAX: usize = 100;
+
+/// A search term for `field`: one line of at most [`SEARCH_MAX`]
+/// characters. Markup, quotes and wildcards are searched for as they are.
+pub fn search(field: &'static str, input: &str) -> Result<String, ParseError> {
+    let s = input.trim();
+    if s.chars().count() > SEARCH_MAX {
+        return Err(ParseError::new(
+            field,
+            format!("Search for at most {SEARCH_MAX} characters."),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ParseError::new(
+            field,
+            "A search cannot contain control characters (such as NUL).",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +177,13 @@ mod tests {
         assert!(paragraphs("text", "a\u{202E}b", 100, "The text").is_err());
         let e = paragraphs("text", &"a".repeat(11), 10, "The text").unwrap_err();
         assert_eq!(e.field, "text");
+    }
+
+    #[test]
+    fn searches() {
+        assert_eq!(search("q", " 50% _off' \\ ").unwrap(), "50% _off' \\");
+        assert!(search("q", &"a".repeat(SEARCH_MAX + 1)).is_err());
+        assert!(search("q", "a\0b").is_err());
     }
 
     proptest! {
