@@ -99,6 +99,16 @@ pub fn paragraphs(
     Ok(s.to_owned())
 }
 
+/// Whether `s` can be a name the system made (an order number, a version,
+/// an id): 1 to `max` ASCII letters, digits, `_`, `-` and `.`. Anything else
+/// names nothing, and is not looked for (PostgreSQL refuses NUL in text).
+pub fn is_key(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 /// The longest search term taken, in characters: longer than any name or
 /// Credential ID, far shorter than what makes a `LIKE` pattern expensive
 /// (SQLite refuses patterns over 50,000 bytes).
@@ -177,6 +187,17 @@ mod tests {
         assert!(paragraphs("text", "a\u{202E}b", 100, "The text").is_err());
         let e = paragraphs("text", &"a".repeat(11), 10, "The text").unwrap_err();
         assert_eq!(e.field, "text");
+    }
+
+    #[test]
+    fn keys() {
+        assert!(is_key("EA-12345678", 32));
+        assert!(is_key("2026.1", 40));
+        assert!(is_key("call_0a1b", 100));
+        for bad in ["", "a\0b", "a b", "<script>", "' OR '1'='1", "ä"] {
+            assert!(!is_key(bad, 100), "{bad:?}");
+        }
+        assert!(!is_key(&"a".repeat(41), 40));
     }
 
     #[test]

@@ -250,6 +250,11 @@ pub async fn current_msa(st: &AppState) -> Result<Option<Msa>> {
 }
 
 pub async fn msa(st: &AppState, version: &str) -> Result<Msa> {
+    // Versions published under the older, looser rule stay reachable; what
+    // no version can be is not looked for.
+    if version.is_empty() || version.len() > 40 || version.chars().any(char::is_control) {
+        return Err(AppError::NotFound);
+    }
     let mut conn = st.store.conn().await?;
     catalog::msa(&mut conn, version)
         .await?

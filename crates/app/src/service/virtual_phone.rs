@@ -138,6 +138,9 @@ pub async fn press_keys(
     {
         return Err(AppError::invalid("digits", "Press keys 0–9, * or #."));
     }
+    if !gatehouse_domain::text::is_key(id, 100) {
+        return Err(AppError::NotFound);
+    }
     let call = {
         let mut conn = st.store.conn().await?;
         let call = vp::virtual_call(&mut conn, number, id).await?;
