@@ -94,10 +94,12 @@ pub async fn create_promo(st: &AppState, caller: &Caller, p: NewPromo) -> Result
             "Months are from 1 to 120 (leave empty for ever).",
         ));
     }
-    if p.max_redemptions.is_some_and(|m| m < 1) {
+    if p.max_redemptions
+        .is_some_and(|m| !(1..=1_000_000).contains(&m))
+    {
         return Err(AppError::invalid(
             "max_redemptions",
-            "The maximum number of redemptions is at least 1.",
+            "The maximum number of redemptions is from 1 to 1,000,000 (leave empty for no limit).",
         ));
     }
     let method = p
