@@ -3,9 +3,10 @@
 use super::{PageResult, layout};
 use crate::AppState;
 use crate::extract::PageUser;
+use crate::pages::form::Query;
 use crate::routing::Routes;
 use crate::routing::get;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use maud::html;
 

@@ -13,13 +13,14 @@ use crate::extract::{
     ActivationStep, Ctx, InSession, PageUser, SecondFactorStep, Stage, session_cookie,
 };
 use crate::pages::Form;
+use crate::pages::form::Query;
 use crate::routing::Routes;
 use crate::routing::{get, post};
 use crate::service::Caller;
 use crate::service::auth::{IssuedSession, LiveSession};
 use crate::service::phonefactor::{self as svc, ChallengeView};
 use crate::service::virtual_phone as vps;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
