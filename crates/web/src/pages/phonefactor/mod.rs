@@ -227,11 +227,12 @@ async fn own_deactivate(
     ctx.check_csrf(&f.csrf)?;
     match svc::deactivate_own(&st, &caller_for(&ctx, &user), &user, &f.password).await {
         Ok(()) => Ok(Redirect::to("/security?notice=phonefactor-deactivated").into_response()),
-        Err(e @ AppError::Unauthorized(_)) => Ok(Redirect::to(&format!(
-            "/security?error={}#phonefactor",
-            crate::extract::urlencode(&e.message())
-        ))
-        .into_response()),
+        // The page again, with the error at the password (and the status
+        // that says the password was not right).
+        Err(e @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
+            let page = super::security::render(&st, &user, &ctx, None, Some(&e.message())).await?;
+            Ok((e.status(), page).into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }
