@@ -219,11 +219,15 @@ struct ActionQuery {
 
 /// The Actions drop-down's target: sends the browser to the chosen action.
 async fn user_action_dispatch(
-    PageUser(me, _): PageUser,
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
     Query(q): Query<ActionQuery>,
 ) -> PageResult {
     require_admin(&me, "manage users")?;
+    // A user out of reach (or none) is not found here, not on the page
+    // this would send the browser to.
+    let id = load_target(&st, &ctx, id).await?.id.0;
     let target = match q.action.as_deref().unwrap_or("") {
         "change-password" => "/password".to_owned(),
         "add-external-authentication" => format!("/users/{id}/external-authentication"),
