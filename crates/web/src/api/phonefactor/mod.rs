@@ -63,6 +63,7 @@ pub struct ChallengeResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"code": "123456"}))]
 pub struct CodeBody {
     /// The 6-digit code from the text message (or the app's verification code).
@@ -139,6 +140,7 @@ pub async fn login_status(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"phone": "+1 415 555 0123", "mode": "sms"}))]
 pub struct ActivationRequest {
     /// The phone number: `+` and country code, or national with `country`.
@@ -267,6 +269,7 @@ pub async fn me(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"password": "correct horse battery staple"}))]
 pub struct PasswordBody {
     pub password: String,
@@ -313,6 +316,7 @@ pub async fn user_clear_block(
 }
 
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"minutes": 30}))]
 pub struct BypassBody {
     /// How long the bypass waits for the sign-in (default 5).
