@@ -49,25 +49,14 @@ impl std::fmt::Display for AccountNumber {
 pub struct AccountName(String);
 
 impl AccountName {
+    /// 1–100 characters of [`crate::text::line`]: markup is text, control
+    /// and invisible formatting characters are refused.
     pub fn parse(input: &str) -> Result<Self, ParseError> {
-        let s = input.trim();
-        let len = s.chars().count();
-        if len == 0 {
+        let s = crate::text::line("name", input, 100, "An account name")?;
+        if s.is_empty() {
             return Err(ParseError::new("name", "Enter the account's name."));
         }
-        if len > 100 {
-            return Err(ParseError::new(
-                "name",
-                "An account name is at most 100 characters.",
-            ));
-        }
-        if s.chars().any(char::is_control) {
-            return Err(ParseError::new(
-                "name",
-                "An account name cannot contain control characters.",
-            ));
-        }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s))
     }
 
     pub fn as_str(&self) -> &str {
@@ -95,6 +84,11 @@ mod tests {
         assert!(AccountName::parse("").is_err());
         assert!(AccountName::parse("a\u{0}b").is_err());
         assert!(AccountName::parse(&"x".repeat(101)).is_err());
+        assert!(AccountName::parse("Acme\u{202E}gnitsoH").is_err());
+        assert_eq!(
+            AccountName::parse("<b>Acme</b> & Co").unwrap().as_str(),
+            "<b>Acme</b> & Co"
+        );
     }
 
     proptest! {

@@ -25,6 +25,7 @@ pub mod radius;
 pub mod seal;
 pub mod secret;
 pub mod session;
+pub mod text;
 pub mod user;
 
 pub use account::{AccountId, AccountName, AccountNumber};

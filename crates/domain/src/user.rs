@@ -90,18 +90,10 @@ impl Email {
 pub struct DisplayName(String);
 
 impl DisplayName {
+    /// At most 100 characters of [`crate::text::line`]: markup is text,
+    /// control and invisible formatting characters are refused.
     pub fn parse(input: &str) -> Result<Self, ParseError> {
-        let s = input.trim();
-        if s.chars().count() > 100 {
-            return Err(ParseError::new("name", "A name is at most 100 characters."));
-        }
-        if s.chars().any(char::is_control) {
-            return Err(ParseError::new(
-                "name",
-                "A name cannot contain control characters.",
-            ));
-        }
-        Ok(Self(s.to_owned()))
+        Ok(Self(crate::text::line("name", input, 100, "A name")?))
     }
 
     pub fn as_str(&self) -> &str {

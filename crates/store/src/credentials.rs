@@ -210,14 +210,16 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Credential>, i64)> {
-    let pattern = format!("%{}%", query.trim().to_uppercase().replace(['%', '_'], ""));
-    let total: i64 = sqlx::query("SELECT COUNT(*) FROM credentials WHERE credential_id LIKE $1")
-        .bind(&pattern)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
+    let pattern = crate::contains_pattern(&query.trim().to_uppercase());
+    let total: i64 =
+        sqlx::query("SELECT COUNT(*) FROM credentials WHERE credential_id LIKE $1 ESCAPE '\\'")
+            .bind(&pattern)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM credentials WHERE credential_id LIKE $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
+        "SELECT {COLUMNS} FROM credentials WHERE credential_id LIKE $1 ESCAPE '\\' \
+         ORDER BY id DESC LIMIT $2 OFFSET $3"
     )))
     .bind(&pattern)
     .bind(limit)

@@ -44,6 +44,20 @@ pub use users::{NewUser, User, UserPatch, Users};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A `LIKE … ESCAPE '\'` pattern for values that contain `text`: its `%`,
+/// `_` and `\` match themselves, not any text or character.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
 /// `N` bytes from the operating system's CSPRNG (test databases' names).
 #[cfg(feature = "testing")]
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {

@@ -8,7 +8,9 @@
 //! Built only with the `testing` feature (test suites turn it on through
 //! their dev-dependencies), so it never ships in the server.
 
-use crate::Store;
+use crate::{Backend, Store};
+use sqlx::Row;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// A database for one test; on drop the SQLite directory is removed, or
@@ -114,4 +116,81 @@ pub async fn fresh() -> TestDb {
             }
         }
     }
+}
+
+/// Every row of every table (migrations' bookkeeping aside), each as one
+/// line of text, by table: what a test compares before and after a request
+/// to see that nothing was stored or changed.
+pub async fn snapshot(store: &Store) -> crate::Result<BTreeMap<String, Vec<String>>> {
+    let query = snapshot_query(store).await?;
+    snapshot_with(store, &query).await
+}
+
+/// The one query that [`snapshot_with`] runs: made once per database, so
+/// that a snapshot after every request of a long sweep stays cheap.
+pub async fn snapshot_query(store: &Store) -> crate::Result<String> {
+    let mut conn = store.conn().await?;
+    let backend = store.backend();
+    let tables: Vec<String> = match backend {
+        Backend::Sqlite => sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_sqlx%' ESCAPE '\\' \
+             ORDER BY name",
+        ),
+        Backend::Postgres => sqlx::query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+             AND table_name NOT LIKE '\\_sqlx%' ORDER BY table_name",
+        ),
+    }
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| r.try_get::<String, _>(0))
+    .collect::<Result<_, _>>()?;
+    let mut selects = Vec::new();
+    for table in &tables {
+        // Table and column names come from the catalogue, not from input.
+        let row_text = match backend {
+            Backend::Sqlite => {
+                let columns: Vec<String> =
+                    sqlx::query("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                        .bind(table)
+                        .fetch_all(&mut *conn)
+                        .await?
+                        .iter()
+                        .map(|r| r.try_get::<String, _>(0))
+                        .collect::<Result<_, _>>()?;
+                columns
+                    .iter()
+                    .map(|c| format!("quote(\"{c}\")"))
+                    .collect::<Vec<_>>()
+                    .join(" || '|' || ")
+            }
+            Backend::Postgres => "t::text".to_owned(),
+        };
+        selects.push(format!(
+            "SELECT '{table}' AS tbl, {row_text} AS row_text FROM {table} t"
+        ));
+    }
+    Ok(format!("{} ORDER BY 1, 2", selects.join(" UNION ALL ")))
+}
+
+/// Runs a [`snapshot_query`]: rows as text, by table (tables without rows
+/// are absent).
+pub async fn snapshot_with(
+    store: &Store,
+    query: &str,
+) -> crate::Result<BTreeMap<String, Vec<String>>> {
+    let mut conn = store.conn().await?;
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in sqlx::query(sqlx::AssertSqlSafe(query.to_owned()))
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let table: String = r.try_get(0)?;
+        let row: Option<String> = r.try_get(1)?;
+        out.entry(table).or_default().push(row.unwrap_or_default());
+    }
+    Ok(out)
 }

@@ -130,17 +130,10 @@ pub(crate) fn from_row_at(r: &AnyRow, at: usize) -> Result<User> {
     })
 }
 
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+/// A `LIKE … ESCAPE '\'` pattern for names containing `query`
+/// (case-insensitively, against lower-cased columns).
 fn like_pattern(query: &str) -> String {
-    let mut p = String::from("%");
-    for c in query.trim().to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
+    crate::contains_pattern(&query.trim().to_lowercase())
 }
 
 /// The users a scope may reach. Every query below binds the scope as

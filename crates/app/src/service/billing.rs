@@ -248,12 +248,22 @@ pub async fn statements(
         Some(p) => Some(Period::parse(p)?.to_string()),
         None => None,
     };
+    // A filter that is not an account number is a mistake to say, not a
+    // filter that matches nothing.
+    let number = account_number
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(gatehouse_domain::AccountNumber::parse)
+        .transpose()?;
     let mut conn = st.store.conn().await?;
     let list = billing::statements(&mut conn, period.as_deref(), scope).await?;
-    let number = account_number.map(str::trim).filter(|n| !n.is_empty());
     Ok(list
         .into_iter()
-        .filter(|s| number.is_none_or(|n| s.account_number == n))
+        .filter(|s| {
+            number
+                .as_ref()
+                .is_none_or(|n| s.account_number == n.as_str())
+        })
         .map(StatementView::from)
         .collect())
 }

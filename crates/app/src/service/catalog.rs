@@ -94,10 +94,12 @@ pub async fn create_promo(st: &AppState, caller: &Caller, p: NewPromo) -> Result
             "Months are from 1 to 120 (leave empty for ever).",
         ));
     }
-    if p.max_redemptions.is_some_and(|m| m < 1) {
+    if p.max_redemptions
+        .is_some_and(|m| !(1..=1_000_000).contains(&m))
+    {
         return Err(AppError::invalid(
             "max_redemptions",
-            "The maximum number of redemptions is at least 1.",
+            "The maximum number of redemptions is from 1 to 1,000,000 (leave empty for no limit).",
         ));
     }
     let method = p
@@ -188,19 +190,30 @@ pub async fn promos(st: &AppState) -> Result<Vec<PromoRow>> {
     Ok(catalog::promos(&mut conn).await?)
 }
 
+/// The longest agreement text taken, in characters (some 10,000 words).
+pub const MSA_MAX_CHARS: usize = 60_000;
+
 pub async fn publish_msa(st: &AppState, caller: &Caller, version: &str, body: &str) -> Result<Msa> {
     caller.require_operator("manage the catalog")?;
+    // A version names the agreement in addresses (`/msa/{version}`) and in
+    // orders: letters, digits and a few separators only.
     let version = version.trim();
     if version.is_empty()
         || version.len() > 40
-        || version.chars().any(|c| c.is_whitespace() || c.is_control())
+        || !version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     {
         return Err(AppError::invalid(
             "version",
-            "A version is 1–40 characters without spaces, e.g. 2026.1.",
+            "A version is 1–40 letters, digits, '.', '-' or '_', e.g. 2026.1.",
         ));
     }
-    if body.trim().is_empty() {
+    // Checked, but kept as given (its final line break too): the SHA-256
+    // recorded with each order is of the text as published.
+    let text =
+        gatehouse_domain::text::paragraphs("text", body, MSA_MAX_CHARS, "The agreement's text")?;
+    if text.is_empty() {
         return Err(AppError::invalid("text", "The agreement's text is empty."));
     }
     let sha = hex::encode(Sha256::digest(body.as_bytes()));
@@ -239,6 +252,11 @@ pub async fn current_msa(st: &AppState) -> Result<Option<Msa>> {
 }
 
 pub async fn msa(st: &AppState, version: &str) -> Result<Msa> {
+    // Versions published under the older, looser rule stay reachable; what
+    // no version can be is not looked for.
+    if version.is_empty() || version.len() > 40 || version.chars().any(char::is_control) {
+        return Err(AppError::NotFound);
+    }
     let mut conn = st.store.conn().await?;
     catalog::msa(&mut conn, version)
         .await?

@@ -505,6 +505,9 @@ pub async fn external_auth_for(
 /// An order the caller may see (their account's; all for the operator).
 pub async fn get(st: &AppState, caller: &Caller, number: &str) -> Result<Order> {
     caller.require_admin("order external authentication")?;
+    if !gatehouse_domain::text::is_key(number, 32) {
+        return Err(AppError::NotFound);
+    }
     let mut conn = st.store.conn().await?;
     // The caller's scope is part of the query: another account's order is
     // never read.

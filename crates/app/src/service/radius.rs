@@ -98,15 +98,14 @@ pub async fn create_client(st: &AppState, caller: &Caller, new: &NewClient) -> R
             format!("The timeout is 5 to {TIMEOUT_MAX_SECS} seconds (60 by default)."),
         ));
     }
+    // Sent in RADIUS attributes (253 bytes at most, RFC 2865 §5), so the
+    // limit is in bytes.
     let attribute = |field: &'static str, v: &Option<String>| -> Result<Option<String>> {
-        match v.as_deref().map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(s) if s.len() <= 200 && !s.chars().any(char::is_control) => Ok(Some(s.into())),
-            Some(_) => Err(AppError::invalid(
-                field,
-                "At most 200 characters, no control characters.",
-            )),
+        let s = gatehouse_domain::text::line(field, v.as_deref().unwrap_or(""), 200, "The value")?;
+        if s.len() > 200 {
+            return Err(AppError::invalid(field, "The value is at most 200 bytes."));
         }
+        Ok(Some(s).filter(|s| !s.is_empty()))
     };
     let class = attribute("class", &new.class)?;
     let filter_id = attribute("filter_id", &new.filter_id)?;

@@ -75,16 +75,12 @@ pub async fn create(
             format!("A token lasts from 1 to {MAX_DAYS} days."),
         ));
     }
-    let name = name
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or("api");
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "name",
-            "The token's name is up to 100 characters, without control characters.",
-        ));
-    }
+    let name = gatehouse_domain::text::line("name", name.unwrap_or(""), 100, "A token's name")?;
+    let name = if name.is_empty() {
+        "api"
+    } else {
+        name.as_str()
+    };
     let now = st.now();
     let expires = Timestamp(now.millis().saturating_add(days.saturating_mul(DAY_MS)));
     let mut tx = st.store.begin().await?;

@@ -19,12 +19,13 @@ pub async fn list(
     page: i64,
 ) -> Result<UserPage> {
     caller.require_admin("manage users")?;
+    let query = gatehouse_domain::text::search("query", query)?;
     // Only the operator narrows by account; an administrator's scope is
     // already their account.
     let account = account.filter(|_| caller.scope() == gatehouse_store::Scope::All);
     let mut conn = st.store.conn().await?;
     Ok(Users::new(caller.scope())
-        .list(&mut conn, query, account, page, PER_PAGE)
+        .list(&mut conn, &query, account, page, PER_PAGE)
         .await?)
 }
 

@@ -15,13 +15,14 @@ pub async fn create_client(st: &AppState, caller: &Caller, name: &str) -> Result
             "Only operators create API clients.".into(),
         ));
     }
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
+    let name = gatehouse_domain::text::line("name", name, 100, "A client's name")?;
+    if name.is_empty() {
         return Err(AppError::invalid(
             "name",
             "Give the client a name of 1 to 100 characters.",
         ));
     }
+    let name = name.as_str();
     let token = secret::new_token("gh_c_");
     let now = st.now();
     let mut tx = st.store.begin().await?;

@@ -138,6 +138,9 @@ pub async fn press_keys(
     {
         return Err(AppError::invalid("digits", "Press keys 0–9, * or #."));
     }
+    if !gatehouse_domain::text::is_key(id, 100) {
+        return Err(AppError::NotFound);
+    }
     let call = {
         let mut conn = st.store.conn().await?;
         let call = vp::virtual_call(&mut conn, number, id).await?;
@@ -172,13 +175,14 @@ pub async fn reply(
     body: &str,
     addr: &str,
 ) -> Result<()> {
-    let body = body.trim();
+    let body = gatehouse_domain::text::paragraphs("body", body, 1600, "A reply")?;
     if body.is_empty() || body.len() > 1600 {
         return Err(AppError::invalid(
             "body",
             "Type a reply of 1 to 1,600 characters.",
         ));
     }
+    let body = body.as_str();
     {
         let mut conn = st.store.conn().await?;
         vp::virtual_text(

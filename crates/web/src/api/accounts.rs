@@ -51,6 +51,7 @@ pub async fn account_list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Example Co"}))]
 pub struct AccountCreate {
     pub name: String,

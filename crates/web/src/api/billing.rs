@@ -184,6 +184,7 @@ pub async fn billing_current(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"period": "2026-11"}))]
 pub struct RunRequest {
     /// `YYYY-MM`; only a month that has ended.

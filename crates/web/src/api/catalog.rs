@@ -40,6 +40,7 @@ pub async fn price_list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"amount": 300, "currency": "USD"}))]
 pub struct PriceSet {
     pub amount: i64,
@@ -64,6 +65,7 @@ pub async fn price_set(
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"code": "WELCOME10", "percent_off": 10, "months": 3}))]
 pub struct PromoDto {
     pub code: String,
@@ -129,6 +131,7 @@ pub async fn promo_create(
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"version": "2026-01", "text": "Master Services Agreement\n\n1. Services …"}))]
 pub struct MsaDto {
     pub version: String,
@@ -238,6 +241,7 @@ pub async fn token_list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"pskc": "<?xml version=\"1.0\"?><KeyContainer Version=\"1.0\" xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\">…</KeyContainer>", "preshared_key": "12345678901234567890123456789012"}))]
 pub struct TokenImport {
     /// The PSKC document (XML text).
@@ -285,6 +289,7 @@ pub async fn token_import(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"count": 10}))]
 pub struct SoftRequest {
     pub count: usize,
@@ -320,6 +325,7 @@ pub async fn token_soft(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "vpn-gateway"}))]
 pub struct ApiClientCreate {
     pub name: String,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"code": "123456"}))]
 pub struct CodeRequest {
     /// The credential's current security code, or a temporary code.
@@ -45,6 +46,7 @@ pub async fn login_security_code(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"method": "symantec_vip", "credential_id": "VSST12345678", "promo_code": "WELCOME10"}))]
 pub struct QuoteRequest {
     /// `symantec_vip` or `phonefactor`.
@@ -134,6 +136,7 @@ pub async fn quote(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"method": "symantec_vip", "credential_id": "VSST12345678", "promo_code": "WELCOME10", "msa_version": "2026-01", "msa_acknowledged": true}))]
 pub struct OrderRequest {
     pub method: String,
@@ -220,6 +223,7 @@ pub async fn remove(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"hours": 4, "single_use": true}))]
 pub struct TemporaryRequest {
     /// Validity in hours, 1 to 720 (30 days).
@@ -290,6 +294,7 @@ pub async fn enable(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"code1": "755224", "code2": "287082"}))]
 pub struct SyncRequest {
     pub code1: String,
@@ -310,6 +315,7 @@ pub async fn sync(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "alice", "code": "123456"}))]
 pub struct ValidateRequest {
     pub username: String,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "alice", "password": "correct horse battery staple"}))]
 pub struct LoginRequest {
     pub username: String,
@@ -114,6 +115,7 @@ pub async fn logout(State(st): State<AppState>, ctx: Ctx, jar: CookieJar) -> Res
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"current_password": "correct horse battery staple", "new_password": "a longer passphrase of mine"}))]
 pub struct PasswordChange {
     pub current_password: String,

@@ -50,6 +50,7 @@ pub struct TokenListQuery {
 }
 
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "deploy script", "expires_in_days": 30}))]
 pub struct TokenCreate {
     /// Whose token: yourself when absent; operators may name anyone.

@@ -132,6 +132,7 @@ pub async fn user_list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "alice", "email": "alice@example.com", "name": "Alice Example", "role": "user", "password": "correct horse battery staple"}))]
 pub struct UserCreate {
     pub username: String,
@@ -211,6 +212,7 @@ pub async fn user_get(
 }
 
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Alice Example", "role": "admin"}))]
 pub struct UserUpdate {
     pub email: Option<String>,

@@ -3,10 +3,11 @@
 use super::{PageResult, layout};
 use crate::AppState;
 use crate::extract::PageUser;
+use crate::pages::form::Query;
 use crate::routing::Routes;
 use crate::routing::get;
 use crate::service::audit as svc;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use maud::html;

@@ -9,10 +9,11 @@ use crate::extract::{
     step_page,
 };
 use crate::pages::Form;
+use crate::pages::form::Query;
 use crate::routing::Routes;
 use crate::routing::{get, post};
 use crate::service::auth;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum_extra::extract::CookieJar;

@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod billing;
 mod external_auth;
+pub mod form;
 mod login;
 mod operator;
 mod phonefactor;
@@ -22,6 +23,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_app::model::User;
 use gatehouse_domain::Role;
 use maud::{DOCTYPE, Markup, html};
+
+pub use form::Form;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -263,26 +266,6 @@ pub fn status_page(status: StatusCode, message: &str) -> Response {
         message: message.to_owned(),
     });
     resp
-}
-
-/// A form body (`application/x-www-form-urlencoded`) whose rejection — a
-/// missing or malformed field, a wrong content type, a body too large —
-/// renders the error page, like every other page error, instead of the
-/// framework's plain-text answer.
-pub struct Form<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Form<T> {
-    type Rejection = Response;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
-        match axum::extract::Form::<T>::from_request(req, state).await {
-            Ok(axum::extract::Form(v)) => Ok(Form(v)),
-            Err(rejection) => Err(error_page(AppError::BadRequest(format!(
-                "The form could not be read: {}",
-                rejection.body_text()
-            )))),
-        }
-    }
 }
 
 /// Converts any error into an HTML error page for page handlers.

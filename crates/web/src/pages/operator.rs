@@ -8,10 +8,11 @@ use crate::error::AppError;
 use crate::error::AppErrorExt as _;
 use crate::extract::{Ctx, PageUser};
 use crate::pages::Form;
+use crate::pages::form::{Query, Upload};
 use crate::routing::Routes;
 use crate::routing::{get, post};
 use crate::service::{catalog, credentials as creds};
-use axum::extract::{Multipart, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use gatehouse_app::model::User;
@@ -147,41 +148,21 @@ async fn page_tokens(
 async fn tokens_import_submit(
     State(st): State<AppState>,
     PageUser(me, ctx): PageUser,
-    mut form: Multipart,
+    upload: Upload,
 ) -> PageResult {
     require_operator(&me)?;
-    let mut csrf = String::new();
-    let mut file = Vec::new();
-    let mut file_name = String::from("upload");
-    let mut preshared = String::new();
-    let mut passphrase = String::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(e.body_text()))?
-    {
-        let name = field.name().unwrap_or("").to_owned();
-        if name == "file" {
-            file_name = field.file_name().unwrap_or("upload").to_owned();
-            file = field
-                .bytes()
-                .await
-                .map_err(|e| AppError::BadRequest(e.body_text()))?
-                .to_vec();
-        } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|e| AppError::BadRequest(e.body_text()))?;
-            match name.as_str() {
-                "csrf" => csrf = text,
-                "preshared_key" => preshared = text,
-                "passphrase" => passphrase = text,
-                _ => {}
-            }
-        }
-    }
-    ctx.check_csrf(&csrf)?;
+    let csrf = upload.text("csrf");
+    let file = upload
+        .get("file")
+        .map(|p| p.bytes.to_vec())
+        .unwrap_or_default();
+    let file_name = upload
+        .get("file")
+        .and_then(|p| p.file_name.clone())
+        .unwrap_or_else(|| "upload".to_owned());
+    let preshared = upload.text("preshared_key");
+    let passphrase = upload.text("passphrase").to_owned();
+    ctx.check_csrf(csrf)?;
     let key = if !preshared.trim().is_empty() {
         match hex::decode(preshared.trim()) {
             Ok(k) => Some(DecryptionKey::PreShared(k)),

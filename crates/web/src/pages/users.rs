@@ -9,11 +9,12 @@ use crate::error::AppError;
 use crate::error::AppErrorExt as _;
 use crate::extract::PageUser;
 use crate::pages::Form;
+use crate::pages::form::{Path, Query};
 use crate::routing::Routes;
 use crate::routing::get;
 use crate::service::orders::ExternalAuth;
 use crate::service::users::{self as svc, CreateUser, EditUser};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_app::model::User;
@@ -218,11 +219,15 @@ struct ActionQuery {
 
 /// The Actions drop-down's target: sends the browser to the chosen action.
 async fn user_action_dispatch(
-    PageUser(me, _): PageUser,
+    State(st): State<AppState>,
+    PageUser(me, ctx): PageUser,
     Path(id): Path<i64>,
     Query(q): Query<ActionQuery>,
 ) -> PageResult {
     require_admin(&me, "manage users")?;
+    // A user out of reach (or none) is not found here, not on the page
+    // this would send the browser to.
+    let id = load_target(&st, &ctx, id).await?.id.0;
     let target = match q.action.as_deref().unwrap_or("") {
         "change-password" => "/password".to_owned(),
         "add-external-authentication" => format!("/users/{id}/external-authentication"),

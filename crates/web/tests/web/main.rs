@@ -3,6 +3,7 @@
 
 mod api_doc;
 mod attacks;
+mod badinput;
 mod billing;
 mod isolation;
 mod limits;

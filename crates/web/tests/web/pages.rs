@@ -407,8 +407,9 @@ async fn a_form_that_cannot_be_read_gets_the_error_page() {
     let app = spawn_app().await;
     let c = app.customer("frm").await;
     let mut admin = app.signed_in(&c.admin_name()).await;
-    // A required field missing: the portal's error page (HTML, 400), not
-    // the framework's plain text; nothing changes.
+    // A field of the wrong kind: the portal's error page (HTML, 422, the
+    // API's status for a body of the wrong shape), not the framework's
+    // plain text; nothing changes.
     let csrf = admin.csrf.clone().unwrap_or_default();
     let r = admin
         .form(
@@ -416,7 +417,7 @@ async fn a_form_that_cannot_be_read_gets_the_error_page() {
             &[("csrf", csrf.as_str()), ("hours", "soon")],
         )
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert!(
         r.headers
             .get(axum::http::header::CONTENT_TYPE)

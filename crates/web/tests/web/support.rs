@@ -250,6 +250,38 @@ impl Client {
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
+        if csrf_header && let Some(t) = &self.csrf {
+            req = req.header("x-csrf-token", t);
+        }
+        let body = match body {
+            Body2::None => Vec::new(),
+            Body2::Json(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                v.to_string().into_bytes()
+            }
+            Body2::Form(fields) => {
+                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                let encoded: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+                    .collect();
+                encoded.join("&").into_bytes()
+            }
+            Body2::Raw(content_type, bytes) => {
+                req = req.header(header::CONTENT_TYPE, content_type);
+                bytes
+            }
+        };
+        self.send_built(req, body).await
+    }
+
+    /// Sends a request built by the caller (its method, URI, headers) with
+    /// `body`, adding this client's cookies, bearer token and address.
+    pub async fn send_built(
+        &mut self,
+        mut req: axum::http::request::Builder,
+        body: Vec<u8>,
+    ) -> Resp {
         if !self.cookies.is_empty() {
             let c: Vec<String> = self
                 .cookies
@@ -261,29 +293,7 @@ impl Client {
         if let Some(b) = &self.bearer {
             req = req.header(header::AUTHORIZATION, format!("Bearer {b}"));
         }
-        if csrf_header && let Some(t) = &self.csrf {
-            req = req.header("x-csrf-token", t);
-        }
-        let body = match body {
-            Body2::None => Body::empty(),
-            Body2::Json(v) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            Body2::Form(fields) => {
-                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                let encoded: Vec<String> = fields
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-                    .collect();
-                Body::from(encoded.join("&"))
-            }
-            Body2::Raw(content_type, bytes) => {
-                req = req.header(header::CONTENT_TYPE, content_type);
-                Body::from(bytes)
-            }
-        };
-        let mut req = req.body(body).unwrap();
+        let mut req = req.body(Body::from(body)).unwrap();
         req.extensions_mut().insert(ConnectInfo(self.addr));
         let resp = self.router.clone().oneshot(req).await.unwrap();
         for v in resp.headers().get_all(header::SET_COOKIE) {

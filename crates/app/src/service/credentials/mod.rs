@@ -209,6 +209,7 @@ pub async fn inventory(
     offset: i64,
 ) -> Result<(Vec<Credential>, i64)> {
     caller.require_operator("see the token inventory")?;
+    let query = gatehouse_domain::text::search("query", query)?;
     let mut conn = st.store.conn().await?;
-    Ok(credentials::list(&mut conn, query, limit, offset).await?)
+    Ok(credentials::list(&mut conn, &query, limit, offset).await?)
 }

@@ -194,6 +194,13 @@ pub async fn text_reply_of(
     if !is_fraud_reply(body) {
         return Ok(false);
     }
+    // Texts come from E.164 numbers; anything else is no one's phone.
+    let e164 = from
+        .strip_prefix('+')
+        .is_some_and(|d| (1..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    if !e164 {
+        return Ok(false);
+    }
     let now = st.now();
     let mut tx = st.store.begin().await?;
     let open = match only_user {

@@ -6,6 +6,7 @@ use super::*;
 // ---- The authenticator app ---------------------------------------------
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"token": "pt_3q2-7wEVmG0VZQkq8pfnHg", "public_key": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}))]
 pub struct PairRequest {
     /// The `token` of the pairing link.
@@ -116,6 +117,7 @@ pub async fn app_requests(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"decision": "approve", "number": 42}))]
 pub struct AnswerRequest {
     /// `approve`, `deny` or `fraud`.

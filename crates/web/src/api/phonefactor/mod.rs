@@ -63,6 +63,7 @@ pub struct ChallengeResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"code": "123456"}))]
 pub struct CodeBody {
     /// The 6-digit code from the text message (or the app's verification code).
@@ -139,6 +140,7 @@ pub async fn login_status(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"phone": "+1 415 555 0123", "mode": "sms"}))]
 pub struct ActivationRequest {
     /// The phone number: `+` and country code, or national with `country`.
@@ -267,6 +269,7 @@ pub async fn me(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"password": "correct horse battery staple"}))]
 pub struct PasswordBody {
     pub password: String,
@@ -313,6 +316,7 @@ pub async fn user_clear_block(
 }
 
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"minutes": 30}))]
 pub struct BypassBody {
     /// How long the bypass waits for the sign-in (default 5).
@@ -327,13 +331,59 @@ pub async fn user_bypass(
     State(st): State<AppState>,
     ApiCaller(caller, _): ApiCaller,
     Path(id): Path<i64>,
-    body: Bytes,
+    OptionalJson(req): OptionalJson<BypassBody>,
 ) -> Result<StatusCode> {
-    let req: BypassBody = if body.iter().all(u8::is_ascii_whitespace) {
-        BypassBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(e.to_string()))?
-    };
     svc::grant_bypass(&st, &caller, UserId(id), req.minutes).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A JSON body that may be left out (then the defaults), and otherwise is
+/// read as `ApiJson` reads one: 415 when it is not sent as JSON, 400 when it
+/// is not JSON, 422 when it is JSON of the wrong shape.
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|t| {
+                let t = t.trim().to_ascii_lowercase();
+                t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+            });
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        if !is_json {
+            return Err(crate::error::error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Send the body as JSON, with Content-Type: application/json (or no body).",
+                None,
+            ));
+        }
+        serde_json::from_slice(&body)
+            .map(OptionalJson)
+            .map_err(|e| {
+                let status = match e.classify() {
+                    serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                crate::error::error_response(
+                    status,
+                    &format!("The body cannot be read: {e}."),
+                    None,
+                )
+            })
+    }
 }

@@ -43,6 +43,7 @@ pub async fn vp_messages(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"body": "YES"}))]
 pub struct ReplyBody {
     pub body: String,
@@ -103,6 +104,7 @@ pub async fn vp_calls(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"digits": "#"}))]
 pub struct KeysBody {
     /// Keys pressed: `#` approves, `0#` reports fraud.

@@ -13,13 +13,14 @@ use crate::extract::{
     ActivationStep, Ctx, InSession, PageUser, SecondFactorStep, Stage, session_cookie,
 };
 use crate::pages::Form;
+use crate::pages::form::Query;
 use crate::routing::Routes;
 use crate::routing::{get, post};
 use crate::service::Caller;
 use crate::service::auth::{IssuedSession, LiveSession};
 use crate::service::phonefactor::{self as svc, ChallengeView};
 use crate::service::virtual_phone as vps;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -226,11 +227,12 @@ async fn own_deactivate(
     ctx.check_csrf(&f.csrf)?;
     match svc::deactivate_own(&st, &caller_for(&ctx, &user), &user, &f.password).await {
         Ok(()) => Ok(Redirect::to("/security?notice=phonefactor-deactivated").into_response()),
-        Err(e @ AppError::Unauthorized(_)) => Ok(Redirect::to(&format!(
-            "/security?error={}#phonefactor",
-            crate::extract::urlencode(&e.message())
-        ))
-        .into_response()),
+        // The page again, with the error at the password (and the status
+        // that says the password was not right).
+        Err(e @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
+            let page = super::security::render(&st, &user, &ctx, None, Some(&e.message())).await?;
+            Ok((e.status(), page).into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -1,0 +1,219 @@
+//! Text that people type and other people read: names, labels, replies,
+//! agreements. It may hold markup and quotes (pages escape what they show),
+//! but not characters that are invisible or that change how the text around
+//! them is shown: control characters (NUL among them, which PostgreSQL
+//! cannot store), and the bidirectional overrides, embeddings and isolates
+//! that make a name read differently from what it holds (Unicode TR 36 §2;
+//! "Trojan Source", CVE-2021-42574), and invisible spaces.
+//!
+//! The zero-width joiner and non-joiner (U+200C, U+200D) stay allowed:
+//! several scripts (Persian, the Indic scripts) and emoji need them.
+
+use crate::error::ParseError;
+
+/// Invisible characters that change how text is shown or compared: the
+/// Arabic letter mark, zero-width space, left-to-right and right-to-left
+/// marks, the bidirectional embeddings and overrides (U+202A–U+202E), the
+/// word joiner and invisible operators (U+2060–U+2064), the isolates
+/// (U+2066–U+2069) and the byte order mark.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// One line of text for `field`, trimmed, at most `max` characters (`what`
+/// names it in messages: "A name", "The client's name"). Empty is allowed;
+/// callers that need a value check for it.
+pub fn line(
+    field: &'static str,
+    input: &str,
+    max: usize,
+    what: &str,
+) -> Result<String, ParseError> {
+    let s = input.trim();
+    if s.chars().count() > max {
+        return Err(ParseError::new(
+            field,
+            format!("{what} is at most {max} characters."),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ParseError::new(
+            field,
+            format!("{what} cannot contain control characters (such as line breaks or NUL)."),
+        ));
+    }
+    if s.chars().any(is_invisible_format) {
+        return Err(ParseError::new(
+            field,
+            format!(
+                "{what} cannot contain invisible formatting characters (such as a \
+                 right-to-left override or a zero-width space)."
+            ),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// Text of several lines for `field` (line breaks and tabs allowed), with
+/// surrounding white space trimmed, at most `max` characters.
+pub fn paragraphs(
+    field: &'static str,
+    input: &str,
+    max: usize,
+    what: &str,
+) -> Result<String, ParseError> {
+    let s = input.trim();
+    if s.chars().count() > max {
+        return Err(ParseError::new(
+            field,
+            format!("{what} is at most {max} characters."),
+        ));
+    }
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ParseError::new(
+            field,
+            format!("{what} cannot contain control characters (such as NUL)."),
+        ));
+    }
+    if s.chars().any(is_invisible_format) {
+        return Err(ParseError::new(
+            field,
+            format!(
+                "{what} cannot contain invisible formatting characters (such as a \
+                 right-to-left override or a zero-width space)."
+            ),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// Whether `s` can be a name the system made (an order number, a version,
+/// an id): 1 to `max` ASCII letters, digits, `_`, `-` and `.`. Anything else
+/// names nothing, and is not looked for (PostgreSQL refuses NUL in text).
+pub fn is_key(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The longest search term taken, in characters: longer than any name or
+/// Credential ID, far shorter than what makes a `LIKE` pattern expensive
+/// (SQLite refuses patterns over 50,000 bytes).
+pub const SEARCH_MAX: usize = 100;
+
+/// A search term for `field`: one line of at most [`SEARCH_MAX`]
+/// characters. Markup, quotes and wildcards are searched for as they are.
+pub fn search(field: &'static str, input: &str) -> Result<String, ParseError> {
+    let s = input.trim();
+    if s.chars().count() > SEARCH_MAX {
+        return Err(ParseError::new(
+            field,
+            format!("Search for at most {SEARCH_MAX} characters."),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ParseError::new(
+            field,
+            "A search cannot contain control characters (such as NUL).",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn lines_take_markup_quotes_and_any_script() {
+        for ok in [
+            "<script>alert(1)</script>",
+            "' OR '1'='1",
+            "Zoë Ängström",
+            "山田 太郎",
+            "می‌خواهم",
+            "👩‍💻",
+        ] {
+            assert_eq!(line("name", ok, 100, "A name").unwrap(), ok);
+        }
+        assert_eq!(line("name", "  padded  ", 100, "A name").unwrap(), "padded");
+    }
+
+    #[test]
+    fn lines_refuse_controls_invisible_formatting_and_length() {
+        for bad in [
+            "a\0b",
+            "a\nb",
+            "a\u{7}b",
+            "abc\u{202E}fed",
+            "a\u{200B}b",
+            "a\u{2066}b\u{2069}",
+            "\u{FEFF}a",
+            "a\u{200F}b",
+        ] {
+            assert!(line("name", bad, 100, "A name").is_err(), "{bad:?}");
+        }
+        assert!(line("name", &"x".repeat(101), 100, "A name").is_err());
+        assert!(line("name", &"𝔘".repeat(100), 100, "A name").is_ok());
+        assert!(
+            line(
+                "name",
+                &format!("e{}", "\u{301}".repeat(100)),
+                100,
+                "A name"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn paragraphs_take_line_breaks_but_not_nul() {
+        assert!(paragraphs("text", "1. Terms.\r\n\t2. More.", 100, "The text").is_ok());
+        assert!(paragraphs("text", "a\0b", 100, "The text").is_err());
+        assert!(paragraphs("text", "a\u{202E}b", 100, "The text").is_err());
+        let e = paragraphs("text", &"a".repeat(11), 10, "The text").unwrap_err();
+        assert_eq!(e.field, "text");
+    }
+
+    #[test]
+    fn keys() {
+        assert!(is_key("EA-12345678", 32));
+        assert!(is_key("2026.1", 40));
+        assert!(is_key("call_0a1b", 100));
+        for bad in ["", "a\0b", "a b", "<script>", "' OR '1'='1", "ä"] {
+            assert!(!is_key(bad, 100), "{bad:?}");
+        }
+        assert!(!is_key(&"a".repeat(41), 40));
+    }
+
+    #[test]
+    fn searches() {
+        assert_eq!(search("q", " 50% _off' \\ ").unwrap(), "50% _off' \\");
+        assert!(search("q", &"a".repeat(SEARCH_MAX + 1)).is_err());
+        assert!(search("q", "a\0b").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn what_a_line_takes_has_no_control_or_invisible_character(s in "\\PC{0,40}") {
+            if let Ok(v) = line("name", &s, 100, "A name") {
+                prop_assert!(!v.chars().any(|c| c.is_control() || is_invisible_format(c)));
+                prop_assert!(v.chars().count() <= 100);
+            }
+        }
+    }
+}
