@@ -61,7 +61,18 @@ pub fn router_with(state: AppState, mut http: HttpConfig) -> Router {
         )
     });
     routes
+        // The last resort: a handler that panics answers 500 (logged)
+        // instead of dropping the connection; counted by the metrics
+        // around it, and made uniform by `uniform_errors` outside.
+        .route_layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            crate::error::panicked,
+        ))
         .route_layer(axum::middleware::from_fn(ops::track_metrics))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        // Outside the limit layer, so that its 413 gets the error format
+        // too; inside the header layers, so that every answer it makes
+        // carries them.
+        .layer(axum::middleware::from_fn(crate::error::uniform_errors))
         .layer(tower::util::option_layer(hsts))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -90,15 +101,6 @@ pub fn router_with(state: AppState, mut http: HttpConfig) -> Router {
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
-        // The last resort: a handler that panics answers 500 (logged)
-        // instead of dropping the connection; inside `uniform_errors`, so
-        // the answer has the error format.
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            crate::error::panicked,
-        ))
-        // Outside the limit layer, so that its 413 gets the error format too.
-        .layer(axum::middleware::from_fn(crate::error::uniform_errors))
         .layer(axum::Extension(http))
         // One span per request (method and path, never the query: it may
         // carry a `next` or a marker), so "request failed" and every other

@@ -133,10 +133,11 @@ pub async fn uniform_errors(req: axum::extract::Request, next: axum::middleware:
     } else {
         crate::pages::status_page(status, &message)
     };
-    // Keep what the refusal says beside its body (`Allow` of a 405).
-    for name in [header::ALLOW, header::RETRY_AFTER] {
-        if let Some(v) = parts.headers.get(&name) {
-            out.headers_mut().insert(name, v.clone());
+    // Keep every header of the refusal but those of the body it replaces
+    // (`Allow` of a 405, `Retry-After`, cookies, `Vary`).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().append(name, value.clone());
         }
     }
     out

@@ -184,7 +184,9 @@ pub fn openapi_routes() -> Routes {
         description = "Customer portal with external two-factor authentication. \
             Errors are `{\"error\": message, \"field\": name?}`. Calls authenticated by the \
             session cookie send `X-CSRF-Token` (from `GET /api/v1/session`) on writes; calls \
-            with `Authorization: Bearer <token>` need none."
+            with `Authorization: Bearer <token>` need none. Twilio's callbacks under \
+            `/api/v1/telephony/twilio/` are not part of this API: they answer TwiML to Twilio, \
+            authenticated by its request signature."
     ),
     paths(
         session::login,
@@ -268,12 +270,33 @@ impl utoipa::Modify for SecurityAddon {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A user's API token (`gatehouse api-token create` or `POST /api/v1/api-tokens`), acting with the user's rights.",
+                    ))
+                    .build(),
+            ),
+        );
+        // The validation API's callers: an API client's secret, not a
+        // user's token.
+        components.add_security_scheme(
+            "api_client",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API client's secret (`gatehouse api-client create`); a user's API token is refused.",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 crate::service::auth::COOKIE,
+                "The session cookie of `POST /api/v1/login`; named `__Host-gatehouse_session` where the portal marks cookies Secure (`secure_cookies`, or a `public_url` of https). Writes send `X-CSRF-Token` from `GET /api/v1/session`.",
             ))),
         );
         // The authenticator app: its device id here, with a timestamp and

@@ -39,6 +39,16 @@ const SIGN_IN_STEPS: &[&str] = &[
     "login_status",
 ];
 
+/// The signed-in user's own settings: a session cookie only (at the step of
+/// signing in each belongs to), never a bearer token.
+const SESSION_ONLY: &[&str] = &[
+    "password_change",
+    "me",
+    "activation_start",
+    "activation_verify",
+    "activation_status",
+];
+
 /// The authenticator app's calls: signed by a paired device.
 const DEVICE_SIGNED: &[&str] = &["app_requests", "app_answer"];
 
@@ -74,12 +84,12 @@ fn complete(op: &mut Operation, write: bool) {
     op.security = Some(if is(PUBLIC) {
         // An empty requirement: none needed; the session is optional.
         vec![SecurityRequirement::default(), scheme("session")]
-    } else if is(SIGN_IN_STEPS) {
+    } else if is(SIGN_IN_STEPS) || is(SESSION_ONLY) {
         vec![scheme("session")]
     } else if is(DEVICE_SIGNED) {
         vec![scheme("device")]
     } else if is(API_CLIENT) {
-        vec![scheme("bearer")]
+        vec![scheme("api_client")]
     } else {
         vec![scheme("bearer"), scheme("session")]
     });

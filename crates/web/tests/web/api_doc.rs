@@ -35,7 +35,7 @@ async fn every_operation_declares_its_security_and_every_status_it_can_answer() 
     let app = spawn_app().await;
     let doc = app.client().get("/api/openapi.json").await.json();
     let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
-    for s in ["bearer", "session", "device"] {
+    for s in ["bearer", "api_client", "session", "device"] {
         assert!(schemes.contains_key(s), "security scheme {s}");
     }
     let mut operations = 0;
@@ -117,7 +117,19 @@ async fn every_operation_declares_its_security_and_every_status_it_can_answer() 
     let login = &doc["paths"]["/api/v1/login"]["post"]["security"];
     assert_eq!(login[0], json!({}), "login needs no credentials: {login}");
     let validate = &doc["paths"]["/api/v1/validate"]["post"]["security"];
-    assert_eq!(validate, &json!([{"bearer": []}]));
+    assert_eq!(validate, &json!([{"api_client": []}]));
+    for (path, method) in [
+        ("/api/v1/me/password", "post"),
+        ("/api/v1/me/phonefactor", "get"),
+        ("/api/v1/me/phonefactor/activation", "post"),
+    ] {
+        let security = &doc["paths"][path][method]["security"];
+        assert_eq!(
+            security,
+            &json!([{"session": []}]),
+            "{path}: a session only"
+        );
+    }
 }
 
 #[tokio::test]

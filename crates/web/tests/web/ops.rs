@@ -1,5 +1,5 @@
 use crate::support::*;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 
 #[tokio::test]
 async fn health_readiness_metrics_and_openapi() {
@@ -34,8 +34,36 @@ async fn health_readiness_metrics_and_openapi() {
 async fn every_response_carries_security_headers() {
     let app = spawn_app().await;
     let mut c = app.client();
-    for path in ["/login", "/api/v1/session", "/healthz", "/nowhere"] {
-        let r = c.get(path).await;
+    let big = vec![b'a'; (1 << 20) + 1];
+    let len = big.len().to_string();
+    // Answers of handlers, and the refusals the framework makes before any
+    // handler runs (405, a path parameter that does not parse, 413).
+    let requests: Vec<(Method, &str, Option<Vec<u8>>)> = vec![
+        (Method::GET, "/login", None),
+        (Method::GET, "/api/v1/session", None),
+        (Method::GET, "/healthz", None),
+        (Method::GET, "/nowhere", None),
+        (Method::DELETE, "/login", None),
+        (Method::PUT, "/api/v1/login", None),
+        (Method::GET, "/api/v1/users/not-a-number", None),
+        (Method::POST, "/login", Some(big.clone())),
+        (Method::POST, "/api/v1/login", Some(big)),
+    ];
+    for (method, path, body) in requests {
+        let r = match body {
+            None => c.send(method.clone(), path, Body2::None, false).await,
+            Some(b) => {
+                c.send_with(
+                    method.clone(),
+                    path,
+                    Body2::Raw("application/json", b),
+                    false,
+                    &[("content-length", len.as_str())],
+                )
+                .await
+            }
+        };
+        let path = format!("{method} {path} ({})", r.status);
         let h = |n: &str| {
             r.headers
                 .get(n)
@@ -54,6 +82,7 @@ async fn every_response_carries_security_headers() {
         assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(h("referrer-policy"), "same-origin", "{path}");
         assert_eq!(h("x-frame-options"), "DENY", "{path}");
+        assert_eq!(h("cache-control"), "no-store", "{path}");
     }
 }
 
