@@ -43,6 +43,17 @@ impl AppError {
         }
     }
 
+    /// The same error, about `to` where it was about `from`: for an adapter
+    /// whose input names a field differently from the service's.
+    pub fn field_renamed(mut self, from: &str, to: &'static str) -> Self {
+        if let AppError::Invalid { field, .. } | AppError::Conflict { field, .. } = &mut self
+            && *field == Some(from)
+        {
+            *field = Some(to);
+        }
+        self
+    }
+
     /// The field the error is about, if any.
     pub fn field(&self) -> Option<&'static str> {
         match self {

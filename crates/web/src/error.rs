@@ -176,4 +176,34 @@ fn framework_message(status: StatusCode, text: Option<&str>) -> String {
     }
 }
 
+/// The headers an error's answer carries beside its status — `Retry-After`
+/// of a 429 — for pages that show an error inside a page of their own:
+/// `(e.status(), RetryAfter::of(&e), page)`.
+pub struct RetryAfter(Option<HeaderValue>);
+
+impl RetryAfter {
+    pub fn of(e: &AppError) -> Self {
+        Self(match e {
+            AppError::TooManyRequests { retry_after, .. } => {
+                HeaderValue::from_str(&retry_after.max(&1).to_string()).ok()
+            }
+            _ => None,
+        })
+    }
+}
+
+impl axum::response::IntoResponseParts for RetryAfter {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(
+        self,
+        mut res: axum::response::ResponseParts,
+    ) -> Result<axum::response::ResponseParts, Self::Error> {
+        if let Some(v) = self.0 {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        Ok(res)
+    }
+}
+
 pub type Result<T, E = HttpError> = std::result::Result<T, E>;

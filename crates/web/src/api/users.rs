@@ -190,7 +190,8 @@ pub async fn user_create(
             must_change_password: req.must_change_password,
         },
     )
-    .await?;
+    .await
+    .map_err(|e| e.field_renamed("account", "account_number"))?;
     let body = UserCreated {
         user: UserDto::from(&created.user),
         one_time_password: created.one_time_password,

@@ -96,7 +96,7 @@ async fn account_create_submit(
         Ok(a) => Ok(Redirect::to(&format!("/accounts?created={}", a.number)).into_response()),
         Err(e @ AppError::Invalid { .. }) => {
             let page = render(&st, &me, &ctx, &f.name, Some(&e.message()), None).await?;
-            Ok((e.status(), page).into_response())
+            Ok((e.status(), crate::error::RetryAfter::of(&e), page).into_response())
         }
         Err(e) => Err(e.into()),
     }

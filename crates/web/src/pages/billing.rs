@@ -283,7 +283,7 @@ async fn billing_run_submit(
                 Some(alert(Some("Nothing was closed."))),
             )
             .await?;
-            Ok((e.status(), page).into_response())
+            Ok((e.status(), crate::error::RetryAfter::of(&e), page).into_response())
         }
         Err(e) => Err(e.into()),
     }

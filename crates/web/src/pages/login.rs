@@ -151,9 +151,9 @@ async fn login_submit(
         }
         Err(e @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
             let (csrf, _) = form_csrf(&st, &ctx);
-            let status = e.status();
             Ok((
-                status,
+                e.status(),
+                crate::error::RetryAfter::of(&e),
                 login_form(
                     &csrf,
                     &f.username,

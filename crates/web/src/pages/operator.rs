@@ -450,7 +450,12 @@ async fn catalog_error(st: &AppState, me: &User, ctx: &Ctx, e: AppError) -> Page
     match e {
         AppError::Invalid { .. } | AppError::Conflict { .. } => {
             let m = alert(Some(&e.message()));
-            Ok((e.status(), catalog_page(st, me, ctx, Some(m)).await?).into_response())
+            Ok((
+                e.status(),
+                crate::error::RetryAfter::of(&e),
+                catalog_page(st, me, ctx, Some(m)).await?,
+            )
+                .into_response())
         }
         e => Err(e.into()),
     }

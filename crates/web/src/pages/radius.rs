@@ -222,7 +222,12 @@ async fn failed(st: &AppState, me: &User, ctx: &Ctx, e: AppError) -> PageResult 
     match e {
         AppError::Invalid { .. } | AppError::Conflict { .. } => {
             let m = alert(Some(&e.message()));
-            Ok((e.status(), render(st, me, ctx, Some(m)).await?).into_response())
+            Ok((
+                e.status(),
+                crate::error::RetryAfter::of(&e),
+                render(st, me, ctx, Some(m)).await?,
+            )
+                .into_response())
         }
         e => Err(e.into()),
     }

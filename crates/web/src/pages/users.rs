@@ -397,7 +397,7 @@ async fn user_create_submit(
         },
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let page = new_user_page(&st, &me, &ctx, &f, &FormErrors::from_app(&e)).await?;
-            Ok((e.status(), page).into_response())
+            Ok((e.status(), crate::error::RetryAfter::of(&e), page).into_response())
         }
         Err(e) => Err(e.into()),
     }

@@ -385,6 +385,16 @@ async fn password_reentry_to_change_the_number_is_limited() {
         )
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    // The Security page says the same, with the same Retry-After.
+    let csrf = u.csrf.clone().unwrap();
+    let r = u
+        .form(
+            "/security/phonefactor/deactivate",
+            &[("csrf", csrf.as_str()), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
 }
 
 #[tokio::test]

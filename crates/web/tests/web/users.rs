@@ -255,3 +255,18 @@ async fn operators_manage_accounts_and_everyone() {
         "the operator sees every account's entries"
     );
 }
+
+#[tokio::test]
+async fn the_api_names_its_own_field_when_the_account_is_missing() {
+    let app = spawn_app().await;
+    app.operator("op1").await;
+    let mut op = app.signed_in("op1").await;
+    let r = op
+        .post(
+            "/api/v1/users",
+            json!({"username": "nobody-x", "email": "n@example.test", "role": "user"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.json()["field"], "account_number", "{}", r.text);
+}

@@ -281,7 +281,12 @@ pub(super) async fn review_with_error(
         without_promo.promo_code.clear();
     }
     match svc::check(st, &caller, user.id, &without_promo.input(false)).await {
-        Ok(c) => Ok((e.status(), step2(me, ctx, &c, f, &FormErrors::from_app(&e))).into_response()),
+        Ok(c) => Ok((
+            e.status(),
+            crate::error::RetryAfter::of(&e),
+            step2(me, ctx, &c, f, &FormErrors::from_app(&e)),
+        )
+            .into_response()),
         Err(first @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => Ok((
             first.status(),
             step1(

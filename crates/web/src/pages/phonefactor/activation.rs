@@ -261,7 +261,12 @@ pub(super) async fn activate_start(
             | AppError::Forbidden(_)),
         ) => {
             let errors = ActivateErrors::at(&f, e.field(), e.message());
-            Ok((e.status(), activate_form(&ctx, &user, signed_in, &errors)).into_response())
+            Ok((
+                e.status(),
+                crate::error::RetryAfter::of(&e),
+                activate_form(&ctx, &user, signed_in, &errors),
+            )
+                .into_response())
         }
         Err(e) => Err(e.into()),
     }

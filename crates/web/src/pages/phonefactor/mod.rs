@@ -231,7 +231,7 @@ async fn own_deactivate(
         // that says the password was not right).
         Err(e @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
             let page = super::security::render(&st, &user, &ctx, None, Some(&e.message())).await?;
-            Ok((e.status(), page).into_response())
+            Ok((e.status(), crate::error::RetryAfter::of(&e), page).into_response())
         }
         Err(e) => Err(e.into()),
     }

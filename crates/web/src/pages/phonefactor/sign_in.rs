@@ -96,9 +96,8 @@ pub(super) async fn login_start(
             | AppError::Invalid { .. }
             | AppError::Forbidden(_)),
         ) => {
-            let status = e.status();
             let page = login_page(&st, &ctx, &live, &user, Some(&e.message())).await?;
-            Ok((status, page).into_response())
+            Ok((e.status(), crate::error::RetryAfter::of(&e), page).into_response())
         }
         Err(e) => Err(e.into()),
     }
