@@ -11,23 +11,113 @@
 
 use crate::error::ParseError;
 
-/// Invisible characters that change how text is shown or compared: the
-/// Arabic letter mark, zero-width space, left-to-right and right-to-left
-/// marks, the bidirectional embeddings and overrides (U+202A–U+202E), the
-/// word joiner and invisible operators (U+2060–U+2064), the isolates
-/// (U+2066–U+2069) and the byte order mark.
+/// Invisible characters that change how text is shown or compared, or that
+/// hide text: the zero-width space, the bidirectional embeddings and
+/// overrides (U+202A–U+202E), the word joiner and invisible operators
+/// (U+2060–U+2064), the isolates (U+2066–U+2069), the deprecated format
+/// characters (U+206A–U+206F), the byte order mark, the soft hyphen, the
+/// combining grapheme joiner, the Hangul and Khmer fillers and vowels that
+/// show as nothing, the Mongolian free variation selectors and vowel
+/// separator, the line and paragraph separators, the interlinear
+/// annotation characters, the shorthand format controls, the musical
+/// symbol format controls, and the tag characters (which can carry text
+/// nobody sees).
+///
+/// Allowed on purpose: the zero-width joiner and non-joiner (U+200C,
+/// U+200D; Persian, the Indic scripts and emoji need them), the variation
+/// selectors (emoji presentation), and the left-to-right, right-to-left
+/// and Arabic letter marks (U+200E, U+200F, U+061C), which fix how mixed
+/// Hebrew or Arabic text is shown, come along when such text is pasted, and
+/// cannot reorder text the way an override does.
 pub fn is_invisible_format(c: char) -> bool {
     matches!(
         c,
-        '\u{061C}'
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
             | '\u{200B}'
-            | '\u{200E}'
-            | '\u{200F}'
+            | '\u{2028}'
+            | '\u{2029}'
             | '\u{202A}'..='\u{202E}'
             | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{3164}'
             | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
     )
+}
+
+/// Characters that draw nothing of their own: white space, the invisible
+/// formatting above, the joiners and marks allowed beside it, variation
+/// selectors, and combining marks (which draw on the character before).
+fn draws_nothing(c: char) -> bool {
+    c.is_whitespace()
+        || is_invisible_format(c)
+        || is_combining(c)
+        || matches!(
+            c,
+            '\u{200C}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        )
+        || matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// The combining-mark blocks used to pile marks on a letter ("Zalgo"
+/// text): Combining Diacritical Marks and their Extended and Supplement
+/// blocks, those for symbols, and the half marks.
+fn is_combining(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}'
+    )
+}
+
+/// The most combining marks taken on one character: more than any
+/// language writes (Vietnamese stacks two), fewer than text piled to spill
+/// over the lines around it.
+const MAX_COMBINING_RUN: usize = 4;
+
+/// Refuses what makes a name read differently from what it holds: see
+/// [`is_invisible_format`]; a value with nothing visible in it; marks piled
+/// on a character.
+fn check_shown(field: &'static str, s: &str, what: &str) -> Result<(), ParseError> {
+    if s.chars().any(is_invisible_format) {
+        return Err(ParseError::new(
+            field,
+            format!(
+                "{what} cannot contain invisible formatting characters (such as a \
+                 right-to-left override or a zero-width space)."
+            ),
+        ));
+    }
+    if !s.trim().is_empty() && s.chars().all(draws_nothing) {
+        return Err(ParseError::new(
+            field,
+            format!("{what} has nothing visible in it."),
+        ));
+    }
+    let mut run = 0;
+    for c in s.chars() {
+        run = if is_combining(c) { run + 1 } else { 0 };
+        if run > MAX_COMBINING_RUN {
+            return Err(ParseError::new(
+                field,
+                format!("{what} has more than {MAX_COMBINING_RUN} accents on one character."),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One line of text for `field`, trimmed, at most `max` characters (`what`
@@ -52,15 +142,7 @@ pub fn line(
             format!("{what} cannot contain control characters (such as line breaks or NUL)."),
         ));
     }
-    if s.chars().any(is_invisible_format) {
-        return Err(ParseError::new(
-            field,
-            format!(
-                "{what} cannot contain invisible formatting characters (such as a \
-                 right-to-left override or a zero-width space)."
-            ),
-        ));
-    }
+    check_shown(field, s, what)?;
     Ok(s.to_owned())
 }
 
@@ -73,13 +155,16 @@ pub fn paragraphs(
     what: &str,
 ) -> Result<String, ParseError> {
     let s = input.trim();
-    if s.chars().count() > max {
+    if input.chars().count() > max {
         return Err(ParseError::new(
             field,
             format!("{what} is at most {max} characters."),
         ));
     }
-    if s.chars()
+    // The whole input, not only the trimmed text: a caller may keep the
+    // text as given (an agreement is stored and hashed as published).
+    if input
+        .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
         return Err(ParseError::new(
@@ -87,15 +172,7 @@ pub fn paragraphs(
             format!("{what} cannot contain control characters (such as NUL)."),
         ));
     }
-    if s.chars().any(is_invisible_format) {
-        return Err(ParseError::new(
-            field,
-            format!(
-                "{what} cannot contain invisible formatting characters (such as a \
-                 right-to-left override or a zero-width space)."
-            ),
-        ));
-    }
+    check_shown(field, input, what)?;
     Ok(s.to_owned())
 }
 
@@ -139,6 +216,49 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn names_of_every_script_pass_and_invisible_or_blank_ones_do_not() {
+        for ok in [
+            "José Müller",
+            "王小明",
+            "سارة\u{200f}",
+            "שרה כהן",
+            "می\u{200c}خواهم",
+            "👩\u{200d}💻 Ops",
+            "Nguyê\u{0302}\u{0303}n",
+            "<b>Bold</b> & 'quotes'",
+        ] {
+            assert!(line("name", ok, 100, "A name").is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "\u{3164}",
+            "\u{115f}",
+            "\u{034f}",
+            "Ad\u{00ad}min",
+            "Bob\u{2028}Admin",
+            "Eve\u{206e}\u{206f}x",
+            "Mallory\u{E0041}\u{E0042}",
+            "x\u{180e}y",
+            "ab\u{202e}cd",
+            "\u{200d}\u{200d}",
+            "Z\u{0300}\u{0301}\u{0302}\u{0303}\u{0304}algo",
+        ] {
+            assert!(line("name", bad, 100, "A name").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn paragraphs_check_the_text_as_given() {
+        assert!(paragraphs("text", "\u{0085}Agreement", 100, "The text").is_err());
+        assert!(paragraphs("text", "\u{000B}Agreement\n", 100, "The text").is_err());
+        let padded = format!("Agreement{}", " ".repeat(200));
+        assert!(paragraphs("text", &padded, 100, "The text").is_err());
+        assert_eq!(
+            paragraphs("text", "Agreement\n\n1. Terms\n", 100, "The text").unwrap(),
+            "Agreement\n\n1. Terms"
+        );
+    }
+
+    #[test]
     fn lines_take_markup_quotes_and_any_script() {
         for ok in [
             "<script>alert(1)</script>",
@@ -163,7 +283,6 @@ mod tests {
             "a\u{200B}b",
             "a\u{2066}b\u{2069}",
             "\u{FEFF}a",
-            "a\u{200F}b",
         ] {
             assert!(line("name", bad, 100, "A name").is_err(), "{bad:?}");
         }
