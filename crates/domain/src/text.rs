@@ -129,21 +129,7 @@ pub fn line(
     max: usize,
     what: &str,
 ) -> Result<String, ParseError> {
-    let s = input.trim();
-    if s.chars().count() > max {
-        return Err(ParseError::new(
-            field,
-            format!("{what} is at most {max} characters."),
-        ));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(ParseError::new(
-            field,
-            format!("{what} cannot contain control characters (such as line breaks or NUL)."),
-        ));
-    }
-    check_shown(field, s, what)?;
-    Ok(s.to_owned())
+    checked(field, input, max, what, false)
 }
 
 /// Text of several lines for `field` (line breaks and tabs allowed), with
@@ -154,25 +140,39 @@ pub fn paragraphs(
     max: usize,
     what: &str,
 ) -> Result<String, ParseError> {
+    checked(field, input, max, what, true)
+}
+
+/// [`line`] and [`paragraphs`]: the trimmed text, once its length, its
+/// control characters and what it shows are checked — for paragraphs on
+/// the whole input, since a caller may keep the text as given (an agreement
+/// is stored and hashed as published).
+fn checked(
+    field: &'static str,
+    input: &str,
+    max: usize,
+    what: &str,
+    lines: bool,
+) -> Result<String, ParseError> {
     let s = input.trim();
-    if input.chars().count() > max {
+    let whole = if lines { input } else { s };
+    if whole.chars().count() > max {
         return Err(ParseError::new(
             field,
             format!("{what} is at most {max} characters."),
         ));
     }
-    // The whole input, not only the trimmed text: a caller may keep the
-    // text as given (an agreement is stored and hashed as published).
-    if input
+    if whole
         .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .any(|c| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t')))
     {
+        let example = if lines { "NUL" } else { "line breaks or NUL" };
         return Err(ParseError::new(
             field,
-            format!("{what} cannot contain control characters (such as NUL)."),
+            format!("{what} cannot contain control characters (such as {example})."),
         ));
     }
-    check_shown(field, input, what)?;
+    check_shown(field, whole, what)?;
     Ok(s.to_owned())
 }
 

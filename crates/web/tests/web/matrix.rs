@@ -21,7 +21,7 @@ use axum::http::{Method, StatusCode};
 use gatehouse_domain::session::SessionState;
 use gatehouse_domain::{AccountId, Role, UserId, secret};
 use gatehouse_store::{Scope, Users};
-use gatehouse_web::service::{Caller, auth, catalog, orders, validate};
+use gatehouse_web::service::{Caller, catalog, orders, validate};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -369,21 +369,7 @@ impl Fixture {
             let mut conn = self.app.st.store.conn().await.unwrap();
             Users::new(Scope::All).get(&mut conn, id).await.unwrap()
         };
-        let mut conn = self.app.st.store.conn().await.unwrap();
-        let issued = auth::issue_session(
-            &self.app.st,
-            &mut conn,
-            Some(&user),
-            state,
-            "10.1.2.3",
-            None,
-        )
-        .await
-        .unwrap();
-        let mut c = self.app.client();
-        c.cookies.insert("gatehouse_session".into(), issued.token);
-        c.csrf = Some(issued.csrf_token);
-        c
+        self.app.session_client(&user, state).await
     }
 
     async fn api_token(&self, username: &str) -> String {

@@ -381,7 +381,8 @@ impl Client {
     }
 }
 
-fn enc(s: &str) -> String {
+/// Percent-encodes `s` for a form body or a query string.
+pub fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -391,6 +392,32 @@ fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+impl App {
+    /// A client with a session of `user` at `state`, made directly (no
+    /// password hashing), from address 10.1.2.3.
+    pub async fn session_client(
+        &self,
+        user: &gatehouse_store::User,
+        state: gatehouse_domain::session::SessionState,
+    ) -> Client {
+        let mut conn = self.st.store.conn().await.unwrap();
+        let issued = gatehouse_web::service::auth::issue_session(
+            &self.st,
+            &mut conn,
+            Some(user),
+            state,
+            "10.1.2.3",
+            None,
+        )
+        .await
+        .unwrap();
+        let mut c = self.client();
+        c.cookies.insert("gatehouse_session".into(), issued.token);
+        c.csrf = Some(issued.csrf_token);
+        c
+    }
 }
 
 /// The RFC 6238 test seed, used for the credentials of these tests.

@@ -6,7 +6,7 @@ use super::*;
 /// A field's value, percent-encoded for a form or query string.
 pub(super) fn form_value(bad: Bad) -> Vec<u8> {
     match bad.text() {
-        Some(t) => urlenc(&t).into_bytes(),
+        Some(t) => enc(&t).into_bytes(),
         None => b"%FF%FEab".to_vec(),
     }
 }
@@ -16,8 +16,8 @@ pub(super) fn form_value(bad: Bad) -> Vec<u8> {
 pub(super) fn query_value(bad: Bad) -> String {
     match bad {
         Bad::Huge => "a".repeat(60_000),
-        Bad::LongUnicode => urlenc(&"𝔘".repeat(2_000)),
-        Bad::Combining => urlenc(&format!("e{}", "\u{301}".repeat(2_000))),
+        Bad::LongUnicode => enc(&"𝔘".repeat(2_000)),
+        Bad::Combining => enc(&format!("e{}", "\u{301}".repeat(2_000))),
         _ => String::from_utf8(form_value(bad)).unwrap(),
     }
 }
@@ -28,7 +28,7 @@ pub(super) fn encode_form(fields: &[(String, Vec<u8>)]) -> Vec<u8> {
         if i > 0 {
             out.push(b'&');
         }
-        out.extend_from_slice(urlenc(k).as_bytes());
+        out.extend_from_slice(enc(k).as_bytes());
         out.push(b'=');
         out.extend_from_slice(v);
     }
@@ -54,7 +54,7 @@ impl Sweep<'_> {
             out.push(("csrf".to_owned(), b"{csrf}".to_vec()));
         }
         for (k, v, _) in fields {
-            out.push(((*k).to_owned(), urlenc(&self.f.fill(v, n)).into_bytes()));
+            out.push(((*k).to_owned(), enc(&self.f.fill(v, n)).into_bytes()));
         }
         out
     }
@@ -292,7 +292,7 @@ impl Sweep<'_> {
             .map(|(k, v)| {
                 (
                     k.clone(),
-                    urlenc(&v.as_str().map_or(v.to_string(), str::to_owned)).into_bytes(),
+                    enc(&v.as_str().map_or(v.to_string(), str::to_owned)).into_bytes(),
                 )
             })
             .collect();
@@ -396,7 +396,7 @@ impl Sweep<'_> {
                         let value = if k == name {
                             query_value(bad)
                         } else {
-                            urlenc(&self.f.fill(v, n))
+                            enc(&self.f.fill(v, n))
                         };
                         format!("{k}={value}")
                     })
@@ -453,8 +453,8 @@ impl Sweep<'_> {
                 ("overflow", "99999999999999999999".to_owned()),
                 ("not UTF-8", "%FF%FE".to_owned()),
                 ("NUL", "a%00b".to_owned()),
-                ("markup", urlenc(MARKUP[0])),
-                ("SQL", urlenc(SQL[0])),
+                ("markup", enc(MARKUP[0])),
+                ("SQL", enc(SQL[0])),
                 ("wildcard", "%25".to_owned()),
                 // An address holds at most 64 KiB.
                 ("huge", "a".repeat(60_000)),
@@ -670,7 +670,7 @@ impl Sweep<'_> {
                 );
                 let body: Vec<(String, Vec<u8>)> = params
                     .iter()
-                    .map(|(k, v)| (k.clone(), urlenc(v).into_bytes()))
+                    .map(|(k, v)| (k.clone(), enc(v).into_bytes()))
                     .collect();
                 // NUL is refused by the form reader's rule, like everywhere.
                 self.run(Case {

@@ -220,25 +220,14 @@ impl Fixture {
             Who::Admin => ("s-admin", SessionState::Authenticated),
             Who::Operator => ("s-operator", SessionState::Authenticated),
         };
-        let mut conn = self.app.st.store.conn().await.unwrap();
-        let user = Users::new(Scope::All)
-            .get(&mut conn, self.users[username])
-            .await
-            .unwrap();
-        let issued = auth::issue_session(
-            &self.app.st,
-            &mut conn,
-            Some(&user),
-            state,
-            "10.1.2.3",
-            None,
-        )
-        .await
-        .unwrap();
-        let mut c = self.app.client();
-        c.cookies.insert("gatehouse_session".into(), issued.token);
-        c.csrf = Some(issued.csrf_token);
-        c
+        let user = {
+            let mut conn = self.app.st.store.conn().await.unwrap();
+            Users::new(Scope::All)
+                .get(&mut conn, self.users[username])
+                .await
+                .unwrap()
+        };
+        self.app.session_client(&user, state).await
     }
 
     pub(super) async fn snapshot(&self) -> BTreeMap<String, Vec<String>> {
@@ -266,7 +255,7 @@ impl Fixture {
         p.replace("{number}", &self.order_number)
             .replace("{method}", "symantec_vip")
             .replace("{version}", "2026.1")
-            .replace("{e164}", &urlenc(PHONE))
+            .replace("{e164}", &enc(PHONE))
             .replace("{challenge}", "no-such-challenge")
             .replace("{name}", "sweep-r")
     }
@@ -282,16 +271,4 @@ impl Fixture {
             .replace("{account}", &self.account_number)
             .replace("{password}", PASSWORD)
     }
-}
-
-pub(super) fn urlenc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

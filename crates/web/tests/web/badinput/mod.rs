@@ -37,7 +37,7 @@ use fixture::*;
 use gatehouse_domain::session::SessionState;
 use gatehouse_domain::{AccountId, Role, UserId};
 use gatehouse_store::{Scope, Users};
-use gatehouse_web::service::{Caller, auth, orders, validate};
+use gatehouse_web::service::{Caller, orders, validate};
 use judge::*;
 use serde_json::{Map, Value, json};
 use shown::*;

@@ -22,7 +22,7 @@ pub(super) async fn pages_escape(sweep: &mut Sweep<'_>) {
         let mut queue: Vec<String> = vec![
             "/users".into(),
             "/catalog".into(),
-            format!("/virtual-phone?number={}", urlenc(PHONE)),
+            format!("/virtual-phone?number={}", enc(PHONE)),
         ];
         // Two rounds: the lists first, then every page of what they link.
         for _ in 0..2 {
@@ -30,9 +30,9 @@ pub(super) async fn pages_escape(sweep: &mut Sweep<'_>) {
                 if p.contains("{id}") {
                     queue.extend(ids.iter().map(|id| p.replace("{id}", id)));
                 } else if p.contains("{number}") {
-                    queue.extend(numbers.iter().map(|n| p.replace("{number}", &urlenc(n))));
+                    queue.extend(numbers.iter().map(|n| p.replace("{number}", &enc(n))));
                 } else if p.contains("{version}") {
-                    queue.extend(versions.iter().map(|v| p.replace("{version}", &urlenc(v))));
+                    queue.extend(versions.iter().map(|v| p.replace("{version}", &enc(v))));
                 } else {
                     queue.push(p.clone());
                 }
