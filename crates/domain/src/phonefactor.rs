@@ -110,6 +110,17 @@ impl Phone {
             ParseError::new("phone", "That is not a phone number. Enter it as +country code and number, e.g. +1 415 555 0123.")
         })?;
         let e164 = number.format().mode(Format::E164).to_string();
+        // ITU-T E.164 §6.2.1: at most 15 digits, country code included.
+        // libphonenumber allows longer national numbers for some countries
+        // (up to 15 national digits for Germany), which no gateway can dial.
+        if e164.len() > 1 + 15 {
+            return Err(ParseError::new(
+                "phone",
+                format!(
+                    "{e164} has more than the 15 digits an international number can have. Check the digits and the country code."
+                ),
+            ));
+        }
         if !phonenumber::is_valid(&number) && !fictional_nanp(&e164) {
             return Err(ParseError::new(
                 "phone",
@@ -555,6 +566,21 @@ mod tests {
                 .contains("GB")
         );
         assert!(Phone::parse("12", Some("ZZ"), &[]).unwrap_err().field == "country");
+    }
+
+    /// Found by the `phone` fuzz target: libphonenumber takes this for a
+    /// valid German number, 17 digits with the country code.
+    #[test]
+    fn numbers_longer_than_e164_allows_are_refused() {
+        let e = Phone::parse("861 1261 120707)36", Some("DE"), &[]).unwrap_err();
+        assert_eq!(e.field, "phone");
+        assert!(e.message.contains("15 digits"), "{}", e.message);
+        assert!(Phone::parse("+49861126112070736", None, &[]).is_err());
+        // Fifteen digits are fine.
+        assert_eq!(
+            Phone::parse("+49 30 12345678901", None, &[]).map(|p| p.as_str().len()),
+            Ok(16)
+        );
     }
 
     #[test]
