@@ -10,7 +10,7 @@ use crate::extract::{Ctx, PageUser};
 use crate::pages::Form;
 use crate::routing::{Methods, Routes, get};
 use crate::service::credentials as creds;
-use crate::service::orders::{self as svc, AuthState, Checked, ExternalAuth, OrderInput, Placed};
+use crate::service::orders::{self as svc, AuthState, Checked, ExternalAuth, Placed};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
