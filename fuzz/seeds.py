@@ -90,9 +90,10 @@ def pskc():
 
 
 def otpauth():
-    # issuer, account, algorithm, TOTP?, period or nothing, digits, counter, secret
+    # In newtypes, after its selector (24): issuer, account, algorithm, TOTP?,
+    # period or nothing, digits, counter, secret.
     def seed(issuer, account, alg, totp, digits):
-        a = Arb().string(issuer).string(account).byte(alg).byte(1 if totp else 0)
+        a = Arb().byte(24).string(issuer).string(account).byte(alg).byte(1 if totp else 0)
         if totp:
             a.front += struct.pack("<Q", 30)
         a.front += struct.pack("<I", digits) + struct.pack("<Q", 7)
@@ -101,9 +102,9 @@ def otpauth():
             a.byte(1).byte(b)
         return a.bytes()
 
-    write("otpauth", "plain", seed("Gatehouse", "GHST12345678", 0, True, 6))
-    write("otpauth", "injection", seed("Example Co", "alice&secret=AAAA?x#y:%41", 1, False, 8))
-    write("otpauth", "unicode", seed("Ex:ample/Co", "bjørn@example.com", 2, True, 7))
+    write("newtypes", "otpauth-plain", seed("Gatehouse", "GHST12345678", 0, True, 6))
+    write("newtypes", "otpauth-injection", seed("Example Co", "alice&secret=AAAA?x#y:%41", 1, False, 8))
+    write("newtypes", "otpauth-unicode", seed("Ex:ample/Co", "bjørn@example.com", 2, True, 7))
 
 
 def phone():

@@ -52,13 +52,15 @@ bin_dir=target/x86_64-unknown-linux-gnu/release
 mkdir -p work
 
 run_one() {
-  local target=$1 status=0
+  local target=$1 status=0 dict=()
   mkdir -p "work/$target" "artifacts/$target"
+  # Tokens the mutations insert (element names and URIs for PSKC).
+  if [ -f "dict/$target.dict" ]; then dict=(-dict="dict/$target.dict"); fi
   # New inputs go to the first directory (work/), the seeds are read only.
   # A run that takes more than 10 s on one input, or 2 GB, is a failure.
   "$bin_dir/$target" "work/$target" "corpus/$target" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="artifacts/$target/" \
+    -print_final_stats=1 -artifact_prefix="artifacts/$target/" "${dict[@]}" \
     >"work/$target.log" 2>&1 || status=$?
   echo "$status" >"work/$target.status"
 }
