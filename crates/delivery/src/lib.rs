@@ -60,7 +60,11 @@
 //!   the mailers: what code that only *uses* a [`Gateway`] needs (the
 //!   application layer, the web front end). Whoever builds the gateways
 //!   from configuration (the binary) enables it.
-//! * `fake`: the local fakes, for tests; implies `http`.
+//! * `mail` (on by default): the mailers, [`SmtpMailer`] and
+//!   [`OutboxMailer`], and with them `lettre` and its TLS stack. Without
+//!   it (`default-features = false`, as the fuzz targets build the crate)
+//!   the [`Mailer`] trait and [`Mail`] remain.
+//! * `fake`: the local fakes, for tests; implies `http` and `mail`.
 //!
 //! # Configuration
 //!
@@ -118,14 +122,19 @@
 //! provider's reference and the time taken; never a message text (only its
 //! length), an auth token or a password.
 
-// The crate docs link the `http` adapters, which exist only with the feature.
-#![cfg_attr(not(feature = "http"), allow(rustdoc::broken_intra_doc_links))]
+// The crate docs link the `http` adapters and the mailers, which exist only
+// with their features.
+#![cfg_attr(
+    not(all(feature = "http", feature = "mail")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 use std::future::Future;
 use std::pin::Pin;
 
 #[cfg(feature = "http")]
 pub mod http_sms;
+#[cfg(feature = "mail")]
 pub mod mail;
 pub mod twilio;
 
@@ -139,6 +148,7 @@ pub mod fake;
 pub use http_sms::{
     HttpSmsAuth, HttpSmsConfig, HttpSmsEncoding, HttpSmsGateway, HttpSmsMethod, HttpSmsParam,
 };
+#[cfg(feature = "mail")]
 pub use mail::{DEFAULT_OUTBOX_FROM, OutboxMailer, SmtpConfig, SmtpMailer, SmtpTls};
 pub use twilio::signature::{
     SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, WebhookBody, WebhookVerifier,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod lockout;
 pub mod method;
 pub mod oath;
+pub mod order;
 pub mod outbox;
 pub mod password;
 pub mod phonefactor;

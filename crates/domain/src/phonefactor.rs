@@ -110,7 +110,26 @@ impl Phone {
             ParseError::new("phone", "That is not a phone number. Enter it as +country code and number, e.g. +1 415 555 0123.")
         })?;
         let e164 = number.format().mode(Format::E164).to_string();
-        if !phonenumber::is_valid(&number) && !fictional_nanp(&e164) {
+        // ITU-T E.164 §6.2.1: at most 15 digits, country code included.
+        // libphonenumber allows longer national numbers for some countries
+        // (up to 15 national digits for Germany), which no gateway can dial.
+        if e164.len() > 1 + 15 {
+            return Err(ParseError::new(
+                "phone",
+                format!(
+                    "{e164} has more than the 15 digits an international number can have. Check the digits and the country code."
+                ),
+            ));
+        }
+        // What is kept is the E.164 string, so it must read back as the same
+        // number: libphonenumber strips a national prefix from some inputs
+        // and not others ("+ 00708337…" with China chosen became
+        // +78337942201, which reads back as +7 337942201).
+        let reads_back = || {
+            phonenumber::parse(None, &e164)
+                .is_ok_and(|again| again.format().mode(Format::E164).to_string() == e164)
+        };
+        if (!phonenumber::is_valid(&number) && !fictional_nanp(&e164)) || !reads_back() {
             return Err(ParseError::new(
                 "phone",
                 format!(
@@ -555,6 +574,45 @@ mod tests {
                 .contains("GB")
         );
         assert!(Phone::parse("12", Some("ZZ"), &[]).unwrap_err().field == "country");
+    }
+
+    /// Found by the `phone` fuzz target: libphonenumber takes this for a
+    /// valid German number, 17 digits with the country code.
+    #[test]
+    fn numbers_longer_than_e164_allows_are_refused() {
+        let e = Phone::parse("861 1261 120707)36", Some("DE"), &[]).unwrap_err();
+        assert_eq!(e.field, "phone");
+        assert!(e.message.contains("15 digits"), "{}", e.message);
+        assert!(Phone::parse("+49861126112070736", None, &[]).is_err());
+        // Fifteen digits are fine.
+        assert_eq!(
+            Phone::parse("+49 30 12345678901", None, &[]).map(|p| p.as_str().len()),
+            Ok(16)
+        );
+    }
+
+    /// Found by the `phone` fuzz target: an international prefix dialled
+    /// from China, then +7 and a national number whose first digit Russia
+    /// strips as its trunk prefix when the E.164 form is read again.
+    #[test]
+    fn numbers_that_do_not_read_back_as_themselves_are_refused() {
+        let e = Phone::parse("+ 00708337z422-01", Some("CN"), &[]).unwrap_err();
+        assert_eq!(e.field, "phone");
+        assert!(
+            e.message.starts_with("+78337942201 is not a valid"),
+            "{}",
+            e.message
+        );
+        // What is accepted reads back as itself.
+        for (input, region) in [
+            ("+1 415 555 0123", None),
+            ("(415) 555-0188", Some("US")),
+            ("8 (912) 345-67-89", Some("RU")),
+            ("030 901820", Some("DE")),
+        ] {
+            let p = Phone::parse(input, region, &[]).unwrap();
+            assert_eq!(Phone::parse(p.as_str(), None, &[]), Ok(p));
+        }
     }
 
     #[test]

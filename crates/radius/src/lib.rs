@@ -24,7 +24,18 @@
 //! Only PAP (User-Password) is unhidden; CHAP and EAP requests reach the
 //! handler without a password.
 //!
+//! [`decode_request`] is the server's reading of one datagram (every check
+//! above that needs no state) and [`encode_reply`] its writing of the
+//! answer; they are public so that the fuzz targets (`fuzz/`) drive the
+//! server's own code.
+//!
 //! [`client`] is a small RADIUS client for tests and benchmarks.
+//!
+//! # Cargo features
+//!
+//! * `app` (default): [`AppHandler`], the [`Handler`] that hands every
+//!   decision to the application layer (`gatehouse-app`, and through it
+//!   the store). Without it the crate is the protocol alone.
 //!
 //! # Metrics
 //!
@@ -35,6 +46,7 @@
 //! | `gatehouse_radius_replayed_replies_total` | | cached replies sent again to a retransmission |
 //! | `gatehouse_radius_handler_duration_seconds` | | how long the handler took to decide (answered requests) |
 
+#[cfg(feature = "app")]
 mod app;
 mod authenticators;
 mod cache;
@@ -52,7 +64,10 @@ use std::time::Duration;
 
 use secrecy::{SecretSlice, SecretString};
 
+#[cfg(feature = "app")]
 pub use app::AppHandler;
+pub use reply::{ReplyError, encode_reply};
+pub use request::{Discard, Incoming, ReplyTo, decode_request};
 pub use server::serve;
 
 /// A registered RADIUS client (NAS), as the application knows it.

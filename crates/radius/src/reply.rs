@@ -15,9 +15,10 @@ use crate::{Client, Reply};
 /// Longest attribute value (RFC 2865 §5: Length is one octet, header included).
 const MAX_VALUE_LEN: usize = 253;
 
-/// Why a reply cannot be sent (a handler or configuration mistake).
+/// Why a reply cannot be sent (a handler or configuration mistake, or
+/// Proxy-States too many to fit).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ReplyError {
+pub enum ReplyError {
     #[error("{0} must be 1 to 253 octets")]
     BadLength(&'static str),
     #[error("the reply would exceed 4096 octets")]
@@ -45,7 +46,9 @@ impl Reply {
 /// 253 octets, RFC 2865 §5.18; none when empty, text is 1 octet at least),
 /// State on a Challenge (§5.24), Class and Filter-Id on an Accept (§5.25,
 /// §5.11), then every Proxy-State of the request in order (§5.33).
-pub(crate) fn encode(to: &ReplyTo, client: &Client, reply: &Reply) -> Result<Vec<u8>, ReplyError> {
+///
+/// What the server sends; public for the fuzz targets (`fuzz/`).
+pub fn encode_reply(to: &ReplyTo, client: &Client, reply: &Reply) -> Result<Vec<u8>, ReplyError> {
     let secret = client.secret.expose_secret();
     let (code, message) = match reply {
         Reply::Accept { message } => (Code::AccessAccept, message),
@@ -163,7 +166,7 @@ mod tests {
         client.class = Some(b"gold".to_vec());
         client.filter_id = Some("vpn-users".into());
         let incoming = incoming(vec![b"p1".to_vec(), b"p2".to_vec()]);
-        let bytes = encode(
+        let bytes = encode_reply(
             &incoming,
             &client,
             &Reply::Accept {
@@ -200,7 +203,7 @@ mod tests {
             state: b"abc".to_vec(),
             message: "code?".into(),
         };
-        let bytes = encode(&incoming(vec![]), &client, &challenge).unwrap();
+        let bytes = encode_reply(&incoming(vec![]), &client, &challenge).unwrap();
         assert_eq!(bytes[0], 11);
         let kinds: Vec<_> = attributes(&bytes)
             .into_iter()
@@ -208,7 +211,7 @@ mod tests {
             .collect();
         assert_eq!(kinds, [80, 18, 24]);
 
-        let bytes = encode(
+        let bytes = encode_reply(
             &incoming(vec![]),
             &client,
             &Reply::Reject {
@@ -228,7 +231,7 @@ mod tests {
     fn long_messages_are_split_between_characters() {
         let client = Client::new(1, "vpn", b"s3cret".to_vec());
         let message = "é".repeat(300); // 600 octets
-        let bytes = encode(
+        let bytes = encode_reply(
             &incoming(vec![]),
             &client,
             &Reply::Reject {
@@ -254,14 +257,14 @@ mod tests {
             message: "x".into(),
         };
         assert_eq!(
-            encode(&incoming(vec![]), &client, &empty_state),
+            encode_reply(&incoming(vec![]), &client, &empty_state),
             Err(ReplyError::BadLength("State"))
         );
         let huge = Reply::Reject {
             message: "x".repeat(70_000),
         };
         assert_eq!(
-            encode(&incoming(vec![]), &client, &huge),
+            encode_reply(&incoming(vec![]), &client, &huge),
             Err(ReplyError::TooLarge)
         );
         let mut client = Client::new(1, "vpn", b"s3cret".to_vec());
@@ -270,7 +273,7 @@ mod tests {
             message: "x".into(),
         };
         assert_eq!(
-            encode(&incoming(vec![]), &client, &accept),
+            encode_reply(&incoming(vec![]), &client, &accept),
             Err(ReplyError::BadLength("Class"))
         );
     }

@@ -19,18 +19,24 @@ use crate::{Client, Request};
 /// Largest packet (RFC 2865 §3).
 pub(crate) const MAX_PACKET_LEN: usize = 4096;
 
-/// Why a datagram gets no answer; the label of
-/// `gatehouse_radius_dropped_total`.
+/// Why a datagram gets no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Discard {
+pub enum Discard {
+    /// Not a well-formed RADIUS packet, or an Access-Request without
+    /// exactly one User-Name, with two User-Passwords or States, or with
+    /// an attribute that does not decode.
     Malformed,
+    /// A code other than Access-Request.
     UnsupportedCode,
+    /// A Message-Authenticator that does not verify (a wrong secret).
     BadAuthenticator,
+    /// No Message-Authenticator, and the client requires one.
     MissingMessageAuthenticator,
 }
 
 impl Discard {
-    pub(crate) fn reason(self) -> &'static str {
+    /// The `reason` label of `gatehouse_radius_dropped_total`.
+    pub fn reason(self) -> &'static str {
         match self {
             Discard::Malformed => "malformed",
             Discard::UnsupportedCode => "unsupported_code",
@@ -42,23 +48,34 @@ impl Discard {
 
 /// An Access-Request that passed every check.
 #[derive(Debug)]
-pub(crate) struct Incoming {
-    pub(crate) reply_to: ReplyTo,
-    pub(crate) request: Request,
+pub struct Incoming {
+    /// What the reply needs from it.
+    pub reply_to: ReplyTo,
+    /// The request, for the [`Handler`](crate::Handler).
+    pub request: Request,
 }
 
 /// What the reply takes from the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ReplyTo {
-    pub(crate) identifier: u8,
+pub struct ReplyTo {
+    /// The request's Identifier, repeated in the reply.
+    pub identifier: u8,
     /// The Request Authenticator.
-    pub(crate) authenticator: [u8; 16],
+    pub authenticator: [u8; 16],
     /// Every Proxy-State, in order, to be copied into the reply (RFC 2865 §5.33).
-    pub(crate) proxy_states: Vec<Vec<u8>>,
+    pub proxy_states: Vec<Vec<u8>>,
 }
 
-/// Checks a datagram from `source`, which `client` is registered for.
-pub(crate) fn parse(
+/// Checks a datagram from `source`, which `client` is registered for, and
+/// decodes it: what the server does with every datagram from a known
+/// address before anything is cached or decided. The length and code
+/// (RFC 2865 §3), the Message-Authenticator (RFC 3579 §3.2; required
+/// unless the client says otherwise), the attributes, and User-Password
+/// unhidden with the client's secret (RFC 2865 §5.2).
+///
+/// Reads attacker bytes: any datagram gives a [`Discard`] or an
+/// [`Incoming`], never a panic.
+pub fn decode_request(
     datagram: &[u8],
     source: SocketAddr,
     client: &Client,
@@ -205,7 +222,7 @@ mod tests {
     #[test]
     fn reads_a_request() {
         let bytes = request();
-        let incoming = parse(&bytes, source(), &client(true)).unwrap();
+        let incoming = decode_request(&bytes, source(), &client(true)).unwrap();
         assert_eq!(incoming.reply_to.identifier, bytes[1]);
         assert_eq!(&incoming.reply_to.authenticator[..], &bytes[4..20]);
         assert_eq!(
@@ -218,7 +235,11 @@ mod tests {
         assert_eq!(request.state.as_deref(), Some(&b"st"[..]));
         assert_eq!(request.nas_ip_address, Some("10.0.0.1".parse().unwrap()));
         assert!(
-            !format!("{:?}", parse(&bytes, source(), &client(true)).unwrap()).contains("right")
+            !format!(
+                "{:?}",
+                decode_request(&bytes, source(), &client(true)).unwrap()
+            )
+            .contains("right")
         );
     }
 
@@ -226,13 +247,14 @@ mod tests {
     fn padding_beyond_length_is_ignored() {
         let mut bytes = request();
         bytes.extend_from_slice(&[0xff; 7]);
-        assert!(parse(&bytes, source(), &client(true)).is_ok());
+        assert!(decode_request(&bytes, source(), &client(true)).is_ok());
     }
 
     #[test]
     fn drops() {
         let bytes = request();
-        let parse = |bytes: &[u8], require| parse(bytes, source(), &client(require)).map(|_| ());
+        let parse =
+            |bytes: &[u8], require| decode_request(bytes, source(), &client(require)).map(|_| ());
 
         assert_eq!(parse(&bytes[..19], true), Err(Discard::Malformed));
         assert_eq!(
@@ -289,7 +311,7 @@ mod tests {
         let mut bytes = vec![1, 7, 0, 20];
         bytes.extend_from_slice(&[0; 16]);
         assert_eq!(
-            parse(&bytes, source(), &client(false)).map(|_| ()),
+            decode_request(&bytes, source(), &client(false)).map(|_| ()),
             Err(Discard::Malformed)
         );
     }
@@ -301,7 +323,7 @@ mod tests {
             .message_authenticator(MessageAuthenticator::Absent)
             .encode(b"other")
             .unwrap();
-        let incoming = parse(unsigned.bytes(), source(), &client(false)).unwrap();
+        let incoming = decode_request(unsigned.bytes(), source(), &client(false)).unwrap();
         assert_ne!(incoming.request.password.unwrap().expose_secret(), "right");
     }
 
@@ -310,8 +332,8 @@ mod tests {
 
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let _ = parse(&bytes, source(), &client(false));
-            let _ = parse(&bytes, source(), &client(true));
+            let _ = decode_request(&bytes, source(), &client(false));
+            let _ = decode_request(&bytes, source(), &client(true));
         }
 
         /// A valid request with a few octets changed, cut or extended: the
@@ -341,7 +363,7 @@ mod tests {
                 bytes[2] = len[0];
                 bytes[3] = len[1];
             }
-            let _ = parse(&bytes, source(), &client(signed));
+            let _ = decode_request(&bytes, source(), &client(signed));
         }
     }
 }

@@ -122,7 +122,9 @@ impl<H: Handler> Server<H> {
             tracing::debug!(%source, "RADIUS datagram from an unknown address dropped");
             return;
         };
-        let Incoming { reply_to, request } = match request::parse(datagram, source, &client) {
+        let Incoming { reply_to, request } = match request::decode_request(
+            datagram, source, &client,
+        ) {
             Ok(incoming) => incoming,
             Err(discard) => {
                 dropped(discard.reason());
@@ -198,7 +200,7 @@ impl<H: Handler> Decision<H> {
             return;
         };
         metrics::histogram!("gatehouse_radius_handler_duration_seconds").record(started.elapsed());
-        let bytes = match reply::encode(&reply_to, &client, &reply) {
+        let bytes = match reply::encode_reply(&reply_to, &client, &reply) {
             Ok(bytes) => Arc::<[u8]>::from(bytes),
             Err(error) => {
                 dropped("reply_error");

@@ -7,6 +7,7 @@ use super::{Caller, user_target};
 use crate::AppState;
 use crate::error::{AppError, Result};
 use gatehouse_domain::credential_id::CredentialId;
+use gatehouse_domain::order;
 use gatehouse_domain::pricing::{Discount, Promo, Quote, quote};
 use gatehouse_domain::{Method, UserId, secret};
 use gatehouse_store::catalog::{self, Msa};
@@ -14,18 +15,9 @@ use gatehouse_store::credentials::{self, Credential};
 use gatehouse_store::orders::{self, NewOrder, Order};
 use gatehouse_store::{StoreError, User, Users, audit};
 
-/// What the wizard's first step and the API supply.
-#[derive(Debug, Clone, Default)]
-pub struct OrderInput {
-    pub method: String,
-    pub credential_id: Option<String>,
-    /// Optional proof of possession: one code, or two consecutive ones.
-    pub security_code: Option<String>,
-    pub next_security_code: Option<String>,
-    pub promo_code: Option<String>,
-    /// The wizard's sealed proof of possession (see `credentials::seal_proof`).
-    pub proof_token: Option<String>,
-}
+// What the wizard's first step and the API supply, and the checks of it
+// that need no storage, are the domain's (`gatehouse_domain::order`).
+pub use gatehouse_domain::order::OrderInput;
 
 /// A checked order, ready to show or place.
 #[derive(Debug, Clone)]
@@ -62,14 +54,7 @@ pub async fn check(
     }
     let credential = match method {
         Method::SymantecVip => {
-            let raw = input.credential_id.as_deref().unwrap_or("");
-            if raw.trim().is_empty() {
-                return Err(AppError::invalid(
-                    "credential_id",
-                    "Enter the user's Credential ID, e.g. VSST 1234 5678.",
-                ));
-            }
-            let id = CredentialId::parse(raw)?;
+            let id = order::credential_id(input)?;
             // An administrator learns nothing about credentials beyond their
             // account: unknown, held by another account's user and (not
             // theirs) disabled all get this same answer.
@@ -144,12 +129,7 @@ pub async fn check(
         },
         None => None,
     };
-    let promo = match input
-        .promo_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
+    let promo = match order::promo_code(input) {
         Some(code) => Some(applicable_promo(st, code, method).await?),
         None => None,
     };
@@ -195,13 +175,7 @@ pub async fn place(
     idempotency_key: &str,
 ) -> Result<Placed> {
     caller.require_admin("order external authentication")?;
-    let key = idempotency_key.trim();
-    if key.is_empty() || key.len() > 200 {
-        return Err(AppError::invalid(
-            "idempotency_key",
-            "Send an Idempotency-Key header (1–200 characters), e.g. a UUID.",
-        ));
-    }
+    let key = order::idempotency_key(idempotency_key)?;
     let account = {
         let mut conn = st.store.conn().await?;
         let user = super::target_user(&mut conn, caller, user_id).await?;

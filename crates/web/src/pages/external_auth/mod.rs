@@ -11,7 +11,7 @@ use crate::pages::Form;
 use crate::pages::form::Path;
 use crate::routing::{Methods, Routes, get};
 use crate::service::credentials as creds;
-use crate::service::orders::{self as svc, AuthState, Checked, ExternalAuth, OrderInput, Placed};
+use crate::service::orders::{self as svc, AuthState, Checked, ExternalAuth, Placed};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};

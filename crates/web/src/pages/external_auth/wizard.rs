@@ -3,45 +3,9 @@
 
 use super::*;
 
-#[derive(Deserialize, Default, Clone)]
-pub(super) struct WizardForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    method: String,
-    #[serde(default)]
-    credential_id: String,
-    #[serde(default)]
-    security_code: String,
-    #[serde(default)]
-    next_security_code: String,
-    #[serde(default)]
-    promo_code: String,
-    #[serde(default)]
-    msa_version: String,
-    #[serde(default)]
-    msa_acknowledged: Option<String>,
-    #[serde(default)]
-    idempotency_key: String,
-    /// The sealed result of the proof of possession, from the first step.
-    #[serde(default)]
-    proof: String,
-}
-
-impl WizardForm {
-    fn input(&self, with_proof: bool) -> OrderInput {
-        OrderInput {
-            method: self.method.clone(),
-            credential_id: Some(self.credential_id.clone()).filter(|c| !c.trim().is_empty()),
-            security_code: Some(self.security_code.clone()).filter(|_| with_proof),
-            next_security_code: Some(self.next_security_code.clone()).filter(|_| with_proof),
-            promo_code: Some(self.promo_code.clone()).filter(|p| !p.trim().is_empty()),
-            proof_token: Some(self.proof.clone()).filter(|p| !p.is_empty() && !with_proof),
-        }
-    }
-}
+// The form's fields and their reading into an order are the domain's, so
+// that the fuzz targets (fuzz/) reach them without the web stack.
+pub(super) use gatehouse_domain::order::WizardForm;
 
 impl FormErrors {
     /// Errors that belong to the whole step rather than one of its fields.
