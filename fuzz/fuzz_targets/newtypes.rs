@@ -56,7 +56,7 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
         11 => period(u.arbitrary()?),
         12 => base32(u.arbitrary()?),
         13 => discount(
-            *u.choose(&["percent", "amount", "other"])?,
+            u.choose(&["percent", "amount", "other"])?,
             u.arbitrary()?,
             u.int_in_range(0..=100_000_000)?,
         ),
