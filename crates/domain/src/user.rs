@@ -67,6 +67,13 @@ impl Email {
         if local.is_empty() || local.len() > 64 || local.contains('@') {
             return Err(bad());
         }
+        // Checked as it is kept, lower-cased: lower-casing can lengthen it
+        // and add characters that are not letters (`İ` becomes `i` and a
+        // combining dot), and what is kept must parse again.
+        let domain = domain.to_lowercase();
+        if local.len() + 1 + domain.len() > 254 {
+            return Err(bad());
+        }
         let labels_ok = domain.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
@@ -77,7 +84,7 @@ impl Email {
         if !domain.contains('.') || !labels_ok {
             return Err(bad());
         }
-        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+        Ok(Self(format!("{local}@{domain}")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -208,6 +215,21 @@ mod tests {
         assert!(Username::parse("ali ce").is_err());
         assert!(Username::parse("alice.smith@corp").is_ok());
         assert!(Username::parse(&"a".repeat(65)).is_err());
+    }
+
+    /// Found by the `newtypes` fuzz target: the domain was checked before
+    /// it was lower-cased, so what was kept could fail its own parse.
+    #[test]
+    fn emails_are_checked_as_they_are_kept() {
+        // `İ` lower-cases to `i` and a combining dot, which is no letter.
+        assert!(Email::parse("a@İ.com").is_err());
+        // `Ⱥ` (2 bytes) lower-cases to `ⱥ` (3 bytes): 216 bytes typed, 321 kept.
+        let long = format!("a@{}", vec!["Ⱥ".repeat(21); 5].join("."));
+        assert!(long.len() <= 254);
+        assert!(Email::parse(&long).is_err());
+        let short = format!("a@{}", vec!["Ⱥ".repeat(21); 2].join("."));
+        let kept = Email::parse(&short).unwrap();
+        assert_eq!(Email::parse(kept.as_str()), Ok(kept));
     }
 
     #[test]
