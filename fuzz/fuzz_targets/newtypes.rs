@@ -28,6 +28,7 @@ use gatehouse_domain::oath::{self, HashAlg, Kind, OathParams};
 use gatehouse_domain::phonefactor::{self, AppDecision, KeyPress};
 use gatehouse_domain::pricing::{self, Currency, Discount, PromoCode};
 use gatehouse_domain::radius::{self, ClientMode, ClientName, SecondFactor, SourceRange};
+use gatehouse_domain::text;
 use gatehouse_domain::user::{DisplayName, Email, Role, UserStatus, Username};
 use gatehouse_domain::{Method, password};
 use libfuzzer_sys::arbitrary::{Arbitrary, Result, Unstructured};
@@ -41,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
 
 fn one(u: &mut Unstructured<'_>) -> Result<()> {
     let which: u8 = u.arbitrary()?;
-    match which % 25 {
+    match which % 26 {
         0 => credential_id(u.arbitrary()?),
         1 => username(u.arbitrary()?),
         2 => email(u.arbitrary()?),
@@ -75,6 +76,7 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
         21 => radius_code(u.arbitrary()?),
         22 => amount(u.arbitrary()?),
         23 => freshness(u.arbitrary()?, u.arbitrary()?),
+        24 => free_text(u.arbitrary()?, u.int_in_range(0..=300)?),
         _ => key_uri(u.arbitrary()?),
     }
     Ok(())
@@ -142,6 +144,34 @@ fn names(s: &str) {
         assert!((1..=100).contains(&name.as_str().chars().count()));
         assert!(!name.as_str().chars().any(char::is_control));
         assert_eq!(AccountName::parse(name.as_str()).as_ref(), Ok(&name));
+    }
+}
+
+/// The free text behind names, labels and agreements (`text::line`,
+/// `text::paragraphs`) and search terms: what passes is trimmed, within its
+/// length, without control characters, and passes again unchanged.
+fn free_text(s: &str, max: usize) {
+    if let Ok(line) = text::line("name", s, max, "A name") {
+        assert_eq!(line, line.trim());
+        assert!(line.chars().count() <= max);
+        assert!(!line.chars().any(char::is_control));
+        assert!(!line.chars().any(text::is_invisible_format));
+        assert_eq!(text::line("name", &line, max, "A name").as_ref(), Ok(&line));
+    }
+    if let Ok(p) = text::paragraphs("body", s, max, "The text") {
+        assert_eq!(p, s.trim());
+        assert!(!p.chars().any(text::is_invisible_format));
+        assert_eq!(
+            text::paragraphs("body", &p, max, "The text").as_ref(),
+            Ok(&p)
+        );
+    }
+    if let Ok(term) = text::search("q", s) {
+        assert!(term.chars().count() <= text::SEARCH_MAX);
+        assert_eq!(text::search("q", &term).as_ref(), Ok(&term));
+    }
+    if text::is_key(s, max) {
+        assert!(s.is_ascii() && !s.is_empty() && s.len() <= max);
     }
 }
 
