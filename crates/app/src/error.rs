@@ -62,14 +62,40 @@ impl AppError {
         }
     }
 
-    /// The message for a person; generic for internal errors.
+    /// The message for a person. An internal error's is generic with a
+    /// new reference, and its cause is logged once under that reference
+    /// here (ASVS 7.4.1), so every front end that shows the message — the
+    /// API's error body, an error page, a form's alert — also leaves the
+    /// log line that support finds by it.
     pub fn message(&self) -> String {
         match self {
             AppError::NotFound => "Not found.".into(),
-            AppError::Internal(_) => "Something went wrong on our side; please try again.".into(),
+            AppError::Internal(cause) => internal_message(cause),
             other => other.to_string(),
         }
     }
+}
+
+/// The first sentence of every internal error's message.
+pub const INTERNAL: &str = "Something went wrong on our side; please try again.";
+
+/// Logs `cause` under a new reference and gives the message that names it:
+/// `Something went wrong on our side; please try again. Reference: 9F2C41A7.`
+/// The reference is 32 random bits: it tells nothing about the cause and
+/// is unique enough to find one log line among a day's errors.
+pub fn internal_message(cause: &str) -> String {
+    let reference = format!("{:08X}", gatehouse_domain::secret::random_u64() >> 32);
+    tracing::error!(%reference, %cause, "internal error");
+    format!("{INTERNAL} Reference: {reference}.")
+}
+
+/// The reference in a message made by [`internal_message`], if there is one.
+pub fn reference_in(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix(INTERNAL)?
+        .strip_prefix(" Reference: ")?;
+    let reference = rest.strip_suffix('.')?;
+    (reference.len() == 8 && reference.bytes().all(|b| b.is_ascii_hexdigit())).then_some(reference)
 }
 
 impl From<ParseError> for AppError {
@@ -103,5 +129,40 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 impl From<gatehouse_store::DbError> for AppError {
     fn from(e: gatehouse_store::DbError) -> Self {
         StoreError::from(e).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_message_names_a_new_reference_and_not_the_cause() {
+        let a = AppError::Internal("disk I/O error at /var/lib/x".into()).message();
+        let b = AppError::Internal("disk I/O error at /var/lib/x".into()).message();
+        assert!(a.starts_with(INTERNAL), "{a}");
+        assert!(!a.contains("disk"), "{a}");
+        let (ra, rb) = (reference_in(&a).unwrap(), reference_in(&b).unwrap());
+        assert_eq!(ra.len(), 8);
+        assert_ne!(ra, rb, "a new reference for each error");
+    }
+
+    #[test]
+    fn only_a_whole_reference_is_read_back() {
+        for m in [
+            "Something went wrong on our side; please try again.",
+            "Something went wrong on our side; please try again. Reference: 12345.",
+            "Something went wrong on our side; please try again. Reference: 1234567G.",
+            "Something went wrong on our side; please try again. Reference: 12345678",
+            "Oops. Reference: 12345678.",
+        ] {
+            assert_eq!(reference_in(m), None, "{m}");
+        }
+        assert_eq!(
+            reference_in(
+                "Something went wrong on our side; please try again. Reference: 0A1b2C3d."
+            ),
+            Some("0A1b2C3d")
+        );
     }
 }

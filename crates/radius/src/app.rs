@@ -132,9 +132,13 @@ impl Handler for AppHandler {
                 Ok(Outcome::Challenge { state, message }) => Reply::Challenge { state, message },
                 Err(e) => {
                     tracing::error!(error = %e, client = %row.name, "a RADIUS request failed");
-                    Reply::Reject {
-                        message: "Something went wrong on our side; please try again.".into(),
-                    }
+                    // An internal error's message logs its cause under the
+                    // reference it names; other errors stay generic here.
+                    let message = match e {
+                        gatehouse_app::AppError::Internal(_) => e.message(),
+                        _ => gatehouse_app::error::INTERNAL.to_owned(),
+                    };
+                    Reply::Reject { message }
                 }
             }
         })

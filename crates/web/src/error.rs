@@ -56,9 +56,8 @@ impl AppErrorExt for AppError {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let e = self.0;
-        if let AppError::Internal(cause) = &e {
-            tracing::error!(%cause, "request failed");
-        }
+        // An internal error's message logs its cause under the reference
+        // it names.
         let mut resp = error_response(status_of(&e), &e.message(), e.field());
         if let AppError::TooManyRequests { retry_after, .. } = e
             && let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string())
@@ -151,8 +150,8 @@ pub fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .map(|s| (*s).to_owned())
         .or_else(|| cause.downcast_ref::<String>().cloned())
         .unwrap_or_default();
-    tracing::error!(panic = %what, "request handler panicked");
-    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    let message = gatehouse_app::error::internal_message(&format!("handler panicked: {what}"));
+    (StatusCode::INTERNAL_SERVER_ERROR, message).into_response()
 }
 
 /// The refusal of a body over the limit (`RequestBodyLimitLayer` in `app`).
@@ -166,9 +165,15 @@ fn framework_message(status: StatusCode, text: Option<&str>) -> String {
         }
         StatusCode::PAYLOAD_TOO_LARGE => TOO_LARGE.to_owned(),
         StatusCode::NOT_FOUND => "Not found.".to_owned(),
-        _ if status.is_server_error() => {
-            "Something went wrong on our side; please try again.".to_owned()
-        }
+        // A panic's answer already names its reference; any other server
+        // error the framework made is logged under one of its own.
+        _ if status.is_server_error() => match text {
+            Some(t) if gatehouse_app::error::reference_in(t).is_some() => t.to_owned(),
+            _ => gatehouse_app::error::internal_message(&format!(
+                "{status} from the framework: {}",
+                text.unwrap_or("(no body)")
+            )),
+        },
         _ => match text {
             Some(t) => t.to_owned(),
             None => status.canonical_reason().unwrap_or("Refused").to_owned() + ".",

@@ -240,9 +240,8 @@ pub async fn with_navigation(
 
 /// A whole-page error (not found, forbidden, internal).
 pub fn error_page(err: AppError) -> Response {
-    if let AppError::Internal(cause) = &err {
-        tracing::error!(%cause, "page failed");
-    }
+    // An internal error's message logs its cause under the reference it
+    // names.
     status_page(err.status(), &err.message())
 }
 
