@@ -86,6 +86,64 @@ pub async fn delete(conn: &mut Conn, id_hash: &str) -> Result<()> {
     Ok(())
 }
 
+/// A live session as its user sees it in their list (never its token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSession {
+    pub id_hash: String,
+    pub state: SessionState,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub client_addr: String,
+}
+
+/// Most sessions one user's list shows (the most recently used first).
+pub const LIST_LIMIT: i64 = 100;
+
+/// The user's sessions that have not expired, most recently used first.
+pub async fn list_for_user(
+    conn: &mut Conn,
+    user: UserId,
+    now: Timestamp,
+) -> Result<Vec<UserSession>> {
+    let rows = sqlx::query(
+        "SELECT id_hash, state, created_at, last_seen_at, client_addr FROM sessions \
+         WHERE user_id = $1 AND expires_at > $2 \
+         ORDER BY last_seen_at DESC, created_at DESC, id_hash LIMIT $3",
+    )
+    .bind(user.0)
+    .bind(now.millis())
+    .bind(LIST_LIMIT)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let state: String = r.try_get(1)?;
+            Ok(UserSession {
+                id_hash: r.try_get(0)?,
+                state: SessionState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("session state {state}")))?,
+                created_at: Timestamp(r.try_get(2)?),
+                last_seen_at: Timestamp(r.try_get(3)?),
+                client_addr: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+/// Ends one session of `user`; `NotFound` if it is not theirs (or gone).
+pub async fn delete_of_user(conn: &mut Conn, user: UserId, id_hash: &str) -> Result<()> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND user_id = $2")
+        .bind(id_hash)
+        .bind(user.0)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if done == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 /// Ends every session of a user (password change, disable, reset), except
 /// `keep` if given.
 pub async fn delete_for_user(conn: &mut Conn, user: UserId, keep: Option<&str>) -> Result<u64> {

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod orders;
 pub mod phonefactor;
 pub mod radius;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod validate;

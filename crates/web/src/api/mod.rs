@@ -26,6 +26,15 @@ pub fn routes() -> Routes {
         .route("/session", get(session::session_get))
         .route("/logout", post(session::logout))
         .route("/me/password", post(session::password_change))
+        .route("/me/sessions", get(session::my_sessions))
+        .route(
+            "/me/sessions/{reference}",
+            crate::routing::delete(session::my_session_end),
+        )
+        .route(
+            "/me/sessions/end-others",
+            post(session::my_sessions_end_others),
+        )
         .route("/users", get(users::user_list).post(users::user_create))
         .route(
             "/users/{id}",
@@ -193,6 +202,9 @@ pub fn openapi_routes() -> Routes {
         session::session_get,
         session::logout,
         session::password_change,
+        session::my_sessions,
+        session::my_session_end,
+        session::my_sessions_end_others,
         users::user_list,
         users::user_create,
         users::user_get,

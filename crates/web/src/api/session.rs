@@ -146,3 +146,99 @@ pub async fn password_change(
     )
         .into_response())
 }
+
+/// One of the caller's sessions (never its token).
+#[derive(Serialize, ToSchema)]
+pub struct OwnSessionDto {
+    /// Names the session in `DELETE /api/v1/me/sessions/{reference}`.
+    #[schema(example = "3f9a1c2b7d4e8f60a1b2c3d4")]
+    pub reference: String,
+    /// `authenticated`, `second_factor_required` (the password was entered,
+    /// the second factor not yet), `activation_required` or
+    /// `password_change_required`.
+    pub state: String,
+    pub signed_in_at: String,
+    /// Refreshed at most once a minute.
+    pub last_seen_at: String,
+    /// The client address the session was opened from.
+    pub client_addr: String,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OwnSessionList {
+    pub sessions: Vec<OwnSessionDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionsEnded {
+    /// How many sessions ended.
+    pub ended: u64,
+}
+
+/// The digest of the session this request came with (none with a bearer
+/// token).
+fn current_session(ctx: &crate::extract::Ctx) -> Option<&str> {
+    if ctx.bearer.is_some() {
+        return None;
+    }
+    ctx.live.as_ref().map(|l| l.session.id_hash.as_str())
+}
+
+/// Where the caller is signed in: their sessions that have not expired,
+/// most recently used first, including sign-ins still waiting for a
+/// second factor (a password someone else knows shows here).
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "session",
+    responses((status = 200, body = OwnSessionList), (status = 401, body = super::ErrorBody)))]
+pub async fn my_sessions(
+    State(st): State<AppState>,
+    crate::extract::ApiCaller(caller, ctx): crate::extract::ApiCaller,
+) -> Result<Json<OwnSessionList>> {
+    let list = crate::service::sessions::list_own(&st, &caller, current_session(&ctx)).await?;
+    Ok(Json(OwnSessionList {
+        sessions: list
+            .into_iter()
+            .map(|s| OwnSessionDto {
+                reference: s.reference,
+                state: s.state.as_str().to_owned(),
+                signed_in_at: s.signed_in_at.to_rfc3339(),
+                last_seen_at: s.last_seen_at.to_rfc3339(),
+                client_addr: s.client_addr,
+                current: s.current,
+            })
+            .collect(),
+    }))
+}
+
+/// Ends one of the caller's sessions (their current one signs them out).
+/// Another user's session, or one already ended, is 404.
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{reference}", tag = "session",
+    params(("reference" = String, Path, description = "From `GET /api/v1/me/sessions`.")),
+    responses((status = 204), (status = 401, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+pub async fn my_session_end(
+    State(st): State<AppState>,
+    crate::extract::ApiCaller(caller, ctx): crate::extract::ApiCaller,
+    jar: CookieJar,
+    axum::extract::Path(reference): axum::extract::Path<String>,
+) -> Result<Response> {
+    let ended_current =
+        crate::service::sessions::end_own(&st, &caller, current_session(&ctx), &reference).await?;
+    Ok(if ended_current {
+        (jar.add(clear_cookie(&ctx.http)), StatusCode::NO_CONTENT).into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    })
+}
+
+/// Ends every session of the caller but the one this request came with
+/// (every one of them when called with a bearer token).
+#[utoipa::path(post, path = "/api/v1/me/sessions/end-others", tag = "session",
+    responses((status = 200, body = SessionsEnded), (status = 401, body = super::ErrorBody)))]
+pub async fn my_sessions_end_others(
+    State(st): State<AppState>,
+    crate::extract::ApiCaller(caller, ctx): crate::extract::ApiCaller,
+) -> Result<Json<SessionsEnded>> {
+    let ended = crate::service::sessions::end_others(&st, &caller, current_session(&ctx)).await?;
+    Ok(Json(SessionsEnded { ended }))
+}

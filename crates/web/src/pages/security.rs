@@ -1,17 +1,21 @@
 //! The user's own Security Settings: profile, password, sign-in history.
 
-use super::{PageResult, layout};
+use super::{PageResult, csrf_input, layout};
 use crate::AppState;
 use crate::extract::PageUser;
-use crate::pages::form::Query;
+use crate::pages::form::{Form, Path, Query};
 use crate::routing::Routes;
-use crate::routing::get;
+use crate::routing::{get, post};
+use crate::service::sessions;
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Redirect};
 use maud::html;
 
 pub fn routes() -> Routes {
-    Routes::new().route("/security", get(page_security))
+    Routes::new()
+        .route("/security", get(page_security))
+        .route("/security/sessions/{reference}/end", post(session_end))
+        .route("/security/sessions/end-others", post(sessions_end_others))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -25,6 +29,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "phonefactor-deactivated" => {
             "PhoneFactor is deactivated: your sign-ins are no longer confirmed by phone."
         }
+        "session-ended" => "That session is ended: whoever used it must sign in again.",
+        "sessions-ended" => "Every other session is ended: you are signed in here only.",
         _ => return None,
     })
 }
@@ -58,6 +64,9 @@ pub(super) async fn render(
         super::phonefactor::security_card(st, me, ctx.csrf_token().unwrap_or_default(), pf_error)
             .await?;
     let history = crate::service::audit::sign_in_history(st, &ctx.caller(), 20).await?;
+    let current = ctx.live.as_ref().map(|l| l.session.id_hash.as_str());
+    let own = sessions::list_own(st, &ctx.caller(), current).await?;
+    let csrf = ctx.csrf_token().unwrap_or_default();
     Ok(layout(
         "Security Settings",
         Some(me),
@@ -82,6 +91,39 @@ pub(super) async fn render(
             }
             (pf_card)
             section.card {
+                h2 { "Where you are signed in" }
+                p { "A session you do not recognise — above all one that entered your password but not yet your second factor — means someone else knows your password: end it and change your password." }
+                div.table-wrap {
+                    table {
+                        thead { tr { th scope="col" { "Signed in" } th scope="col" { "Last active" } th scope="col" { "From" } th scope="col" { "State" } th scope="col" { span.visually-hidden { "Action" } } } }
+                        tbody {
+                            @for s in &own {
+                                tr {
+                                    td { time datetime=(s.signed_in_at.to_rfc3339()) { (s.signed_in_at.display()) } }
+                                    td { time datetime=(s.last_seen_at.to_rfc3339()) { (s.last_seen_at.display()) } }
+                                    td { (s.client_addr) }
+                                    td { (sessions::state_label(s.state)) @if s.current { " " span.badge { "This session" } } }
+                                    td {
+                                        @if !s.current {
+                                            form method="post" action=(format!("/security/sessions/{}/end", s.reference)) {
+                                                (csrf_input(csrf))
+                                                button type="submit" { "End session" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if own.iter().any(|s| !s.current) {
+                    form method="post" action="/security/sessions/end-others" {
+                        (csrf_input(csrf))
+                        div.buttons { button.primary.danger type="submit" { "End every other session" } }
+                    }
+                }
+            }
+            section.card {
                 h2 { "Recent sign-in activity" }
                 div.table-wrap {
                     table {
@@ -102,4 +144,41 @@ pub(super) async fn render(
             }
         },
     ))
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn session_end(
+    State(st): State<AppState>,
+    PageUser(_, ctx): PageUser,
+    jar: axum_extra::extract::CookieJar,
+    Path(reference): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    ctx.check_csrf(&f.csrf)?;
+    let current = ctx.live.as_ref().map(|l| l.session.id_hash.as_str());
+    let ended_current = sessions::end_own(&st, &ctx.caller(), current, &reference).await?;
+    Ok(if ended_current {
+        (
+            jar.add(crate::extract::clear_cookie(&ctx.http)),
+            Redirect::to("/login?signed_out=1"),
+        )
+            .into_response()
+    } else {
+        Redirect::to("/security?notice=session-ended").into_response()
+    })
+}
+
+async fn sessions_end_others(
+    State(st): State<AppState>,
+    PageUser(_, ctx): PageUser,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    ctx.check_csrf(&f.csrf)?;
+    let current = ctx.live.as_ref().map(|l| l.session.id_hash.as_str());
+    sessions::end_others(&st, &ctx.caller(), current).await?;
+    Ok(Redirect::to("/security?notice=sessions-ended").into_response())
 }

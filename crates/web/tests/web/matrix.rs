@@ -66,6 +66,8 @@ const TABLE: &[(&str, &str)] = &[
     //   who may download one is tested in billing.rs;
     // - the virtual phone's number belongs to no caller, so only the
     //   operator sees its traffic; the call id does not exist.
+    // - ending one session names a reference that is no caller's (404 for
+    //   all); ending one's own and not another's is tested in sessions.rs.
     ("DELETE /api/v1/api-clients/{id}", "--------+--"),
     ("GET /api/v1/api-clients", "--------+--"),
     ("DELETE /api/v1/radius-clients/{name}", "--------+--"),
@@ -86,6 +88,11 @@ const TABLE: &[(&str, &str)] = &[
     ("GET /api/v1/billing/statements/csv", "-----------"),
     ("GET /api/v1/login/phonefactor/status", "-----------"),
     ("GET /api/v1/me/phonefactor", "--+-+++++--"),
+    ("GET /api/v1/me/sessions", "----++++++-"),
+    ("DELETE /api/v1/me/sessions/{reference}", "-----------"),
+    ("POST /api/v1/me/sessions/end-others", "----++++++-"),
+    ("POST /security/sessions/end-others", "----+++++--"),
+    ("POST /security/sessions/{reference}/end", "-----------"),
     ("GET /api/v1/me/phonefactor/activation/status", "--+-+++++--"),
     ("GET /api/v1/msa", "----++++++-"),
     ("GET /api/v1/orders/{number}", "-----+--++- ------+-+-- -------++--"),
@@ -506,6 +513,7 @@ fn concrete(path: &str, target: Option<(UserId, &str, i64)>) -> String {
         .replace("{e164}", "+14155550100")
         .replace("{challenge}", "no-such-challenge")
         .replace("{id}", "no-such-id")
+        .replace("{reference}", "3f9a1c2b7d4e8f60a1b2c3d4")
 }
 
 /// Routes whose path names something of a user: the user, their order,
@@ -785,7 +793,12 @@ async fn observe(method: &Method, path: &str) -> String {
             if caller > 0
                 && matches!(
                     path,
-                    "/logout" | "/api/v1/logout" | "/password" | "/api/v1/me/password"
+                    "/logout"
+                        | "/api/v1/logout"
+                        | "/password"
+                        | "/api/v1/me/password"
+                        | "/security/sessions/end-others"
+                        | "/api/v1/me/sessions/end-others"
                 )
             {
                 f = Fixture::new().await;

@@ -375,3 +375,338 @@ async fn next_after_sign_in_stays_on_the_portal() {
 fn pct(s: &str) -> String {
     s.bytes().map(|b| format!("%{b:02X}")).collect()
 }
+
+/// A user's own sessions (ASVS 3.3.4): listing them and ending one or all
+/// of the others, by the API and the Security Settings page — and what
+/// nobody else can do with them.
+mod own_sessions {
+    use super::*;
+    use serde_json::Value;
+
+    async fn list(c: &mut Client) -> Vec<Value> {
+        let r = c.get("/api/v1/me/sessions").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.json()["sessions"].as_array().unwrap().clone()
+    }
+
+    fn not_current(sessions: &[Value]) -> Vec<String> {
+        sessions
+            .iter()
+            .filter(|s| s["current"] == false)
+            .map(|s| s["reference"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The details of the audit entries with `action` (read by an operator).
+    async fn audited(app: &App, action: &str) -> Vec<String> {
+        let name = format!("op-{}", gatehouse_domain::secret::random_u64() % 1_000_000);
+        app.operator(&name).await;
+        let mut op = app.signed_in(&name).await;
+        op.get("/api/v1/audit").await.json()["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == action)
+            .map(|e| e["detail"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_user_sees_their_sessions_and_ends_another_one() {
+        let app = spawn_app().await;
+        let c = app.customer("own").await;
+        let mut laptop = app.signed_in(&c.user_name()).await;
+        let mut phone = app.client();
+        phone.addr = "198.51.100.7:5000".parse().unwrap();
+        let r = phone.api_login(&c.user_name(), PASSWORD).await;
+        assert_eq!(r.status, StatusCode::OK);
+        // Someone else's session in the same account is not in the list.
+        let _admin = app.signed_in(&c.admin_name()).await;
+
+        let seen = list(&mut laptop).await;
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen.iter().filter(|s| s["current"] == true).count(), 1);
+        let other = seen.iter().find(|s| s["current"] == false).unwrap();
+        assert_eq!(other["client_addr"], "198.51.100.7");
+        assert_eq!(other["state"], "authenticated");
+        let body = serde_json::to_string(&seen).unwrap();
+        for cookie in [laptop.session_cookie(), phone.session_cookie()] {
+            let token = cookie.unwrap();
+            assert!(!body.contains(&token), "no token in the list");
+            let digest = gatehouse_domain::secret::digest(&token);
+            assert!(!body.contains(&digest), "no stored digest in the list");
+        }
+
+        let reference = other["reference"].as_str().unwrap().to_owned();
+        let r = laptop
+            .delete(&format!("/api/v1/me/sessions/{reference}"))
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        assert_eq!(
+            phone.get("/api/v1/me/sessions").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            laptop.get("/api/v1/me/sessions").await.status,
+            StatusCode::OK
+        );
+        assert_eq!(list(&mut laptop).await.len(), 1);
+        // Ended already: the same reference again is not found.
+        let r = laptop
+            .delete(&format!("/api/v1/me/sessions/{reference}"))
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let details = audited(&app, "session_ended").await;
+        assert_eq!(details.len(), 1, "{details:?}");
+        assert!(
+            details[0].contains("another session by its user"),
+            "{details:?}"
+        );
+        assert!(details[0].contains("198.51.100.7"), "{details:?}");
+    }
+
+    /// Someone who has the password but not the second factor shows in the
+    /// list, and the user ends that half-signed-in session.
+    #[tokio::test]
+    async fn a_sign_in_waiting_for_the_second_factor_is_listed_and_can_be_ended() {
+        let app = spawn_app().await;
+        let c = with_security_code(&app, "halfway").await;
+        let mut attacker = app.client();
+        attacker.addr = "203.0.113.66:4444".parse().unwrap();
+        let r = attacker.api_login(&c.user_name(), PASSWORD).await;
+        assert_eq!(r.json()["state"], "second_factor_required");
+        // The attacker's half session cannot list or end anything.
+        assert_eq!(
+            attacker.get("/api/v1/me/sessions").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            attacker
+                .post("/api/v1/me/sessions/end-others", json!({}))
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+
+        let user = {
+            let mut conn = app.st.store.conn().await.unwrap();
+            gatehouse_store::Users::system()
+                .get(&mut conn, c.user)
+                .await
+                .unwrap()
+        };
+        let mut owner = app
+            .session_client(
+                &user,
+                gatehouse_domain::session::SessionState::Authenticated,
+            )
+            .await;
+        let seen = list(&mut owner).await;
+        let half = seen
+            .iter()
+            .find(|s| s["state"] == "second_factor_required")
+            .unwrap_or_else(|| panic!("the half sign-in is listed: {seen:?}"));
+        assert_eq!(half["client_addr"], "203.0.113.66");
+        let r = owner
+            .delete(&format!(
+                "/api/v1/me/sessions/{}",
+                half["reference"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        // The attacker's next step finds no session to finish.
+        let r = attacker
+            .post("/api/v1/login/security-code", json!({"code": app.totp(0)}))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+
+    /// A reference from another user's list — same account, another
+    /// account, or made up — ends nothing, for an administrator too.
+    #[tokio::test]
+    async fn nobody_ends_a_session_that_is_not_their_own() {
+        let app = spawn_app().await;
+        let a = app.customer("acme").await;
+        let b = app.customer("bolt").await;
+        let mut victim = app.signed_in(&a.user_name()).await;
+        let mut victim_phone = app.signed_in(&a.user_name()).await;
+        let victims = list(&mut victim).await;
+        let references: Vec<String> = victims
+            .iter()
+            .map(|s| s["reference"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(references.len(), 2);
+        for attacker in [a.admin_name(), b.admin_name(), b.user_name()] {
+            let mut them = app.signed_in(&attacker).await;
+            for reference in &references {
+                let r = them
+                    .delete(&format!("/api/v1/me/sessions/{reference}"))
+                    .await;
+                assert_eq!(r.status, StatusCode::NOT_FOUND, "{attacker}: {}", r.text);
+                let page = them.get("/security").await;
+                let csrf = Client::csrf_in(&page.text);
+                let r = them
+                    .form(
+                        &format!("/security/sessions/{reference}/end"),
+                        &[("csrf", &csrf)],
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::NOT_FOUND, "{attacker}");
+            }
+            // Their own "end every other session" leaves the victim alone.
+            let r = them.post("/api/v1/me/sessions/end-others", json!({})).await;
+            assert_eq!(r.status, StatusCode::OK);
+        }
+        for forged in ["0000000000000000000000000", "", "%00", &references[0][..10]] {
+            let r = victim_phone
+                .delete(&format!("/api/v1/me/sessions/{forged}"))
+                .await;
+            assert!(
+                matches!(
+                    r.status,
+                    StatusCode::NOT_FOUND
+                        | StatusCode::METHOD_NOT_ALLOWED
+                        | StatusCode::BAD_REQUEST
+                ),
+                "{forged:?}: {} {}",
+                r.status,
+                r.text
+            );
+        }
+        assert_eq!(list(&mut victim).await.len(), 2, "both sessions live on");
+        assert_eq!(
+            victim_phone.get("/api/v1/me/sessions").await.status,
+            StatusCode::OK
+        );
+    }
+
+    /// The page: the list, one session ended, then every other one; the
+    /// forms need the session's CSRF token.
+    #[tokio::test]
+    async fn the_security_page_lists_and_ends_sessions_with_its_csrf_token() {
+        let app = spawn_app().await;
+        let c = app.customer("page").await;
+        let mut browser = app.client();
+        let r = browser.page_login(&c.user_name(), PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let mut tablet = app.signed_in(&c.user_name()).await;
+        let mut phone = app.signed_in(&c.user_name()).await;
+
+        let page = browser.get("/security").await;
+        assert!(
+            page.text.contains("Where you are signed in"),
+            "{}",
+            page.text
+        );
+        assert!(page.text.contains("This session"));
+        assert_eq!(page.text.matches("End session</button>").count(), 2);
+        let csrf = Client::csrf_in(&page.text);
+        let tablet_ref = list(&mut tablet)
+            .await
+            .into_iter()
+            .find(|s| s["current"] == true)
+            .unwrap()["reference"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            page.text
+                .contains(&format!("/security/sessions/{tablet_ref}/end"))
+        );
+
+        // Without the token, or with another session's: refused, nothing ends.
+        let end = format!("/security/sessions/{tablet_ref}/end");
+        let r = browser.form(&end, &[("csrf", "forged")]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = browser
+            .form(&end, &[("csrf", tablet.csrf.clone().unwrap().as_str())])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            tablet.get("/api/v1/me/sessions").await.status,
+            StatusCode::OK
+        );
+
+        let r = browser.form(&end, &[("csrf", &csrf)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.location(), "/security?notice=session-ended");
+        assert_eq!(
+            tablet.get("/api/v1/me/sessions").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            phone.get("/api/v1/me/sessions").await.status,
+            StatusCode::OK
+        );
+
+        let r = browser
+            .form("/security/sessions/end-others", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.location(), "/security?notice=sessions-ended");
+        assert_eq!(
+            phone.get("/api/v1/me/sessions").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let page = browser.get(r.location()).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text.contains("Every other session is ended"));
+        assert_eq!(page.text.matches("End session</button>").count(), 0);
+        assert!(!page.text.contains("End every other session"));
+        let details = audited(&app, "session_ended").await;
+        assert_eq!(details.len(), 2, "{details:?}");
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("every other session by its user: 1 ended")),
+            "{details:?}"
+        );
+    }
+
+    /// A bearer token acts for its user: it sees the sessions (none is its
+    /// own) and ending "the others" ends them all; the token itself lives.
+    #[tokio::test]
+    async fn a_bearer_token_ends_every_session_of_its_user() {
+        let app = spawn_app().await;
+        let c = app.customer("tok").await;
+        let mut browser = app.signed_in(&c.admin_name()).await;
+        let r = browser
+            .post("/api/v1/api-tokens", json!({"name": "script"}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let mut script = app.client();
+        script.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
+        let seen = list(&mut script).await;
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0]["current"], false);
+        let r = script
+            .post("/api/v1/me/sessions/end-others", json!({}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.json()["ended"], 1);
+        assert_eq!(
+            browser.get("/api/v1/me/sessions").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            script.get("/api/v1/me/sessions").await.status,
+            StatusCode::OK
+        );
+    }
+
+    /// Ending the session one is using signs one out (its cookie cleared).
+    #[tokio::test]
+    async fn ending_the_current_session_signs_out() {
+        let app = spawn_app().await;
+        let c = app.customer("self").await;
+        let mut me = app.signed_in(&c.user_name()).await;
+        let seen = list(&mut me).await;
+        assert!(not_current(&seen).is_empty());
+        let reference = seen[0]["reference"].as_str().unwrap().to_owned();
+        let r = me.delete(&format!("/api/v1/me/sessions/{reference}")).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        assert!(me.session_cookie().is_none(), "the cookie is cleared");
+        let details = audited(&app, "session_ended").await;
+        assert!(details[0].starts_with("this session"), "{details:?}");
+    }
+}

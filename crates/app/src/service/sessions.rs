@@ -1,0 +1,142 @@
+//! A user's own sessions: where they are signed in, and ending one or all
+//! of the others (ASVS 3.3.4). A user sees and ends only their own; the
+//! sessions of someone else are not found, whoever asks.
+//!
+//! A session is named to its user by a *reference*: a keyed digest of the
+//! session's stored digest, never the cookie's token nor the row's key. It
+//! lets nobody in, and a reference learnt from one user's list means
+//! nothing in another's.
+
+use super::{Caller, user_target};
+use crate::AppState;
+use crate::error::{AppError, Result};
+use gatehouse_domain::Timestamp;
+use gatehouse_domain::session::SessionState;
+use gatehouse_store::{User, audit, sessions};
+
+/// One of the user's sessions, as their list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnSession {
+    /// Names the session in "end this one" (see the module's notes).
+    pub reference: String,
+    pub state: SessionState,
+    pub signed_in_at: Timestamp,
+    /// Refreshed at most once a minute.
+    pub last_seen_at: Timestamp,
+    pub client_addr: String,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+/// What a session's state means to its user.
+pub fn state_label(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Authenticated => "Signed in",
+        SessionState::SecondFactorRequired => "Password entered, second factor not yet",
+        SessionState::ActivationRequired => "Signed in, PhoneFactor activation due",
+        SessionState::PasswordChangeRequired => "Signed in, password change due",
+        SessionState::Anonymous => "Not signed in",
+    }
+}
+
+fn reference(st: &AppState, id_hash: &str) -> String {
+    let digest = st
+        .config
+        .master_key
+        .keyed_digest(format!("session-reference:{id_hash}").as_bytes());
+    digest[..24].to_owned()
+}
+
+/// The signed-in user acting on their own sessions.
+fn me(caller: &Caller) -> Result<&User> {
+    caller
+        .user_ref()
+        .ok_or_else(|| AppError::Unauthorized("Sign in first.".into()))
+}
+
+/// The caller's live sessions, most recently used first; `current` is the
+/// digest of the session the request came with (none for a bearer token).
+pub async fn list_own(
+    st: &AppState,
+    caller: &Caller,
+    current: Option<&str>,
+) -> Result<Vec<OwnSession>> {
+    let user = me(caller)?;
+    let now = st.now();
+    let mut conn = st.store.conn().await?;
+    let rows = sessions::list_for_user(&mut conn, user.id, now).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|s| st.config.session.is_live(s.created_at, s.last_seen_at, now))
+        .map(|s| OwnSession {
+            reference: reference(st, &s.id_hash),
+            current: current == Some(s.id_hash.as_str()),
+            state: s.state,
+            signed_in_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            client_addr: s.client_addr,
+        })
+        .collect())
+}
+
+/// Ends the caller's session named by `reference` (their current one too:
+/// that is signing out) and says whether it was the current one. Another
+/// user's session, a forged reference or one already ended is `NotFound`.
+pub async fn end_own(
+    st: &AppState,
+    caller: &Caller,
+    current: Option<&str>,
+    reference_given: &str,
+) -> Result<bool> {
+    let user = me(caller)?;
+    let now = st.now();
+    let mut tx = st.store.begin().await?;
+    // A user has a handful of sessions: find the one the reference names
+    // among theirs (the reference cannot be turned back into a row key).
+    let found = sessions::list_for_user(&mut tx, user.id, now)
+        .await?
+        .into_iter()
+        .find(|s| reference(st, &s.id_hash) == reference_given)
+        .ok_or(AppError::NotFound)?;
+    sessions::delete_of_user(&mut tx, user.id, &found.id_hash).await?;
+    let was_current = current == Some(found.id_hash.as_str());
+    let which = if was_current {
+        "this session"
+    } else {
+        "another session"
+    };
+    let rec = caller.audit(
+        now,
+        "session_ended",
+        user_target(user),
+        "success",
+        Some(user.account_id.0),
+        format!(
+            "{which} by its user: signed in at {} from {}",
+            found.created_at.to_rfc3339(),
+            found.client_addr
+        ),
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(was_current)
+}
+
+/// Ends every session of the caller but `current` (all of them for a
+/// bearer token); returns how many ended.
+pub async fn end_others(st: &AppState, caller: &Caller, current: Option<&str>) -> Result<u64> {
+    let user = me(caller)?;
+    let mut tx = st.store.begin().await?;
+    let ended = sessions::delete_for_user(&mut tx, user.id, current).await?;
+    let rec = caller.audit(
+        st.now(),
+        "session_ended",
+        user_target(user),
+        "success",
+        Some(user.account_id.0),
+        format!("every other session by its user: {ended} ended"),
+    );
+    audit::append(&mut tx, &rec).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
