@@ -483,3 +483,52 @@ test('sign out returns to the sign-in page and ends the session', async () => {
     await context.close();
   }
 });
+
+test('Security Settings → Where you are signed in: a user ends the session of another browser, then every other one', async () => {
+  const account = await createAccount(server.dataDir, 'Vanguard Ltd');
+  const password = 'Vanguard-user-passphrase-3';
+  await createUser(server.dataDir, { account, username: 'vera', email: 'vera@vanguard.example', name: 'Vera User', role: 'user', password });
+
+  const laptop = await newPage();
+  const tablet = await newPage();
+  const phone = await newPage();
+  try {
+    for (const { page } of [tablet, phone, laptop]) {
+      await signIn(page, 'vera', password);
+      assert.equal(pathOf(page), '/security');
+    }
+    const card = laptop.page.locator('section.card', { has: laptop.page.getByRole('heading', { name: 'Where you are signed in' }) });
+    const rows = card.locator('tbody tr');
+    assert.equal(await rows.count(), 3);
+    assert.equal(await card.getByText('This session').count(), 1);
+    assert.equal(await card.getByRole('button', { name: 'End session' }).count(), 2);
+
+    // End one of the other two; exactly one other browser is then signed out.
+    await Promise.all([
+      laptop.page.waitForNavigation(),
+      card.getByRole('button', { name: 'End session' }).first().click(),
+    ]);
+    assert.equal(pathOf(laptop.page), '/security');
+    assert.match(await laptop.page.locator('main [role=status]').innerText(), /That session is ended/);
+    const stillIn = [];
+    for (const { page } of [tablet, phone]) {
+      await page.goto('/security');
+      stillIn.push(pathOf(page) === '/security');
+    }
+    assert.deepEqual(stillIn.filter(Boolean).length, 1, 'exactly one of the other browsers was signed out');
+
+    await submit(laptop.page, 'End every other session');
+    assert.match(await laptop.page.locator('main [role=status]').innerText(), /Every other session is ended/);
+    assert.equal(await card.getByRole('button', { name: 'End session' }).count(), 0);
+    for (const { page } of [tablet, phone]) {
+      await page.goto('/security');
+      assert.equal(pathOf(page), '/login');
+    }
+    await laptop.page.goto('/security');
+    assert.equal(pathOf(laptop.page), '/security', 'this browser stays signed in');
+  } finally {
+    await laptop.context.close();
+    await tablet.context.close();
+    await phone.context.close();
+  }
+});
