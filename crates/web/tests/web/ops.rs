@@ -206,6 +206,23 @@ impl std::io::Write for Log {
     }
 }
 
+impl Log {
+    /// Captures what this thread logs until the guard is dropped.
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (log, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
 /// The reference in "… please try again. Reference: 9F2C41A7." (8 hex digits).
 fn reference(message: &str) -> String {
     let (generic, reference) = message
@@ -229,13 +246,7 @@ fn reference(message: &str) -> String {
 /// never shown. Here the database goes away under a running portal.
 #[tokio::test(flavor = "current_thread")]
 async fn an_internal_error_names_a_reference_its_log_line_carries() {
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = Log::capture();
 
     let app = spawn_app().await;
     let mut api = app.client();
@@ -276,7 +287,7 @@ async fn an_internal_error_names_a_reference_its_log_line_carries() {
     ));
 
     assert_ne!(from_api, from_page, "each error gets its own reference");
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     for reference in [&from_api, &from_page] {
         let lines: Vec<&str> = text
             .lines()
@@ -300,18 +311,12 @@ async fn an_internal_error_names_a_reference_its_log_line_carries() {
 /// this; `uniform_errors` keeps the sentence).
 #[tokio::test(flavor = "current_thread")]
 async fn a_panic_is_answered_with_a_reference_its_log_line_carries() {
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = Log::capture();
     let r = gatehouse_web::error::panicked(Box::new("index out of bounds"));
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = axum::body::to_bytes(r.into_body(), 4096).await.unwrap();
     let reference = reference(std::str::from_utf8(&body).unwrap());
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     let line = text
         .lines()
         .find(|l| l.contains(&reference))
