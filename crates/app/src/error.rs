@@ -85,7 +85,9 @@ pub const INTERNAL: &str = "Something went wrong on our side; please try again."
 /// is unique enough to find one log line among a day's errors.
 pub fn internal_message(cause: &str) -> String {
     let reference = format!("{:08X}", gatehouse_domain::secret::random_u64() >> 32);
-    tracing::error!(%reference, %cause, "internal error");
+    // `?`: the cause quoted and escaped, so a cause that carries input (a
+    // panic's message) cannot forge a line of its own.
+    tracing::error!(%reference, cause = ?cause, "internal error");
     format!("{INTERNAL} Reference: {reference}.")
 }
 
@@ -95,7 +97,11 @@ pub fn reference_in(message: &str) -> Option<&str> {
         .strip_prefix(INTERNAL)?
         .strip_prefix(" Reference: ")?;
     let reference = rest.strip_suffix('.')?;
-    (reference.len() == 8 && reference.bytes().all(|b| b.is_ascii_hexdigit())).then_some(reference)
+    (reference.len() == 8
+        && reference
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
+    .then_some(reference)
 }
 
 impl From<ParseError> for AppError {
@@ -162,7 +168,14 @@ mod tests {
             reference_in(
                 "Something went wrong on our side; please try again. Reference: 0A1b2C3d."
             ),
-            Some("0A1b2C3d")
+            None,
+            "made in upper case only"
+        );
+        assert_eq!(
+            reference_in(
+                "Something went wrong on our side; please try again. Reference: 0A1B2C3D."
+            ),
+            Some("0A1B2C3D")
         );
     }
 }

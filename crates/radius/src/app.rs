@@ -131,12 +131,15 @@ impl Handler for AppHandler {
                 Ok(Outcome::Reject { message }) => Reply::Reject { message },
                 Ok(Outcome::Challenge { state, message }) => Reply::Challenge { state, message },
                 Err(e) => {
-                    tracing::error!(error = %e, client = %row.name, "a RADIUS request failed");
                     // An internal error's message logs its cause under the
-                    // reference it names; other errors stay generic here.
+                    // reference it names (one line); other errors are logged
+                    // here and stay generic for the NAS.
                     let message = match e {
                         gatehouse_app::AppError::Internal(_) => e.message(),
-                        _ => gatehouse_app::error::INTERNAL.to_owned(),
+                        _ => {
+                            tracing::error!(error = %e, client = %row.name, "a RADIUS request failed");
+                            gatehouse_app::error::INTERNAL.to_owned()
+                        }
                     };
                     Reply::Reject { message }
                 }

@@ -99,11 +99,13 @@ pub struct UserSession {
 /// Most sessions one user's list shows (the most recently used first).
 pub const LIST_LIMIT: i64 = 100;
 
-/// The user's sessions that have not expired, most recently used first.
+/// The user's sessions that have not expired, most recently used first,
+/// at most `limit` of them.
 pub async fn list_for_user(
     conn: &mut Conn,
     user: UserId,
     now: Timestamp,
+    limit: i64,
 ) -> Result<Vec<UserSession>> {
     let rows = sqlx::query(
         "SELECT id_hash, state, created_at, last_seen_at, client_addr FROM sessions \
@@ -112,7 +114,7 @@ pub async fn list_for_user(
     )
     .bind(user.0)
     .bind(now.millis())
-    .bind(LIST_LIMIT)
+    .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()

@@ -126,7 +126,10 @@ pub async fn uniform_errors(req: axum::extract::Request, next: axum::middleware:
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty());
-    let message = framework_message(status, text.as_deref());
+    let message = match text {
+        Some(t) if parts.extensions.get::<Logged>().is_some() => t,
+        _ => framework_message(status, text.as_deref()),
+    };
     let mut out = if api {
         error_response(status, &message, None)
     } else {
@@ -151,8 +154,16 @@ pub fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| cause.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     let message = gatehouse_app::error::internal_message(&format!("handler panicked: {what}"));
-    (StatusCode::INTERNAL_SERVER_ERROR, message).into_response()
+    let mut resp = (StatusCode::INTERNAL_SERVER_ERROR, message).into_response();
+    resp.extensions_mut().insert(Logged);
+    resp
 }
+
+/// Marks a plain-text 5xx whose body is an internal error's message,
+/// already logged under its reference ([`panicked`]); any other one is
+/// logged by [`uniform_errors`].
+#[derive(Clone, Copy)]
+struct Logged;
 
 /// The refusal of a body over the limit (`RequestBodyLimitLayer` in `app`).
 pub const TOO_LARGE: &str = "The request body is larger than 1 MiB.";
@@ -165,15 +176,12 @@ fn framework_message(status: StatusCode, text: Option<&str>) -> String {
         }
         StatusCode::PAYLOAD_TOO_LARGE => TOO_LARGE.to_owned(),
         StatusCode::NOT_FOUND => "Not found.".to_owned(),
-        // A panic's answer already names its reference; any other server
-        // error the framework made is logged under one of its own.
-        _ if status.is_server_error() => match text {
-            Some(t) if gatehouse_app::error::reference_in(t).is_some() => t.to_owned(),
-            _ => gatehouse_app::error::internal_message(&format!(
-                "{status} from the framework: {}",
-                text.unwrap_or("(no body)")
-            )),
-        },
+        // A server error the framework made: logged under a reference of
+        // its own (a panic's answer, already logged, does not come here).
+        _ if status.is_server_error() => gatehouse_app::error::internal_message(&format!(
+            "{status} from the framework: {}",
+            text.unwrap_or("(no body)")
+        )),
         _ => match text {
             Some(t) => t.to_owned(),
             None => status.canonical_reason().unwrap_or("Refused").to_owned() + ".",

@@ -64,7 +64,7 @@ pub async fn list_own(
     let user = me(caller)?;
     let now = st.now();
     let mut conn = st.store.conn().await?;
-    let rows = sessions::list_for_user(&mut conn, user.id, now).await?;
+    let rows = sessions::list_for_user(&mut conn, user.id, now, sessions::LIST_LIMIT).await?;
     Ok(rows
         .into_iter()
         .filter(|s| st.config.session.is_live(s.created_at, s.last_seen_at, now))
@@ -79,21 +79,37 @@ pub async fn list_own(
         .collect())
 }
 
+/// The password again before a session is ended (ASVS 3.3.4: "having
+/// re-entered login credentials"): whoever holds a stolen session cannot
+/// keep its user signed out, nor end the session the user would end theirs
+/// with. Wrong: 401 and an audited refusal; too many wrong: 429.
+async fn password_again(st: &AppState, caller: &Caller, user: &User, password: &str) -> Result<()> {
+    if !super::auth::verify_own_password(st, caller, user, password, "session_end").await? {
+        super::auth::audit_refusal(st, caller, user, "session_end", "password wrong").await?;
+        return Err(AppError::Unauthorized("The password is not right.".into()));
+    }
+    Ok(())
+}
+
 /// Ends the caller's session named by `reference` (their current one too:
-/// that is signing out) and says whether it was the current one. Another
-/// user's session, a forged reference or one already ended is `NotFound`.
+/// that is signing out) once `password` is theirs, and says whether it was
+/// the current one. Another user's session, a forged reference or one
+/// already ended is `NotFound`.
 pub async fn end_own(
     st: &AppState,
     caller: &Caller,
     current: Option<&str>,
     reference_given: &str,
+    password: &str,
 ) -> Result<bool> {
     let user = me(caller)?;
+    password_again(st, caller, user, password).await?;
     let now = st.now();
     let mut tx = st.store.begin().await?;
-    // A user has a handful of sessions: find the one the reference names
-    // among theirs (the reference cannot be turned back into a row key).
-    let found = sessions::list_for_user(&mut tx, user.id, now)
+    // Find the session the reference names among all of the user's (the
+    // reference cannot be turned back into a row key; the list's cap does
+    // not apply, so no number of sessions hides one).
+    let found = sessions::list_for_user(&mut tx, user.id, now, i64::MAX)
         .await?
         .into_iter()
         .find(|s| reference(st, &s.id_hash) == reference_given)
@@ -122,19 +138,37 @@ pub async fn end_own(
     Ok(was_current)
 }
 
-/// Ends every session of the caller but `current` (all of them for a
-/// bearer token); returns how many ended.
-pub async fn end_others(st: &AppState, caller: &Caller, current: Option<&str>) -> Result<u64> {
+/// Ends every session of the caller but `current` once `password` is
+/// theirs; returns how many ended. API tokens and paired devices are not
+/// sessions and stay.
+pub async fn end_others(
+    st: &AppState,
+    caller: &Caller,
+    current: Option<&str>,
+    password: &str,
+) -> Result<u64> {
     let user = me(caller)?;
+    password_again(st, caller, user, password).await?;
+    let now = st.now();
     let mut tx = st.store.begin().await?;
+    let listed = sessions::list_for_user(&mut tx, user.id, now, 20).await?;
     let ended = sessions::delete_for_user(&mut tx, user.id, current).await?;
+    // Which ones, for whoever reads the log later (at most 20 named).
+    let named: Vec<String> = listed
+        .iter()
+        .filter(|s| current != Some(s.id_hash.as_str()))
+        .map(|s| format!("{} from {}", s.created_at.to_rfc3339(), s.client_addr))
+        .collect();
     let rec = caller.audit(
-        st.now(),
+        now,
         "session_ended",
         user_target(user),
         "success",
         Some(user.account_id.0),
-        format!("every other session by its user: {ended} ended"),
+        format!(
+            "every other session by its user: {ended} ended (signed in at {})",
+            named.join(", ")
+        ),
     );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;

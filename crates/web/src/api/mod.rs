@@ -27,10 +27,7 @@ pub fn routes() -> Routes {
         .route("/logout", post(session::logout))
         .route("/me/password", post(session::password_change))
         .route("/me/sessions", get(session::my_sessions))
-        .route(
-            "/me/sessions/{reference}",
-            crate::routing::delete(session::my_session_end),
-        )
+        .route("/me/sessions/end", post(session::my_session_end))
         .route(
             "/me/sessions/end-others",
             post(session::my_sessions_end_others),

@@ -43,6 +43,9 @@ const SIGN_IN_STEPS: &[&str] = &[
 /// signing in each belongs to), never a bearer token.
 const SESSION_ONLY: &[&str] = &[
     "password_change",
+    "my_sessions",
+    "my_session_end",
+    "my_sessions_end_others",
     "me",
     "activation_start",
     "activation_verify",

@@ -2,7 +2,7 @@ use super::ApiJson;
 use crate::AppState;
 use crate::api::users::UserDto;
 use crate::error::Result;
-use crate::extract::{Ctx, InSession, PasswordStep, clear_cookie, session_cookie};
+use crate::extract::{Ctx, InSession, PasswordStep, SignedInStep, clear_cookie, session_cookie};
 use crate::service::auth;
 use axum::Json;
 use axum::extract::State;
@@ -150,7 +150,7 @@ pub async fn password_change(
 /// One of the caller's sessions (never its token).
 #[derive(Serialize, ToSchema)]
 pub struct OwnSessionDto {
-    /// Names the session in `DELETE /api/v1/me/sessions/{reference}`.
+    /// Names the session in `POST /api/v1/me/sessions/end`.
     #[schema(example = "3f9a1c2b7d4e8f60a1b2c3d4")]
     pub reference: String,
     /// `authenticated`, `second_factor_required` (the password was entered,
@@ -168,7 +168,26 @@ pub struct OwnSessionDto {
 
 #[derive(Serialize, ToSchema)]
 pub struct OwnSessionList {
+    /// The 100 most recently used at most.
     pub sessions: Vec<OwnSessionDto>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reference": "3f9a1c2b7d4e8f60a1b2c3d4", "password": "correct horse battery staple"}))]
+pub struct SessionEnd {
+    /// From `GET /api/v1/me/sessions`.
+    pub reference: String,
+    /// Your password, again.
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"password": "correct horse battery staple"}))]
+pub struct SessionsEndOthers {
+    /// Your password, again.
+    pub password: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -177,25 +196,18 @@ pub struct SessionsEnded {
     pub ended: u64,
 }
 
-/// The digest of the session this request came with (none with a bearer
-/// token).
-fn current_session(ctx: &crate::extract::Ctx) -> Option<&str> {
-    if ctx.bearer.is_some() {
-        return None;
-    }
-    ctx.live.as_ref().map(|l| l.session.id_hash.as_str())
-}
-
 /// Where the caller is signed in: their sessions that have not expired,
 /// most recently used first, including sign-ins still waiting for a
-/// second factor (a password someone else knows shows here).
+/// second factor (a password someone else knows shows here). A session
+/// cookie only: an API token does not see its user's sessions.
 #[utoipa::path(get, path = "/api/v1/me/sessions", tag = "session",
     responses((status = 200, body = OwnSessionList), (status = 401, body = super::ErrorBody)))]
 pub async fn my_sessions(
     State(st): State<AppState>,
-    crate::extract::ApiCaller(caller, ctx): crate::extract::ApiCaller,
+    s: InSession<SignedInStep>,
 ) -> Result<Json<OwnSessionList>> {
-    let list = crate::service::sessions::list_own(&st, &caller, current_session(&ctx)).await?;
+    let current = Some(s.live.session.id_hash.as_str());
+    let list = crate::service::sessions::list_own(&st, &s.caller(), current).await?;
     Ok(Json(OwnSessionList {
         sessions: list
             .into_iter()
@@ -211,34 +223,39 @@ pub async fn my_sessions(
     }))
 }
 
-/// Ends one of the caller's sessions (their current one signs them out).
-/// Another user's session, or one already ended, is 404.
-#[utoipa::path(delete, path = "/api/v1/me/sessions/{reference}", tag = "session",
-    params(("reference" = String, Path, description = "From `GET /api/v1/me/sessions`.")),
+/// Ends one of the caller's sessions, with their password again (ending
+/// the current one signs out and clears the cookie). Another user's
+/// session, or one already ended, is 404; a wrong password 401.
+#[utoipa::path(post, path = "/api/v1/me/sessions/end", tag = "session", request_body = SessionEnd,
     responses((status = 204), (status = 401, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
 pub async fn my_session_end(
     State(st): State<AppState>,
-    crate::extract::ApiCaller(caller, ctx): crate::extract::ApiCaller,
+    s: InSession<SignedInStep>,
     jar: CookieJar,
-    axum::extract::Path(reference): axum::extract::Path<String>,
+    ApiJson(req): ApiJson<SessionEnd>,
 ) -> Result<Response> {
+    let current = Some(s.live.session.id_hash.as_str());
     let ended_current =
-        crate::service::sessions::end_own(&st, &caller, current_session(&ctx), &reference).await?;
+        crate::service::sessions::end_own(&st, &s.caller(), current, &req.reference, &req.password)
+            .await?;
     Ok(if ended_current {
-        (jar.add(clear_cookie(&ctx.http)), StatusCode::NO_CONTENT).into_response()
+        (jar.add(clear_cookie(&s.ctx.http)), StatusCode::NO_CONTENT).into_response()
     } else {
         StatusCode::NO_CONTENT.into_response()
     })
 }
 
-/// Ends every session of the caller but the one this request came with
-/// (every one of them when called with a bearer token).
-#[utoipa::path(post, path = "/api/v1/me/sessions/end-others", tag = "session",
+/// Ends every session of the caller but the one this request came with,
+/// with their password again. API tokens are not sessions and stay.
+#[utoipa::path(post, path = "/api/v1/me/sessions/end-others", tag = "session", request_body = SessionsEndOthers,
     responses((status = 200, body = SessionsEnded), (status = 401, body = super::ErrorBody)))]
 pub async fn my_sessions_end_others(
     State(st): State<AppState>,
-    crate::extract::ApiCaller(caller, ctx): crate::extract::ApiCaller,
+    s: InSession<SignedInStep>,
+    ApiJson(req): ApiJson<SessionsEndOthers>,
 ) -> Result<Json<SessionsEnded>> {
-    let ended = crate::service::sessions::end_others(&st, &caller, current_session(&ctx)).await?;
+    let current = Some(s.live.session.id_hash.as_str());
+    let ended =
+        crate::service::sessions::end_others(&st, &s.caller(), current, &req.password).await?;
     Ok(Json(SessionsEnded { ended }))
 }

@@ -66,8 +66,9 @@ const TABLE: &[(&str, &str)] = &[
     //   who may download one is tested in billing.rs;
     // - the virtual phone's number belongs to no caller, so only the
     //   operator sees its traffic; the call id does not exist.
-    // - ending one session names a reference that is no caller's (404 for
-    //   all); ending one's own and not another's is tested in sessions.rs.
+    // - ending one session through the API names a reference that is no
+    //   caller's (404 for all); the page's form ends every other session;
+    //   ending one's own and not another's is tested in sessions.rs.
     ("DELETE /api/v1/api-clients/{id}", "--------+--"),
     ("GET /api/v1/api-clients", "--------+--"),
     ("DELETE /api/v1/radius-clients/{name}", "--------+--"),
@@ -88,11 +89,10 @@ const TABLE: &[(&str, &str)] = &[
     ("GET /api/v1/billing/statements/csv", "-----------"),
     ("GET /api/v1/login/phonefactor/status", "-----------"),
     ("GET /api/v1/me/phonefactor", "--+-+++++--"),
-    ("GET /api/v1/me/sessions", "----++++++-"),
-    ("DELETE /api/v1/me/sessions/{reference}", "-----------"),
-    ("POST /api/v1/me/sessions/end-others", "----++++++-"),
-    ("POST /security/sessions/end-others", "----+++++--"),
-    ("POST /security/sessions/{reference}/end", "-----------"),
+    ("GET /api/v1/me/sessions", "----+++++--"),
+    ("POST /api/v1/me/sessions/end", "-----------"),
+    ("POST /api/v1/me/sessions/end-others", "----+++++--"),
+    ("POST /security/sessions/end", "----+++++--"),
     ("GET /api/v1/me/phonefactor/activation/status", "--+-+++++--"),
     ("GET /api/v1/msa", "----++++++-"),
     ("GET /api/v1/orders/{number}", "-----+--++- ------+-+-- -------++--"),
@@ -513,7 +513,6 @@ fn concrete(path: &str, target: Option<(UserId, &str, i64)>) -> String {
         .replace("{e164}", "+14155550100")
         .replace("{challenge}", "no-such-challenge")
         .replace("{id}", "no-such-id")
-        .replace("{reference}", "3f9a1c2b7d4e8f60a1b2c3d4")
 }
 
 /// Routes whose path names something of a user: the user, their order,
@@ -530,6 +529,10 @@ fn api_body(method: &Method, path: &str) -> Option<Value> {
     let p = path.trim_start_matches("/api/v1");
     Some(match p {
         "/login" => json!({"username": "m-user", "password": PASSWORD}),
+        "/me/sessions/end" => {
+            json!({"reference": "3f9a1c2b7d4e8f60a1b2c3d4", "password": PASSWORD})
+        }
+        "/me/sessions/end-others" => json!({"password": PASSWORD}),
         "/me/password" => {
             json!({"current_password": PASSWORD, "new_password": "Matrix-New-Password-77"})
         }
@@ -616,6 +619,7 @@ fn form_fields(path: &str) -> Vec<(&'static str, &'static str)> {
             ("mode", "sms"),
         ],
         "/security/phonefactor/deactivate" => vec![("password", PASSWORD)],
+        "/security/sessions/end" => vec![("session", "others"), ("password", PASSWORD)],
         "/virtual-phone/keys" => vec![
             ("number", "+14155550100"),
             ("call", "no-such-id"),
@@ -797,7 +801,7 @@ async fn observe(method: &Method, path: &str) -> String {
                         | "/api/v1/logout"
                         | "/password"
                         | "/api/v1/me/password"
-                        | "/security/sessions/end-others"
+                        | "/security/sessions/end"
                         | "/api/v1/me/sessions/end-others"
                 )
             {

@@ -306,20 +306,48 @@ async fn an_internal_error_names_a_reference_its_log_line_carries() {
     }
 }
 
-/// A handler that panics is answered 500 with a reference, and the panic's
-/// message is logged under it (the `CatchPanicLayer` of every route calls
-/// this; `uniform_errors` keeps the sentence).
+/// A handler that panics is answered 500 with a reference in the error
+/// format, and the panic's message is logged (escaped) under it — through
+/// the same layers as the portal's routes (`CatchPanicLayer` with
+/// `panicked`, then `uniform_errors`).
 #[tokio::test(flavor = "current_thread")]
 async fn a_panic_is_answered_with_a_reference_its_log_line_carries() {
+    use tower::ServiceExt;
     let (log, _guard) = Log::capture();
-    let r = gatehouse_web::error::panicked(Box::new("index out of bounds"));
+    let router = axum::Router::new()
+        .route(
+            "/api/v1/boom",
+            axum::routing::get(|| async {
+                if std::hint::black_box(true) {
+                    panic!("index out of bounds\nERROR forged line");
+                }
+                "unreachable"
+            }),
+        )
+        .route_layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            gatehouse_web::error::panicked,
+        ))
+        .layer(axum::middleware::from_fn(
+            gatehouse_web::error::uniform_errors,
+        ));
+    let r = router
+        .oneshot(
+            axum::http::Request::get("/api/v1/boom")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = axum::body::to_bytes(r.into_body(), 4096).await.unwrap();
-    let reference = reference(std::str::from_utf8(&body).unwrap());
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let reference = reference(json["error"].as_str().unwrap());
     let text = log.text();
-    let line = text
-        .lines()
-        .find(|l| l.contains(&reference))
-        .unwrap_or_else(|| panic!("no log line with {reference}: {text}"));
-    assert!(line.contains("index out of bounds"), "{line}");
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(&reference)).collect();
+    assert_eq!(lines.len(), 1, "logged once: {text}");
+    assert!(lines[0].contains("index out of bounds"), "{}", lines[0]);
+    assert!(
+        !text.lines().any(|l| l.starts_with("ERROR forged")),
+        "the message cannot start a line of its own: {text}"
+    );
 }

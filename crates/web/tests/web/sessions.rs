@@ -377,8 +377,8 @@ fn pct(s: &str) -> String {
 }
 
 /// A user's own sessions (ASVS 3.3.4): listing them and ending one or all
-/// of the others, by the API and the Security Settings page — and what
-/// nobody else can do with them.
+/// of the others with the password again, by the API and the Security
+/// Settings page — and what nobody else can do with them.
 mod own_sessions {
     use super::*;
     use serde_json::Value;
@@ -389,16 +389,21 @@ mod own_sessions {
         r.json()["sessions"].as_array().unwrap().clone()
     }
 
-    fn not_current(sessions: &[Value]) -> Vec<String> {
-        sessions
-            .iter()
-            .filter(|s| s["current"] == false)
-            .map(|s| s["reference"].as_str().unwrap().to_owned())
-            .collect()
+    async fn end(c: &mut Client, reference: &str, password: &str) -> Resp {
+        c.post(
+            "/api/v1/me/sessions/end",
+            json!({"reference": reference, "password": password}),
+        )
+        .await
     }
 
-    /// The details of the audit entries with `action` (read by an operator).
-    async fn audited(app: &App, action: &str) -> Vec<String> {
+    async fn signed_in_still(c: &mut Client) -> bool {
+        c.get("/api/v1/me/sessions").await.status == StatusCode::OK
+    }
+
+    /// The details of the audit entries with `action` and `outcome` (read
+    /// by an operator).
+    async fn audited(app: &App, action: &str, outcome: &str) -> Vec<String> {
         let name = format!("op-{}", gatehouse_domain::secret::random_u64() % 1_000_000);
         app.operator(&name).await;
         let mut op = app.signed_in(&name).await;
@@ -406,13 +411,13 @@ mod own_sessions {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|e| e["action"] == action)
+            .filter(|e| e["action"] == action && e["outcome"] == outcome)
             .map(|e| e["detail"].as_str().unwrap().to_owned())
             .collect()
     }
 
     #[tokio::test]
-    async fn a_user_sees_their_sessions_and_ends_another_one() {
+    async fn a_user_sees_their_sessions_and_ends_another_one_with_their_password() {
         let app = spawn_app().await;
         let c = app.customer("own").await;
         let mut laptop = app.signed_in(&c.user_name()).await;
@@ -436,27 +441,27 @@ mod own_sessions {
             let digest = gatehouse_domain::secret::digest(&token);
             assert!(!body.contains(&digest), "no stored digest in the list");
         }
-
         let reference = other["reference"].as_str().unwrap().to_owned();
-        let r = laptop
-            .delete(&format!("/api/v1/me/sessions/{reference}"))
-            .await;
+
+        // Without the right password nothing ends, and the refusal is audited.
+        let r = end(&mut laptop, &reference, "Not-The-Password-1").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+        assert_eq!(r.json()["error"], "The password is not right.");
+        assert!(signed_in_still(&mut phone).await);
+        assert_eq!(
+            audited(&app, "session_end", "failure").await,
+            vec!["password wrong".to_owned()]
+        );
+
+        let r = end(&mut laptop, &reference, PASSWORD).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-        assert_eq!(
-            phone.get("/api/v1/me/sessions").await.status,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            laptop.get("/api/v1/me/sessions").await.status,
-            StatusCode::OK
-        );
+        assert!(!signed_in_still(&mut phone).await);
+        assert!(signed_in_still(&mut laptop).await);
         assert_eq!(list(&mut laptop).await.len(), 1);
         // Ended already: the same reference again is not found.
-        let r = laptop
-            .delete(&format!("/api/v1/me/sessions/{reference}"))
-            .await;
+        let r = end(&mut laptop, &reference, PASSWORD).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
-        let details = audited(&app, "session_ended").await;
+        let details = audited(&app, "session_ended", "success").await;
         assert_eq!(details.len(), 1, "{details:?}");
         assert!(
             details[0].contains("another session by its user"),
@@ -466,7 +471,8 @@ mod own_sessions {
     }
 
     /// Someone who has the password but not the second factor shows in the
-    /// list, and the user ends that half-signed-in session.
+    /// list, and the user ends that half-signed-in session; the half session
+    /// itself can neither list nor end anything.
     #[tokio::test]
     async fn a_sign_in_waiting_for_the_second_factor_is_listed_and_can_be_ended() {
         let app = spawn_app().await;
@@ -475,18 +481,17 @@ mod own_sessions {
         attacker.addr = "203.0.113.66:4444".parse().unwrap();
         let r = attacker.api_login(&c.user_name(), PASSWORD).await;
         assert_eq!(r.json()["state"], "second_factor_required");
-        // The attacker's half session cannot list or end anything.
         assert_eq!(
             attacker.get("/api/v1/me/sessions").await.status,
             StatusCode::UNAUTHORIZED
         );
-        assert_eq!(
-            attacker
-                .post("/api/v1/me/sessions/end-others", json!({}))
-                .await
-                .status,
-            StatusCode::UNAUTHORIZED
-        );
+        let r = attacker
+            .post(
+                "/api/v1/me/sessions/end-others",
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
         let user = {
             let mut conn = app.st.store.conn().await.unwrap();
@@ -507,12 +512,7 @@ mod own_sessions {
             .find(|s| s["state"] == "second_factor_required")
             .unwrap_or_else(|| panic!("the half sign-in is listed: {seen:?}"));
         assert_eq!(half["client_addr"], "203.0.113.66");
-        let r = owner
-            .delete(&format!(
-                "/api/v1/me/sessions/{}",
-                half["reference"].as_str().unwrap()
-            ))
-            .await;
+        let r = end(&mut owner, half["reference"].as_str().unwrap(), PASSWORD).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         // The attacker's next step finds no session to finish.
         let r = attacker
@@ -530,60 +530,104 @@ mod own_sessions {
         let b = app.customer("bolt").await;
         let mut victim = app.signed_in(&a.user_name()).await;
         let mut victim_phone = app.signed_in(&a.user_name()).await;
-        let victims = list(&mut victim).await;
-        let references: Vec<String> = victims
+        let references: Vec<String> = list(&mut victim)
+            .await
             .iter()
             .map(|s| s["reference"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(references.len(), 2);
         for attacker in [a.admin_name(), b.admin_name(), b.user_name()] {
             let mut them = app.signed_in(&attacker).await;
+            let page = them.get("/security").await;
+            let csrf = Client::csrf_in(&page.text);
             for reference in &references {
-                let r = them
-                    .delete(&format!("/api/v1/me/sessions/{reference}"))
-                    .await;
+                let r = end(&mut them, reference, PASSWORD).await;
                 assert_eq!(r.status, StatusCode::NOT_FOUND, "{attacker}: {}", r.text);
-                let page = them.get("/security").await;
-                let csrf = Client::csrf_in(&page.text);
                 let r = them
                     .form(
-                        &format!("/security/sessions/{reference}/end"),
-                        &[("csrf", &csrf)],
+                        "/security/sessions/end",
+                        &[
+                            ("csrf", &csrf),
+                            ("session", reference),
+                            ("password", PASSWORD),
+                        ],
                     )
                     .await;
                 assert_eq!(r.status, StatusCode::NOT_FOUND, "{attacker}");
             }
             // Their own "end every other session" leaves the victim alone.
-            let r = them.post("/api/v1/me/sessions/end-others", json!({})).await;
+            let r = them
+                .post(
+                    "/api/v1/me/sessions/end-others",
+                    json!({"password": PASSWORD}),
+                )
+                .await;
             assert_eq!(r.status, StatusCode::OK);
         }
         for forged in ["0000000000000000000000000", "", "%00", &references[0][..10]] {
-            let r = victim_phone
-                .delete(&format!("/api/v1/me/sessions/{forged}"))
-                .await;
-            assert!(
-                matches!(
-                    r.status,
-                    StatusCode::NOT_FOUND
-                        | StatusCode::METHOD_NOT_ALLOWED
-                        | StatusCode::BAD_REQUEST
-                ),
-                "{forged:?}: {} {}",
-                r.status,
-                r.text
-            );
+            let r = end(&mut victim_phone, forged, PASSWORD).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{forged:?}: {}", r.text);
         }
         assert_eq!(list(&mut victim).await.len(), 2, "both sessions live on");
-        assert_eq!(
-            victim_phone.get("/api/v1/me/sessions").await.status,
-            StatusCode::OK
-        );
+        assert!(signed_in_still(&mut victim_phone).await);
     }
 
-    /// The page: the list, one session ended, then every other one; the
-    /// forms need the session's CSRF token.
+    /// An API token acts for its user in the API, but a stolen one must not
+    /// watch where the user signs in nor keep them signed out: the sessions
+    /// calls take a session cookie only.
     #[tokio::test]
-    async fn the_security_page_lists_and_ends_sessions_with_its_csrf_token() {
+    async fn an_api_token_neither_sees_nor_ends_sessions() {
+        let app = spawn_app().await;
+        let c = app.customer("tok").await;
+        let mut browser = app.signed_in(&c.admin_name()).await;
+        let r = browser
+            .post("/api/v1/api-tokens", json!({"name": "script"}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let mut script = app.client();
+        script.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
+        let reference = list(&mut browser).await[0]["reference"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            script.get("/api/v1/me/sessions").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let r = script
+            .post(
+                "/api/v1/me/sessions/end-others",
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        let r = end(&mut script, &reference, PASSWORD).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(signed_in_still(&mut browser).await);
+        // With the cookie, the session's CSRF token is needed for a write.
+        let token = browser.csrf.take();
+        let r = browser
+            .post(
+                "/api/v1/me/sessions/end-others",
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        browser.csrf = token;
+        let r = browser
+            .post(
+                "/api/v1/me/sessions/end-others",
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.json()["ended"], 0);
+    }
+
+    /// The page: the list, one session ended, then every other one; the form
+    /// needs the session's CSRF token and the password.
+    #[tokio::test]
+    async fn the_security_page_lists_and_ends_sessions_with_csrf_token_and_password() {
         let app = spawn_app().await;
         let c = app.customer("page").await;
         let mut browser = app.client();
@@ -609,88 +653,87 @@ mod own_sessions {
             .as_str()
             .unwrap()
             .to_owned();
-        assert!(
-            page.text
-                .contains(&format!("/security/sessions/{tablet_ref}/end"))
-        );
+        assert!(page.text.contains(&format!("value=\"{tablet_ref}\"")));
 
-        // Without the token, or with another session's: refused, nothing ends.
-        let end = format!("/security/sessions/{tablet_ref}/end");
-        let r = browser.form(&end, &[("csrf", "forged")]).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let end = "/security/sessions/end";
+        let tablet_csrf = tablet.csrf.clone().unwrap();
+        for (token, password, status) in [
+            ("forged", PASSWORD, StatusCode::FORBIDDEN),
+            (tablet_csrf.as_str(), PASSWORD, StatusCode::FORBIDDEN),
+            (
+                csrf.as_str(),
+                "Not-The-Password-1",
+                StatusCode::UNAUTHORIZED,
+            ),
+        ] {
+            let r = browser
+                .form(
+                    end,
+                    &[
+                        ("csrf", token),
+                        ("session", &tablet_ref),
+                        ("password", password),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, status, "{token}");
+            assert!(signed_in_still(&mut tablet).await);
+        }
         let r = browser
-            .form(&end, &[("csrf", tablet.csrf.clone().unwrap().as_str())])
+            .form(
+                end,
+                &[
+                    ("csrf", &csrf),
+                    ("session", &tablet_ref),
+                    ("password", "wrong-again"),
+                ],
+            )
             .await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN);
-        assert_eq!(
-            tablet.get("/api/v1/me/sessions").await.status,
-            StatusCode::OK
+        assert!(
+            r.text.contains("The password is not right."),
+            "shown at the field"
         );
 
-        let r = browser.form(&end, &[("csrf", &csrf)]).await;
+        let r = browser
+            .form(
+                end,
+                &[
+                    ("csrf", &csrf),
+                    ("session", &tablet_ref),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert_eq!(r.location(), "/security?notice=session-ended");
-        assert_eq!(
-            tablet.get("/api/v1/me/sessions").await.status,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            phone.get("/api/v1/me/sessions").await.status,
-            StatusCode::OK
-        );
+        assert!(!signed_in_still(&mut tablet).await);
+        assert!(signed_in_still(&mut phone).await);
 
         let r = browser
-            .form("/security/sessions/end-others", &[("csrf", &csrf)])
+            .form(
+                end,
+                &[
+                    ("csrf", &csrf),
+                    ("session", "others"),
+                    ("password", PASSWORD),
+                ],
+            )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert_eq!(r.location(), "/security?notice=sessions-ended");
-        assert_eq!(
-            phone.get("/api/v1/me/sessions").await.status,
-            StatusCode::UNAUTHORIZED
-        );
+        assert!(!signed_in_still(&mut phone).await);
         let page = browser.get(r.location()).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.text.contains("Every other session is ended"));
         assert_eq!(page.text.matches("End session</button>").count(), 0);
         assert!(!page.text.contains("End every other session"));
-        let details = audited(&app, "session_ended").await;
+        let details = audited(&app, "session_ended", "success").await;
         assert_eq!(details.len(), 2, "{details:?}");
         assert!(
             details
                 .iter()
                 .any(|d| d.contains("every other session by its user: 1 ended")),
             "{details:?}"
-        );
-    }
-
-    /// A bearer token acts for its user: it sees the sessions (none is its
-    /// own) and ending "the others" ends them all; the token itself lives.
-    #[tokio::test]
-    async fn a_bearer_token_ends_every_session_of_its_user() {
-        let app = spawn_app().await;
-        let c = app.customer("tok").await;
-        let mut browser = app.signed_in(&c.admin_name()).await;
-        let r = browser
-            .post("/api/v1/api-tokens", json!({"name": "script"}))
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let mut script = app.client();
-        script.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
-        let seen = list(&mut script).await;
-        assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0]["current"], false);
-        let r = script
-            .post("/api/v1/me/sessions/end-others", json!({}))
-            .await;
-        assert_eq!(r.status, StatusCode::OK);
-        assert_eq!(r.json()["ended"], 1);
-        assert_eq!(
-            browser.get("/api/v1/me/sessions").await.status,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            script.get("/api/v1/me/sessions").await.status,
-            StatusCode::OK
         );
     }
 
@@ -701,12 +744,12 @@ mod own_sessions {
         let c = app.customer("self").await;
         let mut me = app.signed_in(&c.user_name()).await;
         let seen = list(&mut me).await;
-        assert!(not_current(&seen).is_empty());
+        assert_eq!(seen.len(), 1);
         let reference = seen[0]["reference"].as_str().unwrap().to_owned();
-        let r = me.delete(&format!("/api/v1/me/sessions/{reference}")).await;
+        let r = end(&mut me, &reference, PASSWORD).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         assert!(me.session_cookie().is_none(), "the cookie is cleared");
-        let details = audited(&app, "session_ended").await;
+        let details = audited(&app, "session_ended", "success").await;
         assert!(details[0].starts_with("this session"), "{details:?}");
     }
 }

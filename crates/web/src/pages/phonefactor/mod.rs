@@ -230,7 +230,12 @@ async fn own_deactivate(
         // The page again, with the error at the password (and the status
         // that says the password was not right).
         Err(e @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
-            let page = super::security::render(&st, &user, &ctx, None, Some(&e.message())).await?;
+            let message = e.message();
+            let errors = super::security::Errors {
+                phonefactor: Some(&message),
+                ..Default::default()
+            };
+            let page = super::security::render(&st, &user, &ctx, None, errors).await?;
             Ok((e.status(), crate::error::RetryAfter::of(&e), page).into_response())
         }
         Err(e) => Err(e.into()),

@@ -258,7 +258,6 @@ impl Fixture {
             .replace("{e164}", &enc(PHONE))
             .replace("{challenge}", "no-such-challenge")
             .replace("{name}", "sweep-r")
-            .replace("{reference}", "3f9a1c2b7d4e8f60a1b2c3d4")
     }
 
     /// `{n}`, `{n:8}`, `{account}`, `{password}` and the credential's
