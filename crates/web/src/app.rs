@@ -106,11 +106,15 @@ pub fn router_with(state: AppState, mut http: HttpConfig) -> Router {
         // carry a `next` or a marker), so "request failed" and every other
         // event of a handler say which request they belong to.
         .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |req: &axum::http::Request<axum::body::Body>| {
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
                     tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-                },
-            ),
+                })
+                // A 5xx is logged once, at ERROR, under the reference its
+                // answer names (`gatehouse_app::error::internal_message`).
+                .on_failure(
+                    tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+                ),
         )
         .with_state(state)
 }

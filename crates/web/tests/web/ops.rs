@@ -288,6 +288,11 @@ async fn an_internal_error_names_a_reference_its_log_line_carries() {
 
     assert_ne!(from_api, from_page, "each error gets its own reference");
     let text = log.text();
+    assert_eq!(
+        text.lines().filter(|l| l.contains("ERROR")).count(),
+        2,
+        "one ERROR line per error: {text}"
+    );
     for reference in [&from_api, &from_page] {
         let lines: Vec<&str> = text
             .lines()
