@@ -505,14 +505,14 @@ test('Security Settings → Where you are signed in: a user ends the session of 
 
     // The password first (the form asks for it), then end one of the other
     // two; exactly one other browser is then signed out.
-    await card.getByLabel('Your password', { exact: true }).fill('not-my-password');
+    await card.getByLabel('Your password, to end sessions', { exact: true }).fill('not-my-password');
     await Promise.all([
       laptop.page.waitForNavigation(),
       card.getByRole('button', { name: 'End session' }).first().click(),
     ]);
     assert.equal((await card.locator('[role=alert]').innerText()).trim(), 'The password is not right.');
     assert.equal(await rows.count(), 3, 'nothing ended');
-    await card.getByLabel('Your password', { exact: true }).fill(password);
+    await card.getByLabel('Your password, to end sessions', { exact: true }).fill(password);
     await Promise.all([
       laptop.page.waitForNavigation(),
       card.getByRole('button', { name: 'End session' }).first().click(),
@@ -526,7 +526,7 @@ test('Security Settings → Where you are signed in: a user ends the session of 
     }
     assert.deepEqual(stillIn.filter(Boolean).length, 1, 'exactly one of the other browsers was signed out');
 
-    await card.getByLabel('Your password', { exact: true }).fill(password);
+    await card.getByLabel('Your password, to end sessions', { exact: true }).fill(password);
     await submit(laptop.page, 'End every other session');
     assert.match(await laptop.page.locator('main [role=status]').innerText(), /Every other session is ended/);
     assert.equal(await card.getByRole('button', { name: 'End session' }).count(), 0);

@@ -28,7 +28,10 @@ if ! python3 -c 'import pskc' 2>/dev/null; then
   python3 -m pip install --quiet python-pskc
 fi
 if [ ! -x "$root/target/debug/authenticator" ] && [ -z "${AUTHENTICATOR_BIN:-}" ]; then
-  (cd "$root" && cargo build -p gatehouse-authenticator)
+  # The workspace's test-mode selection (as `cargo test --workspace`), so
+  # that after the test suite only the binary itself is linked; `-p` would
+  # unify features differently and rebuild its dependencies.
+  (cd "$root" && cargo build --workspace --bins --tests --examples)
 fi
 
 cd "$here"

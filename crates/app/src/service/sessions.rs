@@ -121,20 +121,12 @@ pub async fn end_own(
     } else {
         "another session"
     };
-    let rec = caller.audit(
-        now,
-        "session_ended",
-        user_target(user),
-        "success",
-        Some(user.account_id.0),
-        format!(
-            "{which} by its user: signed in at {} from {}",
-            found.created_at.to_rfc3339(),
-            found.client_addr
-        ),
+    let detail = format!(
+        "{which} by its user: signed in at {} from {}",
+        found.created_at.to_rfc3339(),
+        found.client_addr
     );
-    audit::append(&mut tx, &rec).await?;
-    tx.commit().await?;
+    commit_audited(tx, caller, user, now, detail).await?;
     Ok(was_current)
 }
 
@@ -159,18 +151,32 @@ pub async fn end_others(
         .filter(|s| current != Some(s.id_hash.as_str()))
         .map(|s| format!("{} from {}", s.created_at.to_rfc3339(), s.client_addr))
         .collect();
+    let detail = format!(
+        "every other session by its user: {ended} ended (signed in at {})",
+        named.join(", ")
+    );
+    commit_audited(tx, caller, user, now, detail).await?;
+    Ok(ended)
+}
+
+/// Records the ending (`session_ended`, `detail`) in the transaction that
+/// made it, and commits.
+async fn commit_audited(
+    mut tx: gatehouse_store::Tx,
+    caller: &Caller,
+    user: &User,
+    now: Timestamp,
+    detail: String,
+) -> Result<()> {
     let rec = caller.audit(
         now,
         "session_ended",
         user_target(user),
         "success",
         Some(user.account_id.0),
-        format!(
-            "every other session by its user: {ended} ended (signed in at {})",
-            named.join(", ")
-        ),
+        detail,
     );
     audit::append(&mut tx, &rec).await?;
     tx.commit().await?;
-    Ok(ended)
+    Ok(())
 }

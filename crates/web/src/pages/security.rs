@@ -131,7 +131,7 @@ pub(super) async fn render(
                     }
                     @if own.iter().any(|s| !s.current) {
                         div.field.has-error[errors.sessions.is_some()] {
-                            label for="sessions-password" { "Your password" }
+                            label for="sessions-password" { "Your password, to end sessions" }
                             p.hint id="sessions-password-hint" { "Needed to end a session." }
                             input id="sessions-password" name="password" type="password" required autocomplete="current-password"
                                 aria-invalid=[errors.sessions.map(|_| "true")]
