@@ -91,19 +91,6 @@ pub fn internal_message(cause: &str) -> String {
     format!("{INTERNAL} Reference: {reference}.")
 }
 
-/// The reference in a message made by [`internal_message`], if there is one.
-pub fn reference_in(message: &str) -> Option<&str> {
-    let rest = message
-        .strip_prefix(INTERNAL)?
-        .strip_prefix(" Reference: ")?;
-    let reference = rest.strip_suffix('.')?;
-    (reference.len() == 8
-        && reference
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
-    .then_some(reference)
-}
-
 impl From<ParseError> for AppError {
     fn from(e: ParseError) -> Self {
         AppError::Invalid {
@@ -141,6 +128,19 @@ impl From<gatehouse_store::DbError> for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference in a message made by [`internal_message`], if there is one.
+    fn reference_in(message: &str) -> Option<&str> {
+        let rest = message
+            .strip_prefix(INTERNAL)?
+            .strip_prefix(" Reference: ")?;
+        let reference = rest.strip_suffix('.')?;
+        (reference.len() == 8
+            && reference
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
+        .then_some(reference)
+    }
 
     #[test]
     fn an_internal_message_names_a_new_reference_and_not_the_cause() {
